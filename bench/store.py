@@ -1,0 +1,183 @@
+"""Store benchmark: group-commit ingest and full-text search over 1M messages.
+
+    .venv/bin/python bench/store.py [--messages 1000000] [--ingest 200000] [--writers 50]
+
+Ingest: ``--writers`` concurrent tasks each call ``record_inbound`` (the full
+inbound path: duplicate check, contact, threading, ticket update, message,
+FTS, event log) through the single group-committing writer with
+``synchronous=FULL``; a write counts only once its caller is told it is
+durable. Search: the rest of the messages are bulk-loaded so the file holds
+``--messages`` in all, then a newest-first search for a common and a rare word
+is timed, with a ticket-list window and a thread window for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core import queries, writes
+from core.models import SenderType
+from core.store import Store
+
+WORDS = (  # noqa: SIM905 - a sentence reads better than a list of 44 strings
+    "order refund delivery package tracking late thanks please help account password "
+    "reset invoice payment card charged twice cancel subscription address change store "
+    "hours open closed appointment booking tomorrow today receipt return exchange size "
+    "colour broken damaged missing item shipping cost discount code coupon expired"
+).split()
+COMMON = "order"  # in roughly one message of three
+RARE = "zebra"  # in about one message in 10,000
+
+
+def synthetic_body(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(4, 18))
+    if rng.random() < 0.33:
+        words.insert(rng.randrange(len(words) + 1), COMMON)
+    if rng.random() < 0.0001:
+        words.append(RARE)
+    return " ".join(words).capitalize() + "."
+
+
+def customer(i: int) -> str:
+    return f"+1202555{i % 10_000:04d}" if i < 10_000 else f"+1303{i:07d}"
+
+
+async def ingest(store: Store, total: int, writers: int, contacts: int) -> float:
+    rng = random.Random(1)
+    bodies = [synthetic_body(rng) for _ in range(4096)]
+    counter = iter(range(total))
+
+    async def writer() -> None:
+        for i in counter:
+            await store.write(
+                writes.record_inbound,
+                writes.InboundText(
+                    sid=f"SM{i:032x}", to="+18885550100", from_=customer(i % contacts),
+                    body=bodies[i % len(bodies)],
+                ),
+            )
+
+    start = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    return time.perf_counter() - start
+
+
+def bulk_fill(path: Path, start: int, total: int, contacts: int) -> float:
+    """Add the remaining messages straight to SQLite in large transactions.
+
+    Only to make a 1M-message file quickly for the search figures; the ingest
+    figure above is the one that goes through the store.
+    """
+    rng = random.Random(2)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    ticket_ids = [r[0] for r in conn.execute("SELECT id FROM tickets")]
+    t0 = time.perf_counter()
+    now = int(time.time() * 1000)
+    i = start
+    while i < total:
+        n = min(50_000, total - i)
+        rows = [
+            (rng.choice(ticket_ids), synthetic_body(rng), f"SM{j:032x}", now, now)
+            for j in range(i, i + n)
+        ]
+        conn.execute("BEGIN")
+        first = conn.execute("SELECT max(id) FROM entries").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO entries(ticket_id, kind, direction, channel, body, twilio_sid, status,"
+            " created_at, updated_at)"
+            " VALUES (?, 'message', 'inbound', 'sms', ?, ?, 'received', ?, ?)",
+            rows,
+        )
+        writes.index_new_entries(conn, first)
+        conn.execute("COMMIT")
+        i += n
+    conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('optimize')")
+    conn.close()
+    return time.perf_counter() - t0
+
+
+async def timed(store: Store, runs: int, fn, *args, **kwargs) -> tuple[float, float, int]:
+    samples = []
+    result = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = await store.read(fn, *args, **kwargs)
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    n = len(result.items) if hasattr(result, "items") else len(result)
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1], n
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--ingest", type=int, default=200_000)
+    parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--dir", default=None, help="where to put the file (default: a temp dir)")
+    args = parser.parse_args()
+
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix="smsdesk-bench-"))
+    path = workdir / "bench.sqlite3"
+    path.unlink(missing_ok=True)
+    store = await Store.open(path)
+    account = await store.write(writes.add_account, name="Bench", sid="AC" + "0" * 32,
+                                auth_token="x" * 32)
+    await store.write(writes.save_number, account_id=account.id, e164="+18885550100",
+                      mms=True, sender_type=SenderType.TOLL_FREE)
+
+    seconds = await ingest(store, args.ingest, args.writers, args.contacts)
+    print(f"ingest: {args.ingest:,} record_inbound from {args.writers} writers in {seconds:.2f} s"
+          f" = {args.ingest / seconds:,.0f} acknowledged inserts/s"
+          f" ({store.batches:,} commits, {store.jobs / max(store.batches, 1):.1f} jobs/commit,"
+          f" synchronous=FULL)")
+    await store.close()
+
+    if args.messages > args.ingest:
+        fill = bulk_fill(path, args.ingest, args.messages, args.contacts)
+        print(f"bulk fill to {args.messages:,} messages: {fill:.1f} s (not a store figure)")
+
+    store = await Store.open(path)
+    messages = await store.read(lambda c: c.execute("SELECT count(*) FROM entries").fetchone()[0])
+    tickets = await store.read(queries.count_tickets)
+    print(f"file: {messages:,} messages in {tickets:,} tickets,"
+          f" {path.stat().st_size / 1e6:,.0f} MB")
+    for label, word in (("common", COMMON), ("rare", RARE)):
+        p50, p99, n = await timed(store, 200, queries.search, word, limit=50)
+        print(f"search newest-first {label} word {word!r}: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+              f" ({n} hits/window)")
+    p50, p99, n = await timed(store, 200, queries.list_tickets, limit=100)
+    print(f"ticket list first window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} rows)")
+    page = await store.read(queries.list_tickets, limit=100)
+    for _ in range(50):
+        page = await store.read(queries.list_tickets, before=page.older, limit=100)
+    p50, p99, n = await timed(store, 200, queries.list_tickets, before=page.older, limit=100)
+    print(f"ticket list 51st window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} rows)")
+    busiest = await store.read(lambda c: c.execute(
+        "SELECT ticket_id FROM entries GROUP BY ticket_id ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0])
+    p50, p99, n = await timed(store, 200, queries.thread, busiest, limit=100)
+    print(f"thread newest window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} entries)")
+    p50, p99, n = await timed(store, 50, queries.list_tickets,
+                              queries.TicketFilter(text=COMMON), limit=50)
+    print(f"ticket search {COMMON!r}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} tickets)")
+    await store.close()
+    if args.dir is None:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

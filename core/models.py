@@ -1,0 +1,232 @@
+"""The domain objects both the relay and the inbox speak about.
+
+Plain dataclasses with no behaviour that needs I/O: the store turns rows into
+these, the wire protocol turns these into JSON, and the rules in ``core`` take
+them as arguments so they can be tested without a database or a network.
+Timestamps are Unix epoch milliseconds (``int``) so they sort and compare
+exactly and survive JSON unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+def now_ms() -> int:
+    """Wall-clock time in the unit every timestamp in smsdesk uses."""
+    return time.time_ns() // 1_000_000
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+class SenderType(StrEnum):
+    """How a number is classed by carriers; decides which sending rules apply."""
+
+    LONG_CODE = "long_code"
+    TOLL_FREE = "toll_free"
+    SHORT_CODE = "short_code"
+    ALPHANUMERIC = "alphanumeric"
+
+
+class NumberStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    MMS = "mms"
+    EMAIL = "email"
+
+
+class MessageStatus(StrEnum):
+    """Twilio's message statuses, plus ``received`` for what customers send us."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    RECEIVED = "received"
+    READ = "read"
+
+
+@dataclass(slots=True)
+class Account:
+    """A connected Twilio account. ``auth_token`` never leaves the relay."""
+
+    id: int
+    name: str
+    sid: str
+    auth_token: str
+    geo_permissions: tuple[str, ...] = ()  # ISO 3166 alpha-2; empty means "not configured"
+    status: str = "active"  # Twilio: active | suspended | closed
+    type: str = "Full"  # Twilio: Trial | Full
+    connected: bool = True
+    created_at: int = 0
+
+
+@dataclass(slots=True)
+class PhoneNumber:
+    id: int
+    account_id: int
+    e164: str
+    sid: str = ""  # PN...
+    mms: bool = False  # False: SMS-only
+    status: NumberStatus = NumberStatus.ACTIVE
+    sender_type: SenderType = SenderType.LONG_CODE
+    country: str = ""  # ISO 3166 alpha-2 of the number itself
+    a2p_registered: bool = False
+    default_group_id: int | None = None
+    csat: bool = False
+    enabled: bool = True
+    friendly_name: str = ""
+
+
+@dataclass(slots=True)
+class OptOutChange:
+    """One line of a contact's opt-out audit trail."""
+
+    contact_id: int
+    opted_out: bool
+    source: str  # "keyword:STOP", "agent:<name>", "twilio:21610", ...
+    at: int
+    number_id: int | None = None
+
+
+@dataclass(slots=True)
+class Contact:
+    id: int
+    phone: str  # E.164
+    name: str = ""
+    email: str = ""
+    opted_out: bool = False
+    created_at: int = 0
+
+
+@dataclass(slots=True)
+class Group:
+    id: int
+    name: str
+
+
+@dataclass(slots=True)
+class Agent:
+    id: int
+    name: str
+    role: Role = Role.AGENT
+    group_ids: tuple[int, ...] = ()
+    token_hash: str = ""
+    disabled: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+@dataclass(slots=True)
+class Ticket:
+    id: int  # the ticket number agents quote
+    contact_id: int
+    number_id: int
+    subject: str = ""
+    status: TicketStatus = TicketStatus.OPEN
+    priority: Priority = Priority.LOW
+    type: str = ""
+    group_id: int | None = None
+    agent_id: int | None = None
+    tags: tuple[str, ...] = ()
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    unread: bool = True
+    deleted: bool = False
+    created_at: int = 0
+    updated_at: int = 0
+    last_message_at: int = 0
+    last_preview: str = ""
+
+
+@dataclass(slots=True)
+class Media:
+    """An attachment, stored on disk by the sha256 of its bytes."""
+
+    content_type: str
+    size: int
+    sha256: str = ""
+    filename: str = ""
+    twilio_url: str = ""
+
+
+@dataclass(slots=True)
+class Message:
+    id: int
+    ticket_id: int
+    direction: Direction
+    channel: Channel = Channel.SMS
+    body: str = ""
+    media: tuple[Media, ...] = ()
+    author_agent_id: int | None = None
+    twilio_sid: str | None = None
+    status: MessageStatus = MessageStatus.RECEIVED
+    error_code: int | None = None
+    segments: int = 1
+    encoding: str = "GSM-7"
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(slots=True)
+class Note:
+    """A private note: agents only, never sent to the customer."""
+
+    id: int
+    ticket_id: int
+    agent_id: int | None
+    body: str
+    created_at: int = 0
+
+
+@dataclass(slots=True)
+class TimeEntry:
+    id: int
+    ticket_id: int
+    agent_id: int
+    seconds: int
+    note: str = ""
+    created_at: int = 0
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of the append-only event log; ``seq`` only ever grows."""
+
+    seq: int
+    kind: str
+    ticket_id: int | None
+    payload: dict[str, Any]
+    at: int

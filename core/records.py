@@ -1,0 +1,227 @@
+"""Rows to domain objects and domain objects to JSON-ready dicts.
+
+Kept apart from the SQL so the wire protocol and the store agree on one
+shape for every object without either importing the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from enum import Enum
+from typing import Any
+
+from core.models import (
+    Account,
+    Agent,
+    Channel,
+    Contact,
+    Direction,
+    Event,
+    Group,
+    Media,
+    Message,
+    MessageStatus,
+    Note,
+    NumberStatus,
+    OptOutChange,
+    PhoneNumber,
+    Priority,
+    Role,
+    SenderType,
+    Ticket,
+    TicketStatus,
+    TimeEntry,
+)
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def to_wire(obj: Any) -> Any:
+    """A JSON-ready copy of a domain object: enums as strings, tuples as lists.
+
+    On the ingest hot path (every event payload), hence the cached field names
+    and the plain-type shortcut instead of ``dataclasses.asdict``.
+    """
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if isinstance(obj, Enum):
+        return obj.value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
+        wire = {}
+        for name in names:
+            value = getattr(obj, name)
+            wire[name] = value if type(value) in _PLAIN else to_wire(value)
+        return wire
+    if isinstance(obj, (list, tuple)):
+        return [to_wire(item) for item in obj]
+    if isinstance(obj, dict):
+        return {str(key): to_wire(value) for key, value in obj.items()}
+    return obj
+
+
+def public_account(account: Account) -> dict[str, Any]:
+    """An account as any client may see it: the auth token never leaves the relay."""
+    wire = to_wire(account)
+    token = wire.pop("auth_token")
+    wire["auth_token_hint"] = mask_secret(token)
+    return wire
+
+
+def mask_secret(secret: str) -> str:
+    return "•" * 8 + secret[-4:] if len(secret) >= 8 else "•" * len(secret)
+
+
+def media_to_json(media: tuple[Media, ...] | list[Media]) -> str:
+    if not media:
+        return "[]"
+    return json.dumps([dataclasses.asdict(item) for item in media], separators=(",", ":"))
+
+
+def media_from_json(text: str) -> tuple[Media, ...]:
+    return tuple(Media(**item) for item in json.loads(text)) if text != "[]" else ()
+
+
+def account_from_row(row: sqlite3.Row) -> Account:
+    return Account(
+        id=row["id"],
+        name=row["name"],
+        sid=row["sid"],
+        auth_token=row["auth_token"],
+        geo_permissions=tuple(json.loads(row["geo_permissions"])),
+        status=row["status"],
+        type=row["type"],
+        connected=bool(row["connected"]),
+        created_at=row["created_at"],
+    )
+
+
+def number_from_row(row: sqlite3.Row) -> PhoneNumber:
+    return PhoneNumber(
+        id=row["id"],
+        account_id=row["account_id"],
+        e164=row["e164"],
+        sid=row["sid"],
+        mms=bool(row["mms"]),
+        status=NumberStatus(row["status"]),
+        sender_type=SenderType(row["sender_type"]),
+        country=row["country"],
+        a2p_registered=bool(row["a2p_registered"]),
+        default_group_id=row["default_group_id"],
+        csat=bool(row["csat"]),
+        enabled=bool(row["enabled"]),
+        friendly_name=row["friendly_name"],
+    )
+
+
+def contact_from_row(row: sqlite3.Row) -> Contact:
+    return Contact(
+        id=row["id"],
+        phone=row["phone"],
+        name=row["name"],
+        email=row["email"],
+        opted_out=bool(row["opted_out"]),
+        created_at=row["created_at"],
+    )
+
+
+def opt_out_change_from_row(row: sqlite3.Row) -> OptOutChange:
+    return OptOutChange(
+        contact_id=row["contact_id"],
+        opted_out=bool(row["opted_out"]),
+        source=row["source"],
+        at=row["at"],
+        number_id=row["number_id"],
+    )
+
+
+def group_from_row(row: sqlite3.Row) -> Group:
+    return Group(id=row["id"], name=row["name"])
+
+
+def agent_from_row(row: sqlite3.Row, group_ids: tuple[int, ...] = ()) -> Agent:
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        group_ids=group_ids,
+        token_hash=row["token_hash"],
+        disabled=bool(row["disabled"]),
+    )
+
+
+def ticket_from_row(row: sqlite3.Row) -> Ticket:
+    return Ticket(
+        id=row["id"],
+        contact_id=row["contact_id"],
+        number_id=row["number_id"],
+        subject=row["subject"],
+        status=TicketStatus(row["status"]),
+        priority=Priority(row["priority"]),
+        type=row["type"],
+        group_id=row["group_id"],
+        agent_id=row["agent_id"],
+        tags=tuple(json.loads(row["tags"])) if row["tags"] != "[]" else (),
+        custom_fields=json.loads(row["custom_fields"]) if row["custom_fields"] != "{}" else {},
+        unread=bool(row["unread"]),
+        deleted=bool(row["deleted"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_message_at=row["last_message_at"],
+        last_preview=row["last_preview"],
+    )
+
+
+def entry_from_row(row: sqlite3.Row) -> Message | Note:
+    """A thread entry: a message to or from the customer, or a private note."""
+    if row["kind"] == "note":
+        return Note(
+            id=row["id"],
+            ticket_id=row["ticket_id"],
+            agent_id=row["author_agent_id"],
+            body=row["body"],
+            created_at=row["created_at"],
+        )
+    return Message(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        direction=Direction(row["direction"]),
+        channel=Channel(row["channel"]),
+        body=row["body"],
+        media=media_from_json(row["media"]),
+        author_agent_id=row["author_agent_id"],
+        twilio_sid=row["twilio_sid"],
+        status=MessageStatus(row["status"]),
+        error_code=row["error_code"],
+        segments=row["segments"],
+        encoding=row["encoding"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def time_entry_from_row(row: sqlite3.Row) -> TimeEntry:
+    return TimeEntry(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        agent_id=row["agent_id"],
+        seconds=row["seconds"],
+        note=row["note"],
+        created_at=row["created_at"],
+    )
+
+
+def event_from_row(row: sqlite3.Row) -> Event:
+    return Event(
+        seq=row["seq"],
+        kind=row["kind"],
+        ticket_id=row["ticket_id"],
+        payload=json.loads(row["payload"]),
+        at=row["at"],
+    )

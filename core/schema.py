@@ -1,0 +1,216 @@
+"""The database schema and its migrations, keyed on ``PRAGMA user_version``.
+
+Each migration is a script that takes the schema from version N to N+1; a
+database is brought up to date by running, in order and in one transaction
+each, the scripts it has not seen yet. Never edit a released migration: add
+the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE accounts (
+        id              INTEGER PRIMARY KEY,
+        name            TEXT    NOT NULL,
+        sid             TEXT    NOT NULL UNIQUE,
+        auth_token      TEXT    NOT NULL,
+        geo_permissions TEXT    NOT NULL DEFAULT '[]',
+        status          TEXT    NOT NULL DEFAULT 'active',
+        type            TEXT    NOT NULL DEFAULT 'Full',
+        connected       INTEGER NOT NULL DEFAULT 1,
+        created_at      INTEGER NOT NULL
+    );
+
+    CREATE TABLE agent_groups (
+        id   INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+
+    CREATE TABLE phone_numbers (
+        id               INTEGER PRIMARY KEY,
+        account_id       INTEGER NOT NULL REFERENCES accounts(id),
+        e164             TEXT    NOT NULL UNIQUE,
+        sid              TEXT    NOT NULL DEFAULT '',
+        mms              INTEGER NOT NULL DEFAULT 0,
+        status           TEXT    NOT NULL DEFAULT 'active',
+        sender_type      TEXT    NOT NULL DEFAULT 'long_code',
+        country          TEXT    NOT NULL DEFAULT '',
+        a2p_registered   INTEGER NOT NULL DEFAULT 0,
+        default_group_id INTEGER REFERENCES agent_groups(id),
+        csat             INTEGER NOT NULL DEFAULT 0,
+        enabled          INTEGER NOT NULL DEFAULT 1,
+        friendly_name    TEXT    NOT NULL DEFAULT ''
+    );
+
+    CREATE TABLE contacts (
+        id         INTEGER PRIMARY KEY,
+        phone      TEXT    NOT NULL UNIQUE,
+        name       TEXT    NOT NULL DEFAULT '',
+        email      TEXT    NOT NULL DEFAULT '',
+        opted_out  INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE opt_out_changes (
+        id         INTEGER PRIMARY KEY,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id),
+        opted_out  INTEGER NOT NULL,
+        source     TEXT    NOT NULL,
+        number_id  INTEGER REFERENCES phone_numbers(id),
+        at         INTEGER NOT NULL
+    );
+    CREATE INDEX opt_out_changes_by_contact ON opt_out_changes(contact_id, id);
+
+    CREATE TABLE agents (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        role       TEXT    NOT NULL CHECK (role IN ('admin', 'agent')),
+        token_hash TEXT    NOT NULL UNIQUE,
+        disabled   INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE agent_group_members (
+        agent_id INTEGER NOT NULL REFERENCES agents(id),
+        group_id INTEGER NOT NULL REFERENCES agent_groups(id),
+        PRIMARY KEY (agent_id, group_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE tickets (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        contact_id      INTEGER NOT NULL REFERENCES contacts(id),
+        number_id       INTEGER NOT NULL REFERENCES phone_numbers(id),
+        subject         TEXT    NOT NULL DEFAULT '',
+        status          TEXT    NOT NULL DEFAULT 'open',
+        priority        TEXT    NOT NULL DEFAULT 'low',
+        type            TEXT    NOT NULL DEFAULT '',
+        group_id        INTEGER REFERENCES agent_groups(id),
+        agent_id        INTEGER REFERENCES agents(id),
+        tags            TEXT    NOT NULL DEFAULT '[]',
+        custom_fields   TEXT    NOT NULL DEFAULT '{}',
+        unread          INTEGER NOT NULL DEFAULT 1,
+        deleted         INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        last_message_at INTEGER NOT NULL,
+        last_preview    TEXT    NOT NULL DEFAULT ''
+    );
+    -- Keyset pagination: every list view walks one of these newest-first.
+    CREATE INDEX tickets_recent    ON tickets(last_message_at DESC, id DESC) WHERE deleted = 0;
+    CREATE INDEX tickets_by_status ON tickets(status, last_message_at DESC, id DESC)
+        WHERE deleted = 0;
+    CREATE INDEX tickets_by_group  ON tickets(group_id, last_message_at DESC, id DESC)
+        WHERE deleted = 0;
+    CREATE INDEX tickets_by_agent  ON tickets(agent_id, last_message_at DESC, id DESC)
+        WHERE deleted = 0;
+    -- Threading: the latest ticket of a contact on a number.
+    CREATE INDEX tickets_of_contact ON tickets(contact_id, number_id, id DESC);
+
+    -- Messages and private notes share one table so a thread pages as one
+    -- ordered sequence and one full-text index covers both.
+    CREATE TABLE entries (
+        id              INTEGER PRIMARY KEY,
+        ticket_id       INTEGER NOT NULL REFERENCES tickets(id),
+        kind            TEXT    NOT NULL CHECK (kind IN ('message', 'note')),
+        direction       TEXT,
+        channel         TEXT,
+        body            TEXT    NOT NULL DEFAULT '',
+        media           TEXT    NOT NULL DEFAULT '[]',
+        author_agent_id INTEGER REFERENCES agents(id),
+        twilio_sid      TEXT    UNIQUE,
+        status          TEXT,
+        error_code      INTEGER,
+        segments        INTEGER NOT NULL DEFAULT 0,
+        encoding        TEXT    NOT NULL DEFAULT '',
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE INDEX entries_thread ON entries(ticket_id, id);
+    CREATE INDEX entries_outbox ON entries(status) WHERE status IN ('queued', 'sending');
+
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        body, content = 'entries', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2', detail = none
+    );
+    -- New entries are indexed once per transaction by the writer
+    -- (core.writes.index_new_entries): one bulk insert costs a fraction of a
+    -- per-row trigger. Changes and deletions are rare and stay triggers.
+    CREATE TRIGGER entries_fts_delete AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    END;
+    CREATE TRIGGER entries_fts_update AFTER UPDATE OF body ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        INSERT INTO entries_fts(rowid, body) VALUES (new.id, new.body);
+    END;
+
+    CREATE TABLE time_entries (
+        id         INTEGER PRIMARY KEY,
+        ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+        agent_id   INTEGER NOT NULL REFERENCES agents(id),
+        seconds    INTEGER NOT NULL CHECK (seconds > 0),
+        note       TEXT    NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX time_entries_of_ticket ON time_entries(ticket_id, id);
+
+    -- The append-only event log. AUTOINCREMENT: a sequence number is never
+    -- reused, even after the newest events are deleted, so resuming is safe.
+    CREATE TABLE events (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        kind      TEXT    NOT NULL,
+        ticket_id INTEGER,
+        payload   TEXT    NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer smsdesk; refusing protects its data."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to ``SCHEMA_VERSION``; return the version found.
+
+    Needs a connection in autocommit mode (``isolation_level=None``) so each
+    step commits exactly when we say.
+    """
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {found} is newer than this smsdesk ({SCHEMA_VERSION})"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements; ``executescript`` would COMMIT on its own."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return statements

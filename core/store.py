@@ -1,0 +1,241 @@
+"""One SQLite file, one writer with group commit, a few readers.
+
+Why group commit: with ``synchronous=FULL`` every COMMIT waits for the disk,
+so committing each webhook on its own caps the relay at the disk's fsync rate.
+Instead every write is a job on one queue; the single writer takes all the
+jobs waiting, runs each in its own SAVEPOINT inside one transaction, commits
+once, and only then tells each caller its result. A job that fails rolls back
+to its savepoint and fails alone; nobody is told "done" before their change is
+on disk. While one batch commits the next one gathers, so batches grow with
+load and throughput follows.
+
+Why aiosqlite's worker threads: SQLite calls block, and the event loop must
+not. Each batch (and each multi-statement read) is one hop to the connection's
+thread rather than one hop per statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import aiosqlite
+
+from core.models import Event, now_ms
+from core.schema import migrate
+from core.writes import WriteContext, index_new_entries, newest_entry_id
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_BATCH = 1024
+
+CommitListener = Callable[[list[Event]], None]
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Any]
+    outcome: tuple[bool, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+class StoreClosed(RuntimeError):
+    pass
+
+
+def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> Any:
+    """Run ``fn(sqlite3_connection, *args)`` in the connection's own thread.
+
+    aiosqlite's public API hops threads once per statement; a transaction of
+    ten statements would pay that ten times. Its ``_execute`` runs one callable
+    in the same thread with the same connection, so a whole batch is one hop.
+    """
+    return db._execute(lambda: fn(db._conn, *args))
+
+
+class Store:
+    """The durable home of every conversation. Open with ``await Store.open(path)``."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection,
+                 readers: list[aiosqlite.Connection]) -> None:
+        self.path = path
+        self._writer = writer
+        self._readers = readers
+        self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers:
+            self._idle_readers.put_nowait(reader)
+        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._listeners: list[CommitListener] = []
+        self._closed = False
+        self._numbers: dict[str, Any] = {}  # the writer's number cache (see WriteContext)
+        self.batches = 0  # commits so far; with ``self.jobs`` shows how well commits group
+        self.jobs = 0
+        self._writer_task = asyncio.create_task(self._write_batches(), name="store-writer")
+
+    @classmethod
+    async def open(cls, path: str | os.PathLike[str], *, readers: int = 2) -> Store:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Auth tokens live in this file: only the relay's user may read it.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        await _connect_in_thread(writer, _prepare_writer)
+        reader_conns = []
+        for _ in range(readers):
+            reader = await aiosqlite.connect(path, isolation_level=None)
+            await _connect_in_thread(reader, _prepare_reader)
+            reader_conns.append(reader)
+        return cls(path, writer, reader_conns)
+
+    # --- writing ------------------------------------------------------------------
+
+    async def write(
+        self, fn: Callable[Concatenate[WriteContext, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``fn(ctx, *args)`` in a transaction; return once it is on disk."""
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._jobs.put_nowait(_Job(fn, args, kwargs, future))
+        return await future
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener(events)`` after each commit with the events it made durable."""
+        self._listeners.append(listener)
+
+    async def _write_batches(self) -> None:
+        stopping = False
+        while not stopping:
+            job = await self._jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < MAX_BATCH and not self._jobs.empty():
+                nxt = self._jobs.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Job]) -> None:
+        try:
+            await _connect_in_thread(self._writer, _run_batch, batch, self._numbers)
+        except BaseException as error:  # the COMMIT itself failed: nothing is durable
+            for job in batch:
+                job.outcome = (False, error)
+                job.events = []
+        self.batches += 1
+        self.jobs += len(batch)
+        committed: list[Event] = []
+        for job in batch:
+            assert job.outcome is not None
+            ok, value = job.outcome
+            committed.extend(job.events)
+            if job.future.done():
+                continue
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+        if committed:
+            for listener in self._listeners:
+                listener(committed)
+
+    # --- reading ------------------------------------------------------------------
+
+    async def read(
+        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run the query ``fn(conn, *args)`` on an idle reader and return its result."""
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        reader = await self._idle_readers.get()
+        try:
+            return await _connect_in_thread(reader, lambda conn: fn(conn, *args, **kwargs))
+        finally:
+            self._idle_readers.put_nowait(reader)
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Finish every write already queued, then close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put_nowait(None)
+        await self._writer_task
+        for _ in self._readers:
+            reader = await self._idle_readers.get()
+            await reader.close()
+        await _connect_in_thread(self._writer, _checkpoint)
+        await self._writer.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _prepare_writer(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    # A larger page cache keeps the hot index pages (tickets, FTS) in memory,
+    # and checkpointing every ~16 MB of WAL rather than 4 MB spreads its fsync
+    # over more commits.
+    conn.execute("PRAGMA cache_size = -65536")
+    conn.execute("PRAGMA wal_autocheckpoint = 4000")
+    migrate(conn)
+
+
+def _prepare_reader(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA cache_size = -32768")
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job], numbers: dict[str, Any]) -> None:
+    """One transaction, one savepoint per job, one COMMIT (and one fsync) for all."""
+    now = now_ms()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        indexed_upto = newest_entry_id(conn)
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            ctx = WriteContext(conn, now, numbers=numbers)
+            try:
+                value = job.fn(ctx, *job.args, **job.kwargs)
+            except Exception as error:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                job.outcome = (False, error)
+            else:
+                conn.execute("RELEASE job")
+                job.outcome = (True, value)
+                job.events = ctx.events
+        index_new_entries(conn, indexed_upto)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        numbers.clear()  # may hold numbers from jobs that are now rolled back
+        raise
