@@ -67,12 +67,17 @@ class Channel(StrEnum):
 class MessageStatus(StrEnum):
     """Twilio's message statuses, plus ``received`` for what customers send us."""
 
+    ACCEPTED = "accepted"  # a Messaging Service took it and will pick a sender
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
     UNDELIVERED = "undelivered"
     FAILED = "failed"
+    CANCELED = "canceled"
+    PARTIALLY_DELIVERED = "partially_delivered"
+    RECEIVING = "receiving"
     RECEIVED = "received"
     READ = "read"
 

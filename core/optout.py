@@ -23,13 +23,18 @@ OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
 
+def normalized(body: str) -> str:
+    """A body as keyword matching sees it: spaces collapsed, upper case, no final . or !"""
+    return " ".join(body.upper().strip().rstrip(".!").split())
+
+
 def keyword_in(body: str) -> Keyword | None:
     """The keyword a message is, if the whole message is one.
 
     Twilio matches the entire body, trimmed and case-insensitive; "please stop
     texting me" is a message for an agent, not an opt-out.
     """
-    word = " ".join(body.split()).upper().strip(".!")
+    word = normalized(body)
     if word in OPT_OUT_WORDS:
         return Keyword.OPT_OUT
     if word in OPT_IN_WORDS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -141,6 +141,8 @@ def list_tickets(
     """
     limit = _window(limit)
     if view.text and view.text.strip():
+        if after is not None:
+            raise BadCursor("search results page downward only; keep the windows you have seen")
         return _search_tickets(conn, view, before=before, limit=limit)
     where, params = _ticket_conditions(view)
     ascending = after is not None and before is None
@@ -176,6 +178,17 @@ def list_tickets(
 def count_tickets(conn: sqlite3.Connection, view: TicketFilter = TicketFilter()) -> int:
     """How many tickets a view holds (for the list's scrollbar and counters)."""
     where, params = _ticket_conditions(view)
+    if view.text and view.text.strip():
+        query = fts_query(view.text)
+        if query is None:
+            return 0
+        sql = (
+            "SELECT count(DISTINCT e.ticket_id) FROM entries_fts f"
+            " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
+            f" WHERE entries_fts MATCH ? AND {' AND '.join(where)}"
+        )
+        rows = list(_match(conn, sql, (query, *params)))
+        return rows[0][0] if rows else 0
     sql = f"SELECT count(*) FROM tickets t WHERE {' AND '.join(where)}"
     return conn.execute(sql, params).fetchone()[0]
 
@@ -187,7 +200,9 @@ def _search_tickets(
 
     Walks the full-text index newest-first and stops as soon as the window is
     full, so a common word costs no more than a rare one. The cursor is the
-    position in that walk; a ticket is shown at its newest match only.
+    position in that walk; a ticket is shown at its newest match only. Search
+    windows page downward only (``newer`` is None): a client keeps the windows
+    it has seen, as the inbox does, rather than walking the index backwards.
     """
     query = fts_query(view.text or "")
     if query is None:
@@ -219,7 +234,7 @@ def _search_tickets(
     else:
         last_position = None  # the walk reached the oldest match
     older = str(last_position) if last_position is not None else None
-    return Page(tuple(found), older=older, newer=before)
+    return Page(tuple(found), older=older, newer=None)
 
 
 def _matches_newest_first(
@@ -234,7 +249,9 @@ def _matches_newest_first(
         sql += " AND f.rowid < ?"
         params.append(before)
     sql += " ORDER BY f.rowid DESC"
-    cursor = conn.execute(sql, params)
+    cursor = _match(conn, sql, params)
+    if isinstance(cursor, list):
+        return
     while batch := cursor.fetchmany(256):
         yield from batch
 
@@ -247,9 +264,8 @@ def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, posit
         )
     ]
     return any(
-        conn.execute(
-            "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?", (query, entry_id)
-        ).fetchone()
+        list(_match(conn, "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?",
+                    (query, entry_id)))
         for entry_id in newer_ids
     )
 
@@ -302,18 +318,25 @@ def thread(
 
 # --- search ---------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits only: "_" and a few other code points are word characters
+# to Python but separators to SQLite's tokenizer, and a quoted term that the
+# tokenizer splits becomes a phrase, which a detail=none index cannot answer.
+_TERM = re.compile(r"([^\W_]+)(\*?)", re.UNICODE)
 
 
 def fts_query(text: str) -> str | None:
-    """Turn what an agent typed into a safe FTS5 query: every word must appear,
-    the last one as a prefix (search as you type). None when there is no word."""
-    words = _WORD.findall(text)
-    if not words:
-        return None
-    quoted = [f'"{word}"' for word in words]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+    """Turn what an agent typed into a safe FTS5 query, or None when there is no word.
+
+    Every word must appear. A word ending in ``*`` matches as a prefix; others
+    match whole words only, because FTS5 answers a prefix by merging the
+    postings of every term that starts with it, which for a common prefix over
+    a million messages costs tens of milliseconds where a whole word costs one.
+    """
+    terms = []
+    for match in _TERM.finditer(text):
+        word, star = match.group(1), match.group(2)
+        terms.append(f'"{word}"*' if star else f'"{word}"')
+    return " ".join(terms) or None
 
 
 def search(
@@ -335,8 +358,23 @@ def search(
     params.append(_window(limit))
     return [
         SearchHit(entry=records.entry_from_row(row), ticket_id=row["ticket_id"])
-        for row in conn.execute(sql, params)
+        for row in _match(conn, sql, params)
     ]
+
+
+def _match(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Cursor | list[Any]:
+    """Run a MATCH query; a term SQLite's tokenizer cannot take matches nothing.
+
+    ``fts_query`` already keeps to letters and digits, but Python and SQLite
+    disagree on a handful of rare code points; an agent who types one gets no
+    results rather than an error.
+    """
+    try:
+        return conn.execute(sql, params)
+    except sqlite3.OperationalError as error:
+        if "fts5" in str(error) or "syntax error" in str(error):
+            return []
+        raise
 
 
 # --- the event log --------------------------------------------------------------------
@@ -394,7 +432,7 @@ def outbox(conn: sqlite3.Connection) -> list[Message]:
     """Replies not yet handed to Twilio, or whose hand-over is in doubt, oldest first."""
     rows = conn.execute(
         "SELECT * FROM entries WHERE status IN ('queued', 'sending') AND kind = 'message'"
-        " AND direction = 'outbound' ORDER BY id"
+        " AND direction = 'outbound' AND twilio_sid IS NULL ORDER BY id"
     )
     return [m for m in map(records.entry_from_row, rows) if isinstance(m, Message)]
 

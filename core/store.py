@@ -17,6 +17,7 @@ thread rather than one hop per statement.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -29,6 +30,8 @@ import aiosqlite
 from core.models import Event, now_ms
 from core.schema import migrate
 from core.writes import WriteContext, index_new_entries, newest_entry_id
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,14 +91,22 @@ class Store:
         # Auth tokens live in this file: only the relay's user may read it.
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         os.chmod(path, 0o600)
-        writer = await aiosqlite.connect(path, isolation_level=None)
-        await _connect_in_thread(writer, _prepare_writer)
-        reader_conns = []
-        for _ in range(readers):
-            reader = await aiosqlite.connect(path, isolation_level=None)
-            await _connect_in_thread(reader, _prepare_reader)
-            reader_conns.append(reader)
-        return cls(path, writer, reader_conns)
+        opened: list[aiosqlite.Connection] = []
+        try:
+            writer = await aiosqlite.connect(path, isolation_level=None)
+            opened.append(writer)
+            await _connect_in_thread(writer, _prepare_writer)
+            for _ in range(readers):
+                reader = await aiosqlite.connect(path, isolation_level=None)
+                opened.append(reader)
+                await _connect_in_thread(reader, _prepare_reader)
+        except BaseException:
+            # aiosqlite's threads are not daemons: leave none behind, or the
+            # process could never exit after a refused open.
+            for conn in opened:
+                await conn.close()
+            raise
+        return cls(path, opened[0], opened[1:])
 
     # --- writing ------------------------------------------------------------------
 
@@ -150,7 +161,10 @@ class Store:
                 job.future.set_exception(value)
         if committed:
             for listener in self._listeners:
-                listener(committed)
+                try:
+                    listener(committed)
+                except Exception:  # a broken listener must not stop the writer
+                    logger.exception("commit listener %r failed", listener)
 
     # --- reading ------------------------------------------------------------------
 
@@ -227,6 +241,7 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job], numbers: dict[str, A
             except Exception as error:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
+                numbers.clear()  # may hold a number this job changed and rolled back
                 job.outcome = (False, error)
             else:
                 conn.execute("RELEASE job")

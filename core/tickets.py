@@ -33,19 +33,35 @@ def route_inbound(latest: Ticket | None) -> Routing:
     return Routing.APPEND
 
 
+def status_after_customer_text(status: TicketStatus) -> TicketStatus:
+    """A customer writing back needs an agent again: pending and resolved become open.
+
+    Pending means "waiting on the customer"; once they answer, the wait is
+    over, as in Freshdesk.
+    """
+    if status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
+        return TicketStatus.OPEN
+    return status
+
+
 # Twilio sends status callbacks in no guaranteed order; a late "sent" must not
 # overwrite "delivered". Each status has a rank; a change is applied only when
 # it moves the rank forward. The final outcomes share a rank: Twilio can report
 # "undelivered" after "delivered" has been reported for some carriers, and the
 # later verdict wins only when it is a different final outcome.
 _STATUS_RANK: dict[MessageStatus, int] = {
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.ACCEPTED: 0,
     MessageStatus.QUEUED: 0,
     MessageStatus.SENDING: 1,
     MessageStatus.SENT: 2,
     MessageStatus.DELIVERED: 3,
     MessageStatus.UNDELIVERED: 3,
     MessageStatus.FAILED: 3,
+    MessageStatus.CANCELED: 3,
+    MessageStatus.PARTIALLY_DELIVERED: 3,
     MessageStatus.READ: 4,
+    MessageStatus.RECEIVING: 4,
     MessageStatus.RECEIVED: 4,
 }
 

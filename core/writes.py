@@ -35,9 +35,16 @@ from core.models import (
     TicketStatus,
     TimeEntry,
 )
-from core.optout import Keyword, keyword_in
+from core.optout import Keyword, keyword_in, normalized
 from core.sms import is_gsm7
-from core.tickets import Routing, preview_of, route_inbound, status_moves_forward, subject_from_body
+from core.tickets import (
+    Routing,
+    preview_of,
+    route_inbound,
+    status_after_customer_text,
+    status_moves_forward,
+    subject_from_body,
+)
 
 
 class StoreError(Exception):
@@ -151,6 +158,12 @@ def entry_by_id(conn: sqlite3.Connection, entry_id: int) -> Message | Note:
     return records.entry_from_row(row)
 
 
+def _require_agent(conn: sqlite3.Connection, agent_id: int | None) -> None:
+    exists = _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,))
+    if agent_id is not None and exists is None:
+        raise NotFound(f"agent {agent_id} does not exist")
+
+
 def _require_group(conn: sqlite3.Connection, group_id: int | None) -> None:
     if group_id is not None and _one(
         conn, "SELECT 1 FROM agent_groups WHERE id = ?", (group_id,)
@@ -255,6 +268,8 @@ def add_agent(
         raise StoreError("an agent needs a name")
     if _one(ctx.conn, "SELECT 1 FROM agents WHERE name = ?", (name,)) is not None:
         raise Conflict(f"an agent called {name!r} already exists")
+    if _one(ctx.conn, "SELECT 1 FROM agents WHERE token_hash = ?", (token_hash,)) is not None:
+        raise Conflict("that token is already in use; issue a new one")
     cursor = ctx.conn.execute(
         "INSERT INTO agents(name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
         (name, Role(role).value, token_hash, ctx.now),
@@ -412,7 +427,7 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         )
     else:
         ticket = latest
-        ticket.status = TicketStatus.OPEN if routing is Routing.REOPEN else ticket.status
+        ticket.status = status_after_customer_text(ticket.status)
         ticket.unread = True
         ticket.updated_at = ticket.last_message_at = ctx.now
         ticket.last_preview = preview
@@ -448,12 +463,9 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
     ctx.emit(kind, ticket.id, payload)
 
     keyword = keyword_in(text.body)
-    if keyword is Keyword.OPT_OUT:
-        set_opt_out(ctx, contact.id, opted_out=True, source=f"keyword:{text.body.strip().upper()}",
-                    number_id=number.id)
-    elif keyword is Keyword.OPT_IN:
-        set_opt_out(ctx, contact.id, opted_out=False,
-                    source=f"keyword:{text.body.strip().upper()}", number_id=number.id)
+    if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+        set_opt_out(ctx, contact.id, opted_out=keyword is Keyword.OPT_OUT,
+                    source=f"keyword:{normalized(text.body)}", number_id=number.id)
     return InboundResult(message, ticket, duplicate=False, routing=routing, keyword=keyword)
 
 
@@ -506,6 +518,7 @@ def queue_outbound(
     ticket = ticket_by_id(ctx.conn, ticket_id)
     if ticket.deleted:
         raise StoreError(f"ticket #{ticket_id} is deleted")
+    _require_agent(ctx.conn, agent_id)
     channel = channel or (Channel.MMS if media else Channel.SMS)
     status = MessageStatus.QUEUED if channel is not Channel.EMAIL else MessageStatus.SENT
     cursor = ctx.conn.execute(
@@ -589,6 +602,7 @@ def add_note(ctx: WriteContext, *, ticket_id: int, agent_id: int | None, body: s
     if not body.strip():
         raise StoreError("a note needs some text")
     ticket_by_id(ctx.conn, ticket_id)
+    _require_agent(ctx.conn, agent_id)
     cursor = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, body, author_agent_id, created_at, updated_at)"
         " VALUES (?, 'note', ?, ?, ?, ?)",
@@ -635,8 +649,8 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
         raise StoreError(f"{value!r} is not a ticket {name}") from None
     if name == "group_id":
         _require_group(conn, value)
-    elif name == "agent_id" and value is not None:
-        agent_by_id(conn, value)
+    elif name == "agent_id":
+        _require_agent(conn, value)
     elif name == "tags":
         tags = sorted({str(tag).strip() for tag in value if str(tag).strip()})
         return json.dumps(tags)
@@ -655,6 +669,7 @@ def log_time(
     if seconds <= 0:
         raise StoreError("time logged must be more than zero")
     ticket_by_id(ctx.conn, ticket_id)
+    _require_agent(ctx.conn, agent_id)
     cursor = ctx.conn.execute(
         "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
