@@ -134,8 +134,10 @@ def bulk_fill(path: Path, start: int, total: int, contacts: int) -> float:
     i = start
     while i < total:
         n = min(50_000, total - i)
+        # The first 10,000 go to ticket #1 so one thread is 10,000 messages long.
         rows = [
-            (rng.choice(ticket_ids), synthetic_body(rng), f"SM{j:032x}", now, now)
+            (1 if j < start + 10_000 else rng.choice(ticket_ids), synthetic_body(rng),
+             f"SM{j:032x}", now, now)
             for j in range(i, i + n)
         ]
         conn.execute("BEGIN")
@@ -171,7 +173,8 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--ingest", type=int, default=200_000)
     parser.add_argument("--writers", type=int, default=50)
-    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--contacts", type=int, default=100_000,
+                        help="distinct customers; each starts a ticket (default 100,000)")
     parser.add_argument("--dir", default=None, help="where to put the file (default: a temp dir)")
     args = parser.parse_args()
 
@@ -223,11 +226,20 @@ async def main() -> None:
         page = await store.read(queries.list_tickets, before=page.older, limit=100)
     p50, p99, n = await timed(store, 200, queries.list_tickets, before=page.older, limit=100)
     print(f"ticket list 51st window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} rows)")
-    busiest = await store.read(lambda c: c.execute(
-        "SELECT ticket_id FROM entries GROUP BY ticket_id ORDER BY count(*) DESC LIMIT 1"
-    ).fetchone()[0])
+    busiest, length = await store.read(lambda c: c.execute(
+        "SELECT ticket_id, count(*) FROM entries GROUP BY ticket_id ORDER BY 2 DESC LIMIT 1"
+    ).fetchone())
     p50, p99, n = await timed(store, 200, queries.thread, busiest, limit=100)
-    print(f"thread newest window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} entries)")
+    print(f"thread of {length:,} entries, newest window: p50 {p50:.2f} ms,"
+          f" p99 {p99:.2f} ms ({n} entries)")
+    window = await store.read(queries.thread, busiest, limit=100)
+    while window.older is not None and len(window.items) == 100:
+        deeper = await store.read(queries.thread, busiest, before=window.older, limit=100)
+        if deeper.older is None:
+            break
+        window = deeper
+    p50, p99, n = await timed(store, 200, queries.thread, busiest, before=window.older, limit=100)
+    print(f"thread oldest window: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} entries)")
     p50, p99, n = await timed(store, 50, queries.list_tickets,
                               queries.TicketFilter(text=COMMON), limit=50)
     print(f"ticket search {COMMON!r}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} tickets)")
