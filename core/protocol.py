@@ -1,0 +1,227 @@
+"""The agents' websocket protocol, sans-I/O: text in, typed messages out.
+
+Both ends (the relay and the inbox's client) speak through these functions
+and never build JSON by hand, so the protocol lives in one place and is
+tested without a socket. Every message is a JSON object with a ``type``.
+docs/protocol.md has an example of each.
+
+Client → relay: ``hello`` (once, first), ``command``.
+Relay → client: ``welcome``, ``event``, ``caught_up``, ``result``, ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 256 * 1024  # a reply of 1,600 characters is ~6 KB; media go by reference
+MAX_COMMAND_ID = 64
+
+
+class ProtocolError(ValueError):
+    """A message the other side should not have sent; ``code`` says which kind."""
+
+    def __init__(self, code: str, message: str, command_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.command_id = command_id
+
+
+# --- commands -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A JSON array whose items all have one type."""
+
+    item: type
+
+
+_INT, _STR, _BOOL, _DICT = int, str, bool, dict
+_STRS, _OBJECTS = ListOf(str), ListOf(dict)
+_OPT_INT = (int, type(None))
+_OPT_STR = (str, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """What a command takes: argument name → accepted types, and who may send it."""
+
+    required: Mapping[str, Any]
+    optional: Mapping[str, Any] = field(default_factory=dict)
+    admin_only: bool = False
+
+
+COMMANDS: Mapping[str, CommandSpec] = {
+    "list_tickets": CommandSpec(
+        required={},
+        optional={
+            "status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT, "unassigned": _BOOL,
+            "unread": _BOOL, "text": _OPT_STR, "before": _OPT_STR, "after": _OPT_STR,
+            "limit": _INT,
+        },
+    ),
+    "count_tickets": CommandSpec(
+        required={},
+        optional={"status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT,
+                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR},
+    ),
+    "get_thread": CommandSpec(
+        required={"ticket_id": _INT},
+        optional={"before": _OPT_STR, "after": _OPT_STR, "limit": _INT},
+    ),
+    "reply": CommandSpec(
+        required={"ticket_id": _INT, "body": _STR},
+        optional={"media": _OBJECTS, "channel": _STR},
+    ),
+    "add_note": CommandSpec(required={"ticket_id": _INT, "body": _STR}),
+    "set_ticket": CommandSpec(
+        required={"ticket_id": _INT},
+        optional={"status": _STR, "priority": _STR, "group_id": _OPT_INT, "agent_id": _OPT_INT,
+                  "tags": _STRS, "type": _STR, "subject": _STR, "custom_fields": _DICT,
+                  "deleted": _BOOL},
+    ),
+    "mark_read": CommandSpec(required={"ticket_id": _INT}),
+    "mark_unread": CommandSpec(required={"ticket_id": _INT}),
+    "log_time": CommandSpec(required={"ticket_id": _INT, "seconds": _INT},
+                            optional={"note": _STR}),
+    "fetch_media": CommandSpec(required={"sha256": _STR}),
+    "search": CommandSpec(required={"text": _STR}, optional={"before": _OPT_INT, "limit": _INT}),
+    "list_groups": CommandSpec(required={}),
+    "list_agents": CommandSpec(required={}),
+    "list_numbers": CommandSpec(required={}),
+    "list_accounts": CommandSpec(required={}, admin_only=True),
+}
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """The client's first message: who it is and the last event it saw."""
+
+    token: str
+    last_seq: int = 0
+    version: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A request. ``id`` is chosen by the client; resending the same id is safe."""
+
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+ClientMessage = Hello | Command
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """Decode and validate one message from a client, or raise ProtocolError."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("bad_json", "the message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", "a message must be a JSON object")
+    kind = data.get("type")
+    if kind == "hello":
+        return _parse_hello(data)
+    if kind == "command":
+        return _parse_command(data)
+    raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+
+
+def _parse_hello(data: dict[str, Any]) -> Hello:
+    version, token, last_seq = data.get("version"), data.get("token"), data.get("last_seq", 0)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            "bad_version", f"this relay speaks protocol {PROTOCOL_VERSION}, not {version!r}"
+        )
+    if not isinstance(token, str) or not token:
+        raise ProtocolError("bad_message", "hello needs the agent's token")
+    if not _is_int(last_seq) or last_seq < 0:
+        raise ProtocolError("bad_message", "last_seq must be a whole number, 0 or more")
+    return Hello(token=token, last_seq=last_seq)
+
+
+def _parse_command(data: dict[str, Any]) -> Command:
+    command_id = data.get("id")
+    if not isinstance(command_id, str) or not 0 < len(command_id) <= MAX_COMMAND_ID:
+        raise ProtocolError(
+            "bad_message", f"a command needs an id of 1-{MAX_COMMAND_ID} characters"
+        )
+    name, args = data.get("name"), data.get("args", {})
+    spec = COMMANDS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ProtocolError("unknown_command", f"unknown command {name!r}", command_id)
+    if not isinstance(args, dict):
+        raise ProtocolError("bad_args", "args must be a JSON object", command_id)
+    _check_args(name, spec, args, command_id)
+    return Command(id=command_id, name=name, args=args)
+
+
+def _check_args(name: str, spec: CommandSpec, args: dict[str, Any], command_id: str) -> None:
+    missing = [arg for arg in spec.required if arg not in args]
+    if missing:
+        raise ProtocolError("bad_args", f"{name} needs {', '.join(missing)}", command_id)
+    allowed = {**spec.required, **spec.optional}
+    for arg, value in args.items():
+        if arg not in allowed:
+            raise ProtocolError("bad_args", f"{name} does not take {arg!r}", command_id)
+        if not _has_type(value, allowed[arg]):
+            raise ProtocolError("bad_args", f"{name}: {arg} has the wrong type", command_id)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _has_type(value: Any, expected: Any) -> bool:
+    if isinstance(expected, ListOf):
+        return isinstance(value, list) and all(_has_type(v, expected.item) for v in value)
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+# --- relay → client -------------------------------------------------------------------
+
+
+def _encode(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def welcome(agent: Mapping[str, Any], latest_seq: int) -> str:
+    return _encode({"type": "welcome", "version": PROTOCOL_VERSION, "agent": agent,
+                    "latest_seq": latest_seq})
+
+
+def event(seq: int, kind: str, ticket_id: int | None, payload: Mapping[str, Any], at: int) -> str:
+    return _encode({"type": "event", "seq": seq, "kind": kind, "ticket_id": ticket_id,
+                    "payload": payload, "at": at})
+
+
+def caught_up(seq: int) -> str:
+    """Replay is over: everything up to ``seq`` has been sent; live events follow."""
+    return _encode({"type": "caught_up", "seq": seq})
+
+
+def result(command_id: str, value: Any) -> str:
+    return _encode({"type": "result", "id": command_id, "result": value})
+
+
+def error(code: str, message: str, command_id: str | None = None) -> str:
+    return _encode({"type": "error", "id": command_id, "code": code, "message": message})
+
+
+def error_from(problem: ProtocolError) -> str:
+    return error(problem.code, str(problem), problem.command_id)
