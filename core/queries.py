@@ -488,3 +488,16 @@ def agent_by_token_hash(conn: sqlite3.Connection, token_hash: str) -> Agent | No
 def time_entries(conn: sqlite3.Connection, ticket_id: int) -> list[TimeEntry]:
     rows = conn.execute("SELECT * FROM time_entries WHERE ticket_id = ? ORDER BY id", (ticket_id,))
     return [records.time_entry_from_row(r) for r in rows]
+
+
+def setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def remembered_result(conn: sqlite3.Connection, agent_id: int, command_id: str) -> str | None:
+    row = conn.execute(
+        "SELECT result FROM command_results WHERE agent_id = ? AND command_id = ?",
+        (agent_id, command_id),
+    ).fetchone()
+    return row[0] if row else None

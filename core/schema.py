@@ -167,6 +167,21 @@ MIGRATIONS: tuple[str, ...] = (
         payload   TEXT    NOT NULL
     );
     """,
+    # 2: relay settings, and command results so a resent command is answered, not redone
+    """
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE command_results (
+        agent_id   INTEGER NOT NULL REFERENCES agents(id),
+        command_id TEXT    NOT NULL,
+        result     TEXT    NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, command_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

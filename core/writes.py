@@ -595,6 +595,26 @@ def _set_message_fields(ctx: WriteContext, message_id: int, **fields: Any) -> Me
     return message
 
 
+# --- relay settings and command results ---------------------------------------------
+
+
+def save_setting(ctx: WriteContext, key: str, value: str) -> None:
+    ctx.conn.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def remember_result(ctx: WriteContext, agent_id: int, command_id: str, result: str) -> None:
+    """Keep a command's answer so the same command id is answered, never redone."""
+    ctx.conn.execute(
+        "INSERT OR IGNORE INTO command_results(agent_id, command_id, result, at)"
+        " VALUES (?, ?, ?, ?)",
+        (agent_id, command_id, result, ctx.now),
+    )
+
+
 # --- ticket work ----------------------------------------------------------------------
 
 

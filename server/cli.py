@@ -7,9 +7,12 @@ stays instant and the relay never loads the TUI (or the other way round).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 
 def _version() -> str:
@@ -36,6 +39,82 @@ def _demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from server.config import data_paths
+    from server.relay import serve_forever
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a relay is stopped
+        _run(serve_forever(data_paths(), public_url=args.public_url, host=args.host,
+                           port=args.port))
+    return 0
+
+
+def _admin(action: Callable[..., Any]) -> Callable[[argparse.Namespace], int]:
+    """Run an admin action; an AdminError or a refused write is one line on stderr."""
+
+    def run(args: argparse.Namespace) -> int:
+        from core.writes import StoreError
+        from server.admin import AdminError
+
+        try:
+            action(args)
+        except (AdminError, StoreError) as error:
+            print(f"smsdesk: {error}", file=sys.stderr)
+            return 1
+        return 0
+
+    return run
+
+
+def _account_add(args: argparse.Namespace) -> None:
+    from server import admin
+    from server.config import data_paths
+
+    done = _run(admin.add_account(data_paths(), name=args.name, sid=args.sid, token=args.token))
+    print(f"connected {done.account_name}: {len(done.numbers)} SMS-capable number(s)")
+    for number in done.numbers:
+        print(f"  {number}" + ("  webhooks -> this relay" if done.repointed else ""))
+    if done.warning:
+        print(f"note: {done.warning}")
+
+
+def _account_list(args: argparse.Namespace) -> None:
+    from server import admin
+    from server.config import data_paths
+
+    print("\n".join(_run(admin.list_accounts(data_paths()))) or "no accounts connected")
+
+
+def _agent_add(args: argparse.Namespace) -> None:
+    from core.models import Role
+    from server import admin
+    from server.config import data_paths
+
+    token = _run(admin.add_agent(data_paths(), name=args.name, role=Role(args.role),
+                                 groups=args.group or []))
+    print(f"agent {args.name} added ({args.role}); their token, shown only now:")
+    print(token)
+
+
+def _agent_list(args: argparse.Namespace) -> None:
+    from server import admin
+    from server.config import data_paths
+
+    print("\n".join(_run(admin.list_agents(data_paths()))) or "no agents yet")
+
+
+def _group_add(args: argparse.Namespace) -> None:
+    from server import admin
+    from server.config import data_paths
+
+    _run(admin.add_group(data_paths(), args.name))
+    print(f"group {args.name} added")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smsdesk",
@@ -45,6 +124,38 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo = commands.add_parser("demo", help="start the demo inbox (relay + Twilio simulator)")
     demo.set_defaults(run=_demo)
+
+    relay = commands.add_parser("relay", help="serve Twilio webhooks and the agents' websocket")
+    relay.add_argument("--host", default="127.0.0.1")
+    relay.add_argument("--port", type=int, default=8080)
+    relay.add_argument("--public-url", help="the URL Twilio reaches this relay at (remembered)")
+    relay.set_defaults(run=_relay)
+
+    account = commands.add_parser("account", help="connect Twilio accounts").add_subparsers(
+        title="account commands", metavar="ACTION", required=True)
+    add = account.add_parser("add", help="check credentials, import SMS numbers, point webhooks")
+    add.add_argument("--name", required=True, help="a display name, changeable later")
+    add.add_argument("--sid", required=True, help="Account SID (AC...)")
+    add.add_argument("--token", required=True, help="the account's auth token")
+    add.set_defaults(run=_admin(_account_add))
+    account.add_parser("list", help="connected accounts and numbers").set_defaults(
+        run=_admin(_account_list))
+
+    agent = commands.add_parser("agent", help="people who answer texts").add_subparsers(
+        title="agent commands", metavar="ACTION", required=True)
+    add = agent.add_parser("add", help="add an agent; prints their token as the last line")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["admin", "agent"], default="agent")
+    add.add_argument("--group", action="append", help="a group they work in (repeatable)")
+    add.set_defaults(run=_admin(_agent_add))
+    agent.add_parser("list", help="agents, roles and groups").set_defaults(
+        run=_admin(_agent_list))
+
+    group = commands.add_parser("group", help="groups tickets are routed to").add_subparsers(
+        title="group commands", metavar="ACTION", required=True)
+    add = group.add_parser("add", help="add a group")
+    add.add_argument("name")
+    add.set_defaults(run=_admin(_group_add))
     return parser
 
 

@@ -1,0 +1,166 @@
+"""One agent's websocket: authenticate, replay what they missed, then go live.
+
+The subscription to live events starts before the replay is read, and live
+events already sent by the replay are skipped by sequence number, so there is
+no window in which an event can slip between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core import auth, protocol, queries
+from core.models import Agent, Event
+from core.protocol import Command, Hello, ProtocolError
+from core.records import to_wire
+from core.store import Store
+from server import commands
+from server.hub import Hub
+
+logger = logging.getLogger(__name__)
+
+HELLO_TIMEOUT = 10
+REPLAY_WINDOW = 1000
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 4008
+CLOSE_PROTOCOL = 4400
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Session:
+    def __init__(self, receive: Receive, send: Send, *, hub: Hub, store: Store,
+                 context: Callable[[Agent], commands.Context]) -> None:
+        self._receive, self._send = receive, send
+        self._hub, self._store, self._context = hub, store, context
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send_text(self, text: str) -> None:
+        async with self._lock:
+            await self._send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str = "") -> None:
+        async with self._lock:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    async def run(self) -> None:
+        if (await self._receive())["type"] != "websocket.connect":
+            return
+        await self._send({"type": "websocket.accept"})
+        hello = await self._hello()
+        if hello is None:
+            return
+        ctx = self._context(hello[0])
+        subscriber = self._hub.subscribe()
+        try:
+            last_sent = await self._replay(ctx, hello[1].last_seq)
+            live = asyncio.create_task(self._stream(subscriber, last_sent))
+            try:
+                await self._read_commands(ctx, subscriber)
+            finally:
+                live.cancel()
+                for task in list(self._tasks):
+                    task.cancel()
+        finally:
+            self._hub.unsubscribe(subscriber)
+
+    async def _hello(self) -> tuple[Agent, Hello] | None:
+        try:
+            message = await asyncio.wait_for(self._receive(), HELLO_TIMEOUT)
+        except TimeoutError:
+            await self.close(CLOSE_PROTOCOL, "no hello")
+            return None
+        if message["type"] != "websocket.receive":
+            return None
+        try:
+            hello = protocol.parse_client_message(message.get("text") or message.get("bytes", b""))
+        except ProtocolError as problem:
+            await self.send_text(protocol.error_from(problem))
+            await self.close(CLOSE_PROTOCOL, problem.code)
+            return None
+        if not isinstance(hello, Hello):
+            await self.send_text(protocol.error("bad_message", "say hello first"))
+            await self.close(CLOSE_PROTOCOL, "no hello")
+            return None
+        agent = await self._store.read(queries.agent_by_token_hash, auth.hash_token(hello.token))
+        if agent is None or agent.disabled:
+            await self.send_text(protocol.error("unauthorized", "that token is not valid"))
+            await self.close(CLOSE_UNAUTHORIZED, "unauthorized")
+            return None
+        return agent, hello
+
+    async def _replay(self, ctx: commands.Context, after: int) -> int:
+        latest = await ctx.store.read(queries.latest_seq)
+        public = {k: v for k, v in to_wire(ctx.agent).items() if k != "token_hash"}
+        await self.send_text(protocol.welcome(public, latest))
+        last = after
+        while True:
+            events = await ctx.store.read(queries.events_after, last, limit=REPLAY_WINDOW)
+            for event in events:
+                await self.send_text(_event_text(event))
+                last = event.seq
+            if len(events) < REPLAY_WINDOW:
+                break
+        await self.send_text(protocol.caught_up(last))
+        return last
+
+    async def _stream(self, subscriber: Any, last_sent: int) -> None:
+        overflow = asyncio.create_task(subscriber.overflowed.wait())
+        try:
+            while True:
+                getter = asyncio.create_task(subscriber.queue.get())
+                done, _ = await asyncio.wait({getter, overflow},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if overflow in done:
+                    getter.cancel()
+                    await self.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume")
+                    return
+                event: Event = getter.result()
+                if event.seq > last_sent:
+                    await self.send_text(_event_text(event))
+                    last_sent = event.seq
+        finally:
+            overflow.cancel()
+
+    async def _read_commands(self, ctx: commands.Context, subscriber: Any) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] != "websocket.receive":
+                return
+            try:
+                parsed = protocol.parse_client_message(
+                    message.get("text") or message.get("bytes", b"")
+                )
+            except ProtocolError as problem:
+                await self.send_text(protocol.error_from(problem))
+                continue
+            if not isinstance(parsed, Command):
+                await self.send_text(protocol.error("bad_message", "already said hello"))
+                continue
+            task = asyncio.create_task(self._answer(ctx, parsed))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, ctx: commands.Context, command: Command) -> None:
+        try:
+            value = await commands.run(ctx, command)
+        except commands.CommandRefused as refused:
+            await self.send_text(protocol.error(refused.code, str(refused), command.id))
+        except Exception:
+            logger.exception("command %s failed", command.name)
+            await self.send_text(protocol.error("internal", "the relay failed to do that",
+                                                command.id))
+        else:
+            await self.send_text(protocol.result(command.id, value))
+
+
+def _event_text(event: Event) -> str:
+    return protocol.event(event.seq, event.kind, event.ticket_id, event.payload, event.at)
+
+
+__all__ = ["Session"]

@@ -1,0 +1,214 @@
+"""The relay's one port: Twilio's webhooks, outbound media, health, agents' websocket.
+
+A bare ASGI application (no framework): a handful of routes, each a function
+that reads what it needs, asks ``server.webhooks`` what the request means and
+answers. Twilio is answered only after the store has made the change durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import queries, writes
+from core.models import Account, Agent, Media
+from core.store import Store
+from server import commands, media, webhooks
+from server.agents_ws import Session
+from server.hub import Hub
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+READ_TIMEOUT = 10  # a client that sends nothing for this long is cut off
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Relay:
+    store: Store
+    public_url: str
+    media_dir: Path
+    media_secret: bytes
+    hub: Hub = field(default_factory=Hub)
+    on_queued: Callable[[], None] = lambda: None
+    # Status reports for SIDs the outbox has not recorded yet (Twilio can call
+    # back before our own write of the SID commits); the outbox applies them.
+    early_status: dict[str, webhooks.StatusReport] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.store.on_commit(self.hub.publish)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+
+    # --- websocket ---------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/ws":
+            await send({"type": "websocket.close", "code": 4404})
+            return
+        session = Session(receive, send, hub=self.hub, store=self.store,
+                          context=self._command_context)
+        await session.run()
+
+    def _command_context(self, agent: Agent) -> commands.Context:
+        return commands.Context(store=self.store, agent=agent, media_dir=self.media_dir,
+                                on_queued=self.on_queued)
+
+    # --- http --------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        try:
+            if path == "/healthz" and method in ("GET", "HEAD"):
+                seq = await self.store.read(queries.latest_seq)
+                await _answer(send, 200, json.dumps({"ok": True, "seq": seq}).encode(),
+                              "application/json")
+            elif path == "/twilio/inbound" and method == "POST":
+                await self._inbound(scope, receive, send)
+            elif path == "/twilio/status" and method == "POST":
+                await self._status(scope, receive, send)
+            elif path.startswith("/media/") and method in ("GET", "HEAD"):
+                await self._media(path, send)
+            elif path in ("/twilio/inbound", "/twilio/status", "/healthz"):
+                await _answer(send, 405, b"method not allowed\n")
+            else:
+                await _answer(send, 404, b"not found\n")
+        except BodyTooLarge:
+            await _answer(send, 413, b"request body too large\n")
+        except TimeoutError:
+            await _answer(send, 408, b"request timed out\n")
+        except webhooks.Malformed as error:
+            await _answer(send, 400, f"{error}\n".encode())
+
+    async def _signed_params(self, scope: Scope, receive: Receive,
+                             send: Send) -> tuple[Account, dict[str, str]] | None:
+        """The webhook's form, when Twilio signed it with the named account's token."""
+        body = await _read_body(receive, webhooks.MAX_BODY_BYTES)
+        params = webhooks.parse_form(body)
+        sid = webhooks.account_sid_of(params)
+        account = await self.store.read(queries.account_by_sid, sid)
+        signature = _header(scope, b"x-twilio-signature")
+        if account is None or not webhooks.signature_is_valid(
+            public_url=self.public_url, path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"), params=params,
+            signature=signature, auth_token=account.auth_token,
+        ):
+            await _answer(send, 403, b"signature does not match\n")
+            return None
+        return account, params
+
+    async def _inbound(self, scope: Scope, receive: Receive, send: Send) -> None:
+        signed = await self._signed_params(scope, receive, send)
+        if signed is None:
+            return
+        account, params = signed
+        text, refs = webhooks.inbound_from(params)
+        if await self.store.read(queries.message_by_sid, text.sid) is None and refs:
+            fetched = await asyncio.gather(*(self._fetch(account, ref) for ref in refs))
+            text = webhooks.with_media(text, tuple(fetched))
+        try:
+            await self.store.write(writes.record_inbound, text)
+        except writes.UnknownNumber as error:
+            await _answer(send, 404, f"{error}\n".encode())
+            return
+        await _answer(send, 200, webhooks.EMPTY_TWIML, "text/xml")
+
+    async def _fetch(self, account: Account, ref: webhooks.MediaRef) -> Media:
+        """Download and keep one inbound media item; a failure keeps the reference."""
+        try:
+            data, kind = await asyncio.to_thread(
+                media.download, ref.url, account_sid=account.sid, auth_token=account.auth_token
+            )
+            digest = await asyncio.to_thread(media.store_bytes, self.media_dir, data)
+        except Exception as error:
+            logger.warning("could not fetch media %s: %s", ref.url, error)
+            return Media(content_type=ref.content_type, size=0, twilio_url=ref.url)
+        return Media(content_type=ref.content_type or kind, size=len(data), sha256=digest,
+                     twilio_url=ref.url)
+
+    async def _status(self, scope: Scope, receive: Receive, send: Send) -> None:
+        signed = await self._signed_params(scope, receive, send)
+        if signed is None:
+            return
+        report = webhooks.status_from(signed[1])
+        if await self.store.read(queries.message_by_sid, report.sid) is None:
+            self.early_status[report.sid] = report
+        else:
+            await self.store.write(writes.update_status, report.sid, report.status,
+                                   report.error_code)
+        await _answer(send, 200, webhooks.EMPTY_TWIML, "text/xml")
+
+    # --- outbound media ----------------------------------------------------------
+
+    def media_url(self, item: Media) -> str:
+        """The unguessable public URL Twilio fetches an outbound attachment from."""
+        token = _media_token(self.media_secret, item.sha256, item.content_type)
+        kind = item.content_type.replace("/", "~")
+        return f"{self.public_url.rstrip('/')}/media/{item.sha256}/{kind}/{token}"
+
+    async def _media(self, path: str, send: Send) -> None:
+        parts = path.split("/")
+        if len(parts) != 5:
+            await _answer(send, 404, b"not found\n")
+            return
+        digest, kind, token = parts[2], parts[3].replace("~", "/"), parts[4]
+        expected = _media_token(self.media_secret, digest, kind)
+        found = media.path_of(self.media_dir, digest)
+        if not hmac.compare_digest(token, expected) or found is None:
+            await _answer(send, 404, b"not found\n")
+            return
+        data = await asyncio.to_thread(found.read_bytes)
+        await _answer(send, 200, data, kind)
+
+
+def _media_token(secret: bytes, digest: str, content_type: str) -> str:
+    return hmac.new(secret, f"{digest}:{content_type}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await asyncio.wait_for(receive(), READ_TIMEOUT)
+        if message["type"] == "http.disconnect":
+            raise TimeoutError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, body: bytes,
+                  content_type: str = "text/plain; charset=utf-8") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})

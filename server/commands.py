@@ -1,0 +1,253 @@
+"""What each websocket command does, checked on the relay.
+
+A command that changes something runs as one store transaction together with
+the record of its result, so a command resent with the same id (after a
+reconnect, say) is answered from that record and never done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import queries, records, writes
+from core.models import Agent, Media, Message
+from core.preflight import preflight
+from core.protocol import COMMANDS, Command
+from core.sms import analyze
+from core.store import Store
+from core.writes import WriteContext
+from server.media import path_of
+
+
+class CommandRefused(Exception):
+    """A command the relay will not carry out; ``code`` goes to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: Store
+    agent: Agent
+    media_dir: Path
+    on_queued: Callable[[], None] = lambda: None  # wakes the outbox
+
+
+Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
+_READS: dict[str, Handler] = {}
+_WRITES: dict[str, Callable[[Context, dict[str, Any]], Callable[[WriteContext], Any]]] = {}
+
+
+def _read(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _READS[name] = fn
+        return fn
+    return register
+
+
+def _write(name: str) -> Callable[[Any], Any]:
+    def register(fn: Any) -> Any:
+        _WRITES[name] = fn
+        return fn
+    return register
+
+
+async def run(ctx: Context, command: Command) -> Any:
+    """Carry out a validated command for ``ctx.agent``; return its JSON-ready result."""
+    spec = COMMANDS[command.name]
+    if spec.admin_only and not ctx.agent.is_admin:
+        raise CommandRefused("forbidden", f"{command.name} is for admins only")
+    if command.name in _READS:
+        return await _READS[command.name](ctx, command.args)
+    prepare = _WRITES[command.name]
+    remembered = await ctx.store.read(
+        queries.remembered_result, ctx.agent.id, command.id
+    )
+    if remembered is not None:
+        return json.loads(remembered)
+    change = prepare(ctx, command.args)
+
+    def once(wctx: WriteContext) -> Any:
+        again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
+        if again is not None:  # a twin of this command committed in the meantime
+            return json.loads(again)
+        value = records.to_wire(change(wctx))
+        writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(value))
+        return value
+
+    try:
+        value = await ctx.store.write(once)
+    except writes.NotFound as error:
+        raise CommandRefused("not_found", str(error)) from None
+    except writes.StoreError as error:
+        raise CommandRefused("refused", str(error)) from None
+    if command.name == "reply":
+        ctx.on_queued()
+    return value
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def _view(args: dict[str, Any]) -> queries.TicketFilter:
+    return queries.TicketFilter(
+        status=tuple(args["status"]) if args.get("status") else None,
+        group_id=args.get("group_id"),
+        agent_id=args.get("agent_id"),
+        unassigned=bool(args.get("unassigned")),
+        unread=bool(args.get("unread")),
+        text=args.get("text"),
+    )
+
+
+def _page(page: queries.Page[Any]) -> dict[str, Any]:
+    return {"items": records.to_wire(list(page.items)), "older": page.older,
+            "newer": page.newer}
+
+
+async def _guarded_read(ctx: Context, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await ctx.store.read(fn, *args, **kwargs)
+    except (queries.BadCursor, ValueError) as error:
+        raise CommandRefused("bad_args", str(error)) from None
+
+
+@_read("list_tickets")
+async def _list_tickets(ctx: Context, args: dict[str, Any]) -> Any:
+    page = await _guarded_read(ctx, queries.list_tickets, _view(args), before=args.get("before"),
+                               after=args.get("after"), limit=args.get("limit", 50))
+    return _page(page)
+
+
+@_read("count_tickets")
+async def _count_tickets(ctx: Context, args: dict[str, Any]) -> Any:
+    return await _guarded_read(ctx, queries.count_tickets, _view(args))
+
+
+@_read("get_thread")
+async def _get_thread(ctx: Context, args: dict[str, Any]) -> Any:
+    if await ctx.store.read(queries.ticket, args["ticket_id"]) is None:
+        raise CommandRefused("not_found", f"ticket #{args['ticket_id']} does not exist")
+    page = await _guarded_read(ctx, queries.thread, args["ticket_id"], before=args.get("before"),
+                               after=args.get("after"), limit=args.get("limit", 50))
+    return _page(page)
+
+
+@_read("search")
+async def _search(ctx: Context, args: dict[str, Any]) -> Any:
+    hits = await ctx.store.read(queries.search, args["text"], before=args.get("before"),
+                                limit=args.get("limit", 50))
+    return records.to_wire(hits)
+
+
+@_read("fetch_media")
+async def _fetch_media(ctx: Context, args: dict[str, Any]) -> Any:
+    path = path_of(ctx.media_dir, args["sha256"])
+    if path is None:
+        raise CommandRefused("not_found", "no such media")
+    data = await asyncio.to_thread(path.read_bytes)
+    return {"sha256": args["sha256"], "size": len(data),
+            "data": base64.b64encode(data).decode("ascii")}
+
+
+@_read("list_groups")
+async def _list_groups(ctx: Context, args: dict[str, Any]) -> Any:
+    return records.to_wire(await ctx.store.read(queries.groups))
+
+
+@_read("list_agents")
+async def _list_agents(ctx: Context, args: dict[str, Any]) -> Any:
+    agents = await ctx.store.read(queries.agents)
+    return [{k: v for k, v in records.to_wire(a).items() if k != "token_hash"} for a in agents]
+
+
+@_read("list_numbers")
+async def _list_numbers(ctx: Context, args: dict[str, Any]) -> Any:
+    return records.to_wire(await ctx.store.read(queries.numbers))
+
+
+@_read("list_accounts")
+async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
+    return [records.public_account(a) for a in await ctx.store.read(queries.accounts)]
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+@_write("reply")
+def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
+    media = tuple(_media_of(ctx, item) for item in args.get("media", []))
+
+    def reply(wctx: WriteContext) -> Message:
+        ticket = writes.ticket_by_id(wctx.conn, args["ticket_id"])
+        number = writes.number_by_id(wctx.conn, ticket.number_id)
+        account = writes.account_by_id(wctx.conn, number.account_id)
+        contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+        verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
+                            body=args["body"], attachments=media)
+        if not verdict.ok:
+            raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
+        cost = analyze(args["body"])
+        return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=ctx.agent.id,
+                                     body=args["body"], media=media, segments=cost.segments,
+                                     encoding=cost.encoding)
+    return reply
+
+
+def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
+    digest = item.get("sha256")
+    path = path_of(ctx.media_dir, digest) if isinstance(digest, str) else None
+    if path is None:
+        raise CommandRefused("bad_args", "attach files by the sha256 of an uploaded file")
+    return Media(content_type=str(item.get("content_type", "application/octet-stream")),
+                 size=path.stat().st_size, sha256=digest or "",
+                 filename=str(item.get("filename", "")))
+
+
+@_write("add_note")
+def _add_note(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.add_note(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
+                                     body=args["body"])
+
+
+@_write("set_ticket")
+def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    changes = {k: v for k, v in args.items() if k != "ticket_id"}
+    if not changes:
+        raise CommandRefused("bad_args", "set_ticket needs at least one field to change")
+    return lambda w: writes.update_ticket(w, args["ticket_id"], **changes)
+
+
+@_write("mark_read")
+def _mark_read(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.update_ticket(w, args["ticket_id"], unread=False)
+
+
+@_write("mark_unread")
+def _mark_unread(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.update_ticket(w, args["ticket_id"], unread=True)
+
+
+@_write("log_time")
+def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.log_time(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
+                                     seconds=args["seconds"], note=args.get("note", ""))
+
+
+def _check_every_command_has_a_handler() -> None:
+    missing = set(COMMANDS) - set(_READS) - set(_WRITES)
+    if missing:
+        raise RuntimeError(f"commands without a handler: {sorted(missing)}")
+
+
+_check_every_command_has_a_handler()
+
+__all__ = ["CommandRefused", "Context", "run"]

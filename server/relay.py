@@ -1,0 +1,87 @@
+"""Starting the relay: open the store, build the ASGI app, serve it with uvicorn (h11)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from core import queries, writes
+from core.store import Store
+from server.app import Relay
+from server.config import Paths
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_URL = "public_url"
+MEDIA_SECRET = "media_secret"
+
+
+async def public_url_of(store: Store, given: str | None, *, host: str, port: int) -> str:
+    """The URL Twilio reaches us at: as given (and remembered), else as last given."""
+    if given:
+        await store.write(writes.save_setting, PUBLIC_URL, given.rstrip("/"))
+        return given.rstrip("/")
+    saved = await store.read(queries.setting, PUBLIC_URL)
+    return saved or f"http://{host}:{port}"
+
+
+async def media_secret_of(store: Store) -> bytes:
+    saved = await store.read(queries.setting, MEDIA_SECRET)
+    if saved is None:
+        saved = secrets.token_hex(32)
+        await store.write(writes.save_setting, MEDIA_SECRET, saved)
+    return bytes.fromhex(saved)
+
+
+@asynccontextmanager
+async def running_relay(paths: Paths, *, public_url: str | None, host: str,
+                        port: int) -> AsyncIterator[tuple[Relay, uvicorn.Server]]:
+    """The relay serving on host:port until the block ends (for the CLI, demo and tests)."""
+    paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = await Store.open(paths.database)
+    try:
+        relay = Relay(
+            store=store,
+            public_url=await public_url_of(store, public_url, host=host, port=port),
+            media_dir=paths.media,
+            media_secret=await media_secret_of(store),
+        )
+        config = uvicorn.Config(
+            relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
+            log_level="warning", timeout_keep_alive=5, ws_max_size=256 * 1024,
+            h11_max_incomplete_event_size=16 * 1024,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises why it could not start (port in use, ...)
+            await asyncio.sleep(0.01)
+        try:
+            yield relay, server
+        finally:
+            server.should_exit = True
+            await serving
+    finally:
+        await store.close()
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The port actually bound (useful with port 0)."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("the relay is not listening")
+
+
+async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port: int) -> None:
+    async with running_relay(paths, public_url=public_url, host=host, port=port) as (relay, srv):
+        print(f"smsdesk relay on http://{host}:{bound_port(srv)}  (public URL {relay.public_url})",
+              flush=True)
+        while not srv.should_exit:
+            await asyncio.sleep(0.2)

@@ -1,0 +1,148 @@
+"""A real relay on loopback for end-to-end tests: real store file, uvicorn, websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import websockets
+from twilio.request_validator import RequestValidator
+
+from core import auth, writes
+from core.models import Role, SenderType
+from core.store import Store
+from server.app import Relay
+from server.config import Paths
+from server.relay import bound_port, running_relay
+
+ACCOUNT_SID = "AC" + "a1" * 16
+AUTH_TOKEN = "f" * 32
+US_TOLL_FREE = "+18885550100"
+UK_LONG_CODE = "+447400900456"
+CUSTOMER = "+12015550123"
+
+
+@dataclass
+class Harness:
+    relay: Relay
+    url: str
+    admin_token: str
+    agent_token: str
+    _sids: int = 0
+
+    def next_sid(self) -> str:
+        self._sids += 1
+        return f"SM{self._sids:032x}"
+
+    def signed(self, path: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
+        return RequestValidator(token).compute_signature(self.relay.public_url + path, params)
+
+    async def post(self, path: str, params: dict[str, str], *, signature: str | None = None,
+                   body: bytes | None = None) -> tuple[int, bytes]:
+        data = body if body is not None else urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature is None:
+            signature = self.signed(path, params)
+        if signature:
+            headers["X-Twilio-Signature"] = signature
+        request = urllib.request.Request(self.url + path, data=data, headers=headers)
+
+        def call() -> tuple[int, bytes]:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        return await asyncio.to_thread(call)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        def call() -> tuple[int, bytes]:
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        return await asyncio.to_thread(call)
+
+    async def text(self, body: str, *, from_: str = CUSTOMER, to: str = US_TOLL_FREE,
+                   sid: str | None = None, **extra: str) -> tuple[int, bytes]:
+        params = {"MessageSid": sid or self.next_sid(), "AccountSid": ACCOUNT_SID,
+                  "From": from_, "To": to, "Body": body, "NumMedia": "0",
+                  "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
+                  **extra}
+        return await self.post("/twilio/inbound", params)
+
+    @asynccontextmanager
+    async def agent(self, token: str | None = None,
+                    last_seq: int = 0) -> AsyncIterator[AgentClient]:
+        async with websockets.connect(self.url.replace("http", "ws") + "/ws") as socket:
+            client = AgentClient(socket)
+            await client.send({"type": "hello", "version": 1,
+                               "token": token or self.agent_token, "last_seq": last_seq})
+            yield client
+
+
+class AgentClient:
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self._ids = 0
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+
+    async def until(self, kind: str, timeout: float = 5) -> dict[str, Any]:
+        while True:
+            message = await self.receive(timeout)
+            if message["type"] == kind:
+                return message
+
+    async def command(self, name: str, command_id: str | None = None,
+                      **args: Any) -> dict[str, Any]:
+        self._ids += 1
+        command_id = command_id or f"c{self._ids}"
+        await self.send({"type": "command", "id": command_id, "name": name, "args": args})
+        while True:
+            message = await self.receive()
+            if message["type"] in ("result", "error") and message.get("id") == command_id:
+                return message
+
+
+async def seed(path: Path) -> tuple[str, str]:
+    """An account with a US toll-free MMS number and a UK SMS-only long code; two agents."""
+    async with await Store.open(path) as store:
+        billing = await store.write(writes.add_group, "Billing")
+        account = await store.write(writes.add_account, name="Acme", sid=ACCOUNT_SID,
+                                    auth_token=AUTH_TOKEN)
+        await store.write(writes.save_number, account_id=account.id, e164=US_TOLL_FREE,
+                          mms=True, sender_type=SenderType.TOLL_FREE, country="US",
+                          default_group_id=billing.id)
+        await store.write(writes.save_number, account_id=account.id, e164=UK_LONG_CODE,
+                          mms=False, sender_type=SenderType.LONG_CODE, country="GB")
+        admin, agent = auth.new_token(), auth.new_token()
+        await store.write(writes.add_agent, name="Ada", role=Role.ADMIN,
+                          token_hash=auth.hash_token(admin))
+        await store.write(writes.add_agent, name="Bo", role=Role.AGENT,
+                          token_hash=auth.hash_token(agent), group_ids=[billing.id])
+    return admin, agent
+
+
+@asynccontextmanager
+async def relay_on_loopback(home: Path) -> AsyncIterator[Harness]:
+    paths = Paths(home)
+    admin, agent = await seed(paths.database)
+    async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
+                             port=0) as (relay, server):
+        yield Harness(relay, f"http://127.0.0.1:{bound_port(server)}", admin, agent)
