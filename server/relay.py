@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from core import queries, writes
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
+from server.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,10 @@ async def running_relay(paths: Paths, *, public_url: str | None, host: str,
             media_dir=paths.media,
             media_secret=await media_secret_of(store),
         )
+        outbox = Outbox(store=store, public_url=lambda: relay.public_url,
+                        media_url=relay.media_url, early_status=relay.early_status)
+        relay.on_queued = outbox.wake
+        sending = asyncio.create_task(outbox.run(), name="outbox")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=256 * 1024,
@@ -67,6 +73,9 @@ async def running_relay(paths: Paths, *, public_url: str | None, host: str,
         finally:
             server.should_exit = True
             await serving
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
     finally:
         await store.close()
 

@@ -1,0 +1,161 @@
+"""Sending agents' replies to Twilio: once, in order, within each sender's rate.
+
+A reply is already durable as ``queued`` when the agent is told it was
+accepted. Before each send the outbox records ``sending``; only then does it
+call Twilio, and it records the SID Twilio returns. A message left in
+``sending`` without a SID (the relay died mid-call, or the call timed out or
+failed on the network) may or may not have reached Twilio, so it is never
+simply sent again: it is first looked for in Twilio's message list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core import queries, writes
+from core.errors import is_retryable
+from core.models import Message, MessageStatus, SenderType
+from core.store import Store
+from server import twilio_api
+from server.webhooks import StatusReport
+
+logger = logging.getLogger(__name__)
+
+SENDS_PER_SECOND: dict[SenderType, float] = {
+    SenderType.LONG_CODE: 1.0,
+    SenderType.TOLL_FREE: 3.0,
+    SenderType.SHORT_CODE: 100.0,
+    SenderType.ALPHANUMERIC: 10.0,
+}
+MAX_BACKOFF = 60.0
+POLL_SECONDS = 5.0
+
+
+@dataclass
+class RateLimiter:
+    """Spaces sends from one sender at least 1/rate seconds apart."""
+
+    rates: dict[SenderType, float]
+    _next: dict[str, float] = field(default_factory=dict)
+
+    async def wait_turn(self, sender: str, kind: SenderType) -> None:
+        now = time.monotonic()
+        turn = max(now, self._next.get(sender, now))
+        self._next[sender] = turn + 1.0 / self.rates.get(kind, 1.0)
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
+
+@dataclass
+class Outbox:
+    store: Store
+    public_url: Callable[[], str]
+    media_url: Callable[..., str]
+    early_status: dict[str, StatusReport]
+    rates: dict[SenderType, float] = field(default_factory=lambda: dict(SENDS_PER_SECOND))
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)  # id: (when, delay)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Work until cancelled: reconcile what is in doubt, then send what is queued."""
+        limiter = RateLimiter(self.rates)
+        while True:
+            self._wake.clear()
+            try:
+                await self.work_once(limiter)
+            except Exception:
+                logger.exception("outbox pass failed; trying again shortly")
+            next_retry = min((when for when, _ in self._retry_at.values()), default=None)
+            timeout = POLL_SECONDS if next_retry is None else max(
+                0.0, min(POLL_SECONDS, next_retry - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def work_once(self, limiter: RateLimiter) -> None:
+        for message in await self.store.read(queries.outbox):
+            when, _ = self._retry_at.get(message.id, (0.0, 0.0))
+            if when > time.monotonic():
+                continue
+            await self._handle(message, limiter)
+
+    async def _handle(self, message: Message, limiter: RateLimiter) -> None:
+        ticket = await self.store.read(writes.ticket_by_id, message.ticket_id)
+        sender = await self.store.read(writes.number_by_id, ticket.number_id)
+        account = await self.store.read(writes.account_by_id, sender.account_id)
+        contact = await self.store.read(writes.contact_by_id, ticket.contact_id)
+        if message.status is MessageStatus.SENDING:
+            checked, found = await self._find_at_twilio(
+                account.sid, account.auth_token, message, to=contact.phone, from_=sender.e164
+            )
+            if not checked:
+                return
+            if found is not None:
+                await self._record_sid(message, found.sid, found.status)
+                return
+        else:
+            await self.store.write(writes.mark_sending, message.id)
+        await limiter.wait_turn(sender.e164, sender.sender_type)
+        try:
+            sent = await asyncio.to_thread(
+                twilio_api.send_message, account.sid, account.auth_token, to=contact.phone,
+                from_=sender.e164, body=message.body,
+                media_urls=[self.media_url(item) for item in message.media],
+                status_callback=f"{self.public_url().rstrip('/')}/twilio/status",
+            )
+        except twilio_api.TwilioRestException as refused:
+            if is_retryable(refused.status, refused.code):
+                self._back_off(message.id)
+                return
+            await self.store.write(writes.mark_failed, message.id, error_code=refused.code)
+            self._retry_at.pop(message.id, None)
+            return
+        except Exception as error:  # network: Twilio may or may not have it
+            logger.warning("sending message %s failed: %s", message.id, error)
+            self._back_off(message.id)
+            return
+        await self._record_sid(message, sent.sid, sent.status)
+
+    async def _find_at_twilio(
+        self, sid: str, token: str, message: Message, *, to: str, from_: str
+    ) -> tuple[bool, twilio_api.SentInfo | None]:
+        """(whether Twilio could be asked, our message in its list if an attempt reached it)."""
+        since = dt.datetime.fromtimestamp(message.created_at / 1000 - 60, tz=dt.UTC)
+        try:
+            candidates = await asyncio.to_thread(
+                twilio_api.messages_sent_since, sid, token, to=to, from_=from_, since=since
+            )
+        except Exception as error:
+            logger.warning("cannot check Twilio for message %s yet: %s", message.id, error)
+            self._back_off(message.id)
+            return False, None
+        for candidate in candidates:
+            if candidate.body == message.body and (
+                await self.store.read(queries.message_by_sid, candidate.sid) is None
+            ):
+                return True, candidate
+        return True, None
+
+    async def _record_sid(self, message: Message, sid: str, status: str) -> None:
+        try:
+            reported = MessageStatus(status)
+        except ValueError:
+            reported = MessageStatus.QUEUED
+        await self.store.write(writes.attach_sid, message.id, sid=sid, status=reported)
+        self._retry_at.pop(message.id, None)
+        early = self.early_status.pop(sid, None)
+        if early is not None:
+            await self.store.write(writes.update_status, sid, early.status, early.error_code)
+
+    def _back_off(self, message_id: int) -> None:
+        _, delay = self._retry_at.get(message_id, (0.0, 0.5))
+        delay = min(delay * 2, MAX_BACKOFF)
+        self._retry_at[message_id] = (time.monotonic() + delay, delay)
