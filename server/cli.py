@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_parser("list", help="agents, roles and groups").set_defaults(
         run=_admin(_agent_list))
 
+    from server.simulator.cli import register as register_simulator
+
+    register_simulator(commands)
+
     group = commands.add_parser("group", help="groups tickets are routed to").add_subparsers(
         title="group commands", metavar="ACTION", required=True)
     add = group.add_parser("add", help="add a group")
