@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE_BYTES = 256 * 1024  # a reply of 1,600 characters is ~6 KB; media go by reference
+# Large enough for one attachment uploaded as base64 (Twilio takes 5 MB per MMS);
+# everything else is small: a reply of 1,600 characters is about 6 KB.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_COMMAND_ID = 64
 
 
@@ -88,6 +90,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "log_time": CommandSpec(required={"ticket_id": _INT, "seconds": _INT},
                             optional={"note": _STR}),
     "fetch_media": CommandSpec(required={"sha256": _STR}),
+    "upload_media": CommandSpec(required={"content_type": _STR, "data": _STR},
+                                optional={"filename": _STR}),
     "search": CommandSpec(required={"text": _STR}, optional={"before": _OPT_INT, "limit": _INT}),
     "list_groups": CommandSpec(required={}),
     "list_agents": CommandSpec(required={}),

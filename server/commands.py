@@ -17,12 +17,12 @@ from typing import Any
 
 from core import queries, records, writes
 from core.models import Agent, Media, Message
-from core.preflight import preflight
+from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
 from core.protocol import COMMANDS, Command
 from core.sms import analyze
 from core.store import Store
 from core.writes import WriteContext
-from server.media import path_of
+from server.media import path_of, store_bytes
 
 
 class CommandRefused(Exception):
@@ -156,6 +156,22 @@ async def _fetch_media(ctx: Context, args: dict[str, Any]) -> Any:
     data = await asyncio.to_thread(path.read_bytes)
     return {"sha256": args["sha256"], "size": len(data),
             "data": base64.b64encode(data).decode("ascii")}
+
+
+@_read("upload_media")
+async def _upload_media(ctx: Context, args: dict[str, Any]) -> Any:
+    """Keep an attachment for a reply; the reply then names it by its sha256."""
+    try:
+        data = base64.b64decode(args["data"], validate=True)
+    except ValueError:
+        raise CommandRefused("bad_args", "data must be base64") from None
+    if not is_accepted_media_type(args["content_type"]):
+        raise CommandRefused("refused", f"Twilio does not accept {args['content_type']} for MMS")
+    if len(data) > MAX_MEDIA_TOTAL_BYTES:
+        raise CommandRefused("refused", "an MMS can carry at most 5 MB of attachments")
+    digest = await asyncio.to_thread(store_bytes, ctx.media_dir, data)
+    return {"sha256": digest, "size": len(data), "content_type": args["content_type"],
+            "filename": args.get("filename", "")}
 
 
 @_read("list_groups")

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 
 from core import queries, writes
+from core.protocol import MAX_MESSAGE_BYTES
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
@@ -59,7 +60,7 @@ async def running_relay(paths: Paths, *, public_url: str | None, host: str,
         sending = asyncio.create_task(outbox.run(), name="outbox")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
-            log_level="warning", timeout_keep_alive=5, ws_max_size=256 * 1024,
+            log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
             h11_max_incomplete_event_size=16 * 1024,
         )
         server = uvicorn.Server(config)
