@@ -48,6 +48,7 @@ class Relay:
     # Status reports for SIDs the outbox has not recorded yet (Twilio can call
     # back before our own write of the SID commits); the outbox applies them.
     early_status: dict[str, webhooks.StatusReport] = field(default_factory=dict)
+    read_timeout: float = READ_TIMEOUT
 
     def __post_init__(self) -> None:
         self.store.on_commit(self.hub.publish)
@@ -102,7 +103,7 @@ class Relay:
     async def _signed_params(self, scope: Scope, receive: Receive,
                              send: Send) -> tuple[Account, dict[str, str]] | None:
         """The webhook's form, when Twilio signed it with the named account's token."""
-        body = await _read_body(receive, webhooks.MAX_BODY_BYTES)
+        body = await _read_body(receive, webhooks.MAX_BODY_BYTES, self.read_timeout)
         params = webhooks.parse_form(body)
         sid = webhooks.account_sid_of(params)
         account = await self.store.read(queries.account_by_sid, sid)
@@ -191,10 +192,10 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, timeout: float) -> bytes:
     chunks, size = [], 0
     while True:
-        message = await asyncio.wait_for(receive(), READ_TIMEOUT)
+        message = await asyncio.wait_for(receive(), timeout)
         if message["type"] == "http.disconnect":
             raise TimeoutError
         chunk = message.get("body", b"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
@@ -141,8 +142,26 @@ async def seed(path: Path) -> tuple[str, str]:
 
 @asynccontextmanager
 async def relay_on_loopback(home: Path) -> AsyncIterator[Harness]:
+    """A relay whose Twilio is unreachable (port 9 refuses at once): replies stay queued.
+
+    Tests that need Twilio use the simulator (test_end_to_end.py).
+    """
     paths = Paths(home)
     admin, agent = await seed(paths.database)
+    previous = os.environ.get("SMSDESK_TWILIO_API_URL")
+    os.environ["SMSDESK_TWILIO_API_URL"] = "http://127.0.0.1:9"
+    try:
+        async with _serving(paths, admin, agent) as harness:
+            yield harness
+    finally:
+        if previous is None:
+            os.environ.pop("SMSDESK_TWILIO_API_URL", None)
+        else:
+            os.environ["SMSDESK_TWILIO_API_URL"] = previous
+
+
+@asynccontextmanager
+async def _serving(paths: Paths, admin: str, agent: str) -> AsyncIterator[Harness]:
     async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
                              port=0) as (relay, server):
         yield Harness(relay, f"http://127.0.0.1:{bound_port(server)}", admin, agent)
