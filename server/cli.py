@@ -27,14 +27,13 @@ def _demo(_: argparse.Namespace) -> int:
     print(
         "smsdesk demo\n"
         "\n"
-        "The demo inbox is not built yet. What exists today is the shared core:\n"
-        "  - the SQLite store (group commit, full-text search, event log for resume)\n"
-        "  - SMS/MMS rules: Twilio-exact segment counting, smart encoding, send preflight\n"
-        "  - the Twilio error catalog\n"
-        "Run `make test` to exercise them, `make bench` to measure the store.\n"
+        "The demo inbox is not built yet. What exists today:\n"
+        "  - `smsdesk relay`: Twilio webhooks, the agents' websocket, outbound sending\n"
+        "  - `smsdesk sim`: a Twilio simulator speaking Twilio's wire format\n"
+        "  - `smsdesk account|agent|group`: setting the relay up without a screen\n"
+        "README.md ('Trying the relay by hand') shows them working together.\n"
         "\n"
-        "Coming next: `smsdesk relay` (Twilio webhooks + agents' websocket), a Twilio\n"
-        "simulator, and `smsdesk inbox`, the full-screen inbox this command will open."
+        "Coming next: `smsdesk inbox`, the full-screen inbox this command will open."
     )
     return 0
 
