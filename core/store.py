@@ -79,7 +79,6 @@ class Store:
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._listeners: list[CommitListener] = []
         self._closed = False
-        self._numbers: dict[str, Any] = {}  # the writer's number cache (see WriteContext)
         self.batches = 0  # commits so far; with ``self.jobs`` shows how well commits group
         self.jobs = 0
         self._writer_task = asyncio.create_task(self._write_batches(), name="store-writer")
@@ -141,7 +140,7 @@ class Store:
 
     async def _commit(self, batch: list[_Job]) -> None:
         try:
-            await _connect_in_thread(self._writer, _run_batch, batch, self._numbers)
+            await _connect_in_thread(self._writer, _run_batch, batch)
         except BaseException as error:  # the COMMIT itself failed: nothing is durable
             for job in batch:
                 job.outcome = (False, error)
@@ -227,9 +226,12 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[_Job], numbers: dict[str, Any]) -> None:
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
     """One transaction, one savepoint per job, one COMMIT (and one fsync) for all."""
     now = now_ms()
+    # A cache of numbers for this batch only: another process (the admin CLI)
+    # may change a number between two batches, never inside one transaction.
+    numbers: dict[str, Any] = {}
     conn.execute("BEGIN IMMEDIATE")
     try:
         indexed_upto = newest_entry_id(conn)
@@ -252,5 +254,4 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job], numbers: dict[str, A
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        numbers.clear()  # may hold numbers from jobs that are now rolled back
         raise

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import records
+from core.errors import explain
 from core.models import (
     Account,
     Agent,
@@ -66,9 +67,8 @@ class WriteContext:
     conn: sqlite3.Connection
     now: int
     events: list[Event] = field(default_factory=list)
-    # The writer's cache of numbers by E.164, shared by every job it runs;
-    # ``save_number`` keeps it true. Only the writer changes numbers, so it
-    # cannot go stale behind its back.
+    # Numbers by E.164, shared by the jobs of one batch (one transaction);
+    # ``save_number`` keeps it true within the batch.
     numbers: dict[str, PhoneNumber] = field(default_factory=dict)
 
     def emit(self, kind: str, ticket_id: int | None, payload: Mapping[str, Any]) -> Event:
@@ -591,7 +591,10 @@ def _set_message_fields(ctx: WriteContext, message_id: int, **fields: Any) -> Me
     _update_row(ctx.conn, "entries", message_id, {**fields, "updated_at": ctx.now})
     message = entry_by_id(ctx.conn, message_id)
     assert isinstance(message, Message)
-    ctx.emit("message.updated", message.ticket_id, {"message": records.to_wire(message)})
+    payload: dict[str, Any] = {"message": records.to_wire(message)}
+    if message.error_code is not None:
+        payload["error"] = records.to_wire(explain(message.error_code))
+    ctx.emit("message.updated", message.ticket_id, payload)
     return message
 
 

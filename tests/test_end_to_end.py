@@ -118,6 +118,8 @@ async def test_an_undelivered_reply_carries_twilios_error(desk: Desk) -> None:
         failed = await _event(agent, "message.updated", id=reply["result"]["id"],
                               status="undelivered")
         assert failed["payload"]["message"]["error_code"] == 30003
+        assert failed["payload"]["error"]["code"] == 30003
+        assert failed["payload"]["error"]["action"]  # what to do, from the catalog
 
 
 async def test_inbound_mms_is_fetched_and_served_to_agents(desk: Desk) -> None:
