@@ -43,12 +43,22 @@ def _run(coro: Any) -> Any:
 
 
 def _relay(args: argparse.Namespace) -> int:
+    from core.models import SenderType
     from server.config import data_paths
     from server.relay import serve_forever
 
+    rates = {}
+    for item in args.rate or []:
+        kind, _, value = item.partition("=")
+        try:
+            rates[SenderType(kind)] = float(value)
+        except ValueError:
+            print(f"smsdesk: --rate wants SENDER=PER_SECOND with SENDER one of"
+                  f" {', '.join(t.value for t in SenderType)}", file=sys.stderr)
+            return 2
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a relay is stopped
         _run(serve_forever(data_paths(), public_url=args.public_url, host=args.host,
-                           port=args.port))
+                           port=args.port, rates=rates))
     return 0
 
 
@@ -128,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--host", default="127.0.0.1")
     relay.add_argument("--port", type=int, default=8080)
     relay.add_argument("--public-url", help="the URL Twilio reaches this relay at (remembered)")
+    relay.add_argument("--rate", action="append", metavar="SENDER=PER_SECOND",
+                       help="sends per second per sender type, e.g. long_code=1 toll_free=3"
+                       " short_code=100 (repeatable)")
     relay.set_defaults(run=_relay)
 
     account = commands.add_parser("account", help="connect Twilio accounts").add_subparsers(

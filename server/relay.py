@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 import uvicorn
 
 from core import queries, writes
+from core.models import SenderType
 from core.protocol import MAX_MESSAGE_BYTES
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
-from server.outbox import Outbox
+from server.outbox import SENDS_PER_SECOND, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ async def media_secret_of(store: Store) -> bytes:
 
 
 @asynccontextmanager
-async def running_relay(paths: Paths, *, public_url: str | None, host: str,
-                        port: int) -> AsyncIterator[tuple[Relay, uvicorn.Server]]:
+async def running_relay(
+    paths: Paths, *, public_url: str | None, host: str, port: int,
+    rates: dict[SenderType, float] | None = None,
+) -> AsyncIterator[tuple[Relay, uvicorn.Server]]:
     """The relay serving on host:port until the block ends (for the CLI, demo and tests)."""
     paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = await Store.open(paths.database)
@@ -55,7 +58,8 @@ async def running_relay(paths: Paths, *, public_url: str | None, host: str,
             media_secret=await media_secret_of(store),
         )
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
-                        media_url=relay.media_url, early_status=relay.early_status)
+                        media_url=relay.media_url, early_status=relay.early_status,
+                        rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")
         config = uvicorn.Config(
@@ -89,8 +93,10 @@ def bound_port(server: uvicorn.Server) -> int:
     raise RuntimeError("the relay is not listening")
 
 
-async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port: int) -> None:
-    async with running_relay(paths, public_url=public_url, host=host, port=port) as (relay, srv):
+async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port: int,
+                        rates: dict[SenderType, float] | None = None) -> None:
+    async with running_relay(paths, public_url=public_url, host=host, port=port,
+                             rates=rates) as (relay, srv):
         print(f"smsdesk relay on http://{host}:{bound_port(srv)}  (public URL {relay.public_url})",
               flush=True)
         while not srv.should_exit:
