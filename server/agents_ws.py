@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core import auth, protocol, queries
-from core.models import Agent, Event
+from core.models import Agent
 from core.protocol import Command, Hello, ProtocolError
 from core.records import to_wire
 from core.store import Store
 from server import commands
-from server.hub import Hub
+from server.hub import Hub, Subscriber, event_text
 
 logger = logging.getLogger(__name__)
 
@@ -56,18 +56,30 @@ class Session:
         if hello is None:
             return
         ctx = self._context(hello[0])
-        subscriber = self._hub.subscribe()
+        live: asyncio.Task[None] | None = None
+
+        def kick() -> None:
+            if live is not None:
+                live.cancel()
+            self._spawn(self.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
+
+        subscriber = self._hub.subscribe(on_overflow=kick)
         try:
             last_sent = await self._replay(ctx, hello[1].last_seq)
             live = asyncio.create_task(self._stream(subscriber, last_sent))
             try:
-                await self._read_commands(ctx, subscriber)
+                await self._read_commands(ctx)
             finally:
                 live.cancel()
                 for task in list(self._tasks):
                     task.cancel()
         finally:
             self._hub.unsubscribe(subscriber)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _hello(self) -> tuple[Agent, Hello] | None:
         try:
@@ -102,32 +114,22 @@ class Session:
         while True:
             events = await ctx.store.read(queries.events_after, last, limit=REPLAY_WINDOW)
             for event in events:
-                await self.send_text(_event_text(event))
+                await self.send_text(event_text(event))
                 last = event.seq
             if len(events) < REPLAY_WINDOW:
                 break
         await self.send_text(protocol.caught_up(last))
         return last
 
-    async def _stream(self, subscriber: Any, last_sent: int) -> None:
-        overflow = asyncio.create_task(subscriber.overflowed.wait())
-        try:
-            while True:
-                getter = asyncio.create_task(subscriber.queue.get())
-                done, _ = await asyncio.wait({getter, overflow},
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if overflow in done:
-                    getter.cancel()
-                    await self.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume")
-                    return
-                event: Event = getter.result()
-                if event.seq > last_sent:
-                    await self.send_text(_event_text(event))
-                    last_sent = event.seq
-        finally:
-            overflow.cancel()
+    async def _stream(self, subscriber: Subscriber, last_sent: int) -> None:
+        """Live events, skipping any the replay already sent (by sequence number)."""
+        while True:
+            seq, text = await subscriber.queue.get()
+            if seq > last_sent:
+                await self.send_text(text)
+                last_sent = seq
 
-    async def _read_commands(self, ctx: commands.Context, subscriber: Any) -> None:
+    async def _read_commands(self, ctx: commands.Context) -> None:
         while True:
             message = await self._receive()
             if message["type"] != "websocket.receive":
@@ -142,9 +144,7 @@ class Session:
             if not isinstance(parsed, Command):
                 await self.send_text(protocol.error("bad_message", "already said hello"))
                 continue
-            task = asyncio.create_task(self._answer(ctx, parsed))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._answer(ctx, parsed))
 
     async def _answer(self, ctx: commands.Context, command: Command) -> None:
         try:
@@ -157,10 +157,6 @@ class Session:
                                                 command.id))
         else:
             await self.send_text(protocol.result(command.id, value))
-
-
-def _event_text(event: Event) -> str:
-    return protocol.event(event.seq, event.kind, event.ticket_id, event.payload, event.at)
 
 
 __all__ = ["Session"]

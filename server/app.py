@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core import queries, writes
-from core.models import Account, Agent, Media
+from core.models import Account, Agent, Event, Media
 from core.store import Store
 from server import commands, media, webhooks
 from server.agents_ws import Session
@@ -49,9 +49,16 @@ class Relay:
     # back before our own write of the SID commits); the outbox applies them.
     early_status: dict[str, webhooks.StatusReport] = field(default_factory=dict)
     read_timeout: float = READ_TIMEOUT
+    # Accounts by SID, so a webhook costs no database read before its write.
+    _accounts: dict[str, Account] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store.on_commit(self.hub.publish)
+        self.store.on_commit(self._forget_changed_accounts)
+
+    def _forget_changed_accounts(self, events: list[Event]) -> None:
+        if any(event.kind == "account.updated" for event in events):
+            self._accounts.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -106,16 +113,23 @@ class Relay:
         body = await _read_body(receive, webhooks.MAX_BODY_BYTES, self.read_timeout)
         params = webhooks.parse_form(body)
         sid = webhooks.account_sid_of(params)
-        account = await self.store.read(queries.account_by_sid, sid)
         signature = _header(scope, b"x-twilio-signature")
-        if account is None or not webhooks.signature_is_valid(
-            public_url=self.public_url, path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"), params=params,
-            signature=signature, auth_token=account.auth_token,
-        ):
-            await _answer(send, 403, b"signature does not match\n")
-            return None
-        return account, params
+        query = scope.get("query_string", b"").decode("latin-1")
+        account = self._accounts.get(sid)
+        for fresh in (False, True):
+            if fresh or account is None:
+                # Not cached, or cached before its token was rotated (perhaps by the
+                # admin CLI, another process): ask the database.
+                account = await self.store.read(queries.account_by_sid, sid)
+                if account is None:
+                    break
+                self._accounts[sid] = account
+            if webhooks.signature_is_valid(public_url=self.public_url, path=scope["path"],
+                                           query=query, params=params, signature=signature,
+                                           auth_token=account.auth_token):
+                return account, params
+        await _answer(send, 403, b"signature does not match\n")
+        return None
 
     async def _inbound(self, scope: Scope, receive: Receive, send: Send) -> None:
         signed = await self._signed_params(scope, receive, send)
@@ -123,7 +137,9 @@ class Relay:
             return
         account, params = signed
         text, refs = webhooks.inbound_from(params)
-        if await self.store.read(queries.message_by_sid, text.sid) is None and refs:
+        # Only a text with media needs the duplicate check before the store's own:
+        # a retried MMS must not be downloaded again.
+        if refs and await self.store.read(queries.message_by_sid, text.sid) is None:
             fetched = await asyncio.gather(*(self._fetch(account, ref) for ref in refs))
             text = webhooks.with_media(text, tuple(fetched))
         try:

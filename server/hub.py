@@ -1,16 +1,19 @@
 """Fan-out of committed events to every connected agent.
 
-Each connection has a bounded queue. Publishing never waits: a client whose
-queue is full is too slow to keep up, so it is told to go away and resumes
-from its last sequence number when it reconnects, rather than making the
-relay hold an unbounded backlog for it.
+Each event is encoded to its wire text once, however many agents are
+connected. Each connection has a bounded queue; publishing never waits. A
+client whose queue is full is too slow to keep up: it is told to go away and
+resumes from its last sequence number when it reconnects, rather than making
+the relay hold an unbounded backlog for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core import protocol
 from core.models import Event
 
 QUEUE_LIMIT = 2048
@@ -18,16 +21,23 @@ QUEUE_LIMIT = 2048
 
 @dataclass(eq=False)
 class Subscriber:
-    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    on_overflow: Callable[[], None] = lambda: None
+    queue: asyncio.Queue[tuple[int, str]] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
+    )
+    overflowed: bool = False
+
+
+def event_text(event: Event) -> str:
+    return protocol.event(event.seq, event.kind, event.ticket_id, event.payload, event.at)
 
 
 class Hub:
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
 
-    def subscribe(self) -> Subscriber:
-        subscriber = Subscriber()
+    def subscribe(self, on_overflow: Callable[[], None] = lambda: None) -> Subscriber:
+        subscriber = Subscriber(on_overflow)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -36,14 +46,18 @@ class Hub:
 
     def publish(self, events: list[Event]) -> None:
         """Called by the store after each commit, with that commit's events in order."""
+        if not self._subscribers:
+            return
+        texts = [(event.seq, event_text(event)) for event in events]
         for subscriber in list(self._subscribers):
-            if subscriber.overflowed.is_set():
+            if subscriber.overflowed:
                 continue
-            for event in events:
+            for item in texts:
                 try:
-                    subscriber.queue.put_nowait(event)
+                    subscriber.queue.put_nowait(item)
                 except asyncio.QueueFull:
-                    subscriber.overflowed.set()
+                    subscriber.overflowed = True
+                    subscriber.on_overflow()
                     break
 
     def __len__(self) -> int:

@@ -65,6 +65,10 @@ async def running_relay(
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
+            # Events are small JSON; compressing each for each agent cost more CPU
+            # than the whole webhook (bench/ingest.py). Agents on slow links can
+            # still get compression from a TLS-terminating proxy.
+            ws_per_message_deflate=False,
             h11_max_incomplete_event_size=16 * 1024,
         )
         server = uvicorn.Server(config)

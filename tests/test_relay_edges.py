@@ -85,16 +85,19 @@ def test_only_the_accounts_own_twilio_media_urls_are_trusted() -> None:
 
 def test_a_subscriber_that_falls_behind_is_marked_and_dropped() -> None:
     hub = Hub()
-    slow, fast = hub.subscribe(), hub.subscribe()
+    kicked: list[str] = []
+    slow = hub.subscribe(on_overflow=lambda: kicked.append("slow"))
+    fast = hub.subscribe(on_overflow=lambda: kicked.append("fast"))
     events = [Event(seq=i, kind="x", ticket_id=None, payload={}, at=0)
               for i in range(QUEUE_LIMIT + 1)]
     hub.publish(events[:QUEUE_LIMIT])
     while not fast.queue.empty():
         fast.queue.get_nowait()
     hub.publish(events[QUEUE_LIMIT:])
-    assert slow.overflowed.is_set()
-    assert not fast.overflowed.is_set()
+    assert kicked == ["slow"]
+    assert slow.overflowed and not fast.overflowed
     assert fast.queue.qsize() == 1
+    assert fast.queue.get_nowait()[0] == QUEUE_LIMIT  # (seq, wire text), encoded once
 
 
 async def test_a_long_code_sends_at_most_once_a_second() -> None:
