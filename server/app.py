@@ -31,6 +31,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 READ_TIMEOUT = 10  # a client that sends nothing for this long is cut off
+EARLY_STATUS_LIMIT = 10_000
 
 
 class BodyTooLarge(Exception):
@@ -168,7 +169,12 @@ class Relay:
             return
         report = webhooks.status_from(signed[1])
         if await self.store.read(queries.message_by_sid, report.sid) is None:
+            # Ours but not recorded yet, or not ours at all (sent from the Twilio
+            # console): keep the newest few, never an unbounded pile.
+            self.early_status.pop(report.sid, None)
             self.early_status[report.sid] = report
+            while len(self.early_status) > EARLY_STATUS_LIMIT:
+                del self.early_status[next(iter(self.early_status))]
         else:
             await self.store.write(writes.update_status, report.sid, report.status,
                                    report.error_code)

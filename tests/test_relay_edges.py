@@ -116,3 +116,14 @@ async def test_texts_to_an_unconnected_number_are_not_acknowledged(relay: Harnes
     assert status == 404
     assert await relay.relay.store.read(queries.count_tickets) == 0
     assert (await relay.text("hello", from_=CUSTOMER, to=US_TOLL_FREE))[0] == 200
+
+
+async def test_status_reports_for_unknown_messages_are_bounded(relay: Harness,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.setattr("server.app.EARLY_STATUS_LIMIT", 3)
+    for n in range(5):
+        params = {"MessageSid": f"SM{n:032x}", "AccountSid": ACCOUNT_SID,
+                  "MessageStatus": "delivered"}
+        assert (await relay.post("/twilio/status", params))[0] == 200
+    assert list(relay.relay.early_status) == [f"SM{n:032x}" for n in (2, 3, 4)]
