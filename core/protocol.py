@@ -6,7 +6,8 @@ tested without a socket. Every message is a JSON object with a ``type``.
 docs/protocol.md has an example of each.
 
 Client → relay: ``hello`` (once, first), ``command``.
-Relay → client: ``welcome``, ``event``, ``caught_up``, ``result``, ``error``.
+Relay → client: ``welcome``, ``event``, ``events`` (several at once),
+``caught_up``, ``result``, ``error``.
 """
 
 from __future__ import annotations
@@ -212,6 +213,11 @@ def welcome(agent: Mapping[str, Any], latest_seq: int) -> str:
 def event(seq: int, kind: str, ticket_id: int | None, payload: Mapping[str, Any], at: int) -> str:
     return _encode({"type": "event", "seq": seq, "kind": kind, "ticket_id": ticket_id,
                     "payload": payload, "at": at})
+
+
+def events(encoded: list[str]) -> str:
+    """Several events, already encoded by ``event``, in one frame, in order."""
+    return '{"type":"events","items":[' + ",".join(encoded) + "]}"
 
 
 def caught_up(seq: int) -> str:

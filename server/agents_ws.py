@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 10
 REPLAY_WINDOW = 1000
+MAX_EVENTS_PER_FRAME = 100
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
 CLOSE_PROTOCOL = 4400
@@ -122,12 +123,20 @@ class Session:
         return last
 
     async def _stream(self, subscriber: Subscriber, last_sent: int) -> None:
-        """Live events, skipping any the replay already sent (by sequence number)."""
+        """Live events, skipping any the replay already sent (by sequence number).
+
+        Events that are already waiting go out together in one ``events`` frame:
+        with many agents, one send per agent per event is most of the relay's work.
+        """
         while True:
-            seq, text = await subscriber.queue.get()
-            if seq > last_sent:
-                await self.send_text(text)
-                last_sent = seq
+            waiting = [await subscriber.queue.get()]
+            while not subscriber.queue.empty() and len(waiting) < MAX_EVENTS_PER_FRAME:
+                waiting.append(subscriber.queue.get_nowait())
+            texts = [text for seq, text in waiting if seq > last_sent]
+            if not texts:
+                continue
+            last_sent = waiting[-1][0]
+            await self.send_text(texts[0] if len(texts) == 1 else protocol.events(texts))
 
     async def _read_commands(self, ctx: commands.Context) -> None:
         while True:

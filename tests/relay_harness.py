@@ -97,12 +97,20 @@ class AgentClient:
     def __init__(self, socket: Any) -> None:
         self.socket = socket
         self._ids = 0
+        self._pending: list[dict[str, Any]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.socket.send(json.dumps(message))
 
     async def receive(self, timeout: float = 5) -> dict[str, Any]:
-        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        """The next message; the items of an ``events`` frame come one at a time."""
+        if self._pending:
+            return self._pending.pop(0)
+        message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        if message["type"] == "events":
+            self._pending = message["items"][1:]
+            return message["items"][0]
+        return message
 
     async def until(self, kind: str, timeout: float = 5) -> dict[str, Any]:
         while True:

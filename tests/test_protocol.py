@@ -88,6 +88,9 @@ def test_relay_messages_round_trip_as_json() -> None:
         "type": "event", "seq": 11, "kind": "note.created", "ticket_id": 3,
         "payload": {"note": {"id": 5}}, "at": 1700}
     assert json.loads(protocol.caught_up(11)) == {"type": "caught_up", "seq": 11}
+    one, two = protocol.event(1, "a", None, {}, 0), protocol.event(2, "b", 4, {"x": 1}, 0)
+    assert json.loads(protocol.events([one, two])) == {
+        "type": "events", "items": [json.loads(one), json.loads(two)]}
     assert json.loads(protocol.result("c1", [1, 2])) == {"type": "result", "id": "c1",
                                                          "result": [1, 2]}
 

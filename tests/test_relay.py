@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -150,3 +151,16 @@ async def test_admin_commands_are_refused_for_agents(relay: Harness) -> None:
         assert accounts[0]["sid"] == ACCOUNT_SID
         assert "auth_token" not in accounts[0]
         assert "f" * 32 not in str(accounts)
+
+
+async def test_a_burst_reaches_the_agent_once_each_in_order(relay: Harness) -> None:
+    async with relay.agent() as agent:
+        await agent.until("caught_up")
+        results = await asyncio.gather(*(relay.text(f"burst {n}", from_=f"+1202555{n:04d}")
+                                         for n in range(40)))
+        assert all(status == 200 for status, _ in results)
+        seen = [await agent.until("event") for _ in range(40)]
+    seqs = [event["seq"] for event in seen]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 40
+    assert sorted(e["payload"]["message"]["body"] for e in seen) == sorted(
+        f"burst {n}" for n in range(40))
