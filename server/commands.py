@@ -42,20 +42,22 @@ class Context:
 
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
-_READS: dict[str, Handler] = {}
-_WRITES: dict[str, Callable[[Context, dict[str, Any]], Callable[[WriteContext], Any]]] = {}
+_DIRECT: dict[str, Handler] = {}
+_RECORDED: dict[str, Callable[[Context, dict[str, Any]], Callable[[WriteContext], Any]]] = {}
 
 
-def _read(name: str) -> Callable[[Handler], Handler]:
+def _direct(name: str) -> Callable[[Handler], Handler]:
+    """A command answered as it comes: reads, and uploads (the same bytes, the same file)."""
     def register(fn: Handler) -> Handler:
-        _READS[name] = fn
+        _DIRECT[name] = fn
         return fn
     return register
 
 
-def _write(name: str) -> Callable[[Any], Any]:
+def _recorded(name: str) -> Callable[[Any], Any]:
+    """A change, run in one transaction with the record of its result."""
     def register(fn: Any) -> Any:
-        _WRITES[name] = fn
+        _RECORDED[name] = fn
         return fn
     return register
 
@@ -65,9 +67,9 @@ async def run(ctx: Context, command: Command) -> Any:
     spec = COMMANDS[command.name]
     if spec.admin_only and not ctx.agent.is_admin:
         raise CommandRefused("forbidden", f"{command.name} is for admins only")
-    if command.name in _READS:
-        return await _READS[command.name](ctx, command.args)
-    prepare = _WRITES[command.name]
+    if command.name in _DIRECT:
+        return await _DIRECT[command.name](ctx, command.args)
+    prepare = _RECORDED[command.name]
     remembered = await ctx.store.read(
         queries.remembered_result, ctx.agent.id, command.id
     )
@@ -120,19 +122,19 @@ async def _guarded_read(ctx: Context, fn: Callable[..., Any], *args: Any, **kwar
         raise CommandRefused("bad_args", str(error)) from None
 
 
-@_read("list_tickets")
+@_direct("list_tickets")
 async def _list_tickets(ctx: Context, args: dict[str, Any]) -> Any:
     page = await _guarded_read(ctx, queries.list_tickets, _view(args), before=args.get("before"),
                                after=args.get("after"), limit=args.get("limit", 50))
     return _page(page)
 
 
-@_read("count_tickets")
+@_direct("count_tickets")
 async def _count_tickets(ctx: Context, args: dict[str, Any]) -> Any:
     return await _guarded_read(ctx, queries.count_tickets, _view(args))
 
 
-@_read("get_thread")
+@_direct("get_thread")
 async def _get_thread(ctx: Context, args: dict[str, Any]) -> Any:
     if await ctx.store.read(queries.ticket, args["ticket_id"]) is None:
         raise CommandRefused("not_found", f"ticket #{args['ticket_id']} does not exist")
@@ -141,14 +143,14 @@ async def _get_thread(ctx: Context, args: dict[str, Any]) -> Any:
     return _page(page)
 
 
-@_read("search")
+@_direct("search")
 async def _search(ctx: Context, args: dict[str, Any]) -> Any:
     hits = await ctx.store.read(queries.search, args["text"], before=args.get("before"),
                                 limit=args.get("limit", 50))
     return records.to_wire(hits)
 
 
-@_read("fetch_media")
+@_direct("fetch_media")
 async def _fetch_media(ctx: Context, args: dict[str, Any]) -> Any:
     path = path_of(ctx.media_dir, args["sha256"])
     if path is None:
@@ -158,7 +160,7 @@ async def _fetch_media(ctx: Context, args: dict[str, Any]) -> Any:
             "data": base64.b64encode(data).decode("ascii")}
 
 
-@_read("upload_media")
+@_direct("upload_media")
 async def _upload_media(ctx: Context, args: dict[str, Any]) -> Any:
     """Keep an attachment for a reply; the reply then names it by its sha256."""
     try:
@@ -174,23 +176,23 @@ async def _upload_media(ctx: Context, args: dict[str, Any]) -> Any:
             "filename": args.get("filename", "")}
 
 
-@_read("list_groups")
+@_direct("list_groups")
 async def _list_groups(ctx: Context, args: dict[str, Any]) -> Any:
     return records.to_wire(await ctx.store.read(queries.groups))
 
 
-@_read("list_agents")
+@_direct("list_agents")
 async def _list_agents(ctx: Context, args: dict[str, Any]) -> Any:
     agents = await ctx.store.read(queries.agents)
     return [{k: v for k, v in records.to_wire(a).items() if k != "token_hash"} for a in agents]
 
 
-@_read("list_numbers")
+@_direct("list_numbers")
 async def _list_numbers(ctx: Context, args: dict[str, Any]) -> Any:
     return records.to_wire(await ctx.store.read(queries.numbers))
 
 
-@_read("list_accounts")
+@_direct("list_accounts")
 async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
     return [records.public_account(a) for a in await ctx.store.read(queries.accounts)]
 
@@ -198,7 +200,7 @@ async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
 # --- writes ---------------------------------------------------------------------------
 
 
-@_write("reply")
+@_recorded("reply")
 def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
     media = tuple(_media_of(ctx, item) for item in args.get("media", []))
 
@@ -228,13 +230,13 @@ def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
                  filename=str(item.get("filename", "")))
 
 
-@_write("add_note")
+@_recorded("add_note")
 def _add_note(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.add_note(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
                                      body=args["body"])
 
 
-@_write("set_ticket")
+@_recorded("set_ticket")
 def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     changes = {k: v for k, v in args.items() if k != "ticket_id"}
     if not changes:
@@ -242,24 +244,24 @@ def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], 
     return lambda w: writes.update_ticket(w, args["ticket_id"], **changes)
 
 
-@_write("mark_read")
+@_recorded("mark_read")
 def _mark_read(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.update_ticket(w, args["ticket_id"], unread=False)
 
 
-@_write("mark_unread")
+@_recorded("mark_unread")
 def _mark_unread(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.update_ticket(w, args["ticket_id"], unread=True)
 
 
-@_write("log_time")
+@_recorded("log_time")
 def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.log_time(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
                                      seconds=args["seconds"], note=args.get("note", ""))
 
 
 def _check_every_command_has_a_handler() -> None:
-    missing = set(COMMANDS) - set(_READS) - set(_WRITES)
+    missing = set(COMMANDS) - set(_DIRECT) - set(_RECORDED)
     if missing:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
