@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ class Store:
         self._closed = False
         self.batches = 0  # commits so far; with ``self.jobs`` shows how well commits group
         self.jobs = 0
+        self.commit_seconds = 0.0  # time spent in batches, in the writer's thread
         self._writer_task = asyncio.create_task(self._write_batches(), name="store-writer")
 
     @classmethod
@@ -139,6 +141,7 @@ class Store:
             await self._commit(batch)
 
     async def _commit(self, batch: list[_Job]) -> None:
+        started = time.perf_counter()
         try:
             await _connect_in_thread(self._writer, _run_batch, batch)
         except BaseException as error:  # the COMMIT itself failed: nothing is durable
@@ -147,6 +150,7 @@ class Store:
                 job.events = []
         self.batches += 1
         self.jobs += len(batch)
+        self.commit_seconds += time.perf_counter() - started
         committed: list[Event] = []
         for job in batch:
             assert job.outcome is not None

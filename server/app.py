@@ -89,8 +89,10 @@ class Relay:
         try:
             if path == "/healthz" and method in ("GET", "HEAD"):
                 seq = await self.store.read(queries.latest_seq)
-                await _answer(send, 200, json.dumps({"ok": True, "seq": seq}).encode(),
-                              "application/json")
+                health = {"ok": True, "seq": seq, "agents": len(self.hub),
+                          "commits": self.store.batches, "writes": self.store.jobs,
+                          "commit_seconds": round(self.store.commit_seconds, 3)}
+                await _answer(send, 200, json.dumps(health).encode(), "application/json")
             elif path == "/twilio/inbound" and method == "POST":
                 await self._inbound(scope, receive, send)
             elif path == "/twilio/status" and method == "POST":
