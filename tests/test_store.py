@@ -107,11 +107,15 @@ async def _close_stray_connections(threads_before: set[threading.Thread]) -> Non
     Their worker threads are not daemons: left running, they keep pytest from exiting.
     """
     for obj in gc.get_objects():
-        if (
-            isinstance(obj, aiosqlite.Connection)
-            and obj._connection is not None
-            and obj._thread not in threads_before
-        ):
+        try:
+            stray = (
+                isinstance(obj, aiosqlite.Connection)
+                and obj._connection is not None
+                and obj._thread not in threads_before
+            )
+        except ReferenceError:  # a weak proxy (left by other tests) to something gone
+            continue
+        if stray:
             await obj.close()
 
 
