@@ -129,9 +129,7 @@ class Session:
         with many agents, one send per agent per event is most of the relay's work.
         """
         while True:
-            waiting = [await subscriber.queue.get()]
-            while not subscriber.queue.empty() and len(waiting) < MAX_EVENTS_PER_FRAME:
-                waiting.append(subscriber.queue.get_nowait())
+            waiting = await subscriber.take(MAX_EVENTS_PER_FRAME)
             texts = [text for seq, text in waiting if seq > last_sent]
             if not texts:
                 continue

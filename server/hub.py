@@ -21,11 +21,33 @@ QUEUE_LIMIT = 2048
 
 @dataclass(eq=False)
 class Subscriber:
+    """One connection's backlog: ``(seq, wire text)`` pairs not yet sent.
+
+    A plain list and one wake-up rather than an ``asyncio.Queue``: with 50
+    agents, the queue's per-item bookkeeping was a tenth of the relay's time.
+    """
+
     on_overflow: Callable[[], None] = lambda: None
-    queue: asyncio.Queue[tuple[int, str]] = field(
-        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT)
-    )
+    pending: list[tuple[int, str]] = field(default_factory=list)
     overflowed: bool = False
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, items: list[tuple[int, str]]) -> bool:
+        """Add a commit's events; False (and nothing added) if that would overflow."""
+        if len(self.pending) + len(items) > QUEUE_LIMIT:
+            return False
+        self.pending.extend(items)
+        self._ready.set()
+        return True
+
+    async def take(self, limit: int) -> list[tuple[int, str]]:
+        """Wait for at least one event, then return up to ``limit`` of them, oldest first."""
+        while not self.pending:
+            self._ready.clear()
+            await self._ready.wait()
+        taken = self.pending[:limit]
+        del self.pending[:limit]
+        return taken
 
 
 def event_text(event: Event) -> str:
@@ -52,13 +74,9 @@ class Hub:
         for subscriber in list(self._subscribers):
             if subscriber.overflowed:
                 continue
-            for item in texts:
-                try:
-                    subscriber.queue.put_nowait(item)
-                except asyncio.QueueFull:
-                    subscriber.overflowed = True
-                    subscriber.on_overflow()
-                    break
+            if not subscriber.offer(texts):
+                subscriber.overflowed = True
+                subscriber.on_overflow()
 
     def __len__(self) -> int:
         return len(self._subscribers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from twilio.request_validator import RequestValidator
 
@@ -31,14 +31,28 @@ class Malformed(ValueError):
 
 
 def parse_form(body: bytes) -> dict[str, str]:
-    """Twilio posts application/x-www-form-urlencoded, one value per name."""
+    """Twilio posts application/x-www-form-urlencoded, one value per name.
+
+    Reads exactly what ``parse_qsl(..., keep_blank_values=True,
+    strict_parsing=True)`` reads (a test holds the two together), but decodes
+    only the fields that need it: most of a webhook's twenty fields are plain
+    SIDs and numbers, and ``parse_qsl`` was a tenth of the relay's time.
+    """
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-    except (UnicodeDecodeError, ValueError):
+    except UnicodeDecodeError:
         raise Malformed("the body is not a form") from None
     params: dict[str, str] = {}
-    for name, value in pairs:
+    if not text:
+        return params
+    for field in text.split("&"):
+        name, equals, value = field.partition("=")
+        if not equals:
+            raise Malformed("the body is not a form")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
         if name in params:
             raise Malformed(f"{name} appears twice")
         params[name] = value
