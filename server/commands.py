@@ -189,7 +189,26 @@ async def _list_agents(ctx: Context, args: dict[str, Any]) -> Any:
 
 @_direct("list_numbers")
 async def _list_numbers(ctx: Context, args: dict[str, Any]) -> Any:
-    return records.to_wire(await ctx.store.read(queries.numbers))
+    """Every number, each with the sending rules of its account.
+
+    The inbox runs the send preflight before a reply leaves, and that needs
+    the account's status and geo-permissions; agents may not list accounts,
+    so the rules travel with the number (never the auth token).
+    """
+    numbers = await ctx.store.read(queries.numbers)
+    accounts = {account.id: account for account in await ctx.store.read(queries.accounts)}
+    listed = []
+    for number in numbers:
+        wire = records.to_wire(number)
+        account = accounts.get(number.account_id)
+        if account is not None:
+            wire["account"] = {key: value for key, value in records.public_account(account).items()
+                               if key in _SENDING_RULES}
+        listed.append(wire)
+    return listed
+
+
+_SENDING_RULES = ("id", "name", "sid", "geo_permissions", "status", "type", "connected")
 
 
 @_direct("list_accounts")

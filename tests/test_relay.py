@@ -145,6 +145,10 @@ async def test_admin_commands_are_refused_for_agents(relay: Harness) -> None:
         await agent.until("caught_up")
         refused = await agent.command("list_accounts")
         assert refused["code"] == "forbidden"
+        numbers = (await agent.command("list_numbers"))["result"]
+        assert {n["account"]["sid"] for n in numbers} == {ACCOUNT_SID}  # the sending rules
+        assert "f" * 32 not in str(numbers)  # but never the auth token
+        assert all("auth_token_hint" not in n["account"] for n in numbers)
     async with relay.agent(token=relay.admin_token) as admin:
         await admin.until("caught_up")
         accounts = (await admin.command("list_accounts"))["result"]
