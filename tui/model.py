@@ -426,9 +426,8 @@ class TicketListModel:
         items = list(page.get("items") or [])
         tail_ids = {row["ticket"]["id"] for row in self.tail}
         met = any(row["ticket"]["id"] in tail_ids for row in items)
-        known = {row["ticket"]["id"] for row in self.head}
-        self.head.extend(row for row in items
-                         if row["ticket"]["id"] not in known | tail_ids)
+        known = {row["ticket"]["id"] for row in self.head} | tail_ids
+        self.head.extend(row for row in items if row["ticket"]["id"] not in known)
         self._head_older = page.get("older")
         if met:
             self._join_runs()
