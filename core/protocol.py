@@ -98,6 +98,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "list_agents": CommandSpec(required={}),
     "list_numbers": CommandSpec(required={}),
     "list_accounts": CommandSpec(required={}, admin_only=True),
+    # Not stored: who is looking at or answering which ticket, told to the other agents.
+    "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
 }
 
 
@@ -223,6 +225,19 @@ def events(encoded: list[str]) -> str:
 def caught_up(seq: int) -> str:
     """Replay is over: everything up to ``seq`` has been sent; live events follow."""
     return _encode({"type": "caught_up", "seq": seq})
+
+
+PRESENCE_ACTIVITIES = ("viewing", "replying")
+
+
+def presence(agent: Mapping[str, Any], ticket_id: int | None, activity: str | None) -> str:
+    """Another agent opened (``viewing``), is answering (``replying``) or left a ticket.
+
+    Ephemeral: not in the event log, no ``seq``; a client that reconnects is
+    told the current presence of everyone again after ``caught_up``.
+    """
+    return _encode({"type": "presence", "agent": agent, "ticket_id": ticket_id,
+                    "activity": activity if ticket_id is not None else None})
 
 
 def result(command_id: str, value: Any) -> str:

@@ -19,6 +19,7 @@ from core.records import to_wire
 from core.store import Store
 from server import commands
 from server.hub import Hub, Subscriber, event_text
+from server.presence import PresenceBoard
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 class Session:
     def __init__(self, receive: Receive, send: Send, *, hub: Hub, store: Store,
-                 context: Callable[[Agent], commands.Context]) -> None:
+                 context: Callable[[Agent], commands.Context],
+                 presence: PresenceBoard | None = None) -> None:
         self._receive, self._send = receive, send
         self._hub, self._store, self._context = hub, store, context
+        self._presence = presence or PresenceBoard(hub)
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -67,15 +70,18 @@ class Session:
         subscriber = self._hub.subscribe(on_overflow=kick)
         try:
             last_sent = await self._replay(ctx, hello[1].last_seq)
+            for text in self._presence.current(skip=subscriber):
+                await self.send_text(text)
             live = asyncio.create_task(self._stream(subscriber, last_sent))
             try:
-                await self._read_commands(ctx)
+                await self._read_commands(ctx, subscriber)
             finally:
                 live.cancel()
                 for task in list(self._tasks):
                     task.cancel()
         finally:
             self._hub.unsubscribe(subscriber)
+            self._presence.leave(subscriber)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -130,13 +136,14 @@ class Session:
         """
         while True:
             waiting = await subscriber.take(MAX_EVENTS_PER_FRAME)
-            texts = [text for seq, text in waiting if seq > last_sent]
+            # seq 0: ephemeral (presence), always sent, never moves the sequence.
+            texts = [text for seq, text in waiting if seq == 0 or seq > last_sent]
+            last_sent = max(last_sent, waiting[-1][0], *(seq for seq, _ in waiting))
             if not texts:
                 continue
-            last_sent = waiting[-1][0]
             await self.send_text(texts[0] if len(texts) == 1 else protocol.events(texts))
 
-    async def _read_commands(self, ctx: commands.Context) -> None:
+    async def _read_commands(self, ctx: commands.Context, subscriber: Subscriber) -> None:
         while True:
             message = await self._receive()
             if message["type"] != "websocket.receive":
@@ -151,7 +158,22 @@ class Session:
             if not isinstance(parsed, Command):
                 await self.send_text(protocol.error("bad_message", "already said hello"))
                 continue
+            if parsed.name == "presence":
+                await self._announce(ctx, subscriber, parsed)
+                continue
             self._spawn(self._answer(ctx, parsed))
+
+    async def _announce(self, ctx: commands.Context, subscriber: Subscriber,
+                        command: Command) -> None:
+        activity = command.args["activity"]
+        if activity not in protocol.PRESENCE_ACTIVITIES:
+            await self.send_text(protocol.error(
+                "bad_args", f"activity is one of {', '.join(protocol.PRESENCE_ACTIVITIES)}",
+                command.id))
+            return
+        agent = {"id": ctx.agent.id, "name": ctx.agent.name}
+        self._presence.set(subscriber, agent, command.args.get("ticket_id"), activity)
+        await self.send_text(protocol.result(command.id, {"ok": True}))
 
     async def _answer(self, ctx: commands.Context, command: Command) -> None:
         try:

@@ -23,6 +23,7 @@ from core.store import Store
 from server import commands, media, webhooks
 from server.agents_ws import Session
 from server.hub import Hub
+from server.presence import PresenceBoard
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Relay:
     _accounts: dict[str, Account] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.presence = PresenceBoard(self.hub)
         self.store.on_commit(self.hub.publish)
         self.store.on_commit(self._forget_changed_accounts)
 
@@ -75,7 +77,7 @@ class Relay:
             await send({"type": "websocket.close", "code": 4404})
             return
         session = Session(receive, send, hub=self.hub, store=self.store,
-                          context=self._command_context)
+                          context=self._command_context, presence=self.presence)
         await session.run()
 
     def _command_context(self, agent: Agent) -> commands.Context:

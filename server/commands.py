@@ -24,6 +24,9 @@ from core.store import Store
 from core.writes import WriteContext
 from server.media import path_of, store_bytes
 
+#: Answered by the connection itself (server/agents_ws.py), not here: they concern it alone.
+SESSION_COMMANDS = {"presence"}
+
 
 class CommandRefused(Exception):
     """A command the relay will not carry out; ``code`` goes to the client."""
@@ -280,7 +283,7 @@ def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], An
 
 
 def _check_every_command_has_a_handler() -> None:
-    missing = set(COMMANDS) - set(_DIRECT) - set(_RECORDED)
+    missing = set(COMMANDS) - set(_DIRECT) - set(_RECORDED) - SESSION_COMMANDS
     if missing:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 

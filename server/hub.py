@@ -78,5 +78,14 @@ class Hub:
                 subscriber.overflowed = True
                 subscriber.on_overflow()
 
+    def broadcast(self, text: str, *, skip: Subscriber | None = None) -> None:
+        """An ephemeral message (no ``seq``: sent as 0) to every subscriber but ``skip``."""
+        for subscriber in list(self._subscribers):
+            if subscriber is skip or subscriber.overflowed:
+                continue
+            if not subscriber.offer([(0, text)]):
+                subscriber.overflowed = True
+                subscriber.on_overflow()
+
     def __len__(self) -> int:
         return len(self._subscribers)

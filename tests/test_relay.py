@@ -168,3 +168,28 @@ async def test_a_burst_reaches_the_agent_once_each_in_order(relay: Harness) -> N
     assert seqs == sorted(seqs) and len(set(seqs)) == 40
     assert sorted(e["payload"]["message"]["body"] for e in seen) == sorted(
         f"burst {n}" for n in range(40))
+
+
+async def test_other_agents_see_who_views_and_replies_and_when_they_leave(
+        relay: Harness) -> None:
+    await relay.text("Where is my parcel?")
+    async with relay.agent(token=relay.admin_token) as ada:
+        await ada.until("caught_up")
+        ticket_id = (await ada.command("list_tickets"))["result"]["items"][0]["ticket"]["id"]
+        async with relay.agent() as bo:
+            await bo.until("caught_up")
+            said = await bo.command("presence", ticket_id=ticket_id, activity="replying")
+            assert said["result"] == {"ok": True}
+            seen = await ada.until("presence")
+            assert (seen["agent"]["name"], seen["ticket_id"], seen["activity"]) == (
+                "Bo", ticket_id, "replying")
+            wrong = await bo.command("presence", ticket_id=ticket_id, activity="dancing")
+            assert wrong["code"] == "bad_args"
+            async with relay.agent(token=relay.admin_token) as late:  # told after catching up
+                await late.until("caught_up")
+                board = await late.until("presence")
+                assert board["agent"]["name"] == "Bo" and board["ticket_id"] == ticket_id
+        gone = await ada.until("presence")
+        assert gone["agent"]["name"] == "Bo" and gone["ticket_id"] is None
+        # presence never enters the event log
+        assert (await ada.command("count_tickets"))["result"] == 1
