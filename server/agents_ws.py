@@ -117,7 +117,9 @@ class Session:
         latest = await ctx.store.read(queries.latest_seq)
         public = {k: v for k, v in to_wire(ctx.agent).items() if k != "token_hash"}
         await self.send_text(protocol.welcome(public, latest))
-        last = after
+        # A client ahead of the log saw another database (it was restored or
+        # replaced): skipping live events up to its number would lose them.
+        last = min(after, latest)
         while True:
             events = await ctx.store.read(queries.events_after, last, limit=REPLAY_WINDOW)
             for event in events:

@@ -193,3 +193,14 @@ async def test_other_agents_see_who_views_and_replies_and_when_they_leave(
         assert gone["agent"]["name"] == "Bo" and gone["ticket_id"] is None
         # presence never enters the event log
         assert (await ada.command("count_tickets"))["result"] == 1
+
+
+async def test_a_client_ahead_of_the_log_still_gets_every_new_event(relay: Harness) -> None:
+    """A client that saw another (replaced) database must not have live events skipped."""
+    async with relay.agent(last_seq=10_000) as agent:
+        welcome = await agent.until("welcome")
+        await agent.until("caught_up")
+        await relay.text("after the restore")
+        event = await agent.until("event")
+        assert event["seq"] > welcome["latest_seq"]
+        assert event["payload"]["message"]["body"] == "after the restore"
