@@ -1,0 +1,506 @@
+"""The inbox's ticket list: a line-API widget that paints only what is on screen.
+
+Textual's DataTable and ListView build every row up front, which takes
+seconds at 100,000 tickets. Here each visible line is drawn on demand from a
+:class:`TicketSource` that may not have loaded that row yet (a dim placeholder
+is drawn and the source is asked for the range), and drawn lines are cached
+until the source changes. Line 0 is a header that never scrolls away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.widgets import render
+from tui.widgets.render import Names, fit, one_line
+
+__all__ = ["Names", "TicketList", "TicketSource"]
+
+
+class TicketSource(Protocol):
+    """The rows of the current view, loaded window by window by the lead's model."""
+
+    @property
+    def total(self) -> int: ...
+
+    def row(self, index: int) -> dict[str, Any] | None: ...
+
+    def request(self, first: int, last: int) -> None: ...
+
+    def index_of(self, ticket_id: int) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    key: str
+    title: str
+    width: int
+
+
+# Fixed widths; the preview takes what is left. Dropped right to left of this
+# order when the terminal is too narrow for a readable preview.
+_MARK = _Column("mark", "", 3)
+_CONTACT = _Column("contact", "Contact", 20)
+_STATUS = _Column("status", "Status", 9)
+_PRIORITY = _Column("priority", "Prio", 7)
+_GROUP = _Column("group", "Group", 12)
+_AGENT = _Column("agent", "Agent", 12)
+_AGE = _Column("age", "Age", 7)
+_DROP_ORDER = ("agent", "group", "priority")
+_MIN_PREVIEW = 16
+_UNREAD_MARK = "●"
+_SELECTED_MARK = "✓"
+_PLACEHOLDER = "·" * 3
+
+
+@lru_cache(maxsize=16)
+def _layout(width: int) -> tuple[_Column, ...]:
+    """Columns for this width, each followed by one blank cell."""
+    fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _AGE]
+    for key in _DROP_ORDER:
+        used = sum(c.width + 1 for c in fixed)
+        if width - used >= _MIN_PREVIEW:
+            break
+        fixed = [c for c in fixed if c.key != key]
+    used = sum(c.width + 1 for c in fixed)
+    preview = _Column("preview", "Last message", max(1, width - used - 1))
+    columns = [*fixed[:2], preview, *fixed[2:]]
+    return tuple(columns)
+
+
+class TicketList(ScrollView, can_focus=True):
+    """Tickets of the current view, one per line, with a fixed header."""
+
+    DEFAULT_CSS: ClassVar[str] = Path(__file__).with_name("ticket_list.tcss").read_text()
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ticket-list--header",
+        "ticket-list--cursor",
+        "ticket-list--selected",
+        "ticket-list--unread",
+        "ticket-list--mark",
+        "ticket-list--placeholder",
+        "ticket-list--preview",
+        "ticket-list--meta",
+        "ticket-list--opted-out",
+        "ticket-list--status-open",
+        "ticket-list--status-pending",
+        "ticket-list--status-resolved",
+        "ticket-list--status-closed",
+        "ticket-list--priority-high",
+        "ticket-list--priority-urgent",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("g,home", "cursor_top", "Top", show=False, id="list.top"),
+        Binding("G,end", "cursor_bottom", "Bottom", show=False, id="list.bottom"),
+        Binding("pagedown,ctrl+d", "cursor_page_down", "Page down", show=False,
+                id="list.page_down"),
+        Binding("pageup,ctrl+u", "cursor_page_up", "Page up", show=False, id="list.page_up"),
+        Binding("enter", "open", "Open", id="list.open"),
+        Binding("space", "toggle_select", "Select", id="list.select"),
+    ]
+
+    AGE_REFRESH_SECONDS: ClassVar[float] = 30.0
+    """Ages ("5m") go stale; cached lines are redrawn this often."""
+
+    class Highlighted(Message):
+        """The highlighted row changed (cursor moved, or another ticket is under it)."""
+
+        def __init__(self, ticket_list: TicketList, row: dict[str, Any] | None,
+                     index: int) -> None:
+            super().__init__()
+            self.ticket_list = ticket_list
+            self.row = row
+            self.index = index
+
+        @property
+        def control(self) -> TicketList:
+            return self.ticket_list
+
+    class Opened(Message):
+        """The agent asked to open the highlighted ticket (Enter, or a click on it)."""
+
+        def __init__(self, ticket_list: TicketList, row: dict[str, Any], index: int) -> None:
+            super().__init__()
+            self.ticket_list = ticket_list
+            self.row = row
+            self.index = index
+
+        @property
+        def control(self) -> TicketList:
+            return self.ticket_list
+
+    def __init__(
+        self,
+        source: TicketSource,
+        names: Names,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.source = source
+        self.names = names
+        self.selected: set[int] = set()
+        self._cursor = 0
+        self._total = 0
+        self._highlighted_id: int | None = None
+        self._strips: LRUCache[tuple[int, bool, bool], Strip] = LRUCache(1024)
+        self._strip_width = -1
+        self._styles: dict[str, Style] = {}
+        self._requested: tuple[int, int] | None = None
+        self._request_scheduled = False
+        self._click_opened = False
+
+    def _post(self, message: Message) -> None:
+        """Post as this widget: built during a paint, a message's sender would be
+        the screen (our parent), and Textual stops bubbling at the sender."""
+        self.post_message(message.set_sender(self))
+
+    # -- public API ---------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        """Index of the highlighted row."""
+        return self._cursor
+
+    @cursor.setter
+    def cursor(self, index: int) -> None:
+        self._move_to(index)
+
+    def current(self) -> dict[str, Any] | None:
+        """The highlighted row, or None when it is not loaded (or the view is empty)."""
+        if not 0 <= self._cursor < self._total:
+            return None
+        return self.source.row(self._cursor)
+
+    def refresh_rows(self, keep_ticket: bool = True) -> None:
+        """Redraw from the source, keeping the highlighted ticket where the agent sees it.
+
+        A ticket arriving above the cursor shifts indices by one; without the
+        correction the highlight would silently slide to a different ticket.
+        """
+        if not self.is_mounted:  # on_mount reads the source
+            return
+        old_cursor, old_scroll = self._cursor, round(self.scroll_y)
+        self._set_total(self.source.total)
+        self._strips.clear()
+        target = old_cursor
+        if keep_ticket and self._highlighted_id is not None:
+            found = self.source.index_of(self._highlighted_id)
+            if found is not None:
+                target = found
+        self._cursor = self._clamp(target)
+        if self._cursor != old_cursor:
+            self._scroll_to_row(old_scroll + (self._cursor - old_cursor))
+        self._scroll_to_row(self._visible_scroll(round(self.scroll_y)))
+        self.refresh()
+        self._requested = None
+        self._schedule_request()
+        self._announce(force=False)
+
+    def reset(self) -> None:
+        """A new view: top, first row, nothing selected."""
+        self.selected.clear()
+        self._cursor = 0
+        self._highlighted_id = None
+        if not self.is_mounted:
+            return
+        self._set_total(self.source.total)
+        self._strips.clear()
+        self._scroll_to_row(0)
+        self.refresh()
+        self._requested = None
+        self._schedule_request()
+        self._announce(force=True)
+
+    # -- geometry -------------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        """Rows visible under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _clamp(self, index: int) -> int:
+        return max(0, min(index, self._total - 1)) if self._total else 0
+
+    def _set_total(self, total: int) -> None:
+        self._total = max(0, total)
+        self.virtual_size = Size(0, self._total + 1)
+
+    def _scroll_to_row(self, top: int) -> None:
+        self.scroll_to(y=max(0, top), animate=False, immediate=True)
+
+    def _visible_scroll(self, top: int) -> int:
+        """The scroll offset closest to ``top`` that shows the cursor."""
+        page = self._page
+        if self._cursor < top:
+            return self._cursor
+        if self._cursor > top + page - 1:
+            return self._cursor - page + 1
+        return top
+
+    def _refresh_row(self, index: int) -> None:
+        y = index - round(self.scroll_y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def _move_to(self, index: int) -> None:
+        old = self._cursor
+        self._cursor = self._clamp(index)
+        top = round(self.scroll_y)
+        wanted = self._visible_scroll(top)
+        if wanted != top:
+            self._scroll_to_row(wanted)
+        else:
+            self._refresh_row(old)
+            self._refresh_row(self._cursor)
+        self._announce(force=old != self._cursor)
+
+    def _announce(self, *, force: bool) -> None:
+        """Post Highlighted when the row under the cursor is a different ticket."""
+        row = self.current()
+        ticket_id = row["ticket"]["id"] if row else None
+        if force or ticket_id != self._highlighted_id:
+            self._highlighted_id = ticket_id
+            self._post(self.Highlighted(self, row, self._cursor))
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _schedule_request(self) -> None:
+        """Ask the source for the visible range once per batch of scroll changes."""
+        if not self._request_scheduled:
+            self._request_scheduled = True
+            self.call_later(self._flush_request)
+
+    def _flush_request(self) -> None:
+        self._request_scheduled = False
+        page = self._page
+        top = round(self.scroll_y)
+        first = max(0, top - page)
+        last = top + 2 * page
+        if self._total:
+            last = min(last, self._total - 1)
+            if first > last:
+                return
+        if (first, last) != self._requested:
+            self._requested = (first, last)
+            self.source.request(first, last)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._schedule_request()
+
+    def on_mount(self) -> None:
+        # Textual also runs ScrollView.on_mount itself (handlers dispatch along the MRO).
+        self._set_total(self.source.total)
+        self._schedule_request()
+        self._announce(force=False)
+        self.set_interval(self.AGE_REFRESH_SECONDS, self._redraw_ages)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_row(self._visible_scroll(round(self.scroll_y)))
+        self._schedule_request()
+
+    def _redraw_ages(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._restyle()
+
+    def on_blur(self) -> None:
+        self._restyle()
+
+    def _restyle(self) -> None:
+        self._styles.clear()
+        self._strips.clear()
+        self.refresh()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        self._move_to(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move_to(self._cursor - 1)
+
+    def action_cursor_top(self) -> None:
+        self._move_to(0)
+
+    def action_cursor_bottom(self) -> None:
+        self._move_to(self._total - 1)
+
+    def action_cursor_page_down(self) -> None:
+        page = self._page
+        self._scroll_to_row(round(self.scroll_y) + page)
+        self._move_to(self._cursor + page)
+
+    def action_cursor_page_up(self) -> None:
+        page = self._page
+        self._scroll_to_row(round(self.scroll_y) - page)
+        self._move_to(self._cursor - page)
+
+    def action_open(self) -> None:
+        row = self.current()
+        if row is not None:
+            self._post(self.Opened(self, row, self._cursor))
+
+    def action_toggle_select(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        ticket_id = row["ticket"]["id"]
+        if ticket_id in self.selected:
+            self.selected.discard(ticket_id)
+        else:
+            self.selected.add(ticket_id)
+        self._refresh_row(self._cursor)  # cached strips are keyed by "selected" too
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        index = round(self.scroll_y) + offset.y - 1
+        if not 0 <= index < self._total:
+            return
+        if event.chain == 1:
+            self._click_opened = index == self._cursor
+            self._move_to(index)
+            if self._click_opened:
+                self.action_open()
+        elif event.chain == 2 and not self._click_opened:
+            self._move_to(index)
+            self.action_open()
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        """Rich style of a component class, cached until the CSS or focus changes."""
+        style = self._styles.get(name)
+        if style is None:
+            if name == "base":
+                style = self.rich_style
+            elif name in ("cursor", "header", "placeholder"):
+                # Full styles: the cursor line takes the cursor's colours whole
+                # (a red "urgent" on the cursor's blue would be unreadable).
+                style = self.get_component_rich_style(f"ticket-list--{name}")
+            elif name == "selected":
+                # Only the background: the columns keep their colours.
+                full = self.get_component_rich_style("ticket-list--selected")
+                style = Style(bgcolor=full.bgcolor)
+            else:
+                style = self.get_component_rich_style(
+                    f"ticket-list--{name}", partial=True, default=Style()
+                )
+            self._styles[name] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._strip_width:
+            self._strips.clear()
+            self._strip_width = width
+        if y == 0:
+            return self._header(width)
+        index = round(self.scroll_y) + y - 1
+        if index >= self._total:
+            return Strip.blank(width, self._style("base"))
+        row = self.source.row(index)
+        cursor = index == self._cursor
+        if row is None:
+            return self._placeholder(width, cursor)
+        selected = row["ticket"]["id"] in self.selected
+        key = (index, cursor, selected)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._row(row, width, cursor=cursor, selected=selected)
+            self._strips[key] = strip
+        return strip
+
+    def _header(self, width: int) -> Strip:
+        style = self._style("header")
+        text = "".join(fit(c.title, c.width) + " " for c in _layout(width))
+        return Strip([Segment(fit(text, width), style)], width)
+
+    def _placeholder(self, width: int, cursor: bool) -> Strip:
+        style = self._style("placeholder")
+        if cursor:
+            style += self._style("cursor")
+        columns = _layout(width)
+        text = " " * (columns[0].width + 1) + _PLACEHOLDER
+        return Strip([Segment(fit(text, width), style)], width)
+
+    def _row(self, row: dict[str, Any], width: int, *, cursor: bool, selected: bool) -> Strip:
+        ticket = row["ticket"]
+        line = self._style("base")
+        if ticket.get("unread"):
+            line += self._style("unread")
+        overlay = Style()
+        if selected:
+            overlay += self._style("selected")
+        if cursor:
+            overlay += self._style("cursor")
+        segments: list[Segment] = []
+        used = 0
+        for column in _layout(width):
+            text, style = self._cell(column.key, row)
+            segments.append(Segment(fit(text, column.width) + " ", line + style + overlay))
+            used += column.width + 1
+        if used < width:
+            segments.append(Segment(" " * (width - used), line + overlay))
+        elif used > width:  # narrower than the fixed columns: cut
+            return Strip(segments, used).crop(0, width)
+        return Strip(segments, width)
+
+    def _cell(self, key: str, row: dict[str, Any]) -> tuple[str, Style]:
+        ticket = row["ticket"]
+        if key == "mark":
+            sel = _SELECTED_MARK if ticket["id"] in self.selected else " "
+            dot = _UNREAD_MARK if ticket.get("unread") else " "
+            return sel + dot, self._style("mark")
+        if key == "contact":
+            label = row.get("contact_name") or row.get("contact_phone") or ""
+            style = self._style("opted-out") if row.get("contact_opted_out") else Style()
+            return label, style
+        if key == "preview":
+            return one_line(ticket.get("last_preview") or ticket.get("subject") or ""), \
+                self._style("preview")
+        if key == "status":
+            status = ticket.get("status") or ""
+            return status, self._style(f"status-{status}")
+        if key == "priority":
+            priority = ticket.get("priority") or ""
+            if priority in ("high", "urgent"):
+                return priority, self._style(f"priority-{priority}")
+            return priority, self._style("meta")
+        if key == "group":
+            return self.names.group(ticket.get("group_id")), self._style("meta")
+        if key == "agent":
+            return self.names.agent(ticket.get("agent_id")), self._style("meta")
+        if key == "age":
+            return render.age(ticket.get("last_message_at") or ticket.get("updated_at")), \
+                self._style("meta")
+        raise KeyError(key)
