@@ -111,7 +111,7 @@ class Hello:
     """The client's first message: who it is and the last event it saw."""
 
     token: str
-    last_seq: int = 0
+    last_seq: int | None = 0  # None: a fresh client, which wants no history, only what's new
     version: int = PROTOCOL_VERSION
 
 
@@ -154,8 +154,8 @@ def _parse_hello(data: dict[str, Any]) -> Hello:
         )
     if not isinstance(token, str) or not token:
         raise ProtocolError("bad_message", "hello needs the agent's token")
-    if not _is_int(last_seq) or last_seq < 0:
-        raise ProtocolError("bad_message", "last_seq must be a whole number, 0 or more")
+    if last_seq is not None and (not _is_int(last_seq) or last_seq < 0):
+        raise ProtocolError("bad_message", "last_seq must be a whole number, 0 or more, or null")
     return Hello(token=token, last_seq=last_seq)
 
 

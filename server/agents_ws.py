@@ -113,13 +113,15 @@ class Session:
             return None
         return agent, hello
 
-    async def _replay(self, ctx: commands.Context, after: int) -> int:
+    async def _replay(self, ctx: commands.Context, after: int | None) -> int:
         latest = await ctx.store.read(queries.latest_seq)
         public = {k: v for k, v in to_wire(ctx.agent).items() if k != "token_hash"}
         await self.send_text(protocol.welcome(public, latest))
         # A client ahead of the log saw another database (it was restored or
         # replaced): skipping live events up to its number would lose them.
-        last = min(after, latest)
+        # A fresh client (no last_seq) loads what it shows with commands: it
+        # wants what happens from now on, not a replay of the whole history.
+        last = latest if after is None else min(after, latest)
         while True:
             events = await ctx.store.read(queries.events_after, last, limit=REPLAY_WINDOW)
             for event in events:

@@ -268,7 +268,9 @@ async def start() -> AsyncIterator[Callable[..., Running]]:
 
     def make(url: str, token: str, **options: Any) -> Running:
         seen = Recorder()
-        options = {"backoff": FAST, "jitter": 0, "open_timeout": 2, "on_event": seen.on_event,
+        # last_seq 0 (the whole log) unless a test says otherwise: most watch history.
+        options = {"last_seq": 0, "backoff": FAST, "jitter": 0, "open_timeout": 2,
+                   "on_event": seen.on_event,
                    "on_state": seen.on_state, "on_presence": seen.on_presence, **options}
         client = RelayClient(url, token, **options)
         started.append(Running(client, seen))
@@ -298,7 +300,7 @@ async def test_replays_events_after_last_seq(relay: Harness,
                                              start: Callable[..., Running]) -> None:
     for body in ("one", "two", "three"):
         await relay.text(body)
-    everything = start(relay.url, relay.agent_token)
+    everything = start(relay.url, relay.agent_token, last_seq=0)
     await everything.client.wait_live(5)
     seqs = everything.seen.seqs
     assert len(seqs) >= 3 and seqs == sorted(set(seqs))
@@ -307,6 +309,21 @@ async def test_replays_events_after_last_seq(relay: Harness,
     later = start(relay.url, relay.agent_token, last_seq=seqs[0])
     await later.client.wait_live(5)
     assert later.seen.seqs == seqs[1:]
+
+
+async def test_a_fresh_client_gets_no_history_then_everything_new(
+        relay: Harness, start: Callable[..., Running]) -> None:
+    """An inbox starting afresh loads its lists by command; replaying the log would be waste."""
+    for body in ("one", "two"):
+        await relay.text(body)
+    fresh = start(relay.url, relay.agent_token, last_seq=None)
+    await fresh.client.wait_live(5)
+    assert fresh.seen.seqs == []
+    history = fresh.client.last_seq
+    assert history > 0  # it resumes from the relay's latest after a drop
+    await relay.text("three")
+    await fresh.seen.until(lambda: bool(fresh.seen.seqs))
+    assert fresh.seen.seqs[0] > history
 
 
 async def test_a_live_text_arrives_as_an_event(relay: Harness,

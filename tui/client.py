@@ -133,12 +133,15 @@ Output = Welcomed | Deliver | CaughtUp | Answered | Failed | Refused | Presence 
 class ClientProtocol:
     """The client's side of the protocol without I/O: frames in, decisions out."""
 
-    def __init__(self, last_seq: int = 0) -> None:
-        self.last_seq = last_seq
+    def __init__(self, last_seq: int | None = None) -> None:
+        # None until the first welcome: a fresh client asks for no history (it
+        # loads what it shows with commands), then resumes from the relay's latest.
+        self.fresh = last_seq is None
+        self.last_seq = last_seq or 0
 
     def hello(self, token: str) -> str:
         return _encode({"type": "hello", "version": PROTOCOL_VERSION, "token": token,
-                        "last_seq": self.last_seq})
+                        "last_seq": None if self.fresh else self.last_seq})
 
     @staticmethod
     def command(command_id: str, name: str, args: dict[str, Any]) -> str:
@@ -193,6 +196,10 @@ class ClientProtocol:
         latest = _int(message.get("latest_seq"), self.last_seq)
         agent = message.get("agent")
         agent = agent if isinstance(agent, dict) else {}
+        if self.fresh:
+            self.fresh = False
+            self.last_seq = latest
+            return Welcomed(agent, latest)
         if latest < self.last_seq:
             self.last_seq = latest
             return Welcomed(agent, latest, rewound=True)
@@ -275,7 +282,7 @@ class RelayClient:
         url: str,
         token: str,
         *,
-        last_seq: int = 0,
+        last_seq: int | None = None,
         on_event: Callable[[dict[str, Any]], None] = _ignore_event,
         on_state: Callable[[ConnectionState, str], None] = _ignore_state,
         on_presence: Callable[[dict[str, Any]], None] = _ignore_presence,
