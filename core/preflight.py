@@ -22,8 +22,8 @@ from typing import Protocol
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
-from phonenumbers.geocoder import country_name_for_number
 
+from core.country_names import COUNTRY_NAMES
 from core.models import Account, Contact, NumberStatus, PhoneNumber, SenderType
 
 __all__ = [
@@ -540,8 +540,7 @@ def _sender_country(number: PhoneNumber) -> str:
 
 def _country(region: str) -> str:
     """'United Kingdom (GB)': a country agents recognise, with the code admins search for."""
-    example = phonenumbers.example_number(region)
-    name = country_name_for_number(example, "en") if example else ""
+    name = COUNTRY_NAMES.get(region, "")
     return f"{name} ({region})" if name else region
 
 

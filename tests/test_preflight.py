@@ -524,3 +524,16 @@ def test_preflight_never_raises_it_refuses(
     for refusal in result.refusals:
         assert refusal.reason.strip()
         assert refusal.field in set(Field)
+
+
+def test_country_names_agree_with_the_phonenumbers_geocoder() -> None:
+    """core.country_names is a copy (the geocoder costs 100 MB to import): keep it true."""
+    import phonenumbers
+    from phonenumbers.geocoder import country_name_for_number
+
+    from core.country_names import COUNTRY_NAMES
+
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(region)
+        expected = country_name_for_number(example, "en") if example else ""
+        assert COUNTRY_NAMES.get(region, "") == expected, region
