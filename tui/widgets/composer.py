@@ -1,0 +1,789 @@
+"""The reply composer: judge a reply while it is typed, because a sent text cannot be recalled.
+
+Every keystroke re-runs the SMS count (:func:`core.sms.analyze`, tens of microseconds) and the
+send preflight (:func:`core.preflight.preflight`, ~60 us), so the agent sees what the reply will
+cost and every reason it would be refused *before* pressing send; send is refused while any
+reason applies.  A private note skips all of that: it never reaches the customer.
+
+The composer only judges and collects: it posts :class:`Composer.Submitted` with a
+:class:`Draft` and the lead's code sends it, then calls :meth:`Composer.sent` or
+:meth:`Composer.failed`.  Drafts are kept per ticket, so switching tickets neither loses a draft
+nor carries one ticket's text into another ticket's reply.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from textual import on
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, Static, TextArea
+
+from core.models import Account, Contact, NumberStatus, PhoneNumber, SenderType
+from core.preflight import (
+    MAX_MEDIA,
+    MAX_MEDIA_TOTAL_BYTES,
+    Attachment,
+    Refusal,
+    is_accepted_media_type,
+    preflight,
+)
+from core.sms import (
+    SmartEncodingSuggestion,
+    SmsAnalysis,
+    analyze,
+    smart_encode,
+    suggest_smart_encoding,
+)
+from tui.widgets.send_review import ReviewChoice, SendReview, human_size
+
+__all__ = [
+    "AttachFile",
+    "AttachmentRejected",
+    "ComposeContext",
+    "Composer",
+    "Draft",
+    "EditorRunner",
+    "Mode",
+    "PendingFile",
+    "check_attachment",
+    "edit_externally",
+]
+
+Mode = Literal["reply", "note"]
+
+EditorRunner = Callable[[str], str]
+"""Blocking: takes the draft, returns the edited text (raises OSError/ValueError on failure)."""
+
+# Twilio: "Messages that exceed 160 characters are split"; an MMS is one message of up to 1,600.
+_MMS_MAX_CHARS = 1600
+
+
+# -- what the composer judges against ----------------------------------------------------------
+
+
+def _pick(cls: type, wire: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of ``wire`` that are fields of ``cls``: the wire carries extras (nested account,
+    masked token hint) that the dataclass does not take."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in wire.items() if key in names}
+
+
+@dataclass(frozen=True)
+class ComposeContext:
+    """What the composer needs to judge a reply before it leaves: built by the lead from relay
+    data, and set again whenever any of it changes (the contact may opt out mid-draft)."""
+
+    ticket_id: int
+    number: PhoneNumber  # the number the ticket came in on, which the reply goes out from
+    account: Account  # its account; ``auth_token`` is "" on the client
+    contact: Contact
+
+    @classmethod
+    def from_wire(
+        cls,
+        ticket_row: Mapping[str, Any],
+        number: Mapping[str, Any],
+        account: Mapping[str, Any] | None = None,
+    ) -> ComposeContext:
+        """From a ``list_tickets`` item, a ``list_numbers`` item and its account.
+
+        ``account`` defaults to the sending rules ``list_numbers`` nests under ``"account"``.
+        Raises ValueError when the three do not belong together: judging a reply against the
+        wrong number would show the wrong refusals.
+        """
+        ticket = ticket_row["ticket"]
+        account = account if account is not None else number.get("account")
+        if account is None:
+            raise ValueError(f"number {number.get('e164')!r} came without its account")
+        if ticket["number_id"] != number["id"]:
+            raise ValueError(
+                f"ticket #{ticket['id']} came in on number id {ticket['number_id']}, "
+                f"not {number['id']}"
+            )
+        if number["account_id"] != account["id"]:
+            raise ValueError(f"number {number['e164']} is not in account id {account['id']}")
+        phone = _pick(PhoneNumber, number)
+        phone["status"] = NumberStatus(phone.get("status", NumberStatus.ACTIVE))
+        phone["sender_type"] = SenderType(phone.get("sender_type", SenderType.LONG_CODE))
+        rules = _pick(Account, account)
+        rules["auth_token"] = ""
+        rules["geo_permissions"] = tuple(rules.get("geo_permissions", ()))
+        return cls(
+            ticket_id=ticket["id"],
+            number=PhoneNumber(**phone),
+            account=Account(**rules),
+            contact=Contact(
+                id=ticket["contact_id"],
+                phone=ticket_row["contact_phone"],
+                name=ticket_row.get("contact_name", ""),
+                opted_out=bool(ticket_row.get("contact_opted_out", False)),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    """A local file the agent attached; the lead uploads it (``upload_media``) when sending."""
+
+    path: Path
+    filename: str
+    content_type: str
+    size: int  # bytes, when it was attached
+
+    @property
+    def attachment(self) -> Attachment:
+        return Attachment(self.filename, self.content_type, self.size)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the agent asked to send.
+
+    ``smart_encoding`` is True when the agent applied Smart Encoding to this draft: the
+    replacements are already in ``body`` (the agent saw exactly what goes out), so nothing
+    further needs doing.  A note never carries attachments.
+    """
+
+    mode: Mode
+    body: str
+    attachments: tuple[PendingFile, ...]
+    smart_encoding: bool
+
+
+# -- attachments ---------------------------------------------------------------------------------
+
+
+class AttachmentRejected(ValueError):
+    """A file the composer will not attach; ``str(error)`` says why, for the agent."""
+
+
+def check_attachment(
+    typed: str, *, attached: tuple[PendingFile, ...] = (), base: Path | None = None
+) -> PendingFile:
+    """The file at ``typed`` (``~`` expanded, relative to ``base`` or the cwd) if Twilio would
+    take it next to ``attached``; otherwise AttachmentRejected saying what to do."""
+    if not typed.strip():
+        raise AttachmentRejected("Type the path of a file to attach.")
+    path = Path(typed.strip()).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    if not path.exists():
+        raise AttachmentRejected(f"There is no file at {path}.")
+    if not path.is_file():
+        raise AttachmentRejected(f"{path} is a folder, not a file.")
+    if not os.access(path, os.R_OK):
+        raise AttachmentRejected(f"{path.name} cannot be read: permission denied.")
+    if any(item.path == path for item in attached):
+        raise AttachmentRejected(f"{path.name} is already attached.")
+    if len(attached) >= MAX_MEDIA:
+        raise AttachmentRejected(f"Twilio sends at most {MAX_MEDIA} attachments per message.")
+    size = path.stat().st_size
+    if size == 0:
+        raise AttachmentRejected(f"{path.name} is empty.")
+    content_type = mimetypes.guess_type(path.name, strict=False)[0]
+    if content_type is None:
+        raise AttachmentRejected(
+            f"smsdesk cannot tell what kind of file {path.name} is from its name. Twilio takes "
+            "images (JPEG, PNG, GIF), audio, video, vCards and PDFs."
+        )
+    if not is_accepted_media_type(content_type):
+        raise AttachmentRejected(
+            f"{path.name} is {content_type}, which Twilio does not accept for MMS. Send an "
+            "image (JPEG, PNG or GIF) or a PDF, or send a link instead."
+        )
+    total = size + sum(item.size for item in attached)
+    if total > MAX_MEDIA_TOTAL_BYTES:
+        raise AttachmentRejected(
+            f"{path.name} ({human_size(size)}) would bring the attachments to "
+            f"{human_size(total)}, over Twilio's {human_size(MAX_MEDIA_TOTAL_BYTES)} per message."
+        )
+    return PendingFile(path=path, filename=path.name, content_type=content_type, size=size)
+
+
+class AttachFile(ModalScreen["PendingFile | None"]):
+    """Asks for a file path, and only closes on a file Twilio would take (or on escape)."""
+
+    DEFAULT_CSS = """
+    AttachFile { align: center middle; background: $background 60%; }
+    AttachFile > Vertical {
+        width: 72; max-width: 90%; height: auto; padding: 1 2;
+        border: thick $accent; background: $surface;
+    }
+    AttachFile #attach-error { color: $error; }
+    AttachFile #attach-help { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss_none", "Cancel", id="composer.attach_cancel"),
+    ]
+
+    def __init__(self, attached: tuple[PendingFile, ...]) -> None:
+        super().__init__()
+        self._attached = attached
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Attach a file", id="attach-title")
+            yield Input(placeholder="path, e.g. ~/Pictures/receipt.png", id="attach-path")
+            yield Static("", id="attach-error")
+            yield Static("enter attach · escape cancel", id="attach-help")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            pending = check_attachment(event.value, attached=self._attached)
+        except AttachmentRejected as why:
+            self.query_one("#attach-error", Static).update(Content(str(why)))
+            return
+        self.dismiss(pending)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+# -- the external editor -------------------------------------------------------------------------
+
+
+def edit_externally(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """Run ``$VISUAL``/``$EDITOR``/``vi`` on ``text`` in a temp file and return what it saved.
+
+    Blocks until the editor exits, so the caller must have suspended the TUI.  A non-zero exit
+    (vi's ``:cq``) means "abandon": ValueError, and the draft stays as it was.  The one newline
+    editors add at the end of a file is dropped, since Twilio would bill it.
+    """
+    env = os.environ if environ is None else environ
+    command = shlex.split(env.get("VISUAL") or env.get("EDITOR") or "vi")
+    handle, name = tempfile.mkstemp(prefix="smsdesk-draft-", suffix=".txt")
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        done = subprocess.run([*command, str(path)], check=False, env=dict(env))
+        if done.returncode != 0:
+            raise ValueError(f"{command[0]} exited with status {done.returncode}")
+        edited = path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+    return edited.removesuffix("\n").removesuffix("\r")
+
+
+# -- the widget ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Stash:
+    """A ticket's draft while another ticket is open."""
+
+    mode: Mode
+    text: str
+    attachments: tuple[PendingFile, ...]
+    smart_encoding: bool
+
+
+_EMPTY = _Stash("reply", "", (), False)
+
+
+def _visible(cluster: str) -> str:
+    """A non-GSM character as the agent can find it: invisible ones by code point."""
+    if cluster.isprintable() and not cluster.isspace():
+        return cluster
+    return " ".join(f"U+{ord(c):04X}" for c in cluster)
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+class Composer(Widget):
+    """Reply or private note for the open ticket, judged live, sent on ctrl+s."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Send", id="composer.send"),
+        Binding("escape", "cancel", "Leave", id="composer.cancel"),
+        # Priority, to win over TextArea's ctrl+e (end of line); check_action hands the key back
+        # to the TextArea whenever smart encoding would save nothing.
+        Binding("ctrl+e", "smart_encoding", "Smart encoding", id="composer.smart_encoding",
+                priority=True),
+        Binding("ctrl+t", "attach", "Attach", id="composer.attach"),
+        Binding("ctrl+r", "remove_attachment", "Remove attachment",
+                id="composer.remove_attachment"),
+        Binding("ctrl+o", "editor", "$EDITOR", id="composer.editor"),
+        Binding("ctrl+n", "toggle_mode", "Reply/note", id="composer.toggle_mode"),
+    ]
+
+    class Submitted(Message):
+        """The agent sent this draft and nothing refuses it; the lead sends it to the relay."""
+
+        def __init__(self, draft: Draft, context: ComposeContext) -> None:
+            super().__init__()
+            self.draft = draft
+            self.context = context
+
+    class Cancelled(Message):
+        """The agent left the composer (escape); the draft is kept."""
+
+    def __init__(
+        self,
+        *,
+        send_review: bool = True,
+        editor: EditorRunner | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """``editor`` replaces the ``$EDITOR`` round trip (``ctrl+o``): by default the app is
+        suspended and :func:`edit_externally` runs."""
+        super().__init__(name=name, id=id, classes=classes)
+        self.send_review = send_review
+        self._editor = editor
+        self._ctx: ComposeContext | None = None
+        self._mode: Mode = "reply"
+        self._attachments: tuple[PendingFile, ...] = ()
+        self._smart_encoding = False
+        self._stash: dict[int, _Stash] = {}
+        self._pending_ticket: int | None = None  # a Submitted the lead has not answered yet
+        self._failure: str | None = None
+        self._notice: str | None = None  # why a key did nothing, until the next edit
+        self._analysis: SmsAnalysis = analyze("")
+        self._refusals: tuple[Refusal, ...] = ()
+        self._saving = 0  # segments smart encoding would save now
+        self._chrome: tuple[object, ...] = ()  # what the title and keys were last drawn for
+        self._keys: dict[str, str] = {}  # action -> key display, with the app's keymap
+        self._verdict = Content("")
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield TextArea(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
+                       highlight_cursor_line=False, id="composer-text")
+        yield Static(id="composer-count")
+        yield Static(id="composer-smart")
+        yield Static(id="composer-attachments")
+        yield Static(id="composer-verdict")
+
+    def on_mount(self) -> None:
+        self._ready = True  # the children exist from here on (is_mounted is not yet True)
+        self._show()
+
+    # -- the lead's side ----------------------------------------------------------------------
+
+    @property
+    def context(self) -> ComposeContext | None:
+        return self._ctx
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: Mode) -> None:
+        if mode not in ("reply", "note"):
+            raise ValueError(f"mode must be 'reply' or 'note', not {mode!r}")
+        self._mode = mode
+        self._notice = None
+        self._show()
+
+    @property
+    def text(self) -> str:
+        return self._text_area.text
+
+    @property
+    def attachments(self) -> tuple[PendingFile, ...]:
+        return self._attachments
+
+    @property
+    def refusals(self) -> tuple[Refusal, ...]:
+        """What stands in the way of sending the reply now (empty in note mode)."""
+        return self._refusals
+
+    def verdict_text(self) -> str:
+        """The verdict under the draft as the agent reads it: refusals, failure, why a key did
+        nothing.  Plain text, for tests and screen readers."""
+        return self._verdict.plain
+
+    def set_context(self, context: ComposeContext | None) -> None:
+        """Open a ticket's draft (or refresh its facts); None disables the composer."""
+        current = self._ctx
+        if not self._ready:  # no text yet, so no draft to stash or restore
+            self._ctx = context
+            self.disabled = context is None
+            return
+        if current is not None and (context is None or context.ticket_id != current.ticket_id):
+            self._stash_current(current.ticket_id)
+        self._ctx = context
+        if context is not None and (current is None or context.ticket_id != current.ticket_id):
+            self._restore(self._stash.pop(context.ticket_id, _EMPTY))
+        self.disabled = context is None
+        self._show()
+
+    def start(self, mode: Mode) -> None:
+        """Focus the text in ``mode`` (the inbox's r / n)."""
+        if self._ctx is None:
+            self.app.notify("Open a ticket first.", severity="warning")
+            return
+        self.mode = mode
+        self._text_area.focus()
+
+    def sent(self) -> None:
+        """The relay accepted the last Submitted: its draft is done with."""
+        ticket, self._pending_ticket = self._pending_ticket, None
+        if ticket is None:
+            return
+        if self._ctx is not None and self._ctx.ticket_id == ticket:
+            self._restore(replace(_EMPTY, mode=self._mode))
+            self._show()
+        else:
+            self._stash.pop(ticket, None)
+
+    def failed(self, reason: str) -> None:
+        """The relay refused the last Submitted: say why, keep the draft for another try."""
+        ticket, self._pending_ticket = self._pending_ticket, None
+        if self._ctx is not None and ticket in (None, self._ctx.ticket_id):
+            self._failure = reason
+            self._show()
+        else:
+            self.app.notify(f"Ticket #{ticket}: not sent. {reason}", severity="error")
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "smart_encoding":
+            return self._saving > 0 and self._mode == "reply"
+        return True
+
+    def action_send(self) -> None:
+        context = self._ctx
+        if context is None:
+            return
+        if self._pending_ticket is not None:
+            self._refuse("Still sending the previous one; wait for the relay's answer.")
+            return
+        draft = self._draft()
+        if draft.mode == "note":
+            if not draft.body.strip():
+                self._refuse("There is nothing to note. Type the note first.")
+                return
+            self._submit(draft, context)
+            return
+        refusals = self._judge(context, draft, live=False)
+        if refusals:
+            self._refuse_send(refusals)
+            return
+        if not self.send_review:
+            self._submit(draft, context)
+            return
+        review = SendReview(
+            draft.body,
+            to=context.contact.phone,
+            sender=context.number.e164,
+            attachments=[item.attachment for item in draft.attachments],
+        )
+        self.app.push_screen(review, lambda choice: self._reviewed(choice, draft, context))
+
+    def action_cancel(self) -> None:
+        self.post_message(self.Cancelled())
+
+    def action_smart_encoding(self) -> None:
+        """Put Twilio's Smart Encoding replacements into the text itself (one undo step), so
+        the agent sees exactly what the customer will receive."""
+        area = self._text_area
+        suggestion = suggest_smart_encoding(area.text)
+        if suggestion is None:
+            return
+        # Replacements can be longer ("…" -> "..."): keep the cursor after the same character.
+        cursor = area.document.get_index_from_location(area.cursor_location)
+        offset = len(smart_encode(area.text[:cursor]))
+        area.replace(suggestion.text, (0, 0), area.document.end, maintain_selection_offset=False)
+        area.move_cursor(area.document.get_location_from_index(offset))
+        self._smart_encoding = True
+        self._show()
+
+    def action_attach(self) -> None:
+        context = self._ctx
+        if context is None:
+            return
+        if self._mode == "note":
+            self._refuse("A private note cannot carry attachments; switch to reply "
+                         f"({self._key('toggle_mode')}).")
+            return
+        if not context.number.mms:
+            self._refuse(
+                f"Attachments are disabled: {context.number.e164} is SMS-only, and SMS-only "
+                "numbers send text only. Reply from an MMS-enabled number to send files."
+            )
+            return
+        self.app.push_screen(AttachFile(self._attachments), self._attached)
+
+    def action_remove_attachment(self) -> None:
+        if not self._attachments:
+            self._refuse("There is no attachment to remove.")
+            return
+        self._attachments = self._attachments[:-1]
+        self._show()
+
+    def action_toggle_mode(self) -> None:
+        self.mode = "note" if self._mode == "reply" else "reply"
+
+    def action_editor(self) -> None:
+        area = self._text_area
+        try:
+            edited = (self._editor or self._suspend_and_edit)(area.text)
+        except SuspendNotSupported:
+            self._refuse("This terminal cannot hand over to an external editor.")
+            return
+        except (OSError, ValueError) as error:
+            self._refuse(f"The external editor failed, the draft is unchanged: {error}")
+            return
+        if edited != area.text:
+            area.replace(edited, (0, 0), area.document.end, maintain_selection_offset=False)
+        area.focus()
+        self._show()
+
+    # -- inside -------------------------------------------------------------------------------
+
+    @property
+    def _text_area(self) -> TextArea:
+        return self.query_one("#composer-text", TextArea)
+
+    def _suspend_and_edit(self, text: str) -> str:
+        """Textual's documented way to run a terminal program: suspend, block, resume."""
+        with self.app.suspend():
+            return edit_externally(text)
+
+    @on(TextArea.Changed, "#composer-text")
+    def _changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        self._failure = None
+        self._notice = None
+        self._show()
+
+    def _attached(self, pending: PendingFile | None) -> None:
+        if pending is not None:
+            self._attachments = (*self._attachments, pending)
+            self._show()
+        self._text_area.focus()
+
+    def _reviewed(self, choice: ReviewChoice | None, draft: Draft, context: ComposeContext) -> None:
+        """Send what was reviewed, unless the ticket or its facts changed meanwhile."""
+        if choice == "cancel":
+            self.post_message(self.Cancelled())
+            return
+        if choice != "send":
+            self._text_area.focus()
+            return
+        if self._ctx is None or self._ctx.ticket_id != context.ticket_id:
+            self._refuse("Not sent: the ticket changed while the reply was being reviewed.")
+            return
+        refusals = self._judge(self._ctx, draft, live=False)
+        if refusals:  # e.g. the contact opted out while the review was open
+            self._refuse_send(refusals)
+            return
+        self._submit(draft, self._ctx)
+
+    def _submit(self, draft: Draft, context: ComposeContext) -> None:
+        self._pending_ticket = context.ticket_id
+        self._failure = None
+        self.post_message(self.Submitted(draft, context))
+        self._show()
+
+    def _refuse(self, why: str, *, toast: str | None = None) -> None:
+        """A key that did nothing says why, in the composer and as a toast."""
+        self._notice = why
+        self.app.bell()
+        self.app.notify(toast or why, severity="error", timeout=6)
+        self._show()
+
+    def _refuse_send(self, refusals: tuple[Refusal, ...]) -> None:
+        """The reasons are listed under the text already; the toast repeats them in full."""
+        self._refuse("Not sent. Fix this first:", toast=" ".join(r.reason for r in refusals))
+        # _show re-judged live, which leaves out "nothing to send"; the agent asked, so say it.
+        self._refusals = refusals
+        self._show_verdict(self._ctx, self._mode == "reply")
+
+    def _draft(self) -> Draft:
+        attachments = self._attachments if self._mode == "reply" else ()
+        return Draft(self._mode, self._text_area.text, attachments, self._smart_encoding)
+
+    def _judge(self, context: ComposeContext, draft: Draft, *, live: bool) -> tuple[Refusal, ...]:
+        """Preflight refusals; while typing, "nothing to send" is left out as noise."""
+        verdict = preflight(
+            number=context.number,
+            account=context.account,
+            contact=context.contact,
+            to=context.contact.phone,
+            body=draft.body,
+            attachments=[item.attachment for item in draft.attachments],
+        )
+        if live:
+            return tuple(r for r in verdict.refusals if r.code != 21602)
+        return verdict.refusals
+
+    def _stash_current(self, ticket_id: int) -> None:
+        stash = _Stash(self._mode, self._text_area.text, self._attachments, self._smart_encoding)
+        if stash.text or stash.attachments:
+            self._stash[ticket_id] = stash
+        else:
+            self._stash.pop(ticket_id, None)
+
+    def _restore(self, stash: _Stash) -> None:
+        self._mode = stash.mode
+        self._attachments = stash.attachments
+        self._smart_encoding = stash.smart_encoding
+        self._failure = None
+        self._notice = None
+        if self._text_area.text != stash.text:
+            self._text_area.load_text(stash.text)
+
+    def _show(self) -> None:
+        """Recompute cost and verdict for the text as it is now, then redraw."""
+        if not self._ready:
+            return
+        context, text = self._ctx, self._text_area.text
+        reply = self._mode == "reply"
+        self.set_class(context is None, "-idle")
+        self.set_class(not reply, "-note")
+        self.set_class(bool(self._pending_ticket), "-sending")
+        suggestion = suggest_smart_encoding(text) if reply and not self._attachments else None
+        self._analysis = suggestion.original if suggestion is not None else analyze(text)
+        self._saving = suggestion.segments_saved if suggestion is not None else 0
+        if context is not None and reply:
+            self._refusals = self._judge(context, self._draft(), live=True)
+        else:
+            self._refusals = ()
+        # Title, key hints and the footer only change with the ticket, mode or smart encoding's
+        # availability: not redrawn on every keystroke.
+        chrome = (context, self._mode, self._saving > 0, getattr(self.app, "_keymap", None))
+        if chrome != self._chrome:
+            self._chrome = chrome
+            self._keys = self._bound_keys()
+            self._show_title(context)
+            self.refresh_bindings()
+        self._show_count(reply, text)
+        self._show_smart(suggestion)
+        self._show_attachments(reply)
+        self._show_verdict(context, reply)
+
+    def _key(self, action: str) -> str:
+        """The key bound to ``action``, as the footer shows it (worked out with the chrome)."""
+        return self._keys.get(action, "?")
+
+    def _bound_keys(self) -> dict[str, str]:
+        """Each action's first key, after the app's keymap (``App.set_keymap``).
+
+        Textual applies the keymap to a copy of each node's bindings when it builds the binding
+        chain and offers no public accessor for the result, so this does the same with
+        ``App._keymap``.
+        """
+        bindings = self._bindings.copy()
+        bindings.apply_keymap(getattr(self.app, "_keymap", {}))
+        keys: dict[str, str] = {}
+        for key, bound in bindings.key_to_bindings.items():
+            for binding in bound:
+                keys.setdefault(binding.action, self.app.get_key_display(replace(binding, key=key)))
+        return keys
+
+    def _show_title(self, context: ComposeContext | None) -> None:
+        # Content, not str: a contact named "[b]ob" must not be read as markup.
+        if context is None:
+            self.border_title = Content("Reply")
+            self.border_subtitle = None
+            return
+        if self._mode == "note":
+            self.border_title = Content(f"Private note on #{context.ticket_id}: agents only")
+        else:
+            who = context.contact.name or context.contact.phone
+            self.border_title = Content(f"Reply to {who} from {context.number.e164}")
+        send, other = ("add note", "reply") if self._mode == "note" else ("send", "note")
+        self.border_subtitle = Content(
+            f"{self._key('send')} {send} · {self._key('toggle_mode')} {other} · "
+            f"{self._key('attach')} attach · {self._key('editor')} editor · "
+            f"{self._key('cancel')} leave"
+        )
+
+    def _show_count(self, reply: bool, text: str) -> None:
+        count = self.query_one("#composer-count", Static)
+        if self._ctx is None:
+            count.update(Content("No ticket open: open one to reply or add a note."))
+            return
+        if not reply:
+            count.update(Content("Private note: only agents see it. Any length, no SMS rules."))
+            return
+        if self._attachments:
+            count.update(Content(f"MMS · {len(text):,}/{_MMS_MAX_CHARS:,} characters · 1 message"))
+            return
+        cost = self._analysis
+        limit = cost.per_segment_limit * max(cost.segments, 1)
+        parts: list[str | tuple[str, str]] = [
+            f"{cost.encoding} · {cost.characters}/{limit} · {_plural(cost.segments, 'segment')}"
+        ]
+        if not cost.is_gsm7:
+            parts.append(" · UCS-2 because of: ")
+            for i, cluster in enumerate(cost.non_gsm):
+                parts.extend([" "] if i else [])
+                parts.append((_visible(cluster), "bold $warning reverse"))
+        count.update(Content.assemble(*parts))
+
+    def _show_smart(self, suggestion: SmartEncodingSuggestion | None) -> None:
+        smart = self.query_one("#composer-smart", Static)
+        smart.display = suggestion is not None and self._saving > 0
+        if suggestion is not None and self._saving > 0:
+            pairs = ", ".join(
+                f"{_visible(a)} → {b or '(nothing)'}" for a, b in suggestion.replacements[:6]
+            )
+            smart.update(Content.assemble(
+                (self._key("smart_encoding"), "bold"),
+                f": smart encoding would save {_plural(self._saving, 'segment')} ({pairs})",
+            ))
+
+    def _show_attachments(self, reply: bool) -> None:
+        box = self.query_one("#composer-attachments", Static)
+        box.display = bool(self._attachments)
+        if not self._attachments:
+            return
+        if not reply:
+            box.update(Content(f"{_plural(len(self._attachments), 'attachment')} kept for the "
+                               "reply; a note cannot carry them."))
+            return
+        parts: list[str | tuple[str, str]] = [
+            f"+ {item.filename} · {item.content_type} · {human_size(item.size)}\n"
+            for item in self._attachments
+        ]
+        total = sum(item.size for item in self._attachments)
+        parts.append((f"{_plural(len(self._attachments), 'file')} · {human_size(total)} of "
+                      f"{human_size(MAX_MEDIA_TOTAL_BYTES)} · {self._key('remove_attachment')} "
+                      "removes the last", "$text-muted"))
+        box.update(Content.assemble(*parts))
+
+    def _show_verdict(self, context: ComposeContext | None, reply: bool) -> None:
+        verdict = self.query_one("#composer-verdict", Static)
+        parts: list[str | tuple[str, str]] = []
+        if self._pending_ticket is not None:
+            parts.append(("Sending…\n", "bold"))
+        if self._failure:
+            parts.append((f"Not sent: {self._failure}\n", "bold $error"))
+        if self._notice:
+            parts.append((f"{self._notice}\n", "$warning"))
+        for refusal in self._refusals:
+            parts.extend([("✗ ", "bold $error"), f"{refusal.reason}\n"])
+        if context is not None and reply and not parts:
+            parts.append((f"Nothing stands in the way. {self._key('send')} sends.",
+                          "$text-muted"))
+        self._verdict = Content.assemble(*parts).rstrip()
+        verdict.display = bool(parts)
+        verdict.update(self._verdict)
