@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from desk_harness import UK_LONG_CODE, US_TOLL_FREE, free_port
 from relay_harness import AgentClient, Harness
 
 from core import auth, queries, writes
@@ -20,15 +20,7 @@ from server.relay import bound_port, running_relay
 from server.simulator.customers import demo_png
 from server.simulator.runner import Simulator
 
-US_TOLL_FREE = "+18885550100"
-UK_LONG_CODE = "+447400900456"
 CUSTOMER = "+12015550123"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -47,7 +39,7 @@ async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     sim.add_number(account.sid, US_TOLL_FREE, mms=True)
     sim.add_number(account.sid, UK_LONG_CODE, mms=False)
     paths = Paths(tmp_path)
-    port = _free_port()
+    port = free_port()
     public = f"http://127.0.0.1:{port}"
     try:
         async with running_relay(paths, public_url=public, host="127.0.0.1",

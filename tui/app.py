@@ -1,0 +1,94 @@
+"""The inbox application: config, keymap and the relay client around one screen.
+
+Kept small on purpose: screens own their layout and actions
+(``tui.screens``), widgets draw (``tui.widgets``), the client talks to the
+relay (``tui.client``). The app only wires them together and owns what lives
+as long as the process: the connection, the theme, the keymap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from tui.client import ConnectionState, RelayClient
+from tui.commands import InboxCommands
+from tui.config import Config, ConfigError, load_config
+from tui.keymap import apply_keymap, binding_catalog
+from tui.screens.help import HelpScreen
+from tui.screens.inbox import InboxScreen
+from tui.widgets.composer import Composer
+from tui.widgets.thread_view import ThreadView
+from tui.widgets.ticket_list import TicketList
+
+#: Every class whose bindings agents may remap; the help screen lists them all.
+BINDING_OWNERS: tuple[type, ...] = (App, InboxScreen, TicketList, ThreadView, Composer)
+
+
+class InboxApp(App[int]):
+    """``smsdesk inbox``: one agent, one relay."""
+
+    TITLE = "smsdesk"
+    COMMANDS = App.COMMANDS | {InboxCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.command_palette"),
+    ]
+
+    def __init__(self, config: Config, *, backoff: tuple[float, ...] | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.send_review = config.send_review
+        extra = {"backoff": backoff} if backoff else {}
+        self.client = RelayClient(config.relay, config.token, on_event=self._relay_event,
+                                  on_state=self._connection_changed, **extra)
+        self.inbox = InboxScreen(self.client)
+        self.catalog = binding_catalog(type(self), *BINDING_OWNERS[1:])
+
+    def on_mount(self) -> None:
+        warnings = list(self.config.warnings)
+        if self.config.theme in self.available_themes:
+            self.theme = self.config.theme
+        else:
+            warnings.append(f"theme {self.config.theme!r} is not known; using the default")
+        warnings += apply_keymap(self, self.config.keymap, self.catalog)
+        for warning in warnings:
+            self.notify(warning, title="Config", severity="warning", timeout=10)
+        self.push_screen(self.inbox)
+        self.run_worker(self.client.run(), name="relay-client", group="client")
+
+    async def on_unmount(self) -> None:
+        await self.client.close()
+
+    def _relay_event(self, event: dict[str, Any]) -> None:
+        self.inbox.relay_event(event)
+
+    def _connection_changed(self, state: ConnectionState, detail: str) -> None:
+        self.inbox.connection_changed(state, detail)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.catalog))
+
+
+def run_inbox(relay_url: str | None = None, token: str | None = None, *,
+              config_path: Path | None = None) -> int:
+    """Open the inbox; settings not given here come from the config file."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as error:
+        print(f"smsdesk: {error}")
+        return 2
+    if relay_url:
+        config.relay = relay_url
+    if token:
+        config.token = token
+    if not config.token:
+        print("smsdesk: no agent token. Ask an admin for one (`smsdesk agent add NAME`), then"
+              " pass --token or put `token = \"...\"` in the config file.")
+        return 2
+    result = InboxApp(config).run()
+    return int(result or 0)

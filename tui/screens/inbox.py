@@ -1,0 +1,482 @@
+"""The inbox: ticket list on top, the open ticket's thread below, the composer under it.
+
+Why this screen owns the glue and nothing else: the widgets draw, the model
+(``tui.model``) decides what is loaded, the client talks to the relay. Here
+each relay event is routed to whatever shows it, and each key becomes a relay
+command. Commands go through the client, which queues them while the relay is
+away and sends each exactly once, so an action taken offline is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.client import CommandError, ConnectionState, RelayClient
+from tui.model import (
+    Directory,
+    ThreadState,
+    TicketListModel,
+    View,
+    standard_views,
+    with_view_text,
+)
+from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
+from tui.widgets.composer import ComposeContext, Composer, Draft
+from tui.widgets.header import InboxHeader
+from tui.widgets.thread_view import MediaCache, ThreadView
+from tui.widgets.ticket_list import TicketList
+
+logger = logging.getLogger(__name__)
+
+THREAD_WINDOW = 100
+STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
+            ("Closed", "closed")]
+PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
+
+
+class InboxScreen(Screen[None]):
+    """Where agents spend the day."""
+
+    CSS_PATH = "inbox.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="inbox.search"),
+        Binding("tab", "next_unread", "Next unread", id="inbox.next_unread"),
+        Binding("r", "reply", "Reply", id="inbox.reply"),
+        Binding("n", "note", "Note", id="inbox.note"),
+        Binding("s", "status", "Status", id="inbox.status"),
+        Binding("p", "priority", "Priority", id="inbox.priority"),
+        Binding("a", "assign", "Assign", id="inbox.assign"),
+        Binding("t", "tags", "Tags", id="inbox.tags"),
+        Binding("u", "mark_unread", "Unread", id="inbox.mark_unread"),
+        Binding("v", "views", "Views", id="inbox.views"),
+        Binding("l", "focus_thread", "Thread", show=False, id="inbox.focus_thread"),
+        Binding("h", "focus_list", "List", show=False, id="inbox.focus_list"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
+    ]
+
+    def __init__(self, client: RelayClient) -> None:
+        super().__init__()
+        self.client = client
+        self.names = Directory()
+        self.model = TicketListModel(self.command, self._rows_changed)
+        self.media = MediaCache()
+        self.thread_state: ThreadState | None = None
+        self.open_row: dict[str, Any] | None = None
+        self.live_once = False
+        self.ready = False  # composed and mounted: the client may be quicker than the screen
+        self._pending_state: tuple[ConnectionState, str] | None = None
+        self._media_wanted: set[str] = set()
+
+    # --- layout -------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield InboxHeader(id="header")
+        yield TicketList(self.model, self.names, id="tickets")
+        with Vertical(id="ticket-pane"):
+            yield ThreadView(self.names, media=self.media, id="thread")
+            yield Composer(send_review=getattr(self.app, "send_review", True), id="composer")
+        yield Footer()
+
+    @property
+    def header(self) -> InboxHeader:
+        return self.query_one(InboxHeader)
+
+    @property
+    def tickets(self) -> TicketList:
+        return self.query_one(TicketList)
+
+    @property
+    def thread(self) -> ThreadView:
+        return self.query_one(ThreadView)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    def on_mount(self) -> None:
+        self.tickets.focus()
+        self.composer.set_context(None)
+        self.ready = True
+        if self._pending_state is not None:
+            self.connection_changed(*self._pending_state)
+
+    def on_unmount(self) -> None:
+        self.ready = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the agent types, the inbox's keys are letters of the reply, not actions."""
+        focused = self.focused
+        return not (focused is not None and self.composer in focused.ancestors_with_self)
+
+    # --- the relay ----------------------------------------------------------------
+
+    async def command(self, name: str, **args: Any) -> Any:
+        return await self.client.command(name, **args)
+
+    def connection_changed(self, state: ConnectionState, detail: str) -> None:
+        """Called by the app for each state change of the client."""
+        if not self.ready:
+            self._pending_state = (state, detail)  # only the latest matters
+            return
+        self.header.state = state.value
+        self.header.detail = detail
+        if state is ConnectionState.LIVE:
+            agent = self.client.agent or {}
+            self.header.agent = str(agent.get("name", ""))
+            if not self.live_once:
+                self.live_once = True
+                self._start()
+            else:
+                self.notify("Back in touch with the relay; nothing was missed.",
+                            title="Reconnected", timeout=3)
+        elif state is ConnectionState.OFFLINE and self.live_once:
+            self.notify(f"Lost the relay: {detail}. Anything you do now is sent when it is back.",
+                        title="Offline", severity="warning", timeout=6)
+        elif state is ConnectionState.REFUSED:
+            self.notify(detail or "the relay refused this token", title="Not signed in",
+                        severity="error", timeout=30)
+
+    @work(exclusive=True, group="start")
+    async def _start(self) -> None:
+        try:
+            groups, agents, numbers = await asyncio.gather(
+                self.command("list_groups"), self.command("list_agents"),
+                self.command("list_numbers"))
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the desk", severity="error")
+            return
+        self.names.load(groups, agents, numbers)
+        await self.switch_view(standard_views(self._agent_id())[0])
+
+    def _agent_id(self) -> int | None:
+        agent = self.client.agent or {}
+        return agent.get("id")
+
+    def relay_event(self, event: dict[str, Any]) -> None:
+        """Called by the app for every event, in order, exactly once."""
+        if not self.ready:
+            return  # the first load, which follows, will show it
+        kind = event.get("kind", "")
+        payload = event.get("payload") or {}
+        if self.names.apply(event):
+            self.tickets.refresh_rows()
+            return
+        self.model.apply(event)
+        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
+            contact = payload.get("contact") or {}
+            who = contact.get("name") or contact.get("phone") or "a customer"
+            preview = (payload.get("message") or {}).get("body", "")[:60]
+            self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
+        self._update_open_ticket(kind, event.get("ticket_id"), payload)
+
+    def _is_mine_to_see(self, payload: dict[str, Any]) -> bool:
+        agent = self.client.agent or {}
+        groups = set(agent.get("group_ids") or [])
+        ticket = payload.get("ticket") or {}
+        return agent.get("role") == "admin" or not groups or ticket.get("group_id") in groups \
+            or ticket.get("group_id") is None
+
+    def _update_open_ticket(self, kind: str, ticket_id: int | None,
+                            payload: dict[str, Any]) -> None:
+        contact = payload.get("contact")
+        if kind == "contact.updated" and contact and self.open_row is not None \
+                and contact.get("id") == self.open_row["ticket"].get("contact_id"):
+            # A STOP (or START) changes what may be sent to the open ticket right now.
+            self.open_row = {**self.open_row, "contact_opted_out": bool(contact.get("opted_out")),
+                             "contact_name": contact.get("name", "")}
+            self._refresh_compose_context()
+        state = self.thread_state
+        if state is None or ticket_id != state.ticket_id:
+            return
+        entry = payload.get("message") or payload.get("note")
+        if entry is not None and kind in ("message.created", "message.updated",
+                                          "note.created", "ticket.created"):
+            if "error" in payload and isinstance(entry, dict):
+                entry = {**entry, "error": payload["error"]}
+            if state.upsert(entry):
+                self.thread.upsert(entry)
+        ticket = payload.get("ticket")
+        if ticket is not None and self.open_row is not None:
+            self.open_row = {**self.open_row, "ticket": ticket}
+            self._refresh_compose_context()
+
+    def _rows_changed(self) -> None:
+        if not self.is_mounted:
+            return
+        self.tickets.refresh_rows()
+        self.header.total = self.model.total
+        self.header.view = self.model.view.label
+        if self.model.error:
+            self.notify(self.model.error, title="Could not load tickets", severity="error")
+            self.model.error = None
+
+    async def switch_view(self, view: View) -> None:
+        self.tickets.reset()
+        await self.model.switch(view)
+
+    # --- opening a ticket ---------------------------------------------------------
+
+    @on(TicketList.Opened)
+    def _opened(self, message: TicketList.Opened) -> None:
+        self.open_ticket(message.row)
+
+    @work(exclusive=True, group="open")
+    async def open_ticket(self, row: dict[str, Any]) -> None:
+        ticket = row["ticket"]
+        self.open_row = row
+        self.thread_state = ThreadState(ticket["id"])
+        try:
+            page = await self.command("get_thread", ticket_id=ticket["id"], limit=THREAD_WINDOW)
+        except CommandError as error:
+            self.notify(str(error), title="Could not open the ticket", severity="error")
+            return
+        if self.thread_state is None or self.thread_state.ticket_id != ticket["id"]:
+            return  # another ticket was opened meanwhile
+        self.thread_state.entries = list(page["items"])
+        self.thread_state.older = page.get("older")
+        self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
+        self._refresh_compose_context()
+        if ticket.get("unread"):
+            await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
+
+    def _refresh_compose_context(self) -> None:
+        row = self.open_row
+        if row is None:
+            self.composer.set_context(None)
+            return
+        number = self.names.numbers.get(row["ticket"].get("number_id"))
+        if number is None or not number.get("account"):
+            self.composer.set_context(None)
+            return
+        self.composer.set_context(ComposeContext.from_wire(row, number, number["account"]))
+
+    @on(ThreadView.OlderWanted)
+    def _older_wanted(self, message: ThreadView.OlderWanted) -> None:
+        self.load_older(message.ticket_id, message.before)
+
+    @work(group="older")
+    async def load_older(self, ticket_id: int, before: str) -> None:
+        state = self.thread_state
+        if state is None or state.ticket_id != ticket_id or state.loading_older:
+            return
+        state.loading_older = True
+        try:
+            page = await self.command("get_thread", ticket_id=ticket_id, before=before,
+                                      limit=THREAD_WINDOW)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load older messages", severity="error")
+            return
+        finally:
+            state.loading_older = False
+        if self.thread_state is not state:
+            return
+        state.entries = list(page["items"]) + state.entries
+        state.older = page.get("older")
+        self.thread.prepend(list(page["items"]), has_older=state.older is not None)
+
+    @on(ThreadView.MediaWanted)
+    def _media_wanted_message(self, message: ThreadView.MediaWanted) -> None:
+        if message.sha256 not in self._media_wanted:
+            self._media_wanted.add(message.sha256)
+            self.fetch_media(message.sha256)
+
+    @work(group="media")
+    async def fetch_media(self, sha256: str) -> None:
+        try:
+            found = await self.command("fetch_media", sha256=sha256)
+        except CommandError as error:
+            self.notify(str(error), title="Could not fetch an attachment", severity="warning")
+            return
+        finally:
+            self._media_wanted.discard(sha256)
+        data = await asyncio.to_thread(base64.b64decode, found["data"])
+        self.media.put(sha256, data)
+        self.thread.media_ready(sha256)
+
+    # --- replying -----------------------------------------------------------------
+
+    def action_reply(self) -> None:
+        self._open_composer("reply")
+
+    def action_note(self) -> None:
+        self._open_composer("note")
+
+    def _open_composer(self, mode: str) -> None:
+        if self.open_row is None:
+            current = self.tickets.current()
+            if current is None:
+                self.notify("Open a ticket first (Enter).", severity="warning")
+                return
+            self.open_ticket(current)
+        self.composer.start(mode)  # type: ignore[arg-type]
+
+    @on(Composer.Submitted)
+    def _submitted(self, message: Composer.Submitted) -> None:
+        self.send_draft(message.draft, message.context.ticket_id)
+
+    @on(Composer.Cancelled)
+    def _cancelled(self) -> None:
+        self.thread.focus()
+
+    @work(group="send")
+    async def send_draft(self, draft: Draft, ticket_id: int) -> None:
+        try:
+            if draft.mode == "note":
+                await self.command("add_note", ticket_id=ticket_id, body=draft.body)
+            else:
+                media = [await self._upload(item) for item in draft.attachments]
+                args: dict[str, Any] = {"ticket_id": ticket_id, "body": draft.body}
+                if media:
+                    args["media"] = media
+                await self.command("reply", **args)
+        except CommandError as error:
+            self.composer.failed(str(error))
+            return
+        except OSError as error:
+            self.composer.failed(f"Could not read the attachment: {error}")
+            return
+        self.composer.sent()
+        self.thread.focus()
+
+    async def _upload(self, item: Any) -> dict[str, Any]:
+        data = await asyncio.to_thread(Path(item.path).read_bytes)
+        encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode("ascii"))
+        return await self.command("upload_media", content_type=item.content_type, data=encoded,
+                                  filename=item.filename)
+
+    # --- acting on tickets --------------------------------------------------------
+
+    def _targets(self) -> list[int]:
+        """The tickets an action applies to: those selected with space, else the current one."""
+        if self.tickets.selected:
+            return sorted(self.tickets.selected)
+        current = self.tickets.current() if self.focused is not self.thread else None
+        if current is None and self.open_row is not None:
+            return [self.open_row["ticket"]["id"]]
+        return [current["ticket"]["id"]] if current else []
+
+    def _current_ticket(self) -> dict[str, Any] | None:
+        row = self.tickets.current()
+        return row["ticket"] if row else None
+
+    def _set_on_targets(self, describe: str, **changes: Any) -> None:
+        targets = self._targets()
+        if not targets:
+            self.notify("No ticket here.", severity="warning")
+            return
+        self._apply_to(targets, describe, "set_ticket", **changes)
+
+    @work(group="act")
+    async def _apply_to(self, targets: list[int], describe: str, name: str,
+                        **changes: Any) -> None:
+        failures = []
+        for ticket_id in targets:
+            try:
+                await self.command(name, ticket_id=ticket_id, **changes)
+            except CommandError as error:
+                failures.append(f"#{ticket_id}: {error}")
+        if failures:
+            self.notify("\n".join(failures), title=f"Could not {describe}", severity="error")
+        elif len(targets) > 1:
+            self.notify(f"{describe.capitalize()}: {len(targets)} tickets.", timeout=3)
+            self.tickets.selected.clear()
+            self.tickets.refresh_rows()
+
+    def _pick(self, screen: Any, then: Callable[[Any], None]) -> None:
+        def done(value: Any) -> None:
+            if value is not None:
+                then(value)
+
+        self.app.push_screen(screen, done)
+
+    def action_status(self) -> None:
+        ticket = self._current_ticket()
+        self._pick(ChoiceScreen("Set status", STATUSES, ticket and ticket.get("status")),
+                   lambda status: self._set_on_targets(f"set status {status}", status=status))
+
+    def action_priority(self) -> None:
+        ticket = self._current_ticket()
+        self._pick(ChoiceScreen("Set priority", PRIORITIES, ticket and ticket.get("priority")),
+                   lambda value: self._set_on_targets(f"set priority {value}", priority=value))
+
+    def action_assign(self) -> None:
+        ticket = self._current_ticket() or {}
+        agents = [a for a in self.names.agents.values() if not a.get("disabled")]
+        self._pick(AssignScreen(agents, list(self.names.groups.values()),
+                                ticket.get("agent_id"), ticket.get("group_id")),
+                   lambda change: self._set_on_targets("assign", **change))
+
+    def action_tags(self) -> None:
+        ticket = self._current_ticket() or {}
+        known = sorted({tag for run in (self.model.head, self.model.tail) for row in run
+                        for tag in row["ticket"].get("tags") or []})
+        self._pick(TagsScreen(list(ticket.get("tags") or []), known),
+                   lambda tags: self._set_on_targets("tag", tags=tags))
+
+    def action_mark_unread(self) -> None:
+        targets = self._targets()
+        if targets:
+            self._apply_to(targets, "mark unread", "mark_unread")
+
+    def action_views(self) -> None:
+        views = standard_views(self._agent_id())
+        views += [View(f"Group: {g['name']}", status=("open", "pending"), group_id=g["id"])
+                  for g in self.names.groups.values()]
+        views += [View(f"Status: {label}", status=(value,)) for label, value in STATUSES]
+        options = [(view.label, view) for view in views]
+        self._pick(ChoiceScreen("Show", options, None), self._view_chosen)
+
+    def _view_chosen(self, view: View) -> None:
+        self.run_worker(self.switch_view(view), group="view", exclusive=True)
+
+    def action_search(self) -> None:
+        self._pick(TextPromptScreen("Search tickets", "words in messages and notes; * for a prefix",
+                                    self.model.view.text or ""),
+                   self._search_chosen)
+
+    def _search_chosen(self, text: str) -> None:
+        base = self.model.view if not self.model.view.is_search else standard_views(
+            self._agent_id())[0]
+        self.run_worker(self.switch_view(with_view_text(base, text)), group="view",
+                        exclusive=True)
+
+    def action_next_unread(self) -> None:
+        """Open the next unread ticket below the cursor (wrapping), as mail readers do."""
+        start = self.tickets.cursor
+        total = self.model.total
+        for step in range(1, total + 1):
+            index = (start + step) % total
+            row = self.model.row(index)
+            if row is not None and row["ticket"].get("unread"):
+                self.tickets.cursor = index
+                self.open_ticket(row)
+                return
+        self.notify("No unread ticket among those loaded.", timeout=3)
+
+    def action_focus_thread(self) -> None:
+        self.thread.focus()
+
+    def action_focus_list(self) -> None:
+        self.tickets.focus()
+
+    def action_reload(self) -> None:
+        self.run_worker(self.model.reload(), group="view", exclusive=True)
+
+    async def _quietly(self, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except CommandError as error:
+            logger.info("background command failed: %s", error)

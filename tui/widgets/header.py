@@ -1,0 +1,61 @@
+"""The inbox's top line: where the agent is, how many tickets, and whether the relay is there.
+
+Why its own widget: the connection state must always be visible (an agent
+typing a reply needs to know the relay is gone before pressing send), and it
+changes independently of everything else on screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+_STATES = {
+    "connecting": ("◌", "connecting", "warning"),
+    "replaying": ("◐", "catching up", "warning"),
+    "live": ("●", "live", "success"),
+    "offline": ("○", "offline", "error"),
+    "refused": ("✗", "refused", "error"),
+    "closed": ("○", "closed", "error"),
+}
+
+
+class InboxHeader(Widget):
+    """One line: agent · view · counts ............ connection."""
+
+    DEFAULT_CSS = (Path(__file__).with_suffix(".tcss")).read_text()
+
+    agent = reactive("")
+    view = reactive("")
+    total = reactive(0)
+    unread = reactive(-1)
+    state = reactive("connecting")
+    detail = reactive("")
+
+    def render(self) -> Text:
+        left = Text()
+        left.append(" smsdesk ", style="bold reverse")
+        if self.agent:
+            left.append(f"  {self.agent}", style="bold")
+        if self.view:
+            left.append(f"  ·  {self.view}")
+        left.append(f"  ·  {self.total:,} ticket{'s' if self.total != 1 else ''}")
+        if self.unread >= 0:
+            left.append(f"  ·  {self.unread:,} unread")
+        mark, word, tone = _STATES.get(self.state, ("?", self.state, "warning"))
+        right = Text(f"{mark} {word}", style=f"bold {self._colour(tone)}")
+        if self.detail and self.state != "live":
+            right.append(f" ({self.detail})", style=self._colour(tone))
+        right.append(" ")
+        width = self.size.width
+        gap = max(1, width - left.cell_len - right.cell_len)
+        line = left + Text(" " * gap) + right
+        line.truncate(width)
+        return line
+
+    def _colour(self, tone: str) -> str:
+        variables = self.app.theme_variables if self.is_mounted else {}
+        return variables.get(tone, {"success": "green", "warning": "yellow"}.get(tone, "red"))
