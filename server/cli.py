@@ -22,20 +22,64 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _demo(_: argparse.Namespace) -> int:
-    """Until the relay and the inbox land, say plainly what the demo will be."""
-    print(
-        "smsdesk demo\n"
-        "\n"
-        "The demo inbox is not built yet. What exists today:\n"
-        "  - `smsdesk relay`: Twilio webhooks, the agents' websocket, outbound sending\n"
-        "  - `smsdesk sim`: a Twilio simulator speaking Twilio's wire format\n"
-        "  - `smsdesk account|agent|group`: setting the relay up without a screen\n"
-        "README.md ('Trying the relay by hand') shows them working together.\n"
-        "\n"
-        "Coming next: `smsdesk inbox`, the full-screen inbox this command will open."
-    )
-    return 0
+def _demo(args: argparse.Namespace) -> int:
+    """Relay + simulator in a child process on a throwaway home, the inbox in this one.
+
+    The child stops when its stdin closes, so even if this process is killed
+    nothing keeps running; the ``finally`` covers every normal way out.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from server.demo import DemoError, start_backend
+
+    given = Path(args.home).expanduser() if args.home else None
+    if given is not None and given.exists() and any(given.iterdir()):
+        print(f"smsdesk demo: {given} is not empty; the demo needs a fresh directory",
+              file=sys.stderr)
+        return 2
+    home = given or Path(tempfile.mkdtemp(prefix="smsdesk-demo-"))
+    backend = None
+    try:
+        print("Starting the demo relay and Twilio simulator...", flush=True)
+        backend = start_backend(home, speed=args.speed, remove_home=given is None)
+        if args.no_inbox:
+            print(f"The demo is running (data in {home}); Ctrl+C stops it.\n"
+                  f"  Relay websocket  {backend.url}\n"
+                  f"  Admin token      {backend.token}\n"
+                  f"  Simulator        {backend.sim_url}\n"
+                  f"Open the inbox from another terminal:\n"
+                  f"  smsdesk inbox --relay {backend.url} --token {backend.token}\n"
+                  f"Text in as a customer:\n"
+                  f"  smsdesk sim text --sim {backend.sim_url} --from +14155550100"
+                  f" --to +18885550100 \"Hello!\"", flush=True)
+            backend.process.wait()
+            print("smsdesk demo: the backend stopped", file=sys.stderr)
+            return 1
+        from tui.app import run_inbox
+
+        return run_inbox(backend.url, backend.token, config_path=home / "config.toml")
+    except DemoError as error:
+        print(f"smsdesk demo: could not start: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if backend is not None:
+            backend.stop()
+        if given is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    """The full-screen inbox; what is not given here comes from the config file."""
+    from pathlib import Path
+
+    from tui.app import run_inbox
+
+    config = Path(args.config).expanduser() if args.config else None
+    return run_inbox(args.relay, args.token, config_path=config)
 
 
 def _run(coro: Any) -> Any:
@@ -132,7 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"smsdesk {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo = commands.add_parser("demo", help="start the demo inbox (relay + Twilio simulator)")
+    demo.add_argument("--no-inbox", action="store_true",
+                      help="only start the relay and simulator; print how to connect")
+    demo.add_argument("--speed", type=float, default=1.0,
+                      help="customers text in this many times faster (%(default)s)")
+    demo.add_argument("--home", help="an empty data directory to use (default: a fresh"
+                      " temporary one, removed on exit)")
     demo.set_defaults(run=_demo)
+
+    inbox = commands.add_parser("inbox", help="open the full-screen inbox")
+    inbox.add_argument("--relay", help="the relay's websocket, e.g. ws://127.0.0.1:8080/ws"
+                       " (default: from the config file)")
+    inbox.add_argument("--token", help="your agent token (default: from the config file)")
+    inbox.add_argument("--config", help="the config file (default: config.toml in the"
+                       " platform's config directory, or $SMSDESK_CONFIG)")
+    inbox.set_defaults(run=_inbox)
 
     relay = commands.add_parser("relay", help="serve Twilio webhooks and the agents' websocket")
     relay.add_argument("--host", default="127.0.0.1")
