@@ -1,0 +1,199 @@
+"""Inbox benchmark: the whole app, headless, against a real relay with 100,000 tickets.
+
+    .venv/bin/python bench/tui.py [--tickets 100000] [--thread 10000] [--presses 300]
+                                  [--dir DIR] [--keep]
+
+Why: what an agent feels is the app as a whole (relay round trips, the
+model's windows, the widgets, Textual's own dispatch and compositor), so this
+runs the real ``InboxApp`` against a real relay process on loopback, not the
+widgets with fake data (``bench/views.py`` does that).
+
+Setup: a store with ``--tickets`` tickets from as many customers (through
+``writes.record_inbound``, as webhooks would write them), then ``--thread``
+more texts from one customer, making one ticket ``--thread`` messages long
+(it is the most recent, so it sits at the top of the list). The relay runs in
+its own process (``smsdesk relay``) so its CPU is not counted as the inbox's.
+
+Figures (the issue's targets in brackets):
+
+* first painted list: from creating the app until the first window of the
+  100,000-ticket view is on screen (< 300 ms);
+* thread open: from Enter on the long ticket until its newest window is on
+  screen (< 150 ms);
+* CPU per keypress while scrolling the list (``j`` and ``pagedown``): the app
+  process's CPU time per press, with the windows it loads as it goes (< 8 ms);
+* peak memory of the inbox process, maxrss (< 150 MB), with what Python and
+  the imports alone take for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+US = "+18885550100"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def build_store(home: Path, tickets: int, thread: int) -> str:
+    from core import auth, writes
+    from core.models import Role, SenderType
+    from core.store import Store
+    from server.config import Paths
+
+    async with await Store.open(Paths(home).database) as store:
+        account = await store.write(writes.add_account, name="Bench", sid="AC" + "b" * 32,
+                                    auth_token="t" * 32)
+        await store.write(writes.save_number, account_id=account.id, e164=US, mms=True,
+                          sender_type=SenderType.TOLL_FREE, country="US")
+        token = auth.new_token()
+        await store.write(writes.add_agent, name="Bench", role=Role.ADMIN,
+                          token_hash=auth.hash_token(token))
+        words = ("Where is my order", "Refund please", "Thanks so much", "The parcel is late",
+                 "Can I change the address", "It arrived broken")
+        counter = iter(range(tickets + thread))
+
+        async def writer() -> None:
+            for i in counter:
+                phone = f"+1303{i:07d}" if i < tickets else "+12025550199"
+                await store.write(writes.record_inbound, writes.InboundText(
+                    sid=f"SM{i:032x}", to=US, from_=phone,
+                    body=f"{words[i % len(words)]} (message {i})"))
+
+        await asyncio.gather(*(writer() for _ in range(64)))
+    return token
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_relay(home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "SMSDESK_HOME": str(home),
+           "SMSDESK_TWILIO_API_URL": "http://127.0.0.1:9"}
+    relay = subprocess.Popen(
+        [sys.executable, "-c", "from server.cli import main; main()", "relay", "--host",
+         "127.0.0.1", "--port", str(port), "--public-url", f"http://127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return relay, port
+        except OSError:
+            time.sleep(0.05)
+    relay.kill()
+    raise SystemExit("the relay did not start")
+
+
+async def measure(port: int, token: str, tickets: int, thread: int, presses: int) -> None:
+    imports_before = rss_mb()
+    from textual.pilot import Pilot  # noqa: F401  (imported here to count it in the baseline)
+
+    from tui.app import InboxApp
+    from tui.config import Config
+    from tui.widgets.thread_view import ThreadView
+    from tui.widgets.ticket_list import TicketList
+
+    baseline = rss_mb()
+    config = Config(relay=f"ws://127.0.0.1:{port}/ws", token=token, send_review=False)
+    started = time.perf_counter()
+    app = InboxApp(config)
+    async with app.run_test(size=(160, 50)) as pilot:
+        model = app.inbox.model
+        tickets_widget = app.inbox.query_one(TicketList)
+        while not (model.total > tickets and model.row(0) is not None):
+            await asyncio.sleep(0.001)
+        await pilot.pause()  # the screen update after the window arrived
+        first_paint = (time.perf_counter() - started) * 1000
+        row = model.row(0)
+        assert row is not None
+        assert tickets_widget.current() is not None
+
+        thread_view = app.inbox.query_one(ThreadView)
+        opened = time.perf_counter()
+        await pilot.press("enter")
+        while not thread_view.entries:
+            await asyncio.sleep(0.001)
+        await pilot.pause()
+        thread_open = (time.perf_counter() - opened) * 1000
+        long_ticket = app.inbox.thread_state
+        assert long_ticket is not None
+
+        await pilot.press("h")  # back to the list
+        per_key: dict[str, float] = {}
+        for key, count in (("j", presses), ("pagedown", max(presses // 5, 20))):
+            cpu = time.process_time()
+            for _ in range(count):
+                await pilot.press(key)
+            per_key[key] = (time.process_time() - cpu) / count * 1000
+        scrolled_to = tickets_widget.cursor
+        await pilot.press("ctrl+q")
+    peak = rss_mb()
+    print(f"inbox bench: {tickets + 1:,} tickets, one a {thread:,}-message thread,"
+          f" relay on loopback, {os.cpu_count()} CPUs")
+    print(f"  first painted list     {first_paint:7.1f} ms   (target < 300 ms)")
+    print(f"  thread open            {thread_open:7.1f} ms   (target < 150 ms; newest window of"
+          f" {len(long_ticket.entries)} messages)")
+    for key, ms in per_key.items():
+        print(f"  CPU per keypress {key:<9} {ms:5.2f} ms   (target < 8 ms)")
+    print(f"    (scrolled to row {scrolled_to:,}, windows loaded as it went)")
+    print(f"  peak memory            {peak:7.1f} MB   (target < 150 MB; Python alone"
+          f" {imports_before:.0f} MB, with the imports {baseline:.0f} MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--thread", type=int, default=10_000)
+    parser.add_argument("--presses", type=int, default=300)
+    parser.add_argument("--dir", help="reuse (or build) the store here")
+    parser.add_argument("--keep", action="store_true", help="keep the store (with --dir)")
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    home = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="smsdesk-tui-bench-"))
+    token_file = home / "bench-token"
+    try:
+        if args.build_only:
+            token_file.write_text(asyncio.run(build_store(home, args.tickets, args.thread)))
+            return
+        if not token_file.exists():
+            # In a child, so that building does not count in this process's peak memory.
+            built = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--build-only", "--dir", str(home),
+                            "--tickets", str(args.tickets), "--thread", str(args.thread)],
+                           check=True)
+            print(f"built the store in {time.perf_counter() - built:.1f} s", file=sys.stderr)
+        token = token_file.read_text()
+        relay, port = start_relay(home)
+        try:
+            asyncio.run(measure(port, token, args.tickets, args.thread, args.presses))
+        finally:
+            relay.terminate()
+            relay.wait(10)
+    finally:
+        if not (args.dir and args.keep) and not args.build_only:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
