@@ -232,3 +232,28 @@ async def test_help_lists_every_binding_and_quit_leaves(desk: LiveDesk) -> None:
         await pilot.press("escape")
         await pilot.press("ctrl+q")
     assert app.return_code in (0, None)
+
+
+async def test_another_agent_replying_to_the_same_ticket_is_shown(desk: LiveDesk) -> None:
+    await desk.text("Can someone help?")
+    ada = InboxApp(desk.config())
+    async with ada.run_test(size=SIZE) as pilot:
+        await live(pilot, ada, 1)
+        await pilot.press("enter")
+        from tui.client import RelayClient
+
+        bo = RelayClient(desk.ws_url, desk.agent_token, backoff=(0.05,))
+        task = asyncio.create_task(bo.run())
+        try:
+            await bo.wait_live(5)
+            ticket_id = ada.inbox.open_row["ticket"]["id"]
+            bo.announce(ticket_id, "replying")
+            await until(pilot, lambda: ada.inbox.header.presence == "Bo is replying",
+                        what="Bo's presence in the header")
+            await pilot.press("r")
+            await until(pilot, lambda: any("replying to this ticket" in str(n.message)
+                                           for n in ada._notifications), what="the warning")
+        finally:
+            await bo.close()
+            await task
+        await until(pilot, lambda: ada.inbox.header.presence == "", what="Bo leaving")

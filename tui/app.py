@@ -45,7 +45,8 @@ class InboxApp(App[int]):
         self.send_review = config.send_review
         extra = {"backoff": backoff} if backoff else {}
         self.client = RelayClient(config.relay, config.token, on_event=self._relay_event,
-                                  on_state=self._connection_changed, **extra)
+                                  on_state=self._connection_changed,
+                                  on_presence=self._presence_changed, **extra)
         self.inbox = InboxScreen(self.client)
         self.catalog = binding_catalog(type(self), *BINDING_OWNERS[1:])
 
@@ -69,6 +70,9 @@ class InboxApp(App[int]):
 
     def _connection_changed(self, state: ConnectionState, detail: str) -> None:
         self.inbox.connection_changed(state, detail)
+
+    def _presence_changed(self, frame: dict[str, Any]) -> None:
+        self.inbox.presence_changed(frame)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.catalog))

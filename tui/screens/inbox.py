@@ -79,6 +79,7 @@ class InboxScreen(Screen[None]):
         self.ready = False  # composed and mounted: the client may be quicker than the screen
         self._pending_state: tuple[ConnectionState, str] | None = None
         self._media_wanted: set[str] = set()
+        self.others: dict[int, dict[str, Any]] = {}  # agent id -> their presence frame
 
     # --- layout -------------------------------------------------------------------
 
@@ -142,7 +143,10 @@ class InboxScreen(Screen[None]):
             else:
                 self.notify("Back in touch with the relay; nothing was missed.",
                             title="Reconnected", timeout=3)
-        elif state is ConnectionState.OFFLINE and self.live_once:
+            return
+        self.others.clear()  # the relay tells the whole board again once we are back
+        self._show_presence()
+        if state is ConnectionState.OFFLINE and self.live_once:
             self.notify(f"Lost the relay: {detail}. Anything you do now is sent when it is back.",
                         title="Offline", severity="warning", timeout=6)
         elif state is ConnectionState.REFUSED:
@@ -164,6 +168,29 @@ class InboxScreen(Screen[None]):
     def _agent_id(self) -> int | None:
         agent = self.client.agent or {}
         return agent.get("id")
+
+    def presence_changed(self, frame: dict[str, Any]) -> None:
+        """Another agent opened, is answering or left a ticket (called by the app)."""
+        agent = frame.get("agent") or {}
+        if agent.get("id") is None:
+            return
+        if frame.get("ticket_id") is None:
+            self.others.pop(agent["id"], None)
+        else:
+            self.others[agent["id"]] = frame
+        self._show_presence()
+
+    def _show_presence(self) -> None:
+        if not self.ready:
+            return
+        ticket_id = self.open_row["ticket"]["id"] if self.open_row else None
+        here = [f"{(f.get('agent') or {}).get('name', 'someone')} is {f.get('activity')}"
+                for f in self.others.values() if f.get("ticket_id") == ticket_id]
+        self.header.presence = " · ".join(sorted(here)) if ticket_id is not None else ""
+
+    def _others_replying(self, ticket_id: int) -> list[str]:
+        return sorted((f.get("agent") or {}).get("name", "someone") for f in self.others.values()
+                      if f.get("ticket_id") == ticket_id and f.get("activity") == "replying")
 
     def relay_event(self, event: dict[str, Any]) -> None:
         """Called by the app for every event, in order, exactly once."""
@@ -238,6 +265,8 @@ class InboxScreen(Screen[None]):
         ticket = row["ticket"]
         self.open_row = row
         self.thread_state = ThreadState(ticket["id"])
+        self.client.announce(ticket["id"], "viewing")
+        self._show_presence()
         try:
             page = await self.command("get_thread", ticket_id=ticket["id"], limit=THREAD_WINDOW)
         except CommandError as error:
@@ -322,6 +351,13 @@ class InboxScreen(Screen[None]):
                 return
             self.open_ticket(current)
         self.composer.start(mode)  # type: ignore[arg-type]
+        if mode == "reply" and self.open_row is not None:
+            ticket_id = self.open_row["ticket"]["id"]
+            self.client.announce(ticket_id, "replying")
+            busy = self._others_replying(ticket_id)
+            if busy:
+                self.notify(f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} replying to"
+                            " this ticket right now.", title="Careful", severity="warning")
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
@@ -329,7 +365,12 @@ class InboxScreen(Screen[None]):
 
     @on(Composer.Cancelled)
     def _cancelled(self) -> None:
+        self._viewing_again()
         self.thread.focus()
+
+    def _viewing_again(self) -> None:
+        if self.open_row is not None:
+            self.client.announce(self.open_row["ticket"]["id"], "viewing")
 
     @work(group="send")
     async def send_draft(self, draft: Draft, ticket_id: int) -> None:
@@ -349,6 +390,7 @@ class InboxScreen(Screen[None]):
             self.composer.failed(f"Could not read the attachment: {error}")
             return
         self.composer.sent()
+        self._viewing_again()
         self.thread.focus()
 
     async def _upload(self, item: Any) -> dict[str, Any]:

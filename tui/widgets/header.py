@@ -34,6 +34,7 @@ class InboxHeader(Widget):
     unread = reactive(-1)
     state = reactive("connecting")
     detail = reactive("")
+    presence = reactive("")  # other agents on the open ticket, e.g. "Bo is replying"
 
     def render(self) -> Text:
         left = Text()
@@ -45,6 +46,8 @@ class InboxHeader(Widget):
         left.append(f"  ·  {self.total:,} ticket{'s' if self.total != 1 else ''}")
         if self.unread >= 0:
             left.append(f"  ·  {self.unread:,} unread")
+        if self.presence:
+            left.append(f"  ·  👀 {self.presence}", style="bold")
         mark, word, tone = _STATES.get(self.state, ("?", self.state, "warning"))
         right = Text(f"{mark} {word}", style=f"bold {self._colour(tone)}")
         if self.detail and self.state != "live":
