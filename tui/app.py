@@ -39,12 +39,13 @@ class InboxApp(App[int]):
         Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.command_palette"),
     ]
 
-    def __init__(self, config: Config, *, backoff: tuple[float, ...] | None = None) -> None:
+    def __init__(self, config: Config, *, backoff: tuple[float, ...] | None = None,
+                 client_class: type[RelayClient] = RelayClient) -> None:
         super().__init__()
         self.config = config
         self.send_review = config.send_review
         extra = {"backoff": backoff} if backoff else {}
-        self.client = RelayClient(config.relay, config.token, on_event=self._relay_event,
+        self.client = client_class(config.relay, config.token, on_event=self._relay_event,
                                   on_state=self._connection_changed,
                                   on_presence=self._presence_changed, **extra)
         self.inbox = InboxScreen(self.client)
