@@ -277,7 +277,9 @@ class InboxScreen(Screen[None]):
         self.thread_state.entries = list(page["items"])
         self.thread_state.older = page.get("older")
         self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
-        self._refresh_compose_context()
+        # The thread is what the agent opened it for: paint it first, then
+        # restyle the composer (enabling it relayouts the whole screen).
+        self.call_after_refresh(self._refresh_compose_context)
         if ticket.get("unread"):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
