@@ -174,6 +174,7 @@ class TicketListModel:
         self._recount: asyncio.TimerHandle | None = None
         self._wanted: tuple[int, int] = (0, 0)
         self.error: str | None = None  # the last load error, in words
+        self.loaded = False  # the current view's first window has arrived
 
     # --- TicketSource ---------------------------------------------------------------
 
@@ -220,6 +221,7 @@ class TicketListModel:
         self._head_done = False
         self._total = 0
         self.error = None
+        self.loaded = False
         self._on_change()
         try:
             total, page = await asyncio.gather(
@@ -234,6 +236,7 @@ class TicketListModel:
             return
         self._total = int(total)
         self._take_head(page)
+        self.loaded = True
         self._on_change()
 
     async def reload(self) -> None:

@@ -246,6 +246,10 @@ class InboxScreen(Screen[None]):
         self.tickets.refresh_rows()
         self.header.total = self.model.total
         self.header.view = self.model.view.label
+        view = self.model.view
+        self.tickets.empty_text = (
+            f"No ticket matches “{view.text}”." if view.is_search
+            else f"No tickets in “{view.label}”." if self.model.loaded else "Loading…")
         if self.model.error:
             self.notify(self.model.error, title="Could not load tickets", severity="error")
             self.model.error = None

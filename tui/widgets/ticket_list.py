@@ -159,6 +159,7 @@ class TicketList(ScrollView, can_focus=True):
         self.source = source
         self.names = names
         self.selected: set[int] = set()
+        self.empty_text = "Loading…"  # what an empty view says (the screen sets it per view)
         self._cursor = 0
         self._total = 0
         self._highlighted_id: int | None = None
@@ -427,6 +428,9 @@ class TicketList(ScrollView, can_focus=True):
             return self._header(width)
         index = round(self.scroll_y) + y - 1
         if index >= self._total:
+            if self._total == 0 and y == 2 and self.empty_text:
+                text = fit(" " * 4 + self.empty_text, width)
+                return Strip([Segment(text, self._style("placeholder"))], width)
             return Strip.blank(width, self._style("base"))
         row = self.source.row(index)
         cursor = index == self._cursor
