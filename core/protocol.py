@@ -98,6 +98,35 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "list_agents": CommandSpec(required={}),
     "list_numbers": CommandSpec(required={}),
     "list_accounts": CommandSpec(required={}, admin_only=True),
+    # Setting the desk up (docs/protocol.md); Twilio auth tokens only ever travel inwards.
+    "check_account": CommandSpec(required={"sid": _STR, "token": _STR}, admin_only=True),
+    "connect_account": CommandSpec(
+        required={"name": _STR, "sid": _STR, "token": _STR, "number_sids": _STRS},
+        admin_only=True,
+    ),
+    "update_account": CommandSpec(
+        required={"account_id": _INT},
+        optional={"name": _STR, "token": _STR, "geo_permissions": _STRS},
+        admin_only=True,
+    ),
+    "disconnect_account": CommandSpec(required={"account_id": _INT}, admin_only=True),
+    "update_number": CommandSpec(
+        required={"number_id": _INT},
+        optional={"default_group_id": _OPT_INT, "csat": _BOOL, "sender_type": _STR,
+                  "a2p_registered": _BOOL, "enabled": _BOOL, "friendly_name": _STR},
+        admin_only=True,
+    ),
+    "repoint_number": CommandSpec(required={"number_id": _INT}, admin_only=True),
+    "troubleshoot": CommandSpec(required={}, admin_only=True),
+    "add_agent": CommandSpec(required={"name": _STR, "role": _STR},
+                             optional={"group_ids": ListOf(int)}, admin_only=True),
+    "update_agent": CommandSpec(
+        required={"agent_id": _INT},
+        optional={"role": _STR, "group_ids": ListOf(int), "disabled": _BOOL},
+        admin_only=True,
+    ),
+    "add_group": CommandSpec(required={"name": _STR}, admin_only=True),
+    "rename_group": CommandSpec(required={"group_id": _INT, "name": _STR}, admin_only=True),
     # Not stored: who is looking at or answering which ticket, told to the other agents.
     "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
 }

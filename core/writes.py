@@ -225,6 +225,21 @@ def add_group(ctx: WriteContext, name: str) -> Group:
     return group
 
 
+def rename_group(ctx: WriteContext, group_id: int, name: str) -> Group:
+    """Tickets, numbers and agents keep the group by id, so only its name changes."""
+    name = name.strip()
+    if not name:
+        raise StoreError("a group needs a name")
+    _require_group(ctx.conn, group_id)
+    taken = _one(ctx.conn, "SELECT id FROM agent_groups WHERE name = ?", (name,))
+    if taken is not None and taken["id"] != group_id:
+        raise Conflict(f"group {name!r} already exists")
+    ctx.conn.execute("UPDATE agent_groups SET name = ? WHERE id = ?", (name, group_id))
+    group = Group(id=group_id, name=name)
+    ctx.emit("group.updated", None, {"group": records.to_wire(group)})
+    return group
+
+
 _NUMBER_FIELDS = {
     "sid", "mms", "status", "sender_type", "country", "a2p_registered", "default_group_id",
     "csat", "enabled", "friendly_name",

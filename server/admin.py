@@ -7,40 +7,23 @@ function opens the store, does one thing, and says what it did.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 
-import phonenumbers
-
 from core import auth, queries, writes
-from core.models import Role, SenderType
+from core.models import Role
 from core.store import Store
 from server import twilio_api
 from server.config import Paths
 from server.relay import PUBLIC_URL
 
-ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
-TOLL_FREE_AREA_CODES = {"800", "833", "844", "855", "866", "877", "888"}
+# Shared with the inbox's admin commands (server/admin_commands.py), which say the same words.
+from server.twilio_api import ACCOUNT_SID, country_of, sender_type_of
+
+__all__ = ["ACCOUNT_SID", "AdminError", "Connected", "country_of", "sender_type_of"]
 
 
 class AdminError(Exception):
     """Something the admin must fix, said in words."""
-
-
-def sender_type_of(e164: str) -> SenderType:
-    digits = e164.lstrip("+")
-    if not e164.startswith("+"):
-        return SenderType.ALPHANUMERIC if not digits.isdigit() else SenderType.SHORT_CODE
-    if e164.startswith("+1") and digits[1:4] in TOLL_FREE_AREA_CODES:
-        return SenderType.TOLL_FREE
-    return SenderType.LONG_CODE
-
-
-def country_of(e164: str) -> str:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
-    except phonenumbers.NumberParseException:
-        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +40,10 @@ async def add_account(paths: Paths, *, name: str, sid: str, token: str) -> Conne
     try:
         info = await asyncio.to_thread(twilio_api.fetch_account, sid, token)
         numbers = await asyncio.to_thread(twilio_api.list_sms_numbers, sid, token)
-    except twilio_api.TwilioRestException as error:
-        if error.code == 20003 or error.status == 401:
-            raise AdminError(
-                "Twilio did not accept that Account SID and auth token (20003). Copy both from"
-                " Twilio console > Account > Keys & Credentials > API keys & tokens >"
-                " Live Credentials."
-            ) from None
-        raise AdminError(f"Twilio refused: {error.msg} ({error.code})") from None
+    except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS) as error:
+        raise AdminError(twilio_api.refusal_words(error)) from None
     if info.status != "active":
-        raise AdminError(f"the Twilio account is {info.status}; reactivate it in Twilio first")
+        raise AdminError(twilio_api.inactive_words(info.status))
     async with await Store.open(paths.database) as store:
         account = await store.write(writes.add_account, name=name, sid=sid, auth_token=token,
                                     status=info.status, type=info.type)

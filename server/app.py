@@ -82,7 +82,7 @@ class Relay:
 
     def _command_context(self, agent: Agent) -> commands.Context:
         return commands.Context(store=self.store, agent=agent, media_dir=self.media_dir,
-                                on_queued=self.on_queued)
+                                on_queued=self.on_queued, public_url=self.public_url)
 
     # --- http --------------------------------------------------------------------
 

@@ -42,11 +42,14 @@ class Context:
     agent: Agent
     media_dir: Path
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox
+    public_url: str = ""  # where Twilio reaches this relay: the admin commands point numbers here
 
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
+StagedHandler = Callable[[Context, Command], Awaitable[Any]]
 _DIRECT: dict[str, Handler] = {}
 _RECORDED: dict[str, Callable[[Context, dict[str, Any]], Callable[[WriteContext], Any]]] = {}
+_STAGED: dict[str, StagedHandler] = {}
 
 
 def _direct(name: str) -> Callable[[Handler], Handler]:
@@ -65,6 +68,15 @@ def _recorded(name: str) -> Callable[[Any], Any]:
     return register
 
 
+def _staged(name: str) -> Callable[[StagedHandler], StagedHandler]:
+    """A change that must ask Twilio first: the handler gets the command id and keeps its
+    own record (server/admin_commands.py), since a Twilio call cannot run in a transaction."""
+    def register(fn: StagedHandler) -> StagedHandler:
+        _STAGED[name] = fn
+        return fn
+    return register
+
+
 async def run(ctx: Context, command: Command) -> Any:
     """Carry out a validated command for ``ctx.agent``; return its JSON-ready result."""
     spec = COMMANDS[command.name]
@@ -72,6 +84,8 @@ async def run(ctx: Context, command: Command) -> Any:
         raise CommandRefused("forbidden", f"{command.name} is for admins only")
     if command.name in _DIRECT:
         return await _DIRECT[command.name](ctx, command.args)
+    if command.name in _STAGED:
+        return await _STAGED[command.name](ctx, command)
     prepare = _RECORDED[command.name]
     remembered = await ctx.store.read(
         queries.remembered_result, ctx.agent.id, command.id
@@ -283,11 +297,13 @@ def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], An
 
 
 def _check_every_command_has_a_handler() -> None:
-    missing = set(COMMANDS) - set(_DIRECT) - set(_RECORDED) - SESSION_COMMANDS
+    missing = set(COMMANDS) - set(_DIRECT) - set(_RECORDED) - set(_STAGED) - SESSION_COMMANDS
     if missing:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
 
-_check_every_command_has_a_handler()
+# The admin commands register themselves here; that module runs the check above once every
+# handler is in, whichever of the two modules is imported first.
+from server import admin_commands  # noqa: E402, F401
 
 __all__ = ["CommandRefused", "Context", "run"]

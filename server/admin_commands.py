@@ -1,0 +1,401 @@
+"""The admin's commands over the agents' websocket: accounts, numbers, agents, groups.
+
+The inbox's setup screens drive these (docs/protocol.md has the table). Twilio
+auth tokens only travel inwards: every account that goes out is
+``records.public_account``. Commands that ask Twilio first (connect, rotate,
+repoint) cannot hold a store transaction across a network call, so they check
+the remembered answer, do the Twilio part, then write and remember the answer
+in ONE transaction: a resent command id is answered, never done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from core import auth, queries, records, writes
+from core.models import Account, Agent, NumberStatus, Role, SenderType
+from core.protocol import Command
+from core.writes import WriteContext
+from server import twilio_api
+from server.commands import (
+    CommandRefused,
+    Context,
+    _check_every_command_has_a_handler,
+    _direct,
+    _recorded,
+    _staged,
+)
+from server.troubleshoot import LOW_BALANCE, is_private_host, troubleshoot
+from server.twilio_api import AccountInfo, BalanceInfo, NumberInfo
+
+T = TypeVar("T")
+COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
+BUY_A_NUMBER = ("this account has no SMS-capable numbers yet: buy one in Twilio console > Phone"
+                " Numbers > Buy a number, then connect the account again")
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+async def _twilio(fn: Callable[..., T], *args: Any) -> T:
+    """One blocking Twilio call in a thread; a refusal becomes an ``error`` frame in words."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS) as error:
+        raise CommandRefused("twilio", twilio_api.refusal_words(error)) from None
+
+
+def _credentials(args: dict[str, Any]) -> tuple[str, str]:
+    sid, token = args["sid"].strip(), args["token"].strip()
+    if not twilio_api.ACCOUNT_SID.match(sid):
+        raise CommandRefused("bad_args",
+                             "an Account SID is AC followed by 32 hexadecimal characters")
+    if not token:
+        raise CommandRefused("bad_args", "paste the account's auth token")
+    return sid, token
+
+
+async def _active_account(sid: str, token: str) -> AccountInfo:
+    info = await _twilio(twilio_api.fetch_account, sid, token)
+    if info.status != "active":
+        raise CommandRefused("twilio", twilio_api.inactive_words(info.status))
+    return info
+
+
+async def _balance(sid: str, token: str) -> BalanceInfo | None:
+    """The balance, or None: a balance Twilio will not tell is no reason to refuse."""
+    try:
+        return await asyncio.to_thread(twilio_api.fetch_balance, sid, token)
+    except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS):
+        return None
+
+
+async def _answered(ctx: Context, command: Command) -> Any | None:
+    remembered = await ctx.store.read(queries.remembered_result, ctx.agent.id, command.id)
+    return None if remembered is None else json.loads(remembered)
+
+
+async def _write_once(ctx: Context, command: Command, change: Callable[[WriteContext], Any]) -> Any:
+    """The change and the record of its answer, in one transaction (see the module doc)."""
+    def once(wctx: WriteContext) -> Any:
+        again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
+        if again is not None:  # a twin of this command committed in the meantime
+            return json.loads(again)
+        value = records.to_wire(change(wctx))
+        writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(value))
+        return value
+    return await _store_write(ctx, once)
+
+
+async def _store_write(ctx: Context, job: Callable[[WriteContext], T]) -> T:
+    try:
+        return await ctx.store.write(job)
+    except writes.NotFound as error:
+        raise CommandRefused("not_found", str(error)) from None
+    except writes.StoreError as error:
+        raise CommandRefused("refused", str(error)) from None
+
+
+async def _stored_account(ctx: Context, account_id: int) -> Account:
+    try:
+        return await ctx.store.read(writes.account_by_id, account_id)
+    except writes.NotFound as error:
+        raise CommandRefused("not_found", str(error)) from None
+
+
+def _number_offer(number: NumberInfo, public_url: str) -> dict[str, Any]:
+    """A Twilio number as the connect screen shows it, before anything is stored."""
+    sms_url, status_callback = twilio_api.webhook_urls(public_url)
+    return {"sid": number.sid, "e164": number.phone_number, "friendly_name": number.friendly_name,
+            "mms": number.mms, "status": number.status, "sms_url": number.sms_url or "",
+            "status_callback": number.status_callback or "",
+            "points_here": number.sms_url == sms_url
+            and number.status_callback == status_callback}
+
+
+def _public_agent(agent: Agent) -> dict[str, Any]:
+    wire = records.to_wire(agent)
+    del wire["token_hash"]
+    return wire
+
+
+def _need_changes(name: str, changes: dict[str, Any]) -> None:
+    if not changes:
+        raise CommandRefused("bad_args", f"{name} needs at least one field to change")
+
+
+# --- accounts -------------------------------------------------------------------------
+
+
+@_direct("check_account")
+async def _check_account(ctx: Context, args: dict[str, Any]) -> Any:
+    """What connecting would find, so the admin can pick numbers; nothing is stored."""
+    sid, token = _credentials(args)
+    info = await _active_account(sid, token)
+    numbers, balance = await asyncio.gather(
+        _twilio(twilio_api.list_sms_numbers, sid, token), _balance(sid, token))
+    stored = {n.e164: n for n in await ctx.store.read(queries.numbers)}
+    ours = await ctx.store.read(queries.account_by_sid, sid)
+    offers = [_number_offer(n, ctx.public_url) for n in numbers]
+    warnings = []
+    if info.type == "Trial":
+        warnings.append(twilio_api.TRIAL_LIMITS)
+    if not numbers:
+        warnings.append(BUY_A_NUMBER)
+    if balance is not None and _below(balance.balance, LOW_BALANCE):
+        warnings.append(f"the balance is low ({balance.balance} {balance.currency}): Twilio"
+                        " stops sending when it runs out; add funds in Twilio console > Billing")
+    if is_private_host(_host(ctx.public_url)):
+        warnings.append(f"this relay's public URL is {ctx.public_url}, which Twilio cannot"
+                        " reach: restart the relay with --public-url set to an address on the"
+                        " internet before connecting, or no text will arrive")
+    for offer in offers:
+        known = stored.get(offer["e164"])
+        if known is not None and (ours is None or known.account_id != ours.id):
+            warnings.append(f"{offer['e164']} is already connected through another account")
+        elif offer["sms_url"] and not offer["points_here"]:
+            warnings.append(f"{offer['e164']} now sends its texts to {offer['sms_url']};"
+                            " connecting it points it at this relay instead")
+    return {"account": {"sid": info.sid, "friendly_name": info.friendly_name,
+                        "status": info.status, "type": info.type},
+            "numbers": offers,
+            "balance": None if balance is None else {"balance": balance.balance,
+                                                     "currency": balance.currency},
+            "warnings": warnings}
+
+
+def _below(amount: str, limit: Decimal) -> bool:
+    try:
+        return Decimal(amount) < limit
+    except InvalidOperation:
+        return False
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+@_staged("connect_account")
+async def _connect_account(ctx: Context, command: Command) -> Any:
+    done = await _answered(ctx, command)
+    if done is not None:
+        return done
+    args = command.args
+    name = args["name"].strip()
+    if not name:
+        raise CommandRefused("bad_args", "give the account a name agents will recognise")
+    sid, token = _credentials(args)
+    info = await _active_account(sid, token)
+    remote = {n.sid: n for n in await _twilio(twilio_api.list_sms_numbers, sid, token)}
+    wanted = list(dict.fromkeys(args["number_sids"]))
+    unknown = [s for s in wanted if s not in remote]
+    if unknown:
+        raise CommandRefused("bad_args", f"not SMS numbers of this account: {', '.join(unknown)}")
+    if not wanted and remote:
+        raise CommandRefused("bad_args", "select at least one of the account's numbers")
+    ours = await ctx.store.read(queries.account_by_sid, sid)
+    stored = {n.e164: n for n in await ctx.store.read(queries.numbers)}
+    failed: list[dict[str, str]] = []
+    chosen: list[NumberInfo] = []
+    for number in (remote[s] for s in wanted):
+        known = stored.get(number.phone_number)
+        if known is not None and (ours is None or known.account_id != ours.id):
+            failed.append({"e164": number.phone_number,
+                           "reason": "already connected through another account"})
+        else:
+            chosen.append(number)
+    repointed = await _repoint_all(sid, token, chosen, ctx.public_url, failed)
+    notes = [BUY_A_NUMBER] if not remote else []
+    if info.type == "Trial":
+        notes.append(twilio_api.TRIAL_LIMITS)
+
+    def connect(wctx: WriteContext) -> dict[str, Any]:
+        again = queries.account_by_sid(wctx.conn, sid)
+        if again is None:
+            account = writes.add_account(wctx, name=name, sid=sid, auth_token=token,
+                                         status=info.status, type=info.type)
+        else:
+            account = writes.update_account(wctx, again.id, name=name, auth_token=token,
+                                            status=info.status, type=info.type, connected=True)
+        saved = [
+            writes.save_number(
+                wctx, account_id=account.id, e164=n.phone_number, sid=n.sid, mms=n.mms,
+                status=NumberStatus.ACTIVE, sender_type=twilio_api.sender_type_of(n.phone_number),
+                country=twilio_api.country_of(n.phone_number), friendly_name=n.friendly_name)
+            for n in chosen
+        ]
+        return {"account": records.public_account(account), "numbers": saved,
+                "repointed": repointed, "failed": failed,
+                "note": ". ".join(notes) + "." if notes else None}
+
+    return await _write_once(ctx, command, connect)
+
+
+async def _repoint_all(sid: str, token: str, numbers: list[NumberInfo], public_url: str,
+                       failed: list[dict[str, str]]) -> list[str]:
+    """Point every number at the relay at once; the ones Twilio refuses go to ``failed``."""
+    async def one(number: NumberInfo) -> str | None:
+        try:
+            await _twilio(twilio_api.point_number_at, sid, token, number.sid, public_url)
+        except CommandRefused as refused:
+            failed.append({"e164": number.phone_number, "reason": str(refused)})
+            return None
+        return number.phone_number
+
+    done = await asyncio.gather(*(one(n) for n in numbers))
+    return [e164 for e164 in done if e164 is not None]
+
+
+@_staged("update_account")
+async def _update_account(ctx: Context, command: Command) -> Any:
+    done = await _answered(ctx, command)
+    if done is not None:
+        return done
+    args = command.args
+    account = await _stored_account(ctx, args["account_id"])
+    changes: dict[str, Any] = {}
+    if "name" in args:
+        if not args["name"].strip():
+            raise CommandRefused("bad_args", "an account needs a name")
+        changes["name"] = args["name"].strip()
+    if "geo_permissions" in args:
+        bad = [c for c in args["geo_permissions"] if not COUNTRY_CODE.match(c)]
+        if bad:
+            raise CommandRefused("bad_args", f"not ISO country codes (two letters, like GB):"
+                                 f" {', '.join(bad)}")
+        changes["geo_permissions"] = args["geo_permissions"]
+    if "token" in args:
+        token = args["token"].strip()
+        if not token:
+            raise CommandRefused("bad_args", "paste the new auth token")
+        info = await _twilio(twilio_api.fetch_account, account.sid, token)  # rotation: check
+        changes.update(auth_token=token, status=info.status, type=info.type)
+    _need_changes("update_account", changes)
+    return await _write_once(ctx, command, lambda w: records.public_account(
+        writes.update_account(w, account.id, **changes)))
+
+
+@_recorded("disconnect_account")
+def _disconnect_account(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    """History stays; preflight refuses replies from a disconnected account's numbers."""
+    return lambda w: records.public_account(
+        writes.update_account(w, args["account_id"], connected=False))
+
+
+# --- numbers --------------------------------------------------------------------------
+
+
+@_recorded("update_number")
+def _update_number(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    changes = {k: v for k, v in args.items() if k != "number_id"}
+    _need_changes("update_number", changes)
+    if "sender_type" in changes:
+        try:
+            changes["sender_type"] = SenderType(changes["sender_type"])
+        except ValueError:
+            kinds = ", ".join(t.value for t in SenderType)
+            raise CommandRefused("bad_args", f"sender_type is one of {kinds}") from None
+    if "friendly_name" in changes:
+        changes["friendly_name"] = changes["friendly_name"].strip()
+    return lambda w: writes.update_number(w, args["number_id"], **changes)
+
+
+@_staged("repoint_number")
+async def _repoint_number(ctx: Context, command: Command) -> Any:
+    done = await _answered(ctx, command)
+    if done is not None:
+        return done
+    number_id = command.args["number_id"]
+    try:
+        number = await ctx.store.read(writes.number_by_id, number_id)
+    except writes.NotFound as error:
+        raise CommandRefused("not_found", str(error)) from None
+    account = await _stored_account(ctx, number.account_id)
+    if not account.connected:
+        raise CommandRefused("refused", f"{account.name} is disconnected: connect it again first")
+    if not number.sid:
+        raise CommandRefused("refused", f"{number.e164} has no Twilio SID: connect its account"
+                             " again to import it")
+    if not ctx.public_url:
+        raise CommandRefused("refused", "the relay has no public URL: restart it with"
+                             " --public-url")
+    pointed = await _twilio(twilio_api.point_number_at, account.sid, account.auth_token,
+                            number.sid, ctx.public_url)
+    return await _write_once(ctx, command, lambda w: {
+        "number": writes.number_by_id(w.conn, number_id),
+        "sms_url": pointed.sms_url or "", "status_callback": pointed.status_callback or ""})
+
+
+@_direct("troubleshoot")
+async def _troubleshoot(ctx: Context, args: dict[str, Any]) -> Any:
+    checks = await troubleshoot(ctx.store, ctx.public_url)
+    return {"public_url": ctx.public_url, "checks": records.to_wire(checks)}
+
+
+# --- agents and groups ----------------------------------------------------------------
+
+
+def _role(value: Any) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise CommandRefused("bad_args", "role is admin or agent") from None
+
+
+@_staged("add_agent")
+async def _add_agent(ctx: Context, command: Command) -> Any:
+    """The token is answered once and only its hash is kept, in the agent and in the
+    remembered answer; so a resent add_agent (its answer was lost) gets a fresh token,
+    replacing the one nobody saw, instead of a second agent."""
+    args = command.args
+    role = _role(args["role"])
+    token = auth.new_token()
+
+    def add(wctx: WriteContext) -> dict[str, Any]:
+        again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
+        if again is not None:
+            agent_id = json.loads(again)["agent"]["id"]
+            agent = writes.update_agent(wctx, agent_id, token_hash=auth.hash_token(token))
+        else:
+            agent = writes.add_agent(wctx, name=args["name"], role=role,
+                                     token_hash=auth.hash_token(token),
+                                     group_ids=args.get("group_ids", ()))
+            kept = {"agent": _public_agent(agent), "token": None}
+            writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(kept))
+        return {"agent": _public_agent(agent), "token": token}
+
+    return await _store_write(ctx, add)
+
+
+@_recorded("update_agent")
+def _update_agent(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    changes: dict[str, Any] = {k: v for k, v in args.items() if k != "agent_id"}
+    _need_changes("update_agent", changes)
+    if "role" in changes:
+        changes["role"] = _role(changes["role"])
+    if args["agent_id"] == ctx.agent.id and (
+        changes.get("disabled") or changes.get("role", Role.ADMIN) is not Role.ADMIN
+    ):
+        # So there is always an admin left: the one making the change.
+        raise CommandRefused("refused", "you cannot disable yourself or give up your own admin"
+                             " role; ask another admin")
+    return lambda w: _public_agent(writes.update_agent(w, args["agent_id"], **changes))
+
+
+@_recorded("add_group")
+def _add_group(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.add_group(w, args["name"])
+
+
+@_recorded("rename_group")
+def _rename_group(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: writes.rename_group(w, args["group_id"], args["name"])
+
+
+_check_every_command_has_a_handler()
