@@ -7,11 +7,16 @@ through the simulator with the twilio SDK, texts arriving as signed webhooks.
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from textual.pilot import Pilot
 
 from core import auth, writes
 from core.models import Role
@@ -24,6 +29,44 @@ from tui.config import Config
 
 US_TOLL_FREE = "+18885550100"
 UK_LONG_CODE = "+447400900456"
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], Any], what: str = "condition",
+                timeout: float = 8.0) -> Any:
+    """Let the app work until ``condition()`` is truthy (the relay answers asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def refuses(url: str) -> bool:
+    """Nothing listens at ``url``'s host and port any more."""
+    parts = urlsplit(url)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((parts.hostname or "", parts.port or 0)) != 0
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def free_port() -> int:

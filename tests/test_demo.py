@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,10 +11,11 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import websockets
+from desk_harness import processes_mentioning as _processes_mentioning
+from desk_harness import refuses as _refuses
 from relay_harness import AgentClient
 
 from core.sms import analyze
@@ -25,28 +25,6 @@ from server.simulator.runner import DEMO_UK, DEMO_US
 
 FAST = 100.0  # the whole 180 s timeline in 1.8 s
 
-
-def _refuses(url: str) -> bool:
-    parts = urlsplit(url)
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((parts.hostname or "", parts.port or 0)) != 0
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Live (not zombie) processes whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def _assert_all_gone(backend: DemoBackend) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import UK_LONG_CODE, LiveDesk, live_desk
+from desk_harness import UK_LONG_CODE, LiveDesk, live_desk, until
 from textual.pilot import Pilot
 
 from core import queries
@@ -26,19 +26,6 @@ SIZE = (150, 44)
 async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
     async with live_desk(tmp_path) as running:
         yield running
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 5.0,
-                what: str = "condition") -> Any:
-    """Let the app work until ``condition()`` is truthy (events arrive asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def inbox(app: InboxApp) -> InboxScreen:

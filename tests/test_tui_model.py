@@ -189,3 +189,19 @@ def test_loaded_rows_always_agree_with_the_relay(ops: list[tuple[str, int, int]]
             assert shown is None or shown == truth[i], (i, visible_ids(model), truth)
 
     asyncio.run(scenario())
+
+
+async def test_an_event_during_the_first_load_is_not_lost() -> None:
+    """The first window may be older than a ticket created while it was on its way."""
+    relay = FakeRelay([ticket(i, 1000 + i) for i in range(1, 4)])
+    model = TicketListModel(relay, window=50)
+    loading = asyncio.ensure_future(model.switch(View()))
+    await asyncio.sleep(0)  # the requests are out, the answers (without #4) not yet in
+    new = ticket(4, 5000)
+    model.apply({"kind": "ticket.created", "payload": {"ticket": new, "contact": {
+        "id": 4, "name": "Priya", "phone": "+1", "opted_out": False}}})
+    await loading
+    assert model.row(0)["contact_name"] == "Priya"
+    relay.tickets[4] = new
+    await model._count()
+    assert model.total == 4

@@ -400,7 +400,7 @@ class RelayClient:
 
     # --- commands ---------------------------------------------------------------------
 
-    async def command(self, name: str, *, timeout: float | None = None,
+    async def command(self, name: str, /, *, timeout: float | None = None,
                       command_id: str | None = None, **args: Any) -> Any:
         """The command's ``result``, or ``CommandError`` with the relay's code and words.
 

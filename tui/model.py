@@ -175,6 +175,7 @@ class TicketListModel:
         self._wanted: tuple[int, int] = (0, 0)
         self.error: str | None = None  # the last load error, in words
         self.loaded = False  # the current view's first window has arrived
+        self._early: list[dict[str, Any]] = []  # events that came while it was on its way
 
     # --- TicketSource ---------------------------------------------------------------
 
@@ -222,6 +223,7 @@ class TicketListModel:
         self._total = 0
         self.error = None
         self.loaded = False
+        self._early = []
         self._on_change()
         try:
             total, page = await asyncio.gather(
@@ -237,6 +239,11 @@ class TicketListModel:
         self._total = int(total)
         self._take_head(page)
         self.loaded = True
+        early, self._early = self._early, []
+        for event in early:  # they may be newer than the answer: place them again
+            self._apply(event, counted=False)
+        if early:
+            self._schedule_recount()  # the count may or may not have included them
         self._on_change()
 
     async def reload(self) -> None:
@@ -246,6 +253,14 @@ class TicketListModel:
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Take a relay event in; True when the loaded rows changed."""
+        if not self.loaded:
+            # The first window is on its way and may predate this event: keep
+            # it, and place it once the window is in (else it would be lost).
+            self._early.append(event)
+            return False
+        return self._apply(event, counted=True)
+
+    def _apply(self, event: dict[str, Any], *, counted: bool) -> bool:
         payload = event.get("payload") or {}
         kind = event.get("kind")
         if kind == "contact.updated" and "contact" in payload:
@@ -269,7 +284,9 @@ class TicketListModel:
             row = {"ticket": ticket, "contact_name": "", "contact_phone": "",
                    "contact_opted_out": False, "partial": True}
         matches = self.view.matches(ticket)
-        if kind == "ticket.created" and matches:
+        if not counted:
+            pass  # the recount after the first window settles the total
+        elif kind == "ticket.created" and matches:
             self._total += 1
         elif existing is not None and not matches:
             self._total -= 1

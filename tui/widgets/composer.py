@@ -465,6 +465,8 @@ class Composer(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "smart_encoding":
             return self._saving > 0 and self._mode == "reply"
+        if action == "remove_attachment":
+            return bool(self.attachments)
         return True
 
     def action_send(self) -> None:
@@ -668,7 +670,8 @@ class Composer(Widget):
             self._refusals = ()
         # Title, key hints and the footer only change with the ticket, mode or smart encoding's
         # availability: not redrawn on every keystroke.
-        chrome = (context, self._mode, self._saving > 0, getattr(self.app, "_keymap", None))
+        chrome = (context, self._mode, self._saving > 0, bool(self._attachments),
+                  getattr(self.app, "_keymap", None))
         if chrome != self._chrome:
             self._chrome = chrome
             self._keys = self._bound_keys()

@@ -258,6 +258,7 @@ class ThreadView(ScrollView, can_focus=True):
         self._older_asked: str | None = None
         self._cursor = 0
         self._pin_bottom = False
+        self._at_end = True
         self._strips: LRUCache[tuple[int, int, bool], list[Strip]] = LRUCache(512)
         self._images: LRUCache[tuple[str, int, int], list[Strip]] = LRUCache(64)
         self._dims: dict[str, tuple[int, int] | None] = {}
@@ -405,7 +406,7 @@ class ThreadView(ScrollView, can_focus=True):
         return self._entries[i]["id"], top - self._starts[i]
 
     def _at_bottom(self) -> bool:
-        return self._pin_bottom or round(self.scroll_y) >= self.max_scroll_y
+        return self._pin_bottom or self._at_end or round(self.scroll_y) >= self.max_scroll_y
 
     def _height_of(self, entry: dict[str, Any]) -> int:
         """Lines at the current width; 1 until the width is known (laid out later)."""
@@ -446,9 +447,16 @@ class ThreadView(ScrollView, can_focus=True):
             self._pin_bottom = self._pin_bottom or (bool(self._entries) and self._at_bottom())
             self._measure_all()
             self._restack(anchor)
+        elif self._at_end:
+            # Shorter or taller (the composer opened): whoever read the newest
+            # message still does.
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        # Remembered, not recomputed: when the view or its content changes size,
+        # "was the agent at the newest message" is what decides where it goes.
+        self._at_end = round(new_value) >= self.max_scroll_y
         self._check_older()
 
     def _check_older(self) -> None:

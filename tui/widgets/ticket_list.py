@@ -113,7 +113,7 @@ class TicketList(ScrollView, can_focus=True):
                 id="list.page_down"),
         Binding("pageup,ctrl+u", "cursor_page_up", "Page up", show=False, id="list.page_up"),
         Binding("enter", "open", "Open", id="list.open"),
-        Binding("space", "toggle_select", "Select", id="list.select"),
+        Binding("space", "toggle_select", "Select", show=False, id="list.select"),
     ]
 
     AGE_REFRESH_SECONDS: ClassVar[float] = 30.0
