@@ -18,14 +18,25 @@ from tui.client import ConnectionState, RelayClient
 from tui.commands import InboxCommands
 from tui.config import Config, ConfigError, load_config
 from tui.keymap import apply_keymap, binding_catalog
+from tui.screens.admin.accounts import AccountsPane
+from tui.screens.admin.admin import AdminScreen
+from tui.screens.admin.numbers import NumbersPane
+from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
+from tui.screens.admin.troubleshoot import TroubleshootPane
+from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
-from tui.widgets.composer import Composer
+from tui.widgets.composer import AttachFile, Composer
+from tui.widgets.send_review import SendReview
 from tui.widgets.thread_view import ThreadView
 from tui.widgets.ticket_list import TicketList
 
 #: Every class whose bindings agents may remap; the help screen lists them all.
-BINDING_OWNERS: tuple[type, ...] = (App, InboxScreen, TicketList, ThreadView, Composer)
+BINDING_OWNERS: tuple[type, ...] = (
+    App, InboxScreen, TicketList, ThreadView, Composer, SendReview, AttachFile,
+    AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
+    GroupsPickScreen, TokenShownScreen, ConnectWizard,
+)
 
 
 class InboxApp(App[int]):
@@ -68,6 +79,8 @@ class InboxApp(App[int]):
 
     def _relay_event(self, event: dict[str, Any]) -> None:
         self.inbox.relay_event(event)
+        if isinstance(self.screen, AdminScreen):
+            self.screen.relay_event(event)
 
     def _connection_changed(self, state: ConnectionState, detail: str) -> None:
         self.inbox.connection_changed(state, detail)

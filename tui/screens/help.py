@@ -29,6 +29,9 @@ SCOPE_TITLES = {
     "list": "Ticket list",
     "thread": "Conversation",
     "composer": "Composer",
+    "send_review": "Before a text goes out",
+    "admin": "Admin (admins only)",
+    "wizard": "Connect a Twilio account",
     "other": "Other keys here",
 }
 

@@ -57,14 +57,15 @@ class InboxScreen(Screen[None]):
         Binding("r", "reply", "Reply", id="inbox.reply"),
         Binding("n", "note", "Note", id="inbox.note"),
         Binding("s", "status", "Status", id="inbox.status"),
-        Binding("p", "priority", "Priority", id="inbox.priority"),
+        Binding("p", "priority", "Priority", show=False, id="inbox.priority"),
         Binding("a", "assign", "Assign", id="inbox.assign"),
-        Binding("t", "tags", "Tags", id="inbox.tags"),
-        Binding("u", "mark_unread", "Unread", id="inbox.mark_unread"),
+        Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
+        Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("l", "focus_thread", "Thread", show=False, id="inbox.focus_thread"),
         Binding("h", "focus_list", "List", show=False, id="inbox.focus_list"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
+        Binding("A", "admin", "Admin", id="inbox.admin"),
     ]
 
     def __init__(self, client: RelayClient) -> None:
@@ -118,13 +119,18 @@ class InboxScreen(Screen[None]):
         self.ready = False
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the agent types, the inbox's keys are letters of the reply, not actions."""
+        """While the agent types, the inbox's keys are letters of the reply, not actions.
+
+        The admin screen is for admins only: agents never see its key.
+        """
+        if action == "admin" and (self.client.agent or {}).get("role") != "admin":
+            return False
         focused = self.focused
         return not (focused is not None and self.composer in focused.ancestors_with_self)
 
     # --- the relay ----------------------------------------------------------------
 
-    async def command(self, name: str, **args: Any) -> Any:
+    async def command(self, name: str, /, **args: Any) -> Any:
         return await self.client.command(name, **args)
 
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
@@ -265,7 +271,8 @@ class InboxScreen(Screen[None]):
         self.open_ticket(message.row)
 
     @work(exclusive=True, group="open")
-    async def open_ticket(self, row: dict[str, Any]) -> None:
+    async def open_ticket(self, row: dict[str, Any], then: str | None = None) -> None:
+        """Show a ticket's newest window; ``then`` ("reply"/"note") starts the composer after."""
         ticket = row["ticket"]
         self.open_row = row
         self.thread_state = ThreadState(ticket["id"])
@@ -284,6 +291,8 @@ class InboxScreen(Screen[None]):
         # The thread is what the agent opened it for: paint it first, then
         # restyle the composer (enabling it relayouts the whole screen).
         self.call_after_refresh(self._refresh_compose_context)
+        if then is not None:
+            self.call_after_refresh(self._start_composer, then)
         if ticket.get("unread"):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
@@ -355,7 +364,11 @@ class InboxScreen(Screen[None]):
             if current is None:
                 self.notify("Open a ticket first (Enter).", severity="warning")
                 return
-            self.open_ticket(current)
+            self.open_ticket(current, then=mode)  # the composer needs the ticket's number
+            return
+        self._start_composer(mode)
+
+    def _start_composer(self, mode: str) -> None:
         self.composer.start(mode)  # type: ignore[arg-type]
         if mode == "reply" and self.open_row is not None:
             ticket_id = self.open_row["ticket"]["id"]
@@ -522,6 +535,12 @@ class InboxScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.run_worker(self.model.reload(), group="view", exclusive=True)
+
+    def action_admin(self) -> None:
+        # Imported here: most sessions never open it, and the inbox should paint first.
+        from tui.screens.admin.admin import AdminScreen
+
+        self.app.push_screen(AdminScreen(self.client))
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
         try:

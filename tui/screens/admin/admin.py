@@ -1,0 +1,130 @@
+"""The admin screen: four tabs over the relay's admin commands, opened from the inbox with ``A``.
+
+Keyboard first: 1-4 (or ctrl+pageup / ctrl+pagedown) switch tabs, and each
+tab puts the keyboard in its list at once, so its keys work without a click.
+A tab loads when it is first shown and reloads when shown again (another admin
+may have changed something meanwhile); escape goes back to the inbox.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.client import RelayClient
+from tui.screens.admin import AccountsChanged, AdminPane
+from tui.screens.admin.accounts import AccountsPane
+from tui.screens.admin.numbers import NumbersPane
+from tui.screens.admin.people import PeoplePane
+from tui.screens.admin.troubleshoot import TroubleshootPane
+
+TABS = ("accounts", "numbers", "troubleshoot", "people")
+
+
+class AdminScreen(Screen[None]):
+    """Accounts, numbers, troubleshooting and people, for admins only."""
+
+    CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
+                                     "troubleshoot.tcss", "people.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Inbox", id="admin.close"),
+        Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
+        Binding("2", "tab('numbers')", "Numbers", show=False, id="admin.tab_numbers"),
+        Binding("3", "tab('troubleshoot')", "Troubleshooting", show=False,
+                id="admin.tab_troubleshoot"),
+        Binding("4", "tab('people')", "People", show=False, id="admin.tab_people"),
+        # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
+        Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
+                id="admin.next_tab"),
+        Binding("ctrl+pageup", "step_tab(-1)", "Previous tab", show=False, priority=True,
+                id="admin.prev_tab"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="admin.reload"),
+    ]
+
+    def __init__(self, client: RelayClient, *, initial: str = "accounts") -> None:
+        super().__init__()
+        self.client = client
+        self.initial = initial
+
+    def compose(self) -> ComposeResult:
+        yield Static("smsdesk · admin    1-4 or ctrl+pgup/pgdn switch tabs · esc back to the"
+                     " inbox", id="admin-header")
+        with TabbedContent(initial=self.initial, id="admin-tabs"):
+            with TabPane("1 Accounts", id="accounts"):
+                yield AccountsPane(self.client, id="accounts-pane")
+            with TabPane("2 Numbers", id="numbers"):
+                yield NumbersPane(self.client, id="numbers-pane")
+            with TabPane("3 Troubleshooting", id="troubleshoot"):
+                yield TroubleshootPane(self.client, id="troubleshoot-pane")
+            with TabPane("4 People", id="people"):
+                yield PeoplePane(self.client, id="people-pane")
+        yield Footer()
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#admin-tabs", TabbedContent)
+
+    def pane(self, tab: str | None = None) -> AdminPane:
+        return self.query_one(f"#{tab or self.tabs.active}-pane", AdminPane)
+
+    def on_mount(self) -> None:
+        self._shown(self.tabs.active)
+
+    @on(TabbedContent.TabActivated, "#admin-tabs")
+    def _activated(self, event: TabbedContent.TabActivated) -> None:
+        self._shown(event.pane.id or self.tabs.active)
+
+    def _shown(self, tab: str) -> None:
+        pane = self.pane(tab)
+        self.call_after_refresh(pane.focus_first)
+        if isinstance(pane, TroubleshootPane) and pane.loaded:
+            return  # the checks ask Twilio and the public URL: rerun on request (r) only
+        self.load(pane)
+
+    @work(group="admin-load", exclusive=True)
+    async def load(self, pane: AdminPane) -> None:
+        await pane.reload()
+
+    @on(AccountsChanged)
+    def _accounts_changed(self) -> None:
+        for tab in ("numbers", "troubleshoot"):
+            pane = self.pane(tab)
+            if pane.loaded:
+                pane.loaded = False
+                if not isinstance(pane, TroubleshootPane):
+                    self.load(pane)
+
+    #: Which tab shows what each admin event changed.
+    _EVENT_TABS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "account.updated": ("accounts", "numbers"),
+        "number.updated": ("numbers",),
+        "agent.updated": ("people",),
+        "group.updated": ("people", "numbers"),
+    }
+
+    def relay_event(self, event: dict[str, object]) -> None:
+        """Another admin's change (or our own, echoed) shows in the open tab at once."""
+        tabs = self._EVENT_TABS.get(str(event.get("kind")), ())
+        if self.is_mounted and self.tabs.active in tabs:
+            self.load(self.pane())
+
+    def action_tab(self, tab: str) -> None:
+        if self.tabs.active == tab:
+            self.pane(tab).focus_first()
+        else:
+            self.tabs.active = tab
+
+    def action_step_tab(self, step: int) -> None:
+        index = TABS.index(self.tabs.active) if self.tabs.active in TABS else 0
+        self.tabs.active = TABS[(index + step) % len(TABS)]
+
+    def action_reload(self) -> None:
+        self.load(self.pane())
+
+    def action_close(self) -> None:
+        self.dismiss(None)
