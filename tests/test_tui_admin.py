@@ -9,6 +9,7 @@ because ``snap_compare`` runs its own event loop.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -648,3 +649,27 @@ async def test_canned_refusal_is_a_toast(monkeypatch: pytest.MonkeyPatch) -> Non
         await until(pilot, lambda: "Could not load the accounts: admins only" in toasts(app),
                     what="the toast")
         assert isinstance(app.screen, AdminScreen)
+
+
+async def test_another_admins_change_shows_in_the_open_tab(desk: LiveDesk) -> None:
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_admin(pilot, app)
+        await pilot.press("2")
+        table = screen.query_one("#numbers-table", DataTable)
+        await until(pilot, lambda: table.row_count == 2, what="numbers")
+        from tui.client import RelayClient
+
+        other = RelayClient(desk.ws_url, desk.admin_token, backoff=(0.05,))
+        task = asyncio.create_task(other.run())
+        try:
+            await other.wait_live(5)
+            numbers = await other.command("list_numbers")
+            us = next(n for n in numbers if n["e164"] == US_TOLL_FREE)
+            await other.command("update_number", number_id=us["id"], friendly_name="Front desk")
+            await until(pilot, lambda: any("Front desk" in " ".join(row)
+                                           for row in table_cells(table)),
+                        what="the other admin's rename in the numbers tab")
+        finally:
+            await other.close()
+            await task
