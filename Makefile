@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-ingest bench-tui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
+
+bench-ingest: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+bench-tui: $(STAMP)
+	$(BIN)/python bench/tui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
