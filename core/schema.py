@@ -182,6 +182,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (agent_id, command_id)
     ) WITHOUT ROWID;
     """,
+    # 3: failed deliveries by time, for the troubleshooting screen: only the failed few
+    # are indexed, so a million messages cost nothing to write and little to ask
+    """
+    CREATE INDEX entries_failed ON entries(updated_at)
+        WHERE kind = 'message' AND direction = 'outbound' AND error_code IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
