@@ -30,17 +30,22 @@ from server.commands import (
     _direct,
     _recorded,
     _staged,
+    answered,
+    store_write,
+    write_once,
 )
 from server.troubleshoot import LOW_BALANCE, is_private_host, troubleshoot
 from server.twilio_api import AccountInfo, BalanceInfo, NumberInfo
 
-T = TypeVar("T")
 COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 BUY_A_NUMBER = ("this account has no SMS-capable numbers yet: buy one in Twilio console > Phone"
                 " Numbers > Buy a number, then connect the account again")
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+T = TypeVar("T")
 
 
 async def _twilio(fn: Callable[..., T], *args: Any) -> T:
@@ -74,32 +79,6 @@ async def _balance(sid: str, token: str) -> BalanceInfo | None:
         return await asyncio.to_thread(twilio_api.fetch_balance, sid, token)
     except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS):
         return None
-
-
-async def _answered(ctx: Context, command: Command) -> Any | None:
-    remembered = await ctx.store.read(queries.remembered_result, ctx.agent.id, command.id)
-    return None if remembered is None else json.loads(remembered)
-
-
-async def _write_once(ctx: Context, command: Command, change: Callable[[WriteContext], Any]) -> Any:
-    """The change and the record of its answer, in one transaction (see the module doc)."""
-    def once(wctx: WriteContext) -> Any:
-        again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
-        if again is not None:  # a twin of this command committed in the meantime
-            return json.loads(again)
-        value = records.to_wire(change(wctx))
-        writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(value))
-        return value
-    return await _store_write(ctx, once)
-
-
-async def _store_write(ctx: Context, job: Callable[[WriteContext], T]) -> T:
-    try:
-        return await ctx.store.write(job)
-    except writes.NotFound as error:
-        raise CommandRefused("not_found", str(error)) from None
-    except writes.StoreError as error:
-        raise CommandRefused("refused", str(error)) from None
 
 
 async def _stored_account(ctx: Context, account_id: int) -> Account:
@@ -183,7 +162,7 @@ def _host(url: str) -> str:
 
 @_staged("connect_account")
 async def _connect_account(ctx: Context, command: Command) -> Any:
-    done = await _answered(ctx, command)
+    done = await answered(ctx, command)
     if done is not None:
         return done
     args = command.args
@@ -234,7 +213,7 @@ async def _connect_account(ctx: Context, command: Command) -> Any:
                 "repointed": repointed, "failed": failed,
                 "note": ". ".join(notes) + "." if notes else None}
 
-    return await _write_once(ctx, command, connect)
+    return await write_once(ctx, command, connect)
 
 
 async def _repoint_all(sid: str, token: str, numbers: list[NumberInfo], public_url: str,
@@ -254,7 +233,7 @@ async def _repoint_all(sid: str, token: str, numbers: list[NumberInfo], public_u
 
 @_staged("update_account")
 async def _update_account(ctx: Context, command: Command) -> Any:
-    done = await _answered(ctx, command)
+    done = await answered(ctx, command)
     if done is not None:
         return done
     args = command.args
@@ -277,7 +256,7 @@ async def _update_account(ctx: Context, command: Command) -> Any:
         info = await _twilio(twilio_api.fetch_account, account.sid, token)  # rotation: check
         changes.update(auth_token=token, status=info.status, type=info.type)
     _need_changes("update_account", changes)
-    return await _write_once(ctx, command, lambda w: records.public_account(
+    return await write_once(ctx, command, lambda w: records.public_account(
         writes.update_account(w, account.id, **changes)))
 
 
@@ -308,7 +287,7 @@ def _update_number(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext
 
 @_staged("repoint_number")
 async def _repoint_number(ctx: Context, command: Command) -> Any:
-    done = await _answered(ctx, command)
+    done = await answered(ctx, command)
     if done is not None:
         return done
     number_id = command.args["number_id"]
@@ -327,7 +306,7 @@ async def _repoint_number(ctx: Context, command: Command) -> Any:
                              " --public-url")
     pointed = await _twilio(twilio_api.point_number_at, account.sid, account.auth_token,
                             number.sid, ctx.public_url)
-    return await _write_once(ctx, command, lambda w: {
+    return await write_once(ctx, command, lambda w: {
         "number": writes.number_by_id(w.conn, number_id),
         "sms_url": pointed.sms_url or "", "status_callback": pointed.status_callback or ""})
 
@@ -370,7 +349,7 @@ async def _add_agent(ctx: Context, command: Command) -> Any:
             writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(kept))
         return {"agent": _public_agent(agent), "token": token}
 
-    return await _store_write(ctx, add)
+    return await store_write(ctx, add)
 
 
 @_recorded("update_agent")

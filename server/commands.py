@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core import queries, records, writes
 from core.models import Agent, Media, Message
@@ -26,6 +26,9 @@ from server.media import path_of, store_bytes
 
 #: Answered by the connection itself (server/agents_ws.py), not here: they concern it alone.
 SESSION_COMMANDS = {"presence"}
+
+
+T = TypeVar("T")
 
 
 class CommandRefused(Exception):
@@ -86,14 +89,23 @@ async def run(ctx: Context, command: Command) -> Any:
         return await _DIRECT[command.name](ctx, command.args)
     if command.name in _STAGED:
         return await _STAGED[command.name](ctx, command)
-    prepare = _RECORDED[command.name]
-    remembered = await ctx.store.read(
-        queries.remembered_result, ctx.agent.id, command.id
-    )
-    if remembered is not None:
-        return json.loads(remembered)
-    change = prepare(ctx, command.args)
+    done = await answered(ctx, command)
+    if done is not None:
+        return done
+    value = await write_once(ctx, command, _RECORDED[command.name](ctx, command.args))
+    if command.name == "reply":
+        ctx.on_queued()
+    return value
 
+
+async def answered(ctx: Context, command: Command) -> Any | None:
+    """The remembered result of a command already carried out under this id, if any."""
+    remembered = await ctx.store.read(queries.remembered_result, ctx.agent.id, command.id)
+    return None if remembered is None else json.loads(remembered)
+
+
+async def write_once(ctx: Context, command: Command, change: Callable[[WriteContext], Any]) -> Any:
+    """The change and the record of its answer, in one transaction: a resend is not redone."""
     def once(wctx: WriteContext) -> Any:
         again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
         if again is not None:  # a twin of this command committed in the meantime
@@ -101,16 +113,17 @@ async def run(ctx: Context, command: Command) -> Any:
         value = records.to_wire(change(wctx))
         writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(value))
         return value
+    return await store_write(ctx, once)
 
+
+async def store_write(ctx: Context, job: Callable[[WriteContext], T]) -> T:
+    """A store write whose refusals reach the agent as command errors, in words."""
     try:
-        value = await ctx.store.write(once)
+        return await ctx.store.write(job)
     except writes.NotFound as error:
         raise CommandRefused("not_found", str(error)) from None
     except writes.StoreError as error:
         raise CommandRefused("refused", str(error)) from None
-    if command.name == "reply":
-        ctx.on_queued()
-    return value
 
 
 # --- reads ----------------------------------------------------------------------------
