@@ -188,6 +188,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_failed ON entries(updated_at)
         WHERE kind = 'message' AND direction = 'outbound' AND error_code IS NOT NULL;
     """,
+    # 4: status callbacks that came before their message's SID was recorded: kept, since
+    # they were acknowledged and Twilio will not send them again (core.writes.record_status)
+    """
+    CREATE TABLE early_statuses (
+        id         INTEGER PRIMARY KEY,
+        twilio_sid TEXT    NOT NULL UNIQUE,
+        status     TEXT    NOT NULL,
+        error_code INTEGER,
+        at         INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -572,6 +572,11 @@ def attach_sid(
     fields: dict[str, Any] = {"twilio_sid": sid}
     if status_moves_forward(current.status, status):
         fields["status"] = status
+    early = _take_early_status(ctx.conn, sid)
+    if early is not None and status_moves_forward(fields.get("status", current.status), early[0]):
+        fields["status"] = early[0]
+        if early[1] is not None:
+            fields["error_code"] = early[1]
     return _set_message_fields(ctx, message_id, **fields)
 
 
@@ -600,6 +605,46 @@ def update_status(
     if error_code is not None:
         fields["error_code"] = error_code
     return _set_message_fields(ctx, message.id, **fields)
+
+
+EARLY_STATUS_LIMIT = 10_000
+
+
+def record_status(
+    ctx: WriteContext, sid: str, status: MessageStatus, error_code: int | None = None
+) -> Message | None:
+    """A status callback, kept whether or not its message's SID is recorded yet.
+
+    Twilio can call back before our own write of the SID commits (and callbacks for
+    messages sent from the console are not ours at all); the relay acknowledges the
+    callback either way and Twilio never sends it again, so one that finds no message
+    is kept until ``attach_sid`` records that SID. Only the newest few thousand are kept.
+    """
+    if _one(ctx.conn, "SELECT 1 FROM entries WHERE twilio_sid = ?", (sid,)) is not None:
+        return update_status(ctx, sid, status, error_code)
+    kept = _one(ctx.conn, "SELECT status FROM early_statuses WHERE twilio_sid = ?", (sid,))
+    if kept is not None and not status_moves_forward(MessageStatus(kept["status"]), status):
+        return None
+    ctx.conn.execute("DELETE FROM early_statuses WHERE twilio_sid = ?", (sid,))
+    cursor = ctx.conn.execute(
+        "INSERT INTO early_statuses(twilio_sid, status, error_code, at) VALUES (?, ?, ?, ?)",
+        (sid, status.value, error_code, ctx.now),
+    )
+    ctx.conn.execute("DELETE FROM early_statuses WHERE id <= ?",
+                     ((cursor.lastrowid or 0) - EARLY_STATUS_LIMIT,))
+    return None
+
+
+def _take_early_status(
+    conn: sqlite3.Connection, sid: str
+) -> tuple[MessageStatus, int | None] | None:
+    """The status callback kept for ``sid`` before it was recorded (now used up), if any."""
+    row = _one(conn, "SELECT status, error_code FROM early_statuses WHERE twilio_sid = ?",
+               (sid,))
+    if row is None:
+        return None
+    conn.execute("DELETE FROM early_statuses WHERE twilio_sid = ?", (sid,))
+    return MessageStatus(row["status"]), row["error_code"]
 
 
 def _set_message_fields(ctx: WriteContext, message_id: int, **fields: Any) -> Message:

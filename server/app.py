@@ -32,7 +32,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 READ_TIMEOUT = 10  # a client that sends nothing for this long is cut off
-EARLY_STATUS_LIMIT = 10_000
 
 
 class BodyTooLarge(Exception):
@@ -47,9 +46,6 @@ class Relay:
     media_secret: bytes
     hub: Hub = field(default_factory=Hub)
     on_queued: Callable[[], None] = lambda: None
-    # Status reports for SIDs the outbox has not recorded yet (Twilio can call
-    # back before our own write of the SID commits); the outbox applies them.
-    early_status: dict[str, webhooks.StatusReport] = field(default_factory=dict)
     read_timeout: float = READ_TIMEOUT
     # Accounts by SID, so a webhook costs no database read before its write.
     _accounts: dict[str, Account] = field(default_factory=dict)
@@ -172,16 +168,9 @@ class Relay:
         if signed is None:
             return
         report = webhooks.status_from(signed[1])
-        if await self.store.read(queries.message_by_sid, report.sid) is None:
-            # Ours but not recorded yet, or not ours at all (sent from the Twilio
-            # console): keep the newest few, never an unbounded pile.
-            self.early_status.pop(report.sid, None)
-            self.early_status[report.sid] = report
-            while len(self.early_status) > EARLY_STATUS_LIMIT:
-                del self.early_status[next(iter(self.early_status))]
-        else:
-            await self.store.write(writes.update_status, report.sid, report.status,
-                                   report.error_code)
+        # Durable before the 200, even when its message's SID is not recorded yet.
+        await self.store.write(writes.record_status, report.sid, report.status,
+                               report.error_code)
         await _answer(send, 200, webhooks.EMPTY_TWIML, "text/xml")
 
     # --- outbound media ----------------------------------------------------------
@@ -200,7 +189,8 @@ class Relay:
         digest, kind, token = parts[2], parts[3].replace("~", "/"), parts[4]
         expected = _media_token(self.media_secret, digest, kind)
         found = media.path_of(self.media_dir, digest)
-        if not hmac.compare_digest(token, expected) or found is None:
+        # compare_digest refuses non-ASCII text (TypeError); no such token is ours.
+        if not token.isascii() or not hmac.compare_digest(token, expected) or found is None:
             await _answer(send, 404, b"not found\n")
             return
         data = await asyncio.to_thread(found.read_bytes)

@@ -23,7 +23,6 @@ from core.errors import is_retryable
 from core.models import Message, MessageStatus, SenderType
 from core.store import Store
 from server import twilio_api
-from server.webhooks import StatusReport
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ class Outbox:
     store: Store
     public_url: Callable[[], str]
     media_url: Callable[..., str]
-    early_status: dict[str, StatusReport]
     rates: dict[SenderType, float] = field(default_factory=lambda: dict(SENDS_PER_SECOND))
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)  # id: (when, delay)
@@ -149,11 +147,9 @@ class Outbox:
             reported = MessageStatus(status)
         except ValueError:
             reported = MessageStatus.QUEUED
+        # attach_sid also applies any status callback that came before it.
         await self.store.write(writes.attach_sid, message.id, sid=sid, status=reported)
         self._retry_at.pop(message.id, None)
-        early = self.early_status.pop(sid, None)
-        if early is not None:
-            await self.store.write(writes.update_status, sid, early.status, early.error_code)
 
     def _back_off(self, message_id: int) -> None:
         _, delay = self._retry_at.get(message_id, (0.0, 0.5))

@@ -58,7 +58,7 @@ async def running_relay(
             media_secret=await media_secret_of(store),
         )
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
-                        media_url=relay.media_url, early_status=relay.early_status,
+                        media_url=relay.media_url,
                         rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")

@@ -7,8 +7,8 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,11 +156,25 @@ async def relay_on_loopback(home: Path) -> AsyncIterator[Harness]:
     """
     paths = Paths(home)
     admin, agent = await seed(paths.database)
+    with _twilio_unreachable():
+        async with _serving(paths, admin, agent) as harness:
+            yield harness
+
+
+@asynccontextmanager
+async def relay_restarted(home: Path, before: Harness) -> AsyncIterator[Harness]:
+    """Another relay on the same home (after ``before``'s block ended): a restart."""
+    with _twilio_unreachable():
+        async with _serving(Paths(home), before.admin_token, before.agent_token) as harness:
+            yield harness
+
+
+@contextmanager
+def _twilio_unreachable() -> Iterator[None]:
     previous = os.environ.get("SMSDESK_TWILIO_API_URL")
     os.environ["SMSDESK_TWILIO_API_URL"] = "http://127.0.0.1:9"
     try:
-        async with _serving(paths, admin, agent) as harness:
-            yield harness
+        yield
     finally:
         if previous is None:
             os.environ.pop("SMSDESK_TWILIO_API_URL", None)

@@ -7,9 +7,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from relay_harness import ACCOUNT_SID, CUSTOMER, UK_LONG_CODE, Harness, relay_on_loopback
+from relay_harness import (
+    ACCOUNT_SID,
+    CUSTOMER,
+    UK_LONG_CODE,
+    Harness,
+    relay_on_loopback,
+    relay_restarted,
+)
 
-from core import queries
+from core import queries, writes
+from core.models import MessageStatus
 
 
 @pytest.fixture
@@ -204,3 +212,26 @@ async def test_a_client_ahead_of_the_log_still_gets_every_new_event(relay: Harne
         event = await agent.until("event")
         assert event["seq"] > welcome["latest_seq"]
         assert event["payload"]["message"]["body"] == "after the restore"
+
+
+async def test_a_status_callback_before_its_sid_survives_a_restart(tmp_path: Path) -> None:
+    """Acknowledged is kept: the early callback is on disk, and counts once the SID is."""
+    sid = "SM" + "e" * 32
+    async with relay_on_loopback(tmp_path) as first:
+        await first.text("Where is it?")
+        delivered = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": "delivered"}
+        assert (await first.post("/twilio/status", delivered))[0] == 200
+    async with relay_restarted(tmp_path, first) as second, second.agent() as agent:
+        await agent.until("caught_up")
+        ticket = (await agent.command("list_tickets"))["result"]["items"][0]["ticket"]
+        reply = (await agent.command("reply", ticket_id=ticket["id"], body="Today."))["result"]
+        # What the outbox does once Twilio has answered with the SID:
+        await second.relay.store.write(writes.attach_sid, reply["id"], sid=sid,
+                                       status=MessageStatus.QUEUED)
+        while True:
+            event = await agent.until("event")
+            if event["kind"] == "message.updated":
+                break
+        assert event["payload"]["message"]["status"] == "delivered"
+        stored = await second.relay.store.read(queries.message_by_sid, sid)
+        assert stored is not None and stored.status is MessageStatus.DELIVERED

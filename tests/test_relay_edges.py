@@ -120,9 +120,12 @@ async def test_texts_to_an_unconnected_number_are_not_acknowledged(relay: Harnes
 async def test_status_reports_for_unknown_messages_are_bounded(relay: Harness,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
-    monkeypatch.setattr("server.app.EARLY_STATUS_LIMIT", 3)
+    monkeypatch.setattr("core.writes.EARLY_STATUS_LIMIT", 3)
     for n in range(5):
         params = {"MessageSid": f"SM{n:032x}", "AccountSid": ACCOUNT_SID,
                   "MessageStatus": "delivered"}
         assert (await relay.post("/twilio/status", params))[0] == 200
-    assert list(relay.relay.early_status) == [f"SM{n:032x}" for n in (2, 3, 4)]
+    kept = await relay.relay.store.read(
+        lambda conn: [row[0] for row in conn.execute(
+            "SELECT twilio_sid FROM early_statuses ORDER BY id")])
+    assert kept == [f"SM{n:032x}" for n in (2, 3, 4)]
