@@ -111,6 +111,8 @@ class Relay:
     async def _signed_params(self, scope: Scope, receive: Receive,
                              send: Send) -> tuple[Account, dict[str, str]] | None:
         """The webhook's form, when Twilio signed it with the named account's token."""
+        if _declared_length(scope) > webhooks.MAX_BODY_BYTES:
+            raise BodyTooLarge  # said up front: no need to wait for it to arrive
         body = await _read_body(receive, webhooks.MAX_BODY_BYTES, self.read_timeout)
         params = webhooks.parse_form(body)
         sid = webhooks.account_sid_of(params)
@@ -206,6 +208,12 @@ def _header(scope: Scope, name: bytes) -> str:
         if key.lower() == name:
             return value.decode("latin-1")
     return ""
+
+
+def _declared_length(scope: Scope) -> int:
+    """The Content-Length the client announced (0 if none, or none we can read)."""
+    given = _header(scope, b"content-length")
+    return int(given) if given.isascii() and given.isdigit() and len(given) <= 18 else 0
 
 
 async def _read_body(receive: Receive, limit: int, timeout: float) -> bytes:
