@@ -56,6 +56,10 @@ class NotFound(StoreError):
     pass
 
 
+class Forbidden(StoreError):
+    """The agent may not do this (any more): disabled, or no longer an admin."""
+
+
 class Conflict(StoreError):
     pass
 
@@ -142,6 +146,15 @@ def agent_by_id(conn: sqlite3.Connection, agent_id: int) -> Agent:
         )
     )
     return records.agent_from_row(row, groups)
+
+
+def require_agent_may_act(conn: sqlite3.Connection, agent_id: int, *, admin: bool) -> None:
+    """Refuse a change by an agent who is disabled, or (``admin``) no longer an admin."""
+    row = _one(conn, "SELECT role, disabled FROM agents WHERE id = ?", (agent_id,))
+    if row is None or row["disabled"]:
+        raise Forbidden("this agent is disabled")
+    if admin and row["role"] != Role.ADMIN.value:
+        raise Forbidden("that is for admins only, and this agent no longer is one")
 
 
 def contact_by_id(conn: sqlite3.Connection, contact_id: int) -> Contact:

@@ -3,17 +3,22 @@
 The subscription to live events starts before the replay is read, and live
 events already sent by the replay are skipped by sequence number, so there is
 no window in which an event can slip between the two.
+
+An admin's change to an agent reaches that agent's open sessions as soon as it
+commits (``AgentSessions``): a disabled agent's sessions are closed with a
+reason, and a demoted one's next command is judged by the new role.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from core import auth, protocol, queries
-from core.models import Agent
+from core import auth, protocol, queries, writes
+from core.models import Agent, Event, Role
 from core.protocol import Command, Hello, ProtocolError
 from core.records import to_wire
 from core.store import Store
@@ -29,20 +34,52 @@ MAX_EVENTS_PER_FRAME = 100
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 4008
 CLOSE_PROTOCOL = 4400
+CLOSE_DISABLED = 4403
+DISABLED_REASON = "an admin disabled this agent; ask them to enable it again"
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class AgentSessions:
+    """The open sessions of each agent, told of every committed change to that agent."""
+
+    def __init__(self) -> None:
+        self._by_agent: dict[int, set[Session]] = {}
+
+    def add(self, agent_id: int, session: Session) -> None:
+        self._by_agent.setdefault(agent_id, set()).add(session)
+
+    def discard(self, agent_id: int, session: Session) -> None:
+        sessions = self._by_agent.get(agent_id, set())
+        sessions.discard(session)
+        if not sessions:
+            self._by_agent.pop(agent_id, None)
+
+    def apply(self, events: list[Event]) -> None:
+        """A store commit listener: pass each agent's changes to its open sessions."""
+        for event in events:
+            if event.kind != "agent.updated":
+                continue
+            changed = event.payload["agent"]
+            for session in list(self._by_agent.get(changed["id"], ())):
+                session.agent_changed(changed)
+
+
 class Session:
     def __init__(self, receive: Receive, send: Send, *, hub: Hub, store: Store,
                  context: Callable[[Agent], commands.Context],
-                 presence: PresenceBoard | None = None) -> None:
+                 presence: PresenceBoard | None = None,
+                 sessions: AgentSessions | None = None) -> None:
         self._receive, self._send = receive, send
         self._hub, self._store, self._context = hub, store, context
         self._presence = presence or PresenceBoard(hub)
+        self._sessions = sessions or AgentSessions()
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._live: asyncio.Task[None] | None = None
+        self._ended = False
+        self._ctx: commands.Context  # set once the hello names the agent
 
     async def send_text(self, text: str) -> None:
         async with self._lock:
@@ -59,29 +96,57 @@ class Session:
         hello = await self._hello()
         if hello is None:
             return
-        ctx = self._context(hello[0])
-        live: asyncio.Task[None] | None = None
-
-        def kick() -> None:
-            if live is not None:
-                live.cancel()
-            self._spawn(self.close(CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
-
-        subscriber = self._hub.subscribe(on_overflow=kick)
+        self._ctx = self._context(hello[0])
+        agent_id = hello[0].id
+        subscriber = self._hub.subscribe(
+            on_overflow=lambda: self._end(CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
+        self._sessions.add(agent_id, self)
         try:
-            last_sent = await self._replay(ctx, hello[1].last_seq)
+            # A change committed between the hello's read and joining ``AgentSessions``
+            # reached no listener of ours: read the agent once more now we are in.
+            self.agent_changed(_public(await self._store.read(writes.agent_by_id, agent_id)))
+            if self._ended:
+                await asyncio.gather(*self._tasks)  # the close it just started
+                return
+            last_sent = await self._replay(self._ctx, hello[1].last_seq)
             for text in self._presence.current(skip=subscriber):
                 await self.send_text(text)
-            live = asyncio.create_task(self._stream(subscriber, last_sent))
+            self._live = asyncio.create_task(self._stream(subscriber, last_sent))
             try:
-                await self._read_commands(ctx, subscriber)
+                await self._read_commands(subscriber)
             finally:
-                live.cancel()
+                self._live.cancel()
                 for task in list(self._tasks):
                     task.cancel()
         finally:
+            self._sessions.discard(agent_id, self)
             self._hub.unsubscribe(subscriber)
             self._presence.leave(subscriber)
+
+    def agent_changed(self, agent: dict[str, Any]) -> None:
+        """An admin changed this session's agent: disabled ends it, the rest apply from now."""
+        if self._ended:
+            return
+        if agent["disabled"]:
+            self._end(CLOSE_DISABLED, DISABLED_REASON, error_code="disabled")
+            return
+        current = self._ctx.agent
+        fresh = dataclasses.replace(current, name=agent["name"], role=Role(agent["role"]),
+                                    group_ids=tuple(agent["group_ids"]))
+        self._ctx = dataclasses.replace(self._ctx, agent=fresh)
+
+    def _end(self, code: int, reason: str, *, error_code: str | None = None) -> None:
+        """Stop streaming and taking commands, and close with ``code`` and ``reason``."""
+        self._ended = True
+        if self._live is not None:
+            self._live.cancel()
+
+        async def tell_and_close() -> None:
+            if error_code is not None:
+                await self.send_text(protocol.error(error_code, reason))
+            await self.close(code, reason)
+
+        self._spawn(tell_and_close())
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -115,8 +180,7 @@ class Session:
 
     async def _replay(self, ctx: commands.Context, after: int | None) -> int:
         latest = await ctx.store.read(queries.latest_seq)
-        public = {k: v for k, v in to_wire(ctx.agent).items() if k != "token_hash"}
-        await self.send_text(protocol.welcome(public, latest))
+        await self.send_text(protocol.welcome(_public(ctx.agent), latest))
         # A client ahead of the log saw another database (it was restored or
         # replaced): skipping live events up to its number would lose them.
         # A fresh client (no last_seq) loads what it shows with commands: it
@@ -147,11 +211,13 @@ class Session:
                 continue
             await self.send_text(texts[0] if len(texts) == 1 else protocol.events(texts))
 
-    async def _read_commands(self, ctx: commands.Context, subscriber: Subscriber) -> None:
+    async def _read_commands(self, subscriber: Subscriber) -> None:
         while True:
             message = await self._receive()
             if message["type"] != "websocket.receive":
                 return
+            if self._ended:  # closing: whatever the client still sends is not acted on
+                continue
             try:
                 parsed = protocol.parse_client_message(
                     message.get("text") or message.get("bytes", b"")
@@ -163,9 +229,9 @@ class Session:
                 await self.send_text(protocol.error("bad_message", "already said hello"))
                 continue
             if parsed.name == "presence":
-                await self._announce(ctx, subscriber, parsed)
+                await self._announce(self._ctx, subscriber, parsed)
                 continue
-            self._spawn(self._answer(ctx, parsed))
+            self._spawn(self._answer(self._ctx, parsed))
 
     async def _announce(self, ctx: commands.Context, subscriber: Subscriber,
                         command: Command) -> None:
@@ -192,4 +258,8 @@ class Session:
             await self.send_text(protocol.result(command.id, value))
 
 
-__all__ = ["Session"]
+def _public(agent: Agent) -> dict[str, Any]:
+    return {k: v for k, v in to_wire(agent).items() if k != "token_hash"}
+
+
+__all__ = ["AgentSessions", "Session"]

@@ -21,7 +21,7 @@ from core import queries, writes
 from core.models import Account, Agent, Event, Media
 from core.store import Store
 from server import commands, media, webhooks
-from server.agents_ws import Session
+from server.agents_ws import AgentSessions, Session
 from server.hub import Hub
 from server.presence import PresenceBoard
 
@@ -52,7 +52,9 @@ class Relay:
 
     def __post_init__(self) -> None:
         self.presence = PresenceBoard(self.hub)
+        self.sessions = AgentSessions()
         self.store.on_commit(self.hub.publish)
+        self.store.on_commit(self.sessions.apply)
         self.store.on_commit(self._forget_changed_accounts)
 
     def _forget_changed_accounts(self, events: list[Event]) -> None:
@@ -73,7 +75,8 @@ class Relay:
             await send({"type": "websocket.close", "code": 4404})
             return
         session = Session(receive, send, hub=self.hub, store=self.store,
-                          context=self._command_context, presence=self.presence)
+                          context=self._command_context, presence=self.presence,
+                          sessions=self.sessions)
         await session.run()
 
     def _command_context(self, agent: Agent) -> commands.Context:

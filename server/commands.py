@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ class Context:
     media_dir: Path
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox
     public_url: str = ""  # where Twilio reaches this relay: the admin commands point numbers here
+    # The command being run is for admins only: its write checks, in its own transaction,
+    # that the agent still is one (an admin may have been demoted since it was sent).
+    needs_admin: bool = False
 
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
@@ -85,6 +89,7 @@ async def run(ctx: Context, command: Command) -> Any:
     spec = COMMANDS[command.name]
     if spec.admin_only and not ctx.agent.is_admin:
         raise CommandRefused("forbidden", f"{command.name} is for admins only")
+    ctx = dataclasses.replace(ctx, needs_admin=spec.admin_only)
     if command.name in _DIRECT:
         return await _DIRECT[command.name](ctx, command.args)
     if command.name in _STAGED:
@@ -117,9 +122,19 @@ async def write_once(ctx: Context, command: Command, change: Callable[[WriteCont
 
 
 async def store_write(ctx: Context, job: Callable[[WriteContext], T]) -> T:
-    """A store write whose refusals reach the agent as command errors, in words."""
+    """A store write whose refusals reach the agent as command errors, in words.
+
+    The agent's right to make it is checked in the same transaction: a command sent
+    before an admin disabled or demoted its agent, and written after, is refused.
+    """
+    def checked(wctx: WriteContext) -> T:
+        writes.require_agent_may_act(wctx.conn, ctx.agent.id, admin=ctx.needs_admin)
+        return job(wctx)
+
     try:
-        return await ctx.store.write(job)
+        return await ctx.store.write(checked)
+    except writes.Forbidden as error:
+        raise CommandRefused("forbidden", str(error)) from None
     except writes.NotFound as error:
         raise CommandRefused("not_found", str(error)) from None
     except writes.StoreError as error:

@@ -118,7 +118,7 @@ class AgentClient:
             if message["type"] == kind:
                 return message
 
-    async def command(self, name: str, command_id: str | None = None,
+    async def command(self, name: str, /, command_id: str | None = None,
                       **args: Any) -> dict[str, Any]:
         self._ids += 1
         command_id = command_id or f"c{self._ids}"

@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 # The relay accepts 8 MiB; fetch_media answers with base64 data plus a little JSON.
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_DISABLED = 4403  # an admin disabled this agent while it was connected
 # Relay errors that no retry can fix: stop instead of hammering the relay.
-FATAL_CODES = frozenset({"unauthorized", "bad_version"})
+FATAL_CODES = frozenset({"unauthorized", "bad_version", "disabled"})
 
 
 class ConnectionState(StrEnum):
@@ -495,6 +496,8 @@ class RelayClient:
             reached_live = reached_live or self.state is ConnectionState.LIVE
             if closed.rcvd is not None and closed.rcvd.code == CLOSE_UNAUTHORIZED:
                 self._refuse("relay refused the token")
+            elif closed.rcvd is not None and closed.rcvd.code == CLOSE_DISABLED:
+                self._refuse(f"relay refused: {closed.rcvd.reason or 'this agent was disabled'}")
             return _Ended(_why_closed(closed), reached_live)
         finally:
             self._socket = None
