@@ -12,6 +12,15 @@ load and throughput follows.
 Why aiosqlite's worker threads: SQLite calls block, and the event loop must
 not. Each batch (and each multi-statement read) is one hop to the connection's
 thread rather than one hop per statement.
+
+Why the writer also watches for other writers: the admin CLI (``smsdesk account
+add``, ``agent add``...) commits to the same file from another process while a
+relay runs. Its events must reach the relay's listeners (agents, caches) as if
+the relay had written them, exactly once and in ``seq`` order. So the writer
+publishes the events after the last one it published: at the start of each
+batch (inside its transaction, before its own, so they stay in order), and
+when idle, every ``FOREIGN_CHECK_SECONDS``, once ``PRAGMA data_version`` (a
+counter only other connections' commits move) says something changed.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
+from core import records
 from core.models import Event, now_ms
 from core.schema import migrate
 from core.writes import WriteContext, index_new_entries, newest_entry_id
@@ -38,6 +48,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MAX_BATCH = 1024
+FOREIGN_CHECK_SECONDS = 0.5
 
 CommitListener = Callable[[list[Event]], None]
 
@@ -70,8 +81,11 @@ class Store:
     """The durable home of every conversation. Open with ``await Store.open(path)``."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 readers: list[aiosqlite.Connection]) -> None:
+                 readers: list[aiosqlite.Connection], *, published: tuple[int, int] = (0, 0)
+                 ) -> None:
         self.path = path
+        # (the newest seq given to listeners, the writer's data_version when last checked)
+        self._published_seq, self._data_version = published
         self._writer = writer
         self._readers = readers
         self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -96,7 +110,7 @@ class Store:
         try:
             writer = await aiosqlite.connect(path, isolation_level=None)
             opened.append(writer)
-            await _connect_in_thread(writer, _prepare_writer)
+            published = await _connect_in_thread(writer, _prepare_writer)
             for _ in range(readers):
                 reader = await aiosqlite.connect(path, isolation_level=None)
                 opened.append(reader)
@@ -107,7 +121,7 @@ class Store:
             for conn in opened:
                 await conn.close()
             raise
-        return cls(path, opened[0], opened[1:])
+        return cls(path, opened[0], opened[1:], published=published)
 
     # --- writing ------------------------------------------------------------------
 
@@ -128,7 +142,14 @@ class Store:
     async def _write_batches(self) -> None:
         stopping = False
         while not stopping:
-            job = await self._jobs.get()
+            if self._jobs.empty():
+                try:
+                    job = await asyncio.wait_for(self._jobs.get(), FOREIGN_CHECK_SECONDS)
+                except TimeoutError:
+                    await self._publish_foreign_events()
+                    continue
+            else:
+                job = self._jobs.get_nowait()
             if job is None:
                 break
             batch = [job]
@@ -140,10 +161,22 @@ class Store:
                 batch.append(nxt)
             await self._commit(batch)
 
+    async def _publish_foreign_events(self) -> None:
+        """Tell the listeners of events other processes committed, if there are any."""
+        try:
+            self._data_version, foreign = await _connect_in_thread(
+                self._writer, _events_if_changed, self._data_version, self._published_seq)
+        except Exception:  # the file is busy or unreadable for now: try again next time
+            logger.exception("could not check for other processes' events")
+            return
+        self._tell_listeners(foreign)
+
     async def _commit(self, batch: list[_Job]) -> None:
         started = time.perf_counter()
+        committed: list[Event] = []
         try:
-            await _connect_in_thread(self._writer, _run_batch, batch)
+            committed = await _connect_in_thread(
+                self._writer, _run_batch, batch, self._published_seq)
         except BaseException as error:  # the COMMIT itself failed: nothing is durable
             for job in batch:
                 job.outcome = (False, error)
@@ -151,23 +184,26 @@ class Store:
         self.batches += 1
         self.jobs += len(batch)
         self.commit_seconds += time.perf_counter() - started
-        committed: list[Event] = []
         for job in batch:
             assert job.outcome is not None
             ok, value = job.outcome
-            committed.extend(job.events)
             if job.future.done():
                 continue
             if ok:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
-        if committed:
-            for listener in self._listeners:
-                try:
-                    listener(committed)
-                except Exception:  # a broken listener must not stop the writer
-                    logger.exception("commit listener %r failed", listener)
+        self._tell_listeners(committed)
+
+    def _tell_listeners(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self._published_seq = events[-1].seq
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:  # a broken listener must not stop the writer
+                logger.exception("commit listener %r failed", listener)
 
     # --- reading ------------------------------------------------------------------
 
@@ -205,7 +241,8 @@ class Store:
         await self.close()
 
 
-def _prepare_writer(conn: sqlite3.Connection) -> None:
+def _prepare_writer(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Set the writer up; return (the newest seq, its data_version): nothing to publish yet."""
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
@@ -217,6 +254,30 @@ def _prepare_writer(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA cache_size = -65536")
     conn.execute("PRAGMA wal_autocheckpoint = 4000")
     migrate(conn)
+    return _newest_seq(conn), _data_version(conn)
+
+
+def _newest_seq(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def _events_after(conn: sqlite3.Connection, seq: int) -> list[Event]:
+    rows = conn.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+    return [records.event_from_row(row) for row in rows]
+
+
+def _events_if_changed(
+    conn: sqlite3.Connection, version: int, published_seq: int
+) -> tuple[int, list[Event]]:
+    """(data_version now, events after ``published_seq`` if another connection committed)."""
+    now = _data_version(conn)
+    if now == version:
+        return now, []
+    return now, _events_after(conn, published_seq)
 
 
 def _prepare_reader(conn: sqlite3.Connection) -> None:
@@ -230,14 +291,20 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
-    """One transaction, one savepoint per job, one COMMIT (and one fsync) for all."""
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job], published_seq: int) -> list[Event]:
+    """One transaction, one savepoint per job, one COMMIT (and one fsync) for all.
+
+    Returns every event now durable that no listener has heard of, in ``seq`` order:
+    first any another process committed since ``published_seq`` (read under this
+    transaction's lock, so none can slip in between), then the batch's own.
+    """
     now = now_ms()
     # A cache of numbers for this batch only: another process (the admin CLI)
     # may change a number between two batches, never inside one transaction.
     numbers: dict[str, Any] = {}
     conn.execute("BEGIN IMMEDIATE")
     try:
+        events = _events_after(conn, published_seq)
         indexed_upto = newest_entry_id(conn)
         for job in batch:
             conn.execute("SAVEPOINT job")
@@ -253,9 +320,11 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
                 conn.execute("RELEASE job")
                 job.outcome = (True, value)
                 job.events = ctx.events
+                events.extend(ctx.events)
         index_new_entries(conn, indexed_upto)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return events
