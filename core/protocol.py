@@ -181,7 +181,7 @@ def _parse_hello(data: dict[str, Any]) -> Hello:
         raise ProtocolError(
             "bad_version", f"this relay speaks protocol {PROTOCOL_VERSION}, not {version!r}"
         )
-    if not isinstance(token, str) or not token:
+    if not _is_text(token) or not token:
         raise ProtocolError("bad_message", "hello needs the agent's token")
     if last_seq is not None and (not _is_int(last_seq) or last_seq < 0):
         raise ProtocolError("bad_message", "last_seq must be a whole number, 0 or more, or null")
@@ -216,8 +216,40 @@ def _check_args(name: str, spec: CommandSpec, args: dict[str, Any], command_id: 
             raise ProtocolError("bad_args", f"{name}: {arg} has the wrong type", command_id)
 
 
+# JSON numbers have no bounds; what the relay stores (SQLite) does. A number outside
+# 64 bits can mean nothing here, and would fail deep inside a query rather than here.
+INT_RANGE = range(-(2**63), 2**63)
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool) and value in INT_RANGE
+
+
+def _is_text(value: Any) -> bool:
+    """A str that is valid Unicode: JSON's "\\ud800" escapes decode to lone surrogates,
+    which no UTF-8 file, database or terminal can hold."""
+    if not isinstance(value, str):
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_plain_json(value: Any) -> bool:
+    """Anything JSON made, whose numbers and strings the relay can store."""
+    if isinstance(value, dict):
+        return all(_is_text(k) and _is_plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_plain_json(v) for v in value)
+    if isinstance(value, str):
+        return _is_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value in INT_RANGE
+    return True
 
 
 def _has_type(value: Any, expected: Any) -> bool:
@@ -226,7 +258,11 @@ def _has_type(value: Any, expected: Any) -> bool:
     kinds = expected if isinstance(expected, tuple) else (expected,)
     if isinstance(value, bool):
         return bool in kinds
-    return isinstance(value, kinds)
+    if isinstance(value, int):
+        return int in kinds and _is_int(value)
+    if isinstance(value, str):
+        return str in kinds and _is_text(value)
+    return isinstance(value, kinds) and _is_plain_json(value)
 
 
 # --- relay → client -------------------------------------------------------------------
