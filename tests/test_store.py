@@ -532,6 +532,26 @@ async def test_an_early_callback_before_the_sid_is_attached_still_counts(desk: D
     assert again.status is MessageStatus.DELIVERED
 
 
+async def test_callbacks_before_the_sid_are_kept_forward_only_and_applied_once(
+        desk: Desk) -> None:
+    reply = await _reply(desk)
+    await desk.store.write(writes.record_status, "SMearly", MessageStatus.UNDELIVERED, 30003)
+    await desk.store.write(writes.record_status, "SMearly", MessageStatus.SENT)  # late: no
+    attached = await desk.store.write(writes.attach_sid, reply.id, sid="SMearly",
+                                      status=MessageStatus.QUEUED)
+    assert (attached.status, attached.error_code) == (MessageStatus.UNDELIVERED, 30003)
+    kept = await desk.store.read(lambda c: c.execute(
+        "SELECT count(*) FROM early_statuses").fetchone()[0])
+    assert kept == 0  # used up: a second message can never inherit it
+    # Once the SID is known, a callback is applied at once, as before.
+    other = await _reply(desk, "second")
+    await desk.store.write(writes.attach_sid, other.id, sid="SMlater",
+                           status=MessageStatus.SENT)
+    delivered = await desk.store.write(writes.record_status, "SMlater",
+                                       MessageStatus.DELIVERED)
+    assert delivered is not None and delivered.status is MessageStatus.DELIVERED
+
+
 async def test_no_reply_on_a_deleted_ticket(desk: Desk) -> None:
     inbound = await desk.inbound("hi")
     await desk.update(inbound.ticket.id, deleted=True)
