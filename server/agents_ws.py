@@ -78,15 +78,21 @@ class Session:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: asyncio.Task[None] | None = None
-        self._ended = False
+        self._ended = False  # no more commands taken, no more events streamed
+        self._closed = False  # the close frame is sent: nothing more can be
         self._ctx: commands.Context  # set once the hello names the agent
 
     async def send_text(self, text: str) -> None:
         async with self._lock:
+            if self._closed:  # an answer finishing after the close: nobody to tell
+                return
             await self._send({"type": "websocket.send", "text": text})
 
     async def close(self, code: int, reason: str = "") -> None:
         async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
     async def run(self) -> None:

@@ -14,7 +14,7 @@ from relay_harness import AgentClient, Harness, relay_on_loopback
 from core import queries, writes
 from core.models import Role
 from server import commands
-from server.agents_ws import CLOSE_DISABLED
+from server.agents_ws import CLOSE_DISABLED, Session
 from tui.client import ConnectionState, RelayClient
 
 
@@ -135,3 +135,27 @@ async def test_a_disable_between_hello_and_joining_is_not_missed(relay: Harness)
         del store.read
     assert closed.rcvd is not None and closed.rcvd.code == CLOSE_DISABLED
 
+
+
+async def test_an_answer_finishing_after_the_close_is_dropped_not_raised(
+        relay: Harness) -> None:
+    """uvicorn refuses a send after the close; a command in flight at the disable must not
+    end in an unhandled exception (a traceback in the relay's log)."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if sent and sent[-1]["type"] == "websocket.close":
+            raise RuntimeError("Unexpected ASGI message 'websocket.send' after the close")
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.disconnect"}
+
+    session = Session(receive, send, hub=relay.relay.hub, store=relay.relay.store,
+                      context=lambda agent: commands.Context(
+                          store=relay.relay.store, agent=agent,
+                          media_dir=relay.relay.media_dir))
+    await session.close(CLOSE_DISABLED, "disabled")
+    await session.send_text('{"type":"result","id":"late","result":null}')
+    await session.close(CLOSE_DISABLED, "disabled")
+    assert [m["type"] for m in sent] == ["websocket.close"]
