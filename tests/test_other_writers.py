@@ -123,3 +123,23 @@ async def test_another_writers_events_come_before_ours_in_seq_order(tmp_path: Pa
     assert seqs == sorted(set(seqs))
     async with await Store.open(path) as reopened:
         assert [e.seq for e in await reopened.read(queries.events_after, 0)] == seqs
+
+
+async def test_a_token_rotated_by_another_process_stops_opening_the_relay(
+        relay: Harness, tmp_path: Path) -> None:
+    """The relay caches accounts by SID; a rotation it did not write must still reach it,
+    or webhooks signed with the revoked token would keep being believed."""
+    assert (await relay.text("signed with the first token"))[0] == 200  # now cached
+    async with relay.agent(token=relay.admin_token) as ada:
+        await ada.until("caught_up")
+        async with await Store.open(tmp_path / "smsdesk.sqlite3") as cli:
+            acme = (await cli.read(queries.accounts))[0]
+            await cli.write(writes.update_account, acme.id, auth_token="e" * 32)
+        await _event_of_kind(ada, "account.updated")  # the relay's listeners have run
+    status, _ = await relay.text("signed with the revoked token")
+    assert status == 403
+    params = {"MessageSid": relay.next_sid(), "AccountSid": acme.sid, "From": "+12015550111",
+              "To": "+18885550100", "Body": "signed with the new one"}
+    status, _ = await relay.post("/twilio/inbound", params,
+                                 signature=relay.signed("/twilio/inbound", params, "e" * 32))
+    assert status == 200
