@@ -572,7 +572,17 @@ def queue_outbound(
 
 def mark_sending(ctx: WriteContext, message_id: int) -> Message:
     """Record that a send is about to be attempted: after a crash, this message
-    may or may not have reached Twilio and must be reconciled, not resent."""
+    may or may not have reached Twilio and must be reconciled, not resent.
+
+    A reply whose author an admin has disabled since it was queued is not sent:
+    it is marked failed instead (the outbox sends only what comes back ``sending``).
+    """
+    message = entry_by_id(ctx.conn, message_id)
+    assert isinstance(message, Message)
+    if message.author_agent_id is not None and _one(
+        ctx.conn, "SELECT 1 FROM agents WHERE id = ? AND disabled", (message.author_agent_id,)
+    ) is not None:
+        return _set_message_fields(ctx, message_id, status=MessageStatus.FAILED)
     return _set_message_fields(ctx, message_id, status=MessageStatus.SENDING)
 
 

@@ -99,8 +99,9 @@ class Outbox:
             if found is not None:
                 await self._record_sid(message, found.sid, found.status)
                 return
-        else:
-            await self.store.write(writes.mark_sending, message.id)
+        elif (await self.store.write(writes.mark_sending, message.id)).status is not (
+                MessageStatus.SENDING):
+            return  # its author was disabled after queueing it: not sent, marked failed
         await limiter.wait_turn(sender.e164, sender.sender_type)
         try:
             sent = await asyncio.to_thread(

@@ -12,9 +12,10 @@ import websockets
 from relay_harness import AgentClient, Harness, relay_on_loopback
 
 from core import queries, writes
-from core.models import Role
+from core.models import MessageStatus, Role
 from server import commands
 from server.agents_ws import CLOSE_DISABLED, Session
+from server.outbox import Outbox, RateLimiter
 from tui.client import ConnectionState, RelayClient
 
 
@@ -159,3 +160,30 @@ async def test_an_answer_finishing_after_the_close_is_dropped_not_raised(
     await session.send_text('{"type":"result","id":"late","result":null}')
     await session.close(CLOSE_DISABLED, "disabled")
     assert [m["type"] for m in sent] == ["websocket.close"]
+
+
+async def test_a_reply_queued_before_the_disable_is_not_sent_after_it(
+        relay: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    sends: list[str] = []
+    monkeypatch.setattr("server.twilio_api.send_message",
+                        lambda *args, **kwargs: sends.append(kwargs["body"]))
+    await relay.text("Can I cancel?")
+    store = relay.relay.store
+    bo = next(a for a in await store.read(queries.agents) if a.name == "Bo")
+    ticket = (await store.read(queries.list_tickets, queries.TicketFilter())).items[0].ticket
+
+
+    def queue_then_disable(ctx: writes.WriteContext) -> writes.Message:
+        # One transaction, so the relay's own outbox cannot send it in between.
+        queued = writes.queue_outbound(ctx, ticket_id=ticket.id, agent_id=bo.id,
+                                       body="Sure, refunding you double")
+        writes.update_agent(ctx, bo.id, disabled=True)
+        return queued
+
+    queued = await store.write(queue_then_disable)
+    outbox = Outbox(store=store, public_url=lambda: relay.relay.public_url,
+                    media_url=relay.relay.media_url)
+    await outbox.work_once(RateLimiter({}))
+    assert sends == []
+    stored = await store.read(writes.entry_by_id, queued.id)
+    assert stored.status is MessageStatus.FAILED
