@@ -188,3 +188,20 @@ async def test_a_frame_over_the_limit_is_refused_and_the_session_survives(
     admin.frame(b"x" * (protocol.MAX_MESSAGE_BYTES + 1))
     assert (await admin.answer_to(None))["code"] == "too_large"
     assert (await _still_answers(admin))["type"] == "result"
+
+
+async def test_binary_and_oversize_frames_on_a_real_relay(tmp_path: Path) -> None:
+    async with relay_on_loopback(tmp_path) as relay:
+        async with relay.agent() as bo:
+            await bo.until("caught_up")
+            await bo.socket.send(b"\xff\xfe\x00garbage")
+            assert (await bo.until("error"))["code"] == "bad_json"
+            await bo.socket.send(b'{"type": "command", "id": "b1", "name": "count_tickets"}')
+            assert (await bo.until("result"))["id"] == "b1"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await bo.socket.send("x" * (protocol.MAX_MESSAGE_BYTES + 1))
+                await bo.receive()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        async with relay.agent() as again:  # the relay is none the worse
+            await again.until("caught_up")
+            assert (await again.command("count_tickets"))["result"] == 0
