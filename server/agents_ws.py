@@ -118,6 +118,8 @@ class Session:
             for text in self._presence.current(skip=subscriber):
                 await self.send_text(text)
             self._live = asyncio.create_task(self._stream(subscriber, last_sent))
+            if self._ended:  # ended during the replay: nothing more to stream
+                self._live.cancel()
             try:
                 await self._read_commands(subscriber)
             finally:
