@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from relay_harness import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, US_TOLL_FREE, relay_on_loopback, seed
 from twilio.request_validator import RequestValidator
 
-from core import queries
+from core import queries, writes
+from core.models import SenderType
 from core.store import Store
 from server.app import Relay
 
@@ -126,6 +127,19 @@ async def test_twilios_documented_extremes_are_accepted(app: Relay) -> None:
     path = "/twilio/status"
     assert (await call(app, "POST", path, signed_headers(path, params),
                        [urlencode(params).encode()]))[0] == 200
+
+
+async def test_a_text_to_a_connected_short_code_is_taken(app: Relay) -> None:
+    """Twilio's To is the number texted: a short code has no + and 5-6 digits."""
+    account = (await app.store.read(queries.accounts))[0]
+    await app.store.write(writes.save_number, account_id=account.id, e164="88555",
+                          sender_type=SenderType.SHORT_CODE, country="US")
+    params = inbound(To="88555")
+    path = "/twilio/inbound"
+    status, _ = await call(app, "POST", path, signed_headers(path, params),
+                           [urlencode(params).encode()])
+    assert status == 200
+    assert await app.store.read(queries.count_tickets) == 1
 
 
 async def test_a_media_path_with_non_ascii_is_not_found(app: Relay) -> None:
