@@ -241,3 +241,39 @@ async def test_odd_framings_on_a_real_relay_are_answered_below_500(tmp_path: Pat
         status_line = await asyncio.wait_for(reader.readline(), 5)
         writer.close()
         assert status_line.startswith(b"HTTP/1.1 4"), status_line
+
+
+@pytest.fixture
+async def loopback(tmp_path: Path) -> AsyncIterator[str]:
+    async with relay_on_loopback(tmp_path) as relay:
+        yield relay.url.removeprefix("http://")
+
+
+raw_headers = st.lists(st.sampled_from([
+    b"Content-Length: 5", b"Content-Length: 99999999999999999999", b"Content-Length: -1",
+    b"Content-Length: 3", b"Transfer-Encoding: chunked", b"Content-Type: application/json",
+    b"Content-Type: application/x-www-form-urlencoded", b"X-Twilio-Signature: \xff\x00",
+    b"X-Twilio-Signature: abc=", b"Expect: 100-continue", b"Connection: close",
+    b"Host: x", b"\xff: \xfe", b"Bad Header", b"Content-Length: 5, 5",
+]), max_size=6)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(method=st.sampled_from([b"POST", b"GET", b"PUT", b"BREW", b"\x00"]),
+       path=st.sampled_from([b"/twilio/inbound", b"/twilio/status", b"/media/a/b/c",
+                             b"/healthz", b"/ws", b"/%ff", b"*", b""]),
+       headers=raw_headers, body=st.binary(max_size=64))
+async def test_raw_bytes_on_a_real_relay_never_get_a_5xx(loopback: str, method: bytes,
+                                                         path: bytes, headers: list[bytes],
+                                                         body: bytes) -> None:
+    host, port = loopback.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"%s %s HTTP/1.1\r\n%s\r\n\r\n%s" % (method, path, b"\r\n".join(
+            [b"Host: relay", *headers]), body))
+        writer.write_eof()
+        status_line = await asyncio.wait_for(reader.readline(), 15)
+    finally:
+        writer.close()
+    assert status_line == b"" or status_line[9:10] in b"1234", status_line
