@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from server import cli_checks as check
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
 
@@ -33,13 +35,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Serve a Twilio stand-in until Ctrl+C. See docs/simulator.md.",
     )
     sim.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
-    sim.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (%(default)s)")
+    sim.add_argument("--port", type=check.port_or_any, default=DEFAULT_PORT,
+                     help="port (%(default)s; 0: any free port)")
     sim.add_argument(
         "--seed-demo", action="store_true",
         help="create the demo account, a US toll-free MMS number and a UK SMS-only number",
     )
     sim.add_argument(
-        "--sms-url", default="",
+        "--sms-url", type=check.http_url, default=None,
         help="with --seed-demo: the webhook URL for inbound texts on the demo numbers",
     )
     sim.set_defaults(run=_serve)
@@ -53,7 +56,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--media", action="append", default=[], metavar="FILE", help="attach a file (repeatable)"
     )
     text.add_argument(
-        "--sim", default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        "--sim", type=check.http_url, default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
         help="the running simulator (%(default)s)",
     )
     text.add_argument("body", nargs="?", default="", help="the message text")
@@ -79,7 +82,7 @@ async def _serve_async(args: argparse.Namespace) -> int:
         return 1
     print(f"Twilio simulator listening on {sim.url}  (Ctrl+C to stop)")
     if args.seed_demo:
-        account = seed_demo(sim, sms_url=args.sms_url)
+        account = seed_demo(sim, sms_url=args.sms_url or "")
         print(f"  Account SID  {account.sid}")
         print(f"  Auth token   {account.auth_token}")
         for number in sim.state.account_numbers(account.sid):
