@@ -56,9 +56,9 @@ def _demo(args: argparse.Namespace) -> int:
                   f"  Simulator        {backend.sim_url}\n"
                   f"Open the inbox from another terminal:\n"
                   f"  smsdesk inbox --relay {backend.url} --token {backend.token}\n"
-                  f"Text in as a customer:\n"
-                  f"  smsdesk sim text --sim {backend.sim_url} --from +14155550100"
-                  f" --to +18885550100 \"Hello!\"", flush=True)
+                  f"Text in as a customer, from any terminal (it finds this demo by itself):\n"
+                  f"  {backend.how_to_text}\n"
+                  f"  (or name this demo's simulator: --sim {backend.sim_url})", flush=True)
             backend.process.wait()
             print("smsdesk demo: the backend stopped", file=sys.stderr)
             return 1
