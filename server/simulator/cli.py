@@ -96,6 +96,8 @@ async def _serve_async(args: argparse.Namespace) -> int:
         return check.fail("smsdesk sim", str(error))
     if saved is not None:
         sim.use_state(saved)
+    if args.state and (problem := _unwritable(args.state)):
+        return check.fail("smsdesk sim", f"cannot write the state file {args.state}: {problem}")
     try:
         await sim.start(host=args.host, port=args.port)
     except OSError as exc:
@@ -117,6 +119,18 @@ async def _serve_async(args: argparse.Namespace) -> int:
         withdraw(found)
         await sim.stop()
     return 0
+
+
+def _unwritable(path: Path) -> str:
+    """Why the state file could not be written there, or "" (checked before serving)."""
+    if path.is_dir():
+        return "it is a directory"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"{folder} is not a directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable"
+    return ""
 
 
 def _seed(sim: Any, args: argparse.Namespace, scenario: Any) -> None:
@@ -152,20 +166,27 @@ def _show_staged(title: str, staged: list[Any]) -> None:
 
 
 async def _serve_keeping_state(sim: Any, path: Path, every: float = 1.0) -> None:
-    """Serve until stopped, writing the state file whenever it changed, and once at the end."""
+    """Serve until stopped, writing the state file whenever it changed, and once at the end.
+
+    A write that fails is said once on stderr (not every second) and retried.
+    """
     from server.simulator.snapshot import SnapshotError, snapshot_bytes, write_snapshot
 
-    written = b""
+    written, said = b"", ""
 
     async def save() -> None:
-        nonlocal written
+        nonlocal written, said
         data = snapshot_bytes(sim.state)  # on the loop, which owns the state
-        if data != written:
-            try:
-                await asyncio.to_thread(write_snapshot, path, data)
-                written = data
-            except SnapshotError as error:
-                print(f"smsdesk sim: {error}", file=sys.stderr)
+        if data == written:
+            return
+        try:
+            await asyncio.to_thread(write_snapshot, path, data)
+        except SnapshotError as error:
+            if str(error) != said:
+                print(f"smsdesk sim: {error}", file=sys.stderr, flush=True)
+            said = str(error)
+        else:
+            written, said = data, ""
 
     serving = asyncio.ensure_future(sim.wait())
     try:

@@ -71,7 +71,8 @@ def load_scenario(path: Path) -> Scenario:
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"cannot read the scenario {path}: {error}") from None
+        reason = getattr(error, "strerror", None) or error
+        raise ScenarioError(f"cannot read the scenario {path}: {reason}") from None
     return parse_scenario(text, str(path))
 
 

@@ -66,7 +66,7 @@ def load_state(path: Path) -> State | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as error:
-        raise SnapshotError(f"cannot read the state file {path}: {error}") from None
+        raise SnapshotError(f"cannot read the state file {path}: {_reason(error)}") from None
     try:
         return state_from_data(json.loads(text), where=str(path))
     except json.JSONDecodeError as error:
@@ -90,4 +90,8 @@ def write_snapshot(path: Path, data: bytes) -> None:
     try:
         write_atomically(path, data)
     except OSError as error:
-        raise SnapshotError(f"cannot write the state file {path}: {error}") from None
+        raise SnapshotError(f"cannot write the state file {path}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error)
