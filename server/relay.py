@@ -30,6 +30,11 @@ class RelayStartError(Exception):
     """The relay cannot serve (its address is taken or does not exist); says why in one line."""
 
 
+def http_address(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 host in brackets as URLs need it."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to host:port, or RelayStartError.
 
@@ -51,7 +56,7 @@ async def public_url_of(store: Store, given: str | None, *, host: str, port: int
         await store.write(writes.save_setting, PUBLIC_URL, given.rstrip("/"))
         return given.rstrip("/")
     saved = await store.read(queries.setting, PUBLIC_URL)
-    return saved or f"http://{host}:{port}"
+    return saved or http_address(host, port)
 
 
 async def media_secret_of(store: Store) -> bytes:
@@ -129,7 +134,8 @@ async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port
                         rates: dict[SenderType, float] | None = None) -> None:
     async with running_relay(paths, public_url=public_url, host=host, port=port,
                              rates=rates) as (relay, srv):
-        print(f"smsdesk relay on http://{host}:{bound_port(srv)}  (public URL {relay.public_url})",
+        print(f"smsdesk relay on {http_address(host, bound_port(srv))}"
+              f"  (public URL {relay.public_url})",
               flush=True)
         while not srv.should_exit:
             await asyncio.sleep(0.2)

@@ -180,3 +180,10 @@ def test_names_are_kept_without_outer_spaces(home: Path) -> None:
     done = smsdesk("group", "add", "  Support ", home=home)
     assert done.returncode == 0, done.stderr
     assert smsdesk("group", "add", "Support", home=home).returncode == 1  # the same name
+
+
+def test_an_ipv6_relay_address_is_a_url_twilio_and_browsers_can_use() -> None:
+    from server.relay import http_address
+
+    assert http_address("::1", 8080) == "http://[::1]:8080"  # was http://::1:8080
+    assert http_address("127.0.0.1", 8080) == "http://127.0.0.1:8080"
