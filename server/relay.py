@@ -47,6 +47,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=family, backlog=2048)
     except (OSError, OverflowError) as error:
         reason = getattr(error, "strerror", None) or str(error)
+        reason = reason.split(" (while attempting to bind")[0]  # create_server's addition
         raise RelayStartError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
