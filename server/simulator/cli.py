@@ -20,9 +20,13 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server import cli_checks as check
+
+if TYPE_CHECKING:
+    from server.simulator.runner import Simulator
+    from server.simulator.scenario import Scenario, Staged
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -133,7 +137,7 @@ def _unwritable(path: Path) -> str:
     return ""
 
 
-def _seed(sim: Any, args: argparse.Namespace, scenario: Any) -> None:
+def _seed(sim: Simulator, args: argparse.Namespace, scenario: Scenario | None) -> None:
     """Apply --scenario and --seed-demo (each only adds what is missing), saying what was added."""
     from server.simulator.runner import seed_demo, seed_rehearsals
     from server.simulator.scenario import apply_scenario
@@ -152,7 +156,7 @@ def _seed(sim: Any, args: argparse.Namespace, scenario: Any) -> None:
         _show_staged(f"From {args.scenario}", apply_scenario(scenario, sim.state))
 
 
-def _show_staged(title: str, staged: list[Any]) -> None:
+def _show_staged(title: str, staged: list[Staged]) -> None:
     if not staged:
         return
     print(title)
@@ -165,7 +169,7 @@ def _show_staged(title: str, staged: list[Any]) -> None:
             print(f"    number {number.phone_number}{status}" + (f"  {note}" if note else ""))
 
 
-async def _serve_keeping_state(sim: Any, path: Path, every: float = 1.0) -> None:
+async def _serve_keeping_state(sim: Simulator, path: Path, every: float = 1.0) -> None:
     """Serve until stopped, writing the state file whenever it changed, and once at the end.
 
     A write that fails is said once on stderr (not every second) and retried.
