@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+from server import cli_checks as check
+from server.cli_checks import OneLineParser, fail
 
 
 def _version() -> str:
@@ -35,10 +40,10 @@ def _demo(args: argparse.Namespace) -> int:
     from server.demo import DemoError, start_backend
 
     given = Path(args.home).expanduser() if args.home else None
+    if given is not None and given.exists() and not given.is_dir():
+        return fail("smsdesk demo", f"--home {given} is a file; the demo needs a directory", 2)
     if given is not None and given.exists() and any(given.iterdir()):
-        print(f"smsdesk demo: {given} is not empty; the demo needs a fresh directory",
-              file=sys.stderr)
-        return 2
+        return fail("smsdesk demo", f"{given} is not empty; the demo needs a fresh directory", 2)
     home = given or Path(tempfile.mkdtemp(prefix="smsdesk-demo-"))
     backend = None
     try:
@@ -51,9 +56,9 @@ def _demo(args: argparse.Namespace) -> int:
                   f"  Simulator        {backend.sim_url}\n"
                   f"Open the inbox from another terminal:\n"
                   f"  smsdesk inbox --relay {backend.url} --token {backend.token}\n"
-                  f"Text in as a customer:\n"
-                  f"  smsdesk sim text --sim {backend.sim_url} --from +14155550100"
-                  f" --to +18885550100 \"Hello!\"", flush=True)
+                  f"Text in as a customer, from any terminal (it finds this demo by itself):\n"
+                  f"  {backend.how_to_text}\n"
+                  f"  (or name this demo's simulator: --sim {backend.sim_url})", flush=True)
             backend.process.wait()
             print("smsdesk demo: the backend stopped", file=sys.stderr)
             return 1
@@ -86,23 +91,27 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def _relay(args: argparse.Namespace) -> int:
+def sender_rate(text: str) -> tuple[Any, float]:
+    """``--rate SENDER=PER_SECOND``: a sender type and how many sends a second it may make."""
     from core.models import SenderType
+
+    kind, _, value = text.partition("=")
+    try:
+        sender = SenderType(kind)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: SENDER is one of {', '.join(t.value for t in SenderType)}") from None
+    return sender, check.positive_number(value)
+
+
+def _relay(args: argparse.Namespace) -> int:
     from server.config import data_paths
     from server.relay import serve_forever
 
-    rates = {}
-    for item in args.rate or []:
-        kind, _, value = item.partition("=")
-        try:
-            rates[SenderType(kind)] = float(value)
-        except ValueError:
-            print(f"smsdesk: --rate wants SENDER=PER_SECOND with SENDER one of"
-                  f" {', '.join(t.value for t in SenderType)}", file=sys.stderr)
-            return 2
+    paths = data_paths()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a relay is stopped
-        _run(serve_forever(data_paths(), public_url=args.public_url, host=args.host,
-                           port=args.port, rates=rates))
+        _run(serve_forever(paths, public_url=args.public_url, host=args.host,
+                           port=args.port, rates=dict(args.rate or [])))
     return 0
 
 
@@ -116,8 +125,7 @@ def _admin(action: Callable[..., Any]) -> Callable[[argparse.Namespace], int]:
         try:
             action(args)
         except (AdminError, StoreError) as error:
-            print(f"smsdesk: {error}", file=sys.stderr)
-            return 1
+            return fail("smsdesk", str(error))
         return 0
 
     return run
@@ -169,7 +177,7 @@ def _group_add(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="smsdesk",
         description="A self-hosted, keyboard-driven helpdesk for SMS and MMS through Twilio.",
     )
@@ -178,14 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start the demo inbox (relay + Twilio simulator)")
     demo.add_argument("--no-inbox", action="store_true",
                       help="only start the relay and simulator; print how to connect")
-    demo.add_argument("--speed", type=float, default=1.0,
+    demo.add_argument("--speed", type=check.positive_number, default=1.0,
                       help="customers text in this many times faster (%(default)s)")
     demo.add_argument("--home", help="an empty data directory to use (default: a fresh"
                       " temporary one, removed on exit)")
     demo.set_defaults(run=_demo)
 
     inbox = commands.add_parser("inbox", help="open the full-screen inbox")
-    inbox.add_argument("--relay", help="the relay's websocket, e.g. ws://127.0.0.1:8080/ws"
+    inbox.add_argument("--relay", type=check.websocket_url, help="the relay's websocket, e.g. ws://127.0.0.1:8080/ws"
                        " (default: from the config file)")
     inbox.add_argument("--token", help="your agent token (default: from the config file)")
     inbox.add_argument("--config", help="the config file (default: config.toml in the"
@@ -194,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     relay = commands.add_parser("relay", help="serve Twilio webhooks and the agents' websocket")
     relay.add_argument("--host", default="127.0.0.1")
-    relay.add_argument("--port", type=int, default=8080)
-    relay.add_argument("--public-url", help="the URL Twilio reaches this relay at (remembered)")
-    relay.add_argument("--rate", action="append", metavar="SENDER=PER_SECOND",
+    relay.add_argument("--port", type=check.port_number, default=8080)
+    relay.add_argument("--public-url", type=check.http_url,
+                       help="the URL Twilio reaches this relay at (remembered)")
+    relay.add_argument("--rate", action="append", type=sender_rate, metavar="SENDER=PER_SECOND",
                        help="sends per second per sender type, e.g. long_code=1 toll_free=3"
                        " short_code=100 (repeatable)")
     relay.set_defaults(run=_relay)
@@ -204,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     account = commands.add_parser("account", help="connect Twilio accounts").add_subparsers(
         title="account commands", metavar="ACTION", required=True)
     add = account.add_parser("add", help="check credentials, import SMS numbers, point webhooks")
-    add.add_argument("--name", required=True, help="a display name, changeable later")
+    add.add_argument("--name", required=True, type=check.name,
+                     help="a display name, changeable later")
     add.add_argument("--sid", required=True, help="Account SID (AC...)")
     add.add_argument("--token", required=True, help="the account's auth token")
     add.set_defaults(run=_admin(_account_add))
@@ -214,9 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent = commands.add_parser("agent", help="people who answer texts").add_subparsers(
         title="agent commands", metavar="ACTION", required=True)
     add = agent.add_parser("add", help="add an agent; prints their token as the last line")
-    add.add_argument("name")
+    add.add_argument("name", type=check.name)
     add.add_argument("--role", choices=["admin", "agent"], default="agent")
-    add.add_argument("--group", action="append", help="a group they work in (repeatable)")
+    add.add_argument("--group", action="append", type=check.name,
+                     help="a group they work in (repeatable)")
     add.set_defaults(run=_admin(_agent_add))
     agent.add_parser("list", help="agents, roles and groups").set_defaults(
         run=_admin(_agent_list))
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = commands.add_parser("group", help="groups tickets are routed to").add_subparsers(
         title="group commands", metavar="ACTION", required=True)
     add = group.add_parser("add", help="add a group")
-    add.add_argument("name")
+    add.add_argument("name", type=check.name)
     add.set_defaults(run=_admin(_group_add))
     return parser
 
@@ -240,7 +251,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 0
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if os.environ.get("SMSDESK_DEBUG"):
+            raise
+        return fail("smsdesk", _in_words(error))
+
+
+def _in_words(error: Exception) -> str:
+    """One line for an error no sub-command caught: what is wrong, not where in the code."""
+    from server.config import UnusableHome
+    from server.relay import RelayStartError
+
+    if isinstance(error, UnusableHome | RelayStartError):
+        return str(error)
+    if isinstance(error, sqlite3.DatabaseError):
+        return (f"the database in the data directory cannot be used ({error}); restore it from a"
+                " backup or point SMSDESK_HOME at another directory")
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return (f"unexpected {type(error).__name__}: {error} (run again with SMSDESK_DEBUG=1 for"
+            " the traceback, and please report it)")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from server.app import Relay
 from server.config import Paths
 from server.relay import PUBLIC_URL, bound_port, running_relay
 from server.simulator.customers import demo_png
+from server.simulator.discovery import Running, announce, withdraw
 from server.simulator.runner import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
@@ -226,12 +227,18 @@ async def serve(paths: Paths, *, speed: float, stop: asyncio.Event, out: IO[str]
                 desk = await furnish(paths, relay)
                 await history(sim, desk)
                 ws = http.replace("http://", "ws://", 1) + "/ws"
-                print(f"READY {ws} {desk.admin_token} {sim.url}", file=out, flush=True)
-                script = asyncio.create_task(play(sim, relay.store, speed), name="demo-script")
-                await stop.wait()
-                script.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await script
+                # So that `smsdesk sim text` in any terminal finds this demo by itself.
+                found = announce(Running(os.getpid(), sim.url, ws, str(paths.home), DEMO_US))
+                try:
+                    print(f"READY {ws} {desk.admin_token} {sim.url}", file=out, flush=True)
+                    script = asyncio.create_task(play(sim, relay.store, speed),
+                                                 name="demo-script")
+                    await stop.wait()
+                    script.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await script
+                finally:
+                    withdraw(found)
             finally:
                 await sim.stop()  # first, so no webhook hits a relay that is going away
     finally:
@@ -290,6 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- the parent: start the child, wait for READY, stop it ---------------------------------
 
 
+NEW_CUSTOMER = "+14155550100"  # not in NAMED: their text shows up as a new customer
+
+
+def text_command(to: str, from_: str = NEW_CUSTOMER, body: str = "Hello!") -> str:
+    """``smsdesk sim text ...`` as someone would type it to text the demo's number ``to``."""
+    return f'smsdesk sim text --from {from_} --to {to} "{body}"'
+
+
 class DemoError(Exception):
     """The demo backend did not start; the message says why, with its log's tail."""
 
@@ -303,6 +318,11 @@ class DemoBackend:
     url: str  # the relay's websocket, ws://127.0.0.1:PORT/ws
     token: str  # the demo admin's agent token
     sim_url: str  # the Twilio simulator, for `smsdesk sim text --sim URL`
+
+    @property
+    def how_to_text(self) -> str:
+        """A command that makes a customer text the demo; it finds this demo by itself."""
+        return text_command(DEMO_US)
 
     @property
     def http_url(self) -> str:

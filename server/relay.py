@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,13 +26,38 @@ PUBLIC_URL = "public_url"
 MEDIA_SECRET = "media_secret"
 
 
+class RelayStartError(Exception):
+    """The relay cannot serve (its address is taken or does not exist); says why in one line."""
+
+
+def http_address(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 host in brackets as URLs need it."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or RelayStartError.
+
+    Bound here rather than by uvicorn: on a busy port uvicorn logs errno 98 and
+    calls ``sys.exit`` inside its serving task, which left ``smsdesk relay``
+    running with nothing listening instead of exiting with a reason.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        reason = reason.split(" (while attempting to bind")[0]  # create_server's addition
+        raise RelayStartError(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 async def public_url_of(store: Store, given: str | None, *, host: str, port: int) -> str:
     """The URL Twilio reaches us at: as given (and remembered), else as last given."""
     if given:
         await store.write(writes.save_setting, PUBLIC_URL, given.rstrip("/"))
         return given.rstrip("/")
     saved = await store.read(queries.setting, PUBLIC_URL)
-    return saved or f"http://{host}:{port}"
+    return saved or http_address(host, port)
 
 
 async def media_secret_of(store: Store) -> bytes:
@@ -48,8 +74,14 @@ async def running_relay(
     rates: dict[SenderType, float] | None = None,
 ) -> AsyncIterator[tuple[Relay, uvicorn.Server]]:
     """The relay serving on host:port until the block ends (for the CLI, demo and tests)."""
-    paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = await Store.open(paths.database)
+    listening = listening_socket(host, port)  # first: a busy port fails before anything opens
+    try:
+        paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = await Store.open(paths.database)
+    except BaseException:
+        listening.close()
+        raise
+    sending: asyncio.Task[None] | None = None
     try:
         relay = Relay(
             store=store,
@@ -72,7 +104,7 @@ async def running_relay(
             h11_max_incomplete_event_size=16 * 1024,
         )
         server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
         while not server.started:
             if serving.done():
                 serving.result()  # raises why it could not start (port in use, ...)
@@ -82,10 +114,12 @@ async def running_relay(
         finally:
             server.should_exit = True
             await serving
+    finally:
+        if sending is not None:  # also when uvicorn failed to start
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-    finally:
+        listening.close()  # uvicorn closes its own server; this covers a failed start
         await store.close()
 
 
@@ -101,7 +135,8 @@ async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port
                         rates: dict[SenderType, float] | None = None) -> None:
     async with running_relay(paths, public_url=public_url, host=host, port=port,
                              rates=rates) as (relay, srv):
-        print(f"smsdesk relay on http://{host}:{bound_port(srv)}  (public URL {relay.public_url})",
+        print(f"smsdesk relay on {http_address(host, bound_port(srv))}"
+              f"  (public URL {relay.public_url})",
               flush=True)
         while not srv.should_exit:
             await asyncio.sleep(0.2)

@@ -149,3 +149,20 @@ async def desk(store: Store) -> Desk:
                 support=support, us=us, uk=uk)
     store.on_commit(made.events.extend)
     return made
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Simulators started by the tests announce themselves here, not in the user's runtime
+    directory, so ``smsdesk sim text`` in a test never finds a demo running on this machine."""
+    import os
+
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    previous = os.environ.get("SMSDESK_RUNTIME_DIR")
+    os.environ["SMSDESK_RUNTIME_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["SMSDESK_RUNTIME_DIR"]
+    else:
+        os.environ["SMSDESK_RUNTIME_DIR"] = previous

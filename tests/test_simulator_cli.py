@@ -50,7 +50,7 @@ def test_register_text_arguments() -> None:
     assert args.run.__name__ == "_text"
     assert (args.from_, args.to, args.body) == ("+447400900123", "+18885550100", "Hello there")
     assert args.media == ["a.png", "b.pdf"]
-    assert args.sim == "http://127.0.0.1:8090"
+    assert args.sim is None and args.sim_port is None  # found by itself, else port 8090
 
 
 def _cli(*argv: str, **kw: object) -> subprocess.Popen[str]:

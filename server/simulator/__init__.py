@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from server.simulator.runner import Simulator, TextResult, seed_demo
+    from server.simulator.runner import Simulator, TextResult, seed_demo, seed_rehearsals
 
-__all__ = ["Simulator", "TextResult", "seed_demo"]
+__all__ = ["Simulator", "TextResult", "seed_demo", "seed_rehearsals"]
 
 
 def __getattr__(name: str) -> Any:

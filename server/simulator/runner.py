@@ -28,6 +28,7 @@ from twilio.request_validator import RequestValidator
 from core import optout
 from server.simulator.api import App
 from server.simulator.customers import geo_for
+from server.simulator.scenario import Staged, apply_scenario, builtin_scenario
 from server.simulator.state import (
     API_VERSION,
     Account,
@@ -98,9 +99,13 @@ class Simulator:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0: a free port); returns and sets ``self.url``."""
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
         sock.setblocking(False)
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
@@ -135,9 +140,13 @@ class Simulator:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.state = State()
-        self.app.state = self.state
+        self.use_state(State())
         self.webhooks.clear()
+
+    def use_state(self, state: State) -> None:
+        """Serve ``state`` from now on (a reset, or one reloaded from ``--state FILE``)."""
+        self.state = state
+        self.app.state = state
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every pending status callback has been sent."""
@@ -312,3 +321,8 @@ def seed_demo(sim: Simulator, sms_url: str = "") -> Account:
         sim.add_number(account.sid, DEMO_UK, mms=False, voice=False,
                        friendly_name="Demo UK long code", sms_url=sms_url)
     return account
+
+
+def seed_rehearsals(sim: Simulator) -> list[Staged]:
+    """One account of each kind an admin meets (scenarios/rehearsals.toml); those it added."""
+    return apply_scenario(builtin_scenario("rehearsals"), sim.state)
