@@ -363,6 +363,7 @@ class Composer(Widget):
         self._notice: str | None = None  # why a key did nothing, until the next edit
         self._analysis: SmsAnalysis = analyze("")
         self._refusals: tuple[Refusal, ...] = ()
+        self._warnings: tuple[Refusal, ...] = ()  # doubts that do not stop the send
         self._saving = 0  # segments smart encoding would save now
         self._chrome: tuple[object, ...] = ()  # what the title and keys were last drawn for
         self._keys: dict[str, str] = {}  # action -> key display, with the app's keymap
@@ -632,6 +633,7 @@ class Composer(Widget):
             body=draft.body,
             attachments=[item.attachment for item in draft.attachments],
         )
+        self._warnings = verdict.warnings
         if live:
             return tuple(r for r in verdict.refusals if r.code != 21602)
         return verdict.refusals
@@ -668,6 +670,7 @@ class Composer(Widget):
             self._refusals = self._judge(context, self._draft(), live=True)
         else:
             self._refusals = ()
+            self._warnings = ()
         # Title, key hints and the footer only change with the ticket, mode or smart encoding's
         # availability: not redrawn on every keystroke.
         chrome = (context, self._mode, self._saving > 0, bool(self._attachments),
@@ -784,7 +787,10 @@ class Composer(Widget):
             parts.append((f"{self._notice}\n", "$warning"))
         for refusal in self._refusals:
             parts.extend([("✗ ", "bold $error"), f"{refusal.reason}\n"])
-        if context is not None and reply and not parts:
+        for warning in self._warnings if reply else ():
+            parts.extend([("⚠ ", "bold $warning"), f"{warning.reason}\n"])
+        if context is not None and reply and not self._refusals and not self._failure \
+                and not self._notice and self._pending_ticket is None:
             parts.append((f"Nothing stands in the way. {self._key('send')} sends.",
                           "$text-muted"))
         self._verdict = Content.assemble(*parts).rstrip()
