@@ -37,6 +37,8 @@ class Config:
     theme: str = DEFAULT_THEME
     send_review: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
+    # Where the inbox keeps drafts (None: the platform data directory); not a file setting.
+    data_dir: Path | None = field(default=None, compare=False)
     # Problems that did not stop loading (unknown keys, loose permissions): shown to
     # the agent once, never written back, and not part of equality.
     warnings: list[str] = field(default_factory=list, compare=False)

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.client import CommandError, ConnectionState, RelayClient
+from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
     Directory,
     ThreadState,
@@ -33,6 +34,7 @@ from tui.model import (
     with_view_text,
 )
 from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
+from tui.screens.quit import UnsentWork
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
@@ -68,9 +70,13 @@ class InboxScreen(Screen[None]):
         Binding("A", "admin", "Admin", id="inbox.admin"),
     ]
 
-    def __init__(self, client: RelayClient) -> None:
+    def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
+        """``drafts_file`` keeps what the agent chose to keep when quitting (None: nowhere)."""
         super().__init__()
         self.client = client
+        self.drafts_file = drafts_file
+        self._sending: dict[int, KeptDraft] = {}  # replies and notes the relay has not answered
+        self._sends = 0
         self.names = Directory()
         self.model = TicketListModel(self.command, self._rows_changed)
         self.media = MediaCache()
@@ -118,6 +124,12 @@ class InboxScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.ready = False
 
+    @property
+    def showing(self) -> bool:
+        """Whether the widgets are there to show things: not before mount, nor while the app
+        tears the screen down (children go first, so a late callback would find none)."""
+        return self.ready and self.is_attached and self.app.is_running
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the agent types, the inbox's keys are letters of the reply, not actions.
 
@@ -135,7 +147,7 @@ class InboxScreen(Screen[None]):
 
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
         """Called by the app for each state change of the client."""
-        if not self.ready:
+        if not self.showing:
             self._pending_state = (state, detail)  # only the latest matters
             return
         self.header.state = state.value
@@ -187,7 +199,7 @@ class InboxScreen(Screen[None]):
         self._show_presence()
 
     def _show_presence(self) -> None:
-        if not self.ready:
+        if not self.showing:
             return
         ticket_id = self.open_row["ticket"]["id"] if self.open_row else None
         here = [f"{(f.get('agent') or {}).get('name', 'someone')} is {f.get('activity')}"
@@ -200,7 +212,7 @@ class InboxScreen(Screen[None]):
 
     def relay_event(self, event: dict[str, Any]) -> None:
         """Called by the app for every event, in order, exactly once."""
-        if not self.ready:
+        if not self.showing:
             return  # the first load, which follows, will show it
         kind = event.get("kind", "")
         payload = event.get("payload") or {}
@@ -247,7 +259,7 @@ class InboxScreen(Screen[None]):
             self._refresh_compose_context()
 
     def _rows_changed(self) -> None:
-        if not self.is_mounted:
+        if not self.showing:
             return
         self.tickets.refresh_rows()
         self.header.total = self.model.total
@@ -291,6 +303,7 @@ class InboxScreen(Screen[None]):
         # The thread is what the agent opened it for: paint it first, then
         # restyle the composer (enabling it relayouts the whole screen).
         self.call_after_refresh(self._refresh_compose_context)
+        self.call_after_refresh(self._restore_kept_drafts, ticket["id"])
         if then is not None:
             self.call_after_refresh(self._start_composer, then)
         if ticket.get("unread"):
@@ -393,6 +406,15 @@ class InboxScreen(Screen[None]):
 
     @work(group="send")
     async def send_draft(self, draft: Draft, ticket_id: int) -> None:
+        self._sends += 1
+        token = self._sends
+        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body)
+        try:
+            await self._send(draft, ticket_id)
+        finally:
+            self._sending.pop(token, None)
+
+    async def _send(self, draft: Draft, ticket_id: int) -> None:
         try:
             if draft.mode == "note":
                 await self.command("add_note", ticket_id=ticket_id, body=draft.body)
@@ -411,6 +433,43 @@ class InboxScreen(Screen[None]):
         self.composer.sent()
         self._viewing_again()
         self.thread.focus()
+
+    # --- quitting -----------------------------------------------------------------------
+
+    def unsent_work(self) -> UnsentWork:
+        """What quitting now would lose: typed text, replies and notes on their way, actions."""
+        composer = self.composer if self.showing else None
+        typed = [KeptDraft(ticket_id, mode, text)
+                 for ticket_id, mode, text in (composer.unsent_drafts() if composer else [])]
+        actions = [c for c in self.client.unsent() if c.name not in ("reply", "add_note")]
+        return UnsentWork(typed=typed, sending=list(self._sending.values()), actions=actions)
+
+    async def until_sent(self) -> None:
+        """Until every reply, note and action given so far has the relay's answer."""
+        while self._sending or self.client.unsent():
+            await self.client.until_sent()
+            if self._sending:
+                await asyncio.sleep(0.05)  # an upload before its reply: not a command yet
+
+    async def keep_as_drafts(self, work: UnsentWork) -> int:
+        """Save the work's replies and notes to the drafts file; how many were kept."""
+        kept = [d for d in work.sending + work.typed if d.body.strip()]
+        if kept and self.drafts_file is not None:
+            await asyncio.to_thread(keep_drafts, self.drafts_file, kept)
+        return len(kept) if self.drafts_file is not None else 0
+
+    async def _restore_kept_drafts(self, ticket_id: int) -> None:
+        if self.drafts_file is None:
+            return
+        kept = await asyncio.to_thread(take_drafts, self.drafts_file, ticket_id)
+        for draft in kept:
+            if self.showing and self.composer.offer_draft(ticket_id, draft.mode,  # type: ignore[arg-type]
+                                                          draft.body):
+                self.notify(f"The {draft.mode} you kept when you quit is back in the composer."
+                            " Check the thread first: it may have reached the relay.",
+                            title="Draft restored", timeout=8)
+            elif self.drafts_file is not None:
+                await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
 
     async def _upload(self, item: Any) -> dict[str, Any]:
         data = await asyncio.to_thread(Path(item.path).read_bytes)

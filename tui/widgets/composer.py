@@ -433,6 +433,36 @@ class Composer(Widget):
         self.disabled = context is None
         self._show()
 
+    def unsent_drafts(self) -> list[tuple[int, Mode, str]]:
+        """Text typed but never submitted, per ticket: ``(ticket_id, mode, text)``.
+
+        The one being sent is left out (the lead knows it as sending); quitting asks
+        before these are lost.
+        """
+        found: list[tuple[int, Mode, str]] = [
+            (ticket_id, stash.mode, stash.text) for ticket_id, stash in self._stash.items()
+            if stash.text.strip() and ticket_id != self._pending_ticket]
+        if self._ready and self._ctx is not None and self.text.strip() \
+                and self._ctx.ticket_id != self._pending_ticket:
+            found.append((self._ctx.ticket_id, self._mode, self.text))
+        return found
+
+    def offer_draft(self, ticket_id: int, mode: Mode, text: str) -> bool:
+        """Put a kept draft back for ``ticket_id`` unless the agent already wrote something there.
+
+        True when it was put back (the lead then says so).
+        """
+        if self._ctx is not None and self._ctx.ticket_id == ticket_id and self._ready:
+            if self.text.strip():
+                return False
+            self._restore(_Stash(mode, text, (), False))
+            self._show()
+            return True
+        if self._stash.get(ticket_id, _EMPTY).text.strip():
+            return False
+        self._stash[ticket_id] = _Stash(mode, text, (), False)
+        return True
+
     def start(self, mode: Mode) -> None:
         """Focus the text in ``mode`` (the inbox's r / n)."""
         if self._ctx is None:
