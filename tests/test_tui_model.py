@@ -135,6 +135,26 @@ def test_directory_names_and_admin_events() -> None:
     assert names.numbers[3]["account"]["status"] == "active"
 
 
+def test_directory_follows_accounts_and_numbers_connected_after_start() -> None:
+    names = Directory()
+    account = {"id": 1, "name": "Acme", "geo_permissions": ["US"], "status": "active"}
+    names.load([], [], [{"id": 3, "account_id": 1, "e164": "+18885550100", "account": account}])
+    assert names.apply({"kind": "account.updated", "payload": {"account": {
+        **account, "geo_permissions": ["GB", "US"], "auth_token_hint": "••••1234"}}})
+    assert names.numbers[3]["account"]["geo_permissions"] == ["GB", "US"]
+    assert "auth_token_hint" not in names.numbers[3]["account"]
+    # A second account and its number, connected while the inbox runs.
+    names.apply({"kind": "account.updated", "payload": {"account": {"id": 2, "name": "Beta",
+                                                                     "geo_permissions": []}}})
+    names.apply({"kind": "number.updated", "payload": {"number": {
+        "id": 4, "account_id": 2, "e164": "+18885550111"}}})
+    assert names.numbers[4]["account"]["name"] == "Beta"
+    assert not names.missing_accounts()
+    names.apply({"kind": "number.updated", "payload": {"number": {
+        "id": 5, "account_id": 9, "e164": "+18885550122"}}})
+    assert names.missing_accounts()  # its account came before the inbox: ask the relay
+
+
 def test_thread_state_updates_in_place_and_appends_in_order() -> None:
     thread = ThreadState(1, [{"id": 5, "direction": "inbound", "body": "a"}])
     assert thread.upsert({"id": 7, "direction": "outbound", "status": "queued"})

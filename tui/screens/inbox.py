@@ -217,7 +217,7 @@ class InboxScreen(Screen[None]):
         kind = event.get("kind", "")
         payload = event.get("payload") or {}
         if self.names.apply(event):
-            self.tickets.refresh_rows()
+            self._setup_changed(kind, payload)
             return
         self.model.apply(event)
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
@@ -226,6 +226,31 @@ class InboxScreen(Screen[None]):
             preview = (payload.get("message") or {}).get("body", "")[:60]
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)
+
+    def _setup_changed(self, kind: str, payload: dict[str, Any]) -> None:
+        """An account, number, group or agent changed: redraw names, re-judge the draft."""
+        agent = payload.get("agent") or {}
+        me = self.client.agent or {}
+        if kind == "agent.updated" and agent.get("id") == me.get("id"):
+            self.client.agent = {**me, **agent}  # role and groups decide what I may do
+            self.header.agent = str(agent.get("name", ""))
+            self.refresh_bindings()
+        if self.names.missing_accounts():
+            self._reload_numbers()
+        self.tickets.refresh_rows()
+        self._refresh_compose_context()
+
+    @work(exclusive=True, group="numbers")
+    async def _reload_numbers(self) -> None:
+        """A number whose account the inbox never heard of: ask the relay for the rules."""
+        try:
+            numbers = await self.command("list_numbers")
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the numbers", severity="warning")
+            return
+        self.names.load_numbers(numbers)
+        if self.showing:
+            self._refresh_compose_context()
 
     def _is_mine_to_see(self, payload: dict[str, Any]) -> bool:
         agent = self.client.agent or {}
@@ -317,6 +342,8 @@ class InboxScreen(Screen[None]):
         number = self.names.numbers.get(row["ticket"].get("number_id"))
         if number is None or not number.get("account"):
             self.composer.set_context(None)
+            if self.live_once:
+                self._reload_numbers()  # connected after the last load: ask, then judge
             return
         self.composer.set_context(ComposeContext.from_wire(row, number, number["account"]))
 
