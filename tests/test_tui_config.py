@@ -388,3 +388,23 @@ async def test_help_dims_bindings_that_do_not_work_on_the_screen_below() -> None
                                                             range(table.row_count))}
         assert styles["inbox.reply"] == ""
         assert styles["thread.bump"] == "dim"
+
+
+@pytest.mark.parametrize("exists", [True, False])
+async def test_the_inbox_help_names_the_config_file_in_use(tmp_path: Path, exists: bool) -> None:
+    from tui.app import InboxApp
+
+    path = tmp_path / "chosen.toml"
+    if exists:
+        path.write_text('relay = "ws://127.0.0.1:9/ws"\ntoken = "sd_x"\n')
+        path.chmod(0o600)
+    config = load_config(path)
+    config.relay, config.token = "ws://127.0.0.1:9/ws", "sd_x"
+    app = InboxApp(config, backoff=(30,))
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        hint = str(app.screen.query_one("#help-hint", Static).render())
+        assert str(path) in hint.replace("\n", "")
+        assert ("not created yet" in hint) is not exists

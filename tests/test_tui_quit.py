@@ -88,7 +88,8 @@ async def _resized_after_admin_and_palette(pilot: Pilot[Any], app: InboxApp) -> 
 
 STATES: dict[str, Callable[[Pilot[Any], InboxApp], Any]] = {
     "admin screen": _admin, "palette": _palette, "modal": _modal, "offline": _offline,
-    "mid-reconnect": _reconnecting, "after admin, palette, resize": _resized_after_admin_and_palette,
+    "mid-reconnect": _reconnecting,
+    "after admin, palette, resize": _resized_after_admin_and_palette,
 }
 
 

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 
 from tui.client import ConnectionState, RelayClient
 from tui.commands import InboxCommands
-from tui.config import Config, ConfigError, load_config
+from tui.config import Config, ConfigError, describe_source, load_config
 from tui.drafts import drafts_path
 from tui.keymap import apply_keymap, binding_catalog, current_keys
 from tui.screens.admin.accounts import AccountsPane
@@ -137,7 +137,7 @@ class InboxApp(App[int]):
         return current_keys(binding_id, self.catalog, getattr(self, "_keymap", {}))[0]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.catalog))
+        self.push_screen(HelpScreen(self.catalog, config_hint=describe_source(self.config)))
 
 
 def run_inbox(relay_url: str | None = None, token: str | None = None, *,
