@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -532,6 +533,29 @@ async def test_open_media_hands_a_temp_file_to_the_viewer(
         await pilot.press("o")
         await app.workers.wait_for_complete()
         assert copy.read_bytes() == b"JPEGDATA"
+
+
+@pytest.mark.parametrize("viewer", [True, False])
+async def test_opened_attachments_leave_nothing_in_the_temp_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, viewer: bool) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen = tmp_path / "seen.bin"
+    script = f"import shutil, sys; shutil.copy(sys.argv[1], {str(seen)!r})"
+    monkeypatch.setattr(thread_view, "viewer_command",
+                        lambda: [sys.executable, "-c", script] if viewer else None)
+    view = ThreadView(Names())
+    view.media.put("f" * 64, b"PNGDATA")
+    app = Harness(view)
+    async with app.run_test(size=(80, 20)) as pilot:
+        media = [{"content_type": "image/png", "size": 7, "sha256": "f" * 64}]
+        view.show(ROW, [message(1, media=media)], has_older=False)
+        await pilot.press("o")
+        await app.workers.wait_for_complete()
+        assert list(temp.rglob("smsdesk-*.png"))  # there while the inbox runs
+    assert list(temp.iterdir()) == []
+    assert seen.exists() is viewer
 
 
 async def test_thread_keys_move_the_entry_cursor() -> None:
