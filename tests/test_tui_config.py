@@ -213,6 +213,7 @@ def test_catalog_walks_the_mro_and_keeps_the_subclass_version() -> None:
     ("r", True), ("ctrl+r", True), ("question_mark", True), ("f5", True), ("pagedown", True),
     ("comma", True), ("full_stop", True), ("alt+shift+up", True), ("enter", True),
     ("foo", False), ("ctrl+nope", False), ("cmd+r", False), ("latin_small_letter_a", False),
+    ("ctrl+shift+banana", False), ("banana", False), ("grinning_face", False),
 ])
 def test_key_names(key: str, ok: bool) -> None:
     assert is_key_name(key) is ok

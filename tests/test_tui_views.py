@@ -381,6 +381,15 @@ async def test_thread_shows_entries_wrapped_newest_at_the_bottom() -> None:
         assert view.current()["id"] == 3
 
 
+async def test_a_note_without_an_author_leaves_no_empty_gap() -> None:
+    view = ThreadView(Names())
+    app = Harness(view)
+    async with app.run_test(size=(60, 10)) as pilot:
+        view.show(ROW, [{**note(3, "Imported"), "agent_id": None}], has_older=False)
+        await pilot.pause()
+        assert screen_text(view)[0].rstrip() == "▌ ✎ Note · 11:59"
+
+
 async def test_resize_rewraps() -> None:
     view = ThreadView(Names())
     app = Harness(view)

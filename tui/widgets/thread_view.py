@@ -574,15 +574,20 @@ class ThreadView(ScrollView, can_focus=True):
         kind = self._kind(entry)
         when = render.stamp(entry.get("created_at"))
         if kind == "note":
-            return (("✎ Note", "note-head"),
-                    (f" · {self.names.agent(entry.get('agent_id'))} · {when}", "meta"))
+            # A note's author may be unknown (an admin tool, a deleted agent): leave the gap out.
+            author = entry.get("agent_id")
+            meta = " · ".join(part for part in (
+                self.names.agent(author) if author is not None else "", when) if part)
+            return (("✎ Note", "note-head"), (f" · {meta}" if meta else "", "meta"))
         if kind == "inbound":
             row = self._ticket_row
             who = row.get("contact_name") or row.get("contact_phone") or "Customer"
-            parts: list[tuple[str, str]] = [(f"← {who}", "inbound-head"), (f" · {when}", "meta")]
+            parts: list[tuple[str, str]] = [(f"← {who}", "inbound-head"),
+                                            (f" · {when}" if when else "", "meta")]
         else:
-            who = self.names.agent(entry.get("author_agent_id"))
-            parts = [(f"→ {who}", "outbound-head"), (f" · {when}", "meta")]
+            author = entry.get("author_agent_id")
+            who = (self.names.agent(author) if author is not None else "") or "Sent"
+            parts = [(f"→ {who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
             status = str(entry.get("status") or "")
             label, style = _STATUS_LABELS.get(status, (status, "meta"))
             if label:
