@@ -225,3 +225,11 @@ async def test_an_event_during_the_first_load_is_not_lost() -> None:
     relay.tickets[4] = new
     await model._count()
     assert model.total == 4
+
+
+def test_every_standard_view_is_named_for_the_statuses_it_holds() -> None:
+    for view in standard_views(agent_id=1):
+        scope = "open & pending" if view.status == ("open", "pending") else "any status"
+        assert view.status in (("open", "pending"), None)
+        assert view.label.lower().endswith(scope), view.label
+    assert len({v.label for v in standard_views(agent_id=1)}) == 5

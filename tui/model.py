@@ -38,7 +38,7 @@ OPEN_STATUSES = ("open", "pending")
 class View:
     """Which tickets the list shows; ``label`` is what the header says."""
 
-    label: str = "All"
+    label: str = "Every ticket, any status"
     status: tuple[str, ...] | None = None
     group_id: int | None = None
     agent_id: int | None = None
@@ -87,14 +87,18 @@ class View:
 
 
 def standard_views(agent_id: int | None) -> list[View]:
-    """The views every agent has; groups and statuses add theirs in the picker."""
-    views = [View("All", status=OPEN_STATUSES)]
+    """The views every agent has; groups and statuses add theirs in the picker.
+
+    Each is named for what it holds, status included: "All" next to "Every ticket"
+    left agents guessing which one hid the resolved tickets.
+    """
+    views = [View("Open & pending", status=OPEN_STATUSES)]
     if agent_id is not None:
-        views.append(View("Mine", status=OPEN_STATUSES, agent_id=agent_id))
+        views.append(View("Mine, open & pending", status=OPEN_STATUSES, agent_id=agent_id))
     views += [
-        View("Unassigned", status=OPEN_STATUSES, unassigned=True),
-        View("Unread", unread=True),
-        View("Every ticket"),
+        View("Unassigned, open & pending", status=OPEN_STATUSES, unassigned=True),
+        View("Unread, any status", unread=True),
+        View("Every ticket, any status"),
     ]
     return views
 

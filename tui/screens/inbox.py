@@ -55,6 +55,7 @@ class InboxScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="inbox.search"),
+        Binding("escape", "clear_search", "Clear search", id="inbox.clear_search"),
         Binding("tab", "next_unread", "Next unread", id="inbox.next_unread"),
         Binding("r", "reply", "Reply", id="inbox.reply"),
         Binding("n", "note", "Note", id="inbox.note"),
@@ -75,6 +76,7 @@ class InboxScreen(Screen[None]):
         super().__init__()
         self.client = client
         self.drafts_file = drafts_file
+        self._before_search: View | None = None  # what Esc goes back to
         self._sending: dict[int, KeptDraft] = {}  # replies and notes the relay has not answered
         self._sends = 0
         self.names = Directory()
@@ -137,6 +139,8 @@ class InboxScreen(Screen[None]):
         """
         if action == "admin" and (self.client.agent or {}).get("role") != "admin":
             return False
+        if action == "clear_search" and not self.model.view.is_search:
+            return False  # Esc means nothing here then: let it pass on
         focused = self.focused
         return not (focused is not None and self.composer in focused.ancestors_with_self)
 
@@ -298,6 +302,8 @@ class InboxScreen(Screen[None]):
             self.model.error = None
 
     async def switch_view(self, view: View) -> None:
+        if view.is_search and not self.model.view.is_search:
+            self._before_search = self.model.view
         self.tickets.reset()
         await self.model.switch(view)
 
@@ -580,9 +586,9 @@ class InboxScreen(Screen[None]):
 
     def action_views(self) -> None:
         views = standard_views(self._agent_id())
-        views += [View(f"Group: {g['name']}", status=("open", "pending"), group_id=g["id"])
-                  for g in self.names.groups.values()]
-        views += [View(f"Status: {label}", status=(value,)) for label, value in STATUSES]
+        views += [View(f"Group {g['name']}, open & pending", status=("open", "pending"),
+                       group_id=g["id"]) for g in self.names.groups.values()]
+        views += [View(f"{label} only", status=(value,)) for label, value in STATUSES]
         options = [(view.label, view) for view in views]
         self._pick(ChoiceScreen("Show", options, None), self._view_chosen)
 
@@ -590,15 +596,30 @@ class InboxScreen(Screen[None]):
         self.run_worker(self.switch_view(view), group="view", exclusive=True)
 
     def action_search(self) -> None:
+        """A new search starts empty: the last one is in the header, and Esc clears it."""
         self._pick(TextPromptScreen("Search tickets", "words in messages and notes; * for a prefix",
-                                    self.model.view.text or ""),
+                                    ""),
                    self._search_chosen)
 
     def _search_chosen(self, text: str) -> None:
-        base = self.model.view if not self.model.view.is_search else standard_views(
-            self._agent_id())[0]
+        if not text.strip():
+            self.action_clear_search()
+            return
+        base = self._unsearched_view()
         self.run_worker(self.switch_view(with_view_text(base, text)), group="view",
                         exclusive=True)
+
+    def _unsearched_view(self) -> View:
+        """The view a search narrowed (what Esc goes back to)."""
+        view = self.model.view
+        if not view.is_search:
+            return view
+        return self._before_search or standard_views(self._agent_id())[0]
+
+    def action_clear_search(self) -> None:
+        if self.model.view.is_search:
+            self.run_worker(self.switch_view(self._unsearched_view()), group="view",
+                            exclusive=True)
 
     def action_next_unread(self) -> None:
         """Open the next unread ticket below the cursor (wrapping), as mail readers do."""

@@ -1,0 +1,48 @@
+"""Issue 9's small items, each as an agent meets it in the inbox against a real relay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from desk_harness import LiveDesk, live_desk, until
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tui.app import InboxApp
+from tui.screens.pickers import TextPromptScreen
+
+SIZE = (150, 44)
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+    async with live_desk(tmp_path) as running:
+        yield running
+
+
+async def rows(pilot: Pilot[Any], app: InboxApp, count: int) -> None:
+    await until(pilot, lambda: app.inbox.model.total == count
+                and all(app.inbox.model.row(i) for i in range(count)), what=f"{count} rows")
+
+
+async def test_esc_clears_a_search_and_slash_starts_a_new_one_empty(desk: LiveDesk) -> None:
+    await desk.text("refund please", from_="+12025550111")
+    await desk.text("where is my order", from_="+12025550112")
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 2)
+        before = app.inbox.model.view
+        await pilot.press("slash", *"refund", "enter")
+        await until(pilot, lambda: app.inbox.model.view.is_search
+                    and app.inbox.model.total == 1, what="search results")
+        await pilot.press("slash")
+        await until(pilot, lambda: isinstance(app.screen, TextPromptScreen), what="the prompt")
+        assert app.screen.query_one(Input).value == ""
+        await pilot.press("escape")  # leaves the prompt, the search stays
+        assert app.inbox.model.view.is_search
+        await pilot.press("escape")  # clears it
+        await until(pilot, lambda: app.inbox.model.view == before
+                    and app.inbox.model.total == 2, what="the view before the search")
