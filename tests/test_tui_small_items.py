@@ -46,3 +46,24 @@ async def test_esc_clears_a_search_and_slash_starts_a_new_one_empty(desk: LiveDe
         await pilot.press("escape")  # clears it
         await until(pilot, lambda: app.inbox.model.view == before
                     and app.inbox.model.total == 2, what="the view before the search")
+
+
+def footer_actions(app: InboxApp) -> set[str]:
+    """The actions the footer offers now (shown and enabled)."""
+    return {b.binding.action for b in app.screen.active_bindings.values()
+            if b.binding.show and b.enabled}
+
+
+async def test_after_sending_the_footer_shows_the_way_back_to_the_list(desk: LiveDesk) -> None:
+    await desk.text("Where is my parcel?")
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        assert "focus_list" not in footer_actions(app)  # already there
+        await pilot.press("enter", "r", *"On its way", "ctrl+s")
+        await until(pilot, lambda: app.focused is app.inbox.thread, what="the send to finish")
+        await pilot.pause()
+        assert "focus_list" in footer_actions(app)
+        await pilot.press("h")
+        assert app.focused is app.inbox.tickets
+        assert "focus_thread" in footer_actions(app)

@@ -65,8 +65,8 @@ class InboxScreen(Screen[None]):
         Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
         Binding("v", "views", "Views", id="inbox.views"),
-        Binding("l", "focus_thread", "Thread", show=False, id="inbox.focus_thread"),
-        Binding("h", "focus_list", "List", show=False, id="inbox.focus_list"),
+        Binding("l", "focus_thread", "Thread", id="inbox.focus_thread"),
+        Binding("h", "focus_list", "List", id="inbox.focus_list"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
     ]
@@ -141,6 +141,12 @@ class InboxScreen(Screen[None]):
             return False
         if action == "clear_search" and not self.model.view.is_search:
             return False  # Esc means nothing here then: let it pass on
+        # The way back to the list (after a send, focus is on the thread) and into the thread
+        # show in the footer only where they lead somewhere.
+        if action == "focus_list" and self.focused is self.tickets:
+            return False
+        if action == "focus_thread" and (self.focused is self.thread or self.open_row is None):
+            return False
         focused = self.focused
         return not (focused is not None and self.composer in focused.ancestors_with_self)
 
@@ -318,6 +324,7 @@ class InboxScreen(Screen[None]):
         """Show a ticket's newest window; ``then`` ("reply"/"note") starts the composer after."""
         ticket = row["ticket"]
         self.open_row = row
+        self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
         self.client.announce(ticket["id"], "viewing")
         self._show_presence()
