@@ -67,3 +67,38 @@ async def test_after_sending_the_footer_shows_the_way_back_to_the_list(desk: Liv
         await pilot.press("h")
         assert app.focused is app.inbox.tickets
         assert "focus_thread" in footer_actions(app)
+
+
+async def test_tags_show_in_the_thread_title_and_the_list(desk: LiveDesk) -> None:
+    from tui.widgets.ticket_title import TicketTitle
+
+    await desk.text("Refund for order 42?")
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter")
+        title = app.inbox.query_one(TicketTitle)
+        await until(pilot, lambda: "#" in str(title.render()), what="the title")
+        await pilot.press("h", "t", *"billing, refund", "enter")
+        await until(pilot, lambda: "billing, refund" in str(title.render()), what="tags")
+        await until(pilot, lambda: any("billing, refund" in line.text for line in
+                                       (app.inbox.tickets.render_line(y) for y in range(3))),
+                    what="the tags column")
+
+
+async def test_toasts_never_cover_the_composer(desk: LiveDesk) -> None:
+    from textual.widgets._toast import Toast
+
+    await desk.text("hello")
+    app = InboxApp(desk.config())
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter", "r", *"Hi")
+        composer = app.inbox.composer
+        await until(pilot, lambda: composer.context is not None, what="the composer")
+        for n in range(3):
+            app.notify(f"toast {n}", timeout=30)
+        await pilot.pause(0.2)
+        toasts = [t.region for t in app.screen.query(Toast)]
+        assert toasts
+        assert all(not t.overlaps(composer.region) for t in toasts)

@@ -646,3 +646,13 @@ async def test_widgets_accept_data_before_they_are_mounted() -> None:
         assert "Customer 1 " in screen_text(tl)[2]
         assert view.scroll_y == view.max_scroll_y > 0
         assert screen_text(view)[-2].startswith("▌   Message 29.")
+
+
+@pytest.mark.parametrize("terminal", [80, 100, 150])
+def test_the_message_column_stays_readable_and_tags_show_when_wide(terminal: int) -> None:
+    from tui.widgets.ticket_list import columns_for
+
+    columns = {c.key: c.width for c in columns_for(terminal - 2)}  # border and scrollbar
+    assert columns["preview"] >= 32
+    assert ("tags" in columns) is (terminal >= 150)
+    assert sum(width + 1 for width in columns.values()) <= terminal - 2

@@ -39,6 +39,7 @@ from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
 from tui.widgets.ticket_list import TicketList
+from tui.widgets.ticket_title import TicketTitle
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class InboxScreen(Screen[None]):
         yield InboxHeader(id="header")
         yield TicketList(self.model, self.names, id="tickets")
         with Vertical(id="ticket-pane"):
+            yield TicketTitle(id="ticket-title")
             yield ThreadView(self.names, media=self.media, id="thread")
             yield Composer(send_review=getattr(self.app, "send_review", True), id="composer")
         yield Footer()
@@ -119,6 +121,7 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         self.tickets.focus()
         self.composer.set_context(None)
+        self._show_title()
         self.ready = True
         if self._pending_state is not None:
             self.connection_changed(*self._pending_state)
@@ -347,7 +350,11 @@ class InboxScreen(Screen[None]):
         if ticket.get("unread"):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
+    def _show_title(self) -> None:
+        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names)
+
     def _refresh_compose_context(self) -> None:
+        self._show_title()  # whatever changes the draft's facts changes the title's
         row = self.open_row
         if row is None:
             self.composer.set_context(None)
