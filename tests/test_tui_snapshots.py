@@ -375,6 +375,23 @@ def test_composing_a_ucs2_reply(snap_compare: Any) -> None:
     assert _client(app).presence[-1] == (112, "replying")
 
 
+def test_ticket_opened_at_80_by_24(snap_compare: Any) -> None:
+    """The smallest usual terminal: the message column stays readable (once 15 cells)."""
+    app = inbox_app()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await listed(pilot)
+        await pilot.press("enter")
+        inbox = app.inbox
+        await until(pilot, lambda: len(inbox.thread.entries) == len(THREAD)
+                    and inbox.composer.context is not None
+                    and not inbox.model.row(0)["ticket"]["unread"], "the thread, read")
+        await pilot.pause()
+        _no_toasts(app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
 def test_help_screen(snap_compare: Any) -> None:
     app = inbox_app()
 
