@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tui.app import InboxApp
+from tui.client import CommandError
 from tui.screens.pickers import TextPromptScreen
 
 SIZE = (150, 44)
@@ -102,3 +103,30 @@ async def test_toasts_never_cover_the_composer(desk: LiveDesk) -> None:
         toasts = [t.region for t in app.screen.query(Toast)]
         assert toasts
         assert all(not t.overlaps(composer.region) for t in toasts)
+
+
+async def test_a_failed_reply_is_flagged_in_the_list_and_R_sends_it_again_once(
+        desk: LiveDesk) -> None:
+    unreachable = "+13125550164"
+    await desk.text("Did you get my address?", from_=unreachable)
+    desk.sim.state.knobs.fail_to[unreachable] = 30003
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter", "r", *"Yes, thanks", "ctrl+s")
+        await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
+                    == "undelivered", what="the failure in the list", timeout=10)
+        await pilot.press("h")
+        assert app.inbox.tickets.render_line(1).text.startswith(" !")
+        failed_id = app.inbox.model.row(0)["last_reply_id"]
+        desk.sim.state.knobs.fail_to.pop(unreachable)
+        await pilot.press("R")
+        await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
+                    == "delivered", what="the retry delivered", timeout=10)
+        assert not app.inbox.tickets.render_line(1).text.startswith(" !")
+        await pilot.press("R")  # nothing failed now: nothing is sent
+        await pilot.pause(0.3)
+        with pytest.raises(CommandError, match="newer reply"):  # the old failure, again
+            await app.client.command("retry_reply", message_id=failed_id)
+    bodies = [m.body for m in desk.sim.messages if m.direction != "inbound"]
+    assert bodies == ["Yes, thanks", "Yes, thanks"]  # the failed one, then one new message

@@ -295,9 +295,14 @@ class TicketListModel:
         kind = event.get("kind")
         if kind == "contact.updated" and "contact" in payload:
             return self._update_contact(payload["contact"])
+        message = payload.get("message")
+        replied = isinstance(message, dict) and message.get("direction") == "outbound" \
+            and self._note_reply(message)
         ticket = payload.get("ticket")
         if not isinstance(ticket, dict):
-            return False
+            if replied:
+                self._on_change()
+            return replied
         if self.view.is_search:
             return self._update_in_place(ticket)
         existing = self._take_out(ticket["id"])
@@ -328,6 +333,19 @@ class TicketListModel:
                 self._schedule_recount()
         self._on_change()
         return True
+
+    def _note_reply(self, message: dict[str, Any]) -> bool:
+        """Keep each row's newest reply and its status (a failed one is flagged in the list)."""
+        for run in (self.head, self.tail):
+            for i, row in enumerate(run):
+                if row["ticket"]["id"] != message.get("ticket_id"):
+                    continue
+                if (row.get("last_reply_id") or 0) > message["id"]:
+                    return False  # an older reply's late news
+                run[i] = {**row, "last_reply_id": message["id"],
+                          "last_reply_status": message.get("status")}
+                return True
+        return False
 
     def _update_in_place(self, ticket: dict[str, Any]) -> bool:
         for run in (self.head, self.tail):

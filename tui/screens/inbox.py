@@ -38,7 +38,7 @@ from tui.screens.quit import UnsentWork
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
-from tui.widgets.ticket_list import TicketList
+from tui.widgets.ticket_list import FAILED_STATUSES, TicketList
 from tui.widgets.ticket_title import TicketTitle
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class InboxScreen(Screen[None]):
         Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
+        Binding("R", "retry_failed", "Retry failed", id="inbox.retry_failed"),
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("l", "focus_thread", "Thread", id="inbox.focus_thread"),
         Binding("h", "focus_list", "List", id="inbox.focus_list"),
@@ -142,6 +143,8 @@ class InboxScreen(Screen[None]):
         """
         if action == "admin" and (self.client.agent or {}).get("role") != "admin":
             return False
+        if action == "retry_failed" and self._failed_reply() is None:
+            return False  # shown in the footer only where a reply failed
         if action == "clear_search" and not self.model.view.is_search:
             return False  # Esc means nothing here then: let it pass on
         # The way back to the list (after a send, focus is on the thread) and into the thread
@@ -300,6 +303,7 @@ class InboxScreen(Screen[None]):
         if not self.showing:
             return
         self.tickets.refresh_rows()
+        self.refresh_bindings()  # "R Retry failed" follows the rows' replies
         self.header.total = self.model.total
         self.header.view = self.model.view.label
         view = self.model.view
@@ -592,6 +596,33 @@ class InboxScreen(Screen[None]):
                         for tag in row["ticket"].get("tags") or []})
         self._pick(TagsScreen(list(ticket.get("tags") or []), known),
                    lambda tags: self._set_on_targets("tag", tags=tags))
+
+    def _failed_reply(self) -> int | None:
+        """The id of the failed newest reply of the ticket an action would apply to."""
+        row = self.tickets.current() if self.focused is not self.thread else None
+        if row is None and self.open_row is not None:
+            index = self.model.index_of(self.open_row["ticket"]["id"])
+            row = self.model.row(index) if index is not None else None
+        if row is None or row.get("last_reply_status") not in FAILED_STATUSES:
+            return None
+        return row.get("last_reply_id")
+
+    def action_retry_failed(self) -> None:
+        """Send the failed reply again, as a new message through the same checks."""
+        message_id = self._failed_reply()
+        if message_id is None:
+            self.notify("The newest reply here did not fail.", timeout=3)
+            return
+        self._retry(message_id)
+
+    @work(group="act")
+    async def _retry(self, message_id: int) -> None:
+        try:
+            await self.command("retry_reply", message_id=message_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not retry", severity="error")
+            return
+        self.notify("Sending the failed reply again.", timeout=3)
 
     def action_mark_unread(self) -> None:
         targets = self._targets()

@@ -65,6 +65,8 @@ _DROP_ORDER = ("tags", "agent", "group", "priority")
 # columns are dropped before the preview gets narrower.
 _MIN_PREVIEW = 32
 _UNREAD_MARK = "●"
+_FAILED_MARK = "!"  # the newest reply was not delivered: R sends it again
+FAILED_STATUSES = frozenset({"failed", "undelivered"})
 _SELECTED_MARK = "✓"
 _PLACEHOLDER = "·" * 3
 
@@ -95,6 +97,7 @@ class TicketList(ScrollView, can_focus=True):
         "ticket-list--selected",
         "ticket-list--unread",
         "ticket-list--mark",
+        "ticket-list--failed",
         "ticket-list--placeholder",
         "ticket-list--preview",
         "ticket-list--meta",
@@ -486,6 +489,8 @@ class TicketList(ScrollView, can_focus=True):
         ticket = row["ticket"]
         if key == "mark":
             sel = _SELECTED_MARK if ticket["id"] in self.selected else " "
+            if row.get("last_reply_status") in FAILED_STATUSES:
+                return sel + _FAILED_MARK, self._style("failed")
             dot = _UNREAD_MARK if ticket.get("unread") else " "
             return sel + dot, self._style("mark")
         if key == "contact":
