@@ -55,6 +55,9 @@ class InboxScreen(Screen[None]):
     CSS_PATH = "inbox.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # First, so the footer shows the way between list and thread even when it is full.
+        Binding("h", "focus_list", "List", id="inbox.focus_list"),
+        Binding("l", "focus_thread", "Thread", id="inbox.focus_thread"),
         Binding("slash", "search", "Search", id="inbox.search"),
         Binding("escape", "clear_search", "Clear search", id="inbox.clear_search"),
         Binding("tab", "next_unread", "Next unread", id="inbox.next_unread"),
@@ -67,8 +70,6 @@ class InboxScreen(Screen[None]):
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
         Binding("R", "retry_failed", "Retry failed", id="inbox.retry_failed"),
         Binding("v", "views", "Views", id="inbox.views"),
-        Binding("l", "focus_thread", "Thread", id="inbox.focus_thread"),
-        Binding("h", "focus_list", "List", id="inbox.focus_list"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
     ]
