@@ -204,7 +204,7 @@ async def test_header_stays_and_rows_show_every_column() -> None:
         await pilot.press("pagedown", "pagedown")
         lines = screen_text(tl)
         assert lines[0].split() == ["Contact", "Last", "message", "Status", "Prio", "Group",
-                                    "Agent", "Age"]
+                                    "Agent", "Tags", "Age"]
         row = next(line for line in lines if "Customer 19 " in line)
         assert row.split()[:3] == ["Customer", "19", "Where"]
         assert row.split()[-5:] == ["closed", "urgent", "Support", "Ada", "2h"]

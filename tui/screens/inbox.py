@@ -197,6 +197,8 @@ class InboxScreen(Screen[None]):
         except CommandError as error:
             self.notify(str(error), title="Could not load the desk", severity="error")
             return
+        if not self.showing:
+            return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
         await self.switch_view(standard_views(self._agent_id())[0])
 
@@ -341,8 +343,9 @@ class InboxScreen(Screen[None]):
         except CommandError as error:
             self.notify(str(error), title="Could not open the ticket", severity="error")
             return
-        if self.thread_state is None or self.thread_state.ticket_id != ticket["id"]:
-            return  # another ticket was opened meanwhile
+        if self.thread_state is None or self.thread_state.ticket_id != ticket["id"] \
+                or not self.showing:
+            return  # another ticket was opened meanwhile, or the inbox is closing
         self.thread_state.entries = list(page["items"])
         self.thread_state.older = page.get("older")
         self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
@@ -390,7 +393,7 @@ class InboxScreen(Screen[None]):
             return
         finally:
             state.loading_older = False
-        if self.thread_state is not state:
+        if self.thread_state is not state or not self.showing:
             return
         state.entries = list(page["items"]) + state.entries
         state.older = page.get("older")
@@ -413,7 +416,8 @@ class InboxScreen(Screen[None]):
             self._media_wanted.discard(sha256)
         data = await asyncio.to_thread(base64.b64decode, found["data"])
         self.media.put(sha256, data)
-        self.thread.media_ready(sha256)
+        if self.showing:
+            self.thread.media_ready(sha256)
 
     # --- replying -----------------------------------------------------------------
 
@@ -477,10 +481,14 @@ class InboxScreen(Screen[None]):
                     args["media"] = media
                 await self.command("reply", **args)
         except CommandError as error:
-            self.composer.failed(str(error))
+            if self.showing:
+                self.composer.failed(str(error))
             return
         except OSError as error:
-            self.composer.failed(f"Could not read the attachment: {error}")
+            if self.showing:
+                self.composer.failed(f"Could not read the attachment: {error}")
+            return
+        if not self.showing:
             return
         self.composer.sent()
         self._viewing_again()
@@ -562,7 +570,7 @@ class InboxScreen(Screen[None]):
                 failures.append(f"#{ticket_id}: {error}")
         if failures:
             self.notify("\n".join(failures), title=f"Could not {describe}", severity="error")
-        elif len(targets) > 1:
+        elif len(targets) > 1 and self.showing:
             self.notify(f"{describe.capitalize()}: {len(targets)} tickets.", timeout=3)
             self.tickets.selected.clear()
             self.tickets.refresh_rows()
