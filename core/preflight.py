@@ -15,6 +15,7 @@ Pure: standard library and ``phonenumbers`` only, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -157,13 +158,19 @@ class Refusal:
     code: int | None
     reason: str
     field: str
+    blocking: bool = True  # False: worth saying, but Twilio is the judge (see ``warnings``)
 
 
 @dataclass(frozen=True, slots=True)
 class Preflight:
-    """The verdict on a reply: every refusal that applies, in a stable order."""
+    """The verdict on a reply: every refusal that applies, in a stable order.
+
+    ``warnings`` are doubts that must not stop the send: e.g. a number the
+    phone-number metadata calls invalid although Twilio delivered a text from it.
+    """
 
     refusals: tuple[Refusal, ...] = ()
+    warnings: tuple[Refusal, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -202,9 +209,11 @@ def preflight(
         to=to,
         body=body,
         attachments=tuple(attachments),
-        destination=_parse_destination(to),
+        destination=_parse_destination(to, delivered_by_twilio=_came_from_twilio(to, contact)),
     )
-    return Preflight(tuple(refusal for rule in _RULES for refusal in rule(draft)))
+    found = [refusal for rule in _RULES for refusal in rule(draft)]
+    return Preflight(tuple(r for r in found if r.blocking),
+                     tuple(r for r in found if not r.blocking))
 
 
 # -- the draft every rule reads --------------------------------------------------------
@@ -217,6 +226,7 @@ class _Destination:
     e164: str
     region: str  # ISO 3166 alpha-2, e.g. "GB"
     kind: int  # a phonenumbers.PhoneNumberType value, e.g. MOBILE
+    valid: bool = True  # False: unknown to the metadata, but Twilio delivered a text from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,18 +242,42 @@ class _Draft:
     destination: _Destination | None  # None when ``to`` is not a valid number
 
 
-def _parse_destination(to: str) -> _Destination | None:
-    """The parsed destination, or None when ``to`` is not a valid international number."""
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def _came_from_twilio(to: str, contact: Contact) -> bool:
+    """Whether ``to`` is the contact's own number, which only ever arrives in a Twilio webhook.
+
+    Twilio delivered a text from it, so it exists whatever libphonenumber's metadata says
+    (e.g. Ofcom's drama range +44 7700 900xxx): doubts about it are warnings, not refusals.
+    """
+    return to == contact.phone and _E164.fullmatch(to) is not None
+
+
+def _parse_destination(to: str, *, delivered_by_twilio: bool = False) -> _Destination | None:
+    """The parsed destination, or None when ``to`` is not a valid international number.
+
+    A number Twilio delivered to us is kept even when the metadata calls it invalid
+    (``valid=False``, its country from the calling code), so the country rules still apply.
+    """
     try:
         parsed = phonenumbers.parse(to, None)
     except NumberParseException:
         return None
-    if not (phonenumbers.is_possible_number(parsed) and phonenumbers.is_valid_number(parsed)):
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    if phonenumbers.is_possible_number(parsed) and phonenumbers.is_valid_number(parsed):
+        return _Destination(
+            e164=e164,
+            region=phonenumbers.region_code_for_number(parsed) or "",
+            kind=phonenumbers.number_type(parsed),
+        )
+    if not delivered_by_twilio or e164 != to:
         return None
     return _Destination(
-        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
-        region=phonenumbers.region_code_for_number(parsed) or "",
-        kind=phonenumbers.number_type(parsed),
+        e164=e164,
+        region=phonenumbers.region_code_for_country_code(parsed.country_code) or "",
+        kind=PhoneNumberType.UNKNOWN,
+        valid=False,
     )
 
 
@@ -351,6 +385,15 @@ def _destination_is_valid(draft: _Draft) -> Iterator[Refusal]:
             f"{_quoted(to)} is not a valid phone number. Check it and write it in E.164 "
             "format: a plus sign, the country code, then the number, e.g. +12025550123.",
             Field.TO,
+        )
+    elif not draft.destination.valid:
+        yield Refusal(
+            21211,
+            f"{_quoted(to)} is not in a range the phone-number metadata knows, but Twilio "
+            "delivered a text from it, so the reply is sent and Twilio decides (it answers "
+            "21211 if it disagrees).",
+            Field.TO,
+            blocking=False,
         )
     elif to != draft.destination.e164:
         yield Refusal(

@@ -79,6 +79,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
         required={"ticket_id": _INT, "body": _STR},
         optional={"media": _OBJECTS, "channel": _STR},
     ),
+    "retry_reply": CommandSpec(required={"message_id": _INT}),
     "add_note": CommandSpec(required={"ticket_id": _INT, "body": _STR}),
     "set_ticket": CommandSpec(
         required={"ticket_id": _INT},

@@ -63,6 +63,9 @@ class TicketRow:
     contact_name: str
     contact_phone: str
     contact_opted_out: bool
+    # The newest reply's id and status: the list flags a ticket whose last reply failed.
+    last_reply_id: int | None = None
+    last_reply_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +115,14 @@ def _ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+_LAST_REPLY = (
+    "(SELECT {col} FROM entries e WHERE e.ticket_id = t.id AND e.kind = 'message'"
+    " AND e.direction = 'outbound' ORDER BY e.id DESC LIMIT 1)"
+)
 _TICKET_COLUMNS = (
-    "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out"
+    "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
+    f"{_LAST_REPLY.format(col='e.id')} AS last_reply_id, "
+    f"{_LAST_REPLY.format(col='e.status')} AS last_reply_status"
 )
 
 
@@ -123,6 +132,8 @@ def _ticket_row(row: sqlite3.Row) -> TicketRow:
         contact_name=row["contact_name"],
         contact_phone=row["contact_phone"],
         contact_opted_out=bool(row["contact_opted_out"]),
+        last_reply_id=row["last_reply_id"],
+        last_reply_status=row["last_reply_status"],
     )
 
 

@@ -64,7 +64,9 @@ def _demo(args: argparse.Namespace) -> int:
             return 1
         from tui.app import run_inbox
 
-        return run_inbox(backend.url, backend.token, config_path=home / "config.toml")
+        # The user's own settings (keymap, theme, send review) apply; relay and token are
+        # the demo's.
+        return run_inbox(backend.url, backend.token)
     except DemoError as error:
         print(f"smsdesk demo: could not start: {error}", file=sys.stderr)
         return 1

@@ -98,7 +98,7 @@ async def run(ctx: Context, command: Command) -> Any:
     if done is not None:
         return done
     value = await write_once(ctx, command, _RECORDED[command.name](ctx, command.args))
-    if command.name == "reply":
+    if command.name in ("reply", "retry_reply"):
         ctx.on_queued()
     return value
 
@@ -269,19 +269,24 @@ def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Messa
     media = tuple(_media_of(ctx, item) for item in args.get("media", []))
 
     def reply(wctx: WriteContext) -> Message:
-        ticket = writes.ticket_by_id(wctx.conn, args["ticket_id"])
-        number = writes.number_by_id(wctx.conn, ticket.number_id)
-        account = writes.account_by_id(wctx.conn, number.account_id)
-        contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
-        verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
-                            body=args["body"], attachments=media)
-        if not verdict.ok:
-            raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
-        cost = analyze(args["body"])
-        return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=ctx.agent.id,
-                                     body=args["body"], media=media, segments=cost.segments,
-                                     encoding=cost.encoding)
+        return _queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media)
     return reply
+
+
+def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
+                   media: tuple[Media, ...]) -> Message:
+    """Queue a reply once the relay's own preflight passes (the client is not trusted)."""
+    ticket = writes.ticket_by_id(wctx.conn, ticket_id)
+    number = writes.number_by_id(wctx.conn, ticket.number_id)
+    account = writes.account_by_id(wctx.conn, number.account_id)
+    contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+    verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
+                        body=body, attachments=media)
+    if not verdict.ok:
+        raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
+    cost = analyze(body)
+    return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=agent_id, body=body,
+                                 media=media, segments=cost.segments, encoding=cost.encoding)
 
 
 def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
@@ -292,6 +297,31 @@ def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
     return Media(content_type=str(item.get("content_type", "application/octet-stream")),
                  size=path.stat().st_size, sha256=digest or "",
                  filename=str(item.get("filename", "")))
+
+
+@_recorded("retry_reply")
+def _retry_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
+    """A failed reply sent again as a NEW message (same body and media, same preflight and
+    outbox); the failed one is never sent twice. Only the ticket's newest reply may be
+    retried, so a second retry of the same failure is refused rather than sent again."""
+
+    def retry(wctx: WriteContext) -> Message:
+        failed = writes.entry_by_id(wctx.conn, args["message_id"])
+        if not isinstance(failed, Message) or failed.direction != "outbound":
+            raise writes.StoreError(f"#{args['message_id']} is not a reply")
+        if failed.status not in RETRYABLE:
+            raise writes.StoreError(f"that reply is {failed.status}, not failed: nothing to retry")
+        newest = wctx.conn.execute(
+            "SELECT max(id) FROM entries WHERE ticket_id = ? AND kind = 'message'"
+            " AND direction = 'outbound'", (failed.ticket_id,)).fetchone()[0]
+        if newest != failed.id:
+            raise writes.StoreError("a newer reply went out since (or this one was retried "
+                                    "already); retry only the newest")
+        return _queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media)
+    return retry
+
+
+RETRYABLE = frozenset({"failed", "undelivered"})
 
 
 @_recorded("add_note")

@@ -70,7 +70,7 @@ NAMED = {
     "+16175550199": "Priya Raman",
 }
 CARLOS = "+15125550133"
-EMMA = "+447700900321"
+EMMA = "+447400123456"
 
 
 @dataclass(frozen=True, slots=True)

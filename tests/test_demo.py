@@ -175,13 +175,19 @@ def test_the_timeline_has_every_kind_of_text() -> None:
 def test_cli_demo_opens_the_inbox_then_cleans_up(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the throwaway home is made
+    user_config = tmp_path / "mine.toml"
+    user_config.write_text('theme = "nord"\n[keymap]\n"inbox.reply" = "R"\n')
+    monkeypatch.setenv("SMSDESK_CONFIG", str(user_config))
     seen: dict[str, Any] = {}
 
     def run_inbox(relay_url: str, token: str, *, config_path: Path | None = None) -> int:
-        assert config_path is not None
-        seen.update(url=relay_url, token=token, home=config_path.parent,
-                    home_existed=config_path.parent.is_dir(), listening=not _refuses(relay_url),
-                    children=_processes_mentioning(str(config_path.parent)))
+        from tui.config import load_config
+
+        config = load_config(config_path)  # what the real run_inbox reads
+        home = next(tmp_path.glob("smsdesk-demo-*"))
+        seen.update(url=relay_url, token=token, home=home, home_existed=home.is_dir(),
+                    listening=not _refuses(relay_url), theme=config.theme,
+                    keymap=config.keymap, children=_processes_mentioning(str(home)))
         return 0
 
     monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(run_inbox=run_inbox))
@@ -191,6 +197,7 @@ def test_cli_demo_opens_the_inbox_then_cleans_up(monkeypatch: pytest.MonkeyPatch
     assert cli.main(["demo", "--speed", str(FAST)]) == 0
     assert seen["url"].startswith("ws://127.0.0.1:") and seen["url"].endswith("/ws")
     assert seen["token"].startswith("sd_")
+    assert (seen["theme"], seen["keymap"]) == ("nord", {"inbox.reply": "R"})  # the user's
     assert seen["home"].name.startswith("smsdesk-demo-") and seen["home_existed"]
     assert seen["listening"] and seen["children"]
     assert not seen["home"].exists()

@@ -537,3 +537,35 @@ def test_country_names_agree_with_the_phonenumbers_geocoder() -> None:
         example = phonenumbers.example_number(region)
         expected = country_name_for_number(example, "en") if example else ""
         assert COUNTRY_NAMES.get(region, "") == expected, region
+
+
+# -- a number Twilio delivered to us ---------------------------------------------------------
+
+DRAMA_RANGE = "+447700900321"  # Ofcom's drama range: libphonenumber calls it invalid
+
+
+def test_a_number_twilio_delivered_is_never_refused_on_metadata_alone() -> None:
+    result = check(number=a_number("uk_long_code"), to=DRAMA_RANGE,
+                   contact=a_contact(phone=DRAMA_RANGE))
+    assert result.ok, result.refusals
+    assert [w.code for w in result.warnings] == [21211]
+    assert "Twilio" in result.warnings[0].reason
+
+
+def test_a_typed_number_the_metadata_calls_invalid_is_still_refused() -> None:
+    result = check(number=a_number("uk_long_code"), to=DRAMA_RANGE)
+    assert result.codes == (21211,)
+    assert result.warnings == ()
+
+
+def test_a_delivered_number_outside_the_metadata_still_meets_the_geo_permissions() -> None:
+    result = check(number=a_number("uk_long_code"), to=DRAMA_RANGE,
+                   contact=a_contact(phone=DRAMA_RANGE),
+                   account=an_account(geo_permissions=("US",)))
+    assert result.codes == (21408,)
+
+
+@pytest.mark.parametrize("phone", ["447700900321", "+44 7700 900321", "+0447700900321"])
+def test_a_malformed_contact_number_is_refused(phone: str) -> None:
+    result = check(to=phone, contact=a_contact(phone=phone))
+    assert result.codes == (21211,)

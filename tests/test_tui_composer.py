@@ -189,6 +189,24 @@ async def test_contact_opting_out_mid_draft_updates_the_verdict() -> None:
         assert "STOP" in line(app, "composer-verdict")
 
 
+async def test_a_number_twilio_delivered_is_warned_about_but_can_be_answered() -> None:
+    drama = "+447700900321"  # libphonenumber calls it invalid; Twilio delivered a text from it
+    ctx = context()
+    ctx = ComposeContext(ticket_id=ctx.ticket_id, number=ctx.number,
+                         account=Account(id=1, name="Acme", sid="AC" + "1" * 32, auth_token=""),
+                         contact=Contact(id=3, phone=drama, name="Emma"))
+    app = Host(ctx, send_review=False)
+    async with app.run_test() as pilot:
+        await put(app, pilot, "Sorry about the parcel")
+        verdict = line(app, "composer-verdict")
+        assert "✗" not in verdict
+        assert verdict.startswith("⚠ ")
+        assert "Nothing stands in the way" in verdict
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert [m.draft.body for m in app.submitted] == ["Sorry about the parcel"]
+
+
 async def test_empty_reply_is_refused_on_send_but_not_nagged_about_while_typing() -> None:
     app = Host(context(), send_review=False)
     async with app.run_test() as pilot:

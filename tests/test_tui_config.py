@@ -213,6 +213,7 @@ def test_catalog_walks_the_mro_and_keeps_the_subclass_version() -> None:
     ("r", True), ("ctrl+r", True), ("question_mark", True), ("f5", True), ("pagedown", True),
     ("comma", True), ("full_stop", True), ("alt+shift+up", True), ("enter", True),
     ("foo", False), ("ctrl+nope", False), ("cmd+r", False), ("latin_small_letter_a", False),
+    ("ctrl+shift+banana", False), ("banana", False), ("grinning_face", False),
 ])
 def test_key_names(key: str, ok: bool) -> None:
     assert is_key_name(key) is ok
@@ -388,3 +389,23 @@ async def test_help_dims_bindings_that_do_not_work_on_the_screen_below() -> None
                                                             range(table.row_count))}
         assert styles["inbox.reply"] == ""
         assert styles["thread.bump"] == "dim"
+
+
+@pytest.mark.parametrize("exists", [True, False])
+async def test_the_inbox_help_names_the_config_file_in_use(tmp_path: Path, exists: bool) -> None:
+    from tui.app import InboxApp
+
+    path = tmp_path / "chosen.toml"
+    if exists:
+        path.write_text('relay = "ws://127.0.0.1:9/ws"\ntoken = "sd_x"\n')
+        path.chmod(0o600)
+    config = load_config(path)
+    config.relay, config.token = "ws://127.0.0.1:9/ws", "sd_x"
+    app = InboxApp(config, backoff=(30,))
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        hint = str(app.screen.query_one("#help-hint", Static).render())
+        assert str(path) in hint.replace("\n", "")
+        assert ("not created yet" in hint) is not exists

@@ -149,7 +149,7 @@ async def test_views_and_search(desk: LiveDesk) -> None:
                     what="search results")
         assert contacts(app) == ["+12025550111"]
         await pilot.press("v", *"Unassigned", "enter")
-        await until(pilot, lambda: app.inbox.model.view.label == "Unassigned"
+        await until(pilot, lambda: app.inbox.model.view.label == "Unassigned, open & pending"
                     and app.inbox.model.total == 2, what="the unassigned view")
 
 

@@ -135,6 +135,26 @@ def test_directory_names_and_admin_events() -> None:
     assert names.numbers[3]["account"]["status"] == "active"
 
 
+def test_directory_follows_accounts_and_numbers_connected_after_start() -> None:
+    names = Directory()
+    account = {"id": 1, "name": "Acme", "geo_permissions": ["US"], "status": "active"}
+    names.load([], [], [{"id": 3, "account_id": 1, "e164": "+18885550100", "account": account}])
+    assert names.apply({"kind": "account.updated", "payload": {"account": {
+        **account, "geo_permissions": ["GB", "US"], "auth_token_hint": "••••1234"}}})
+    assert names.numbers[3]["account"]["geo_permissions"] == ["GB", "US"]
+    assert "auth_token_hint" not in names.numbers[3]["account"]
+    # A second account and its number, connected while the inbox runs.
+    names.apply({"kind": "account.updated", "payload": {"account": {"id": 2, "name": "Beta",
+                                                                     "geo_permissions": []}}})
+    names.apply({"kind": "number.updated", "payload": {"number": {
+        "id": 4, "account_id": 2, "e164": "+18885550111"}}})
+    assert names.numbers[4]["account"]["name"] == "Beta"
+    assert not names.missing_accounts()
+    names.apply({"kind": "number.updated", "payload": {"number": {
+        "id": 5, "account_id": 9, "e164": "+18885550122"}}})
+    assert names.missing_accounts()  # its account came before the inbox: ask the relay
+
+
 def test_thread_state_updates_in_place_and_appends_in_order() -> None:
     thread = ThreadState(1, [{"id": 5, "direction": "inbound", "body": "a"}])
     assert thread.upsert({"id": 7, "direction": "outbound", "status": "queued"})
@@ -205,3 +225,11 @@ async def test_an_event_during_the_first_load_is_not_lost() -> None:
     relay.tickets[4] = new
     await model._count()
     assert model.total == 4
+
+
+def test_every_standard_view_is_named_for_the_statuses_it_holds() -> None:
+    for view in standard_views(agent_id=1):
+        scope = "open & pending" if view.status == ("open", "pending") else "any status"
+        assert view.status in (("open", "pending"), None)
+        assert view.label.lower().endswith(scope), view.label
+    assert len({v.label for v in standard_views(agent_id=1)}) == 5

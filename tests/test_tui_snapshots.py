@@ -107,7 +107,7 @@ CONTACTS = {
     4: ("Jordan Lee", "+13125550164", False),
     5: ("Priya Raman", "+16175550199", False),
     6: ("", "+15125550133", False),
-    7: ("", "+447700900321", False),
+    7: ("", "+447400123456", False),
     8: ("Li Wei", "+16465550111", False),
     9: ("", "+12065550177", False),
     10: ("Omar Haddad", "+13055550123", False),
@@ -373,6 +373,23 @@ def test_composing_a_ucs2_reply(snap_compare: Any) -> None:
 
     assert snap_compare(app, terminal_size=TALL, run_before=before)
     assert _client(app).presence[-1] == (112, "replying")
+
+
+def test_ticket_opened_at_80_by_24(snap_compare: Any) -> None:
+    """The smallest usual terminal: the message column stays readable (once 15 cells)."""
+    app = inbox_app()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await listed(pilot)
+        await pilot.press("enter")
+        inbox = app.inbox
+        await until(pilot, lambda: len(inbox.thread.entries) == len(THREAD)
+                    and inbox.composer.context is not None
+                    and not inbox.model.row(0)["ticket"]["unread"], "the thread, read")
+        await pilot.pause()
+        _no_toasts(app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
 
 
 def test_help_screen(snap_compare: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -203,7 +204,7 @@ async def test_header_stays_and_rows_show_every_column() -> None:
         await pilot.press("pagedown", "pagedown")
         lines = screen_text(tl)
         assert lines[0].split() == ["Contact", "Last", "message", "Status", "Prio", "Group",
-                                    "Agent", "Age"]
+                                    "Agent", "Tags", "Age"]
         row = next(line for line in lines if "Customer 19 " in line)
         assert row.split()[:3] == ["Customer", "19", "Where"]
         assert row.split()[-5:] == ["closed", "urgent", "Support", "Ada", "2h"]
@@ -380,6 +381,15 @@ async def test_thread_shows_entries_wrapped_newest_at_the_bottom() -> None:
         assert view.current()["id"] == 3
 
 
+async def test_a_note_without_an_author_leaves_no_empty_gap() -> None:
+    view = ThreadView(Names())
+    app = Harness(view)
+    async with app.run_test(size=(60, 10)) as pilot:
+        view.show(ROW, [{**note(3, "Imported"), "agent_id": None}], has_older=False)
+        await pilot.pause()
+        assert screen_text(view)[0].rstrip() == "▌ ✎ Note · 11:59"
+
+
 async def test_resize_rewraps() -> None:
     view = ThreadView(Names())
     app = Harness(view)
@@ -534,6 +544,29 @@ async def test_open_media_hands_a_temp_file_to_the_viewer(
         assert copy.read_bytes() == b"JPEGDATA"
 
 
+@pytest.mark.parametrize("viewer", [True, False])
+async def test_opened_attachments_leave_nothing_in_the_temp_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, viewer: bool) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen = tmp_path / "seen.bin"
+    script = f"import shutil, sys; shutil.copy(sys.argv[1], {str(seen)!r})"
+    monkeypatch.setattr(thread_view, "viewer_command",
+                        lambda: [sys.executable, "-c", script] if viewer else None)
+    view = ThreadView(Names())
+    view.media.put("f" * 64, b"PNGDATA")
+    app = Harness(view)
+    async with app.run_test(size=(80, 20)) as pilot:
+        media = [{"content_type": "image/png", "size": 7, "sha256": "f" * 64}]
+        view.show(ROW, [message(1, media=media)], has_older=False)
+        await pilot.press("o")
+        await app.workers.wait_for_complete()
+        assert list(temp.rglob("smsdesk-*.png"))  # there while the inbox runs
+    assert list(temp.iterdir()) == []
+    assert seen.exists() is viewer
+
+
 async def test_thread_keys_move_the_entry_cursor() -> None:
     view = ThreadView(Names())
     app = Harness(view)
@@ -613,3 +646,13 @@ async def test_widgets_accept_data_before_they_are_mounted() -> None:
         assert "Customer 1 " in screen_text(tl)[2]
         assert view.scroll_y == view.max_scroll_y > 0
         assert screen_text(view)[-2].startswith("▌   Message 29.")
+
+
+@pytest.mark.parametrize("terminal", [80, 100, 150])
+def test_the_message_column_stays_readable_and_tags_show_when_wide(terminal: int) -> None:
+    from tui.widgets.ticket_list import columns_for
+
+    columns = {c.key: c.width for c in columns_for(terminal - 2)}  # border and scrollbar
+    assert columns["preview"] >= 32
+    assert ("tags" in columns) is (terminal >= 150)
+    assert sum(width + 1 for width in columns.values()) <= terminal - 2

@@ -16,8 +16,9 @@ from textual.binding import Binding, BindingType
 
 from tui.client import ConnectionState, RelayClient
 from tui.commands import InboxCommands
-from tui.config import Config, ConfigError, load_config
-from tui.keymap import apply_keymap, binding_catalog
+from tui.config import Config, ConfigError, describe_source, load_config
+from tui.drafts import drafts_path
+from tui.keymap import apply_keymap, binding_catalog, current_keys
 from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.admin import AdminScreen
 from tui.screens.admin.numbers import NumbersPane
@@ -26,6 +27,7 @@ from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
+from tui.screens.quit import QuitChoice, QuitScreen, UnsentWork
 from tui.widgets.composer import AttachFile, Composer
 from tui.widgets.send_review import SendReview
 from tui.widgets.thread_view import ThreadView
@@ -35,7 +37,7 @@ from tui.widgets.ticket_list import TicketList
 BINDING_OWNERS: tuple[type, ...] = (
     App, InboxScreen, TicketList, ThreadView, Composer, SendReview, AttachFile,
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
-    GroupsPickScreen, TokenShownScreen, ConnectWizard,
+    GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen,
 )
 
 
@@ -59,7 +61,7 @@ class InboxApp(App[int]):
         self.client = client_class(config.relay, config.token, on_event=self._relay_event,
                                   on_state=self._connection_changed,
                                   on_presence=self._presence_changed, **extra)
-        self.inbox = InboxScreen(self.client)
+        self.inbox = InboxScreen(self.client, drafts_path(config.data_dir))
         self.catalog = binding_catalog(type(self), *BINDING_OWNERS[1:])
 
     def on_mount(self) -> None:
@@ -77,19 +79,65 @@ class InboxApp(App[int]):
     async def on_unmount(self) -> None:
         await self.client.close()
 
+    # The client outlives the screens: once quitting has begun they are being torn
+    # down, and nothing it says may reach them any more.
+
     def _relay_event(self, event: dict[str, Any]) -> None:
+        if not self.is_running:
+            return
         self.inbox.relay_event(event)
-        if isinstance(self.screen, AdminScreen):
-            self.screen.relay_event(event)
+        screen = self.screen
+        if isinstance(screen, AdminScreen) and screen.is_attached:
+            screen.relay_event(event)
 
     def _connection_changed(self, state: ConnectionState, detail: str) -> None:
-        self.inbox.connection_changed(state, detail)
+        if self.is_running:
+            self.inbox.connection_changed(state, detail)
 
     def _presence_changed(self, frame: dict[str, Any]) -> None:
-        self.inbox.presence_changed(frame)
+        if self.is_running:
+            self.inbox.presence_changed(frame)
+
+    async def action_quit(self) -> None:
+        """Quit at once, unless that would lose work: then ask (wait / keep / quit anyway)."""
+        if isinstance(self.screen, QuitScreen):
+            return  # already asking
+        work = self.inbox.unsent_work()
+        if not work:
+            self.exit(0)
+            return
+        self.push_screen(QuitScreen(work), lambda choice: self._quit_chosen(choice, work))
+
+    def _quit_chosen(self, choice: QuitChoice | None, work: UnsentWork) -> None:
+        if choice == "wait":
+            self.notify("Quitting as soon as the relay has everything. Press "
+                        f"{self.key_for('app.quit')} to choose again.",
+                        title="Waiting to quit", timeout=8)
+            self.run_worker(self._quit_when_sent(), group="quit", exclusive=True)
+        elif choice == "keep":
+            self.run_worker(self._keep_and_quit(work), group="quit", exclusive=True)
+        elif choice == "quit":
+            self.exit(0)
+
+    async def _quit_when_sent(self) -> None:
+        await self.inbox.until_sent()
+        self.exit(0)
+
+    async def _keep_and_quit(self, work: UnsentWork) -> None:
+        try:
+            await self.inbox.keep_as_drafts(work)
+        except OSError as error:
+            self.notify(f"Could not keep the drafts: {error}. Nothing was lost yet.",
+                        title="Not quitting", severity="error", timeout=15)
+            return
+        self.exit(0)
+
+    def key_for(self, binding_id: str) -> str:
+        """The key bound to ``binding_id`` now, after the agent's keymap (``App.set_keymap``)."""
+        return current_keys(binding_id, self.catalog, getattr(self, "_keymap", {}))[0]
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.catalog))
+        self.push_screen(HelpScreen(self.catalog, config_hint=describe_source(self.config)))
 
 
 def run_inbox(relay_url: str | None = None, token: str | None = None, *,

@@ -49,6 +49,13 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_DISABLED = 4403  # an admin disabled this agent while it was connected
 # Relay errors that no retry can fix: stop instead of hammering the relay.
 FATAL_CODES = frozenset({"unauthorized", "bad_version", "disabled"})
+# Commands whose loss loses nothing an agent did: reads, and marking a ticket read.
+# Everything else waiting in the queue is work, which quitting must not drop silently.
+NOT_WORK = frozenset({
+    "list_tickets", "count_tickets", "get_thread", "fetch_media", "upload_media", "search",
+    "list_groups", "list_agents", "list_numbers", "list_accounts", "check_account",
+    "troubleshoot", "mark_read",
+})
 
 
 class ConnectionState(StrEnum):
@@ -242,11 +249,20 @@ def seconds(delay: float) -> str:
 # --- asyncio --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    """A command the agent gave that the relay has not answered yet (see ``unsent()``)."""
+
+    name: str
+    args: dict[str, Any]
+
+
 @dataclass(slots=True)
 class _Pending:
     frame: str
     future: asyncio.Future[Any]
     sent_on: int = 0  # the connection it was last sent on (0: never sent)
+    command: Unsent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +433,8 @@ class RelayClient:
         if command_id in self._pending:
             raise ValueError(f"command {command_id!r} is already waiting for an answer")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending = _Pending(ClientProtocol.command(command_id, name, args), future)
+        pending = _Pending(ClientProtocol.command(command_id, name, args), future,
+                           command=Unsent(name, dict(args)))
         self._pending[command_id] = pending
         try:
             async with asyncio.timeout(timeout):
@@ -427,6 +444,25 @@ class RelayClient:
         finally:
             if self._pending.get(command_id) is pending:
                 del self._pending[command_id]
+
+    def unsent(self) -> list[Unsent]:
+        """The agent's work still waiting for the relay (reads left out), oldest first.
+
+        Quitting now would drop it: the inbox asks before it does.
+        """
+        return [p.command for p in self._pending.values()
+                if p.command is not None and p.command.name not in NOT_WORK
+                and not p.future.done()]
+
+    async def until_sent(self) -> None:
+        """Until every command counted by ``unsent()`` has its answer (or failed)."""
+        while True:
+            waiting = [p.future for p in self._pending.values()
+                       if p.command is not None and p.command.name not in NOT_WORK
+                       and not p.future.done()]
+            if not waiting:
+                return
+            await asyncio.wait(waiting)
 
     def announce(self, ticket_id: int | None, activity: str = "viewing") -> None:
         """Tell the other agents which ticket this agent views or answers (None: none).
@@ -637,6 +673,7 @@ __all__ = [
     "Presence",
     "Refused",
     "RelayClient",
+    "Unsent",
     "Welcomed",
     "ws_url",
 ]

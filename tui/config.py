@@ -37,6 +37,10 @@ class Config:
     theme: str = DEFAULT_THEME
     send_review: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
+    # Where the inbox keeps drafts (None: the platform data directory); not a file setting.
+    data_dir: Path | None = field(default=None, compare=False)
+    # The file these settings were read from (or would be, when it does not exist yet).
+    source: Path | None = field(default=None, compare=False)
     # Problems that did not stop loading (unknown keys, loose permissions): shown to
     # the agent once, never written back, and not part of equality.
     warnings: list[str] = field(default_factory=list, compare=False)
@@ -52,6 +56,14 @@ def config_path() -> Path:
     if override:
         return Path(override).expanduser()
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def describe_source(config: Config) -> str:
+    """The settings file as the help screen names it, saying when it does not exist yet."""
+    if config.source is None:
+        return ""
+    shown = str(config.source).replace(str(Path.home()), "~", 1)
+    return shown if config.source.exists() else f"{shown} (not created yet)"
 
 
 def _describe(value: Any) -> str:
@@ -127,7 +139,7 @@ def load_config(path: Path | None = None) -> Config:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config()
+        return Config(source=path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     try:
@@ -139,6 +151,7 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: is not valid TOML: {exc}") from exc
     config = _from_table(path, data)
+    config.source = path
     warning = _permission_warning(path, config)
     if warning:
         config.warnings.append(warning)

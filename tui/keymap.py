@@ -24,6 +24,10 @@ _NAMED_KEYS = frozenset(
 ) | frozenset(KEY_NAME_REPLACEMENTS.values()) | frozenset(KEY_TO_UNICODE_NAME)
 
 
+# Symbols and pictographs (emoji) and unassigned or private code points: never a key press.
+_NOT_KEYS = frozenset({"So", "Co", "Cn", "Cs"})
+
+
 def binding_catalog(*classes: type) -> dict[str, Binding]:
     """Every ``Binding`` with an id in the ``BINDINGS`` of these classes and their bases.
 
@@ -59,7 +63,8 @@ def is_key_name(key: str) -> bool:
         char = unicodedata.lookup(base.replace("_", " "))
     except KeyError:
         return False
-    return _character_to_key(char) == base
+    # Unicode names every emoji too ("banana" is 🍌), but no keyboard has those as keys.
+    return _character_to_key(char) == base and unicodedata.category(char) not in _NOT_KEYS
 
 
 def split_keys(keys: str) -> list[str]:

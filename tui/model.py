@@ -38,7 +38,7 @@ OPEN_STATUSES = ("open", "pending")
 class View:
     """Which tickets the list shows; ``label`` is what the header says."""
 
-    label: str = "All"
+    label: str = "Every ticket, any status"
     status: tuple[str, ...] | None = None
     group_id: int | None = None
     agent_id: int | None = None
@@ -87,14 +87,18 @@ class View:
 
 
 def standard_views(agent_id: int | None) -> list[View]:
-    """The views every agent has; groups and statuses add theirs in the picker."""
-    views = [View("All", status=OPEN_STATUSES)]
+    """The views every agent has; groups and statuses add theirs in the picker.
+
+    Each is named for what it holds, status included: "All" next to "Every ticket"
+    left agents guessing which one hid the resolved tickets.
+    """
+    views = [View("Open & pending", status=OPEN_STATUSES)]
     if agent_id is not None:
-        views.append(View("Mine", status=OPEN_STATUSES, agent_id=agent_id))
+        views.append(View("Mine, open & pending", status=OPEN_STATUSES, agent_id=agent_id))
     views += [
-        View("Unassigned", status=OPEN_STATUSES, unassigned=True),
-        View("Unread", unread=True),
-        View("Every ticket"),
+        View("Unassigned, open & pending", status=OPEN_STATUSES, unassigned=True),
+        View("Unread, any status", unread=True),
+        View("Every ticket, any status"),
     ]
     return views
 
@@ -106,11 +110,17 @@ def sort_key(row: Row) -> tuple[int, int]:
 
 @dataclass
 class Directory:
-    """Names of groups and agents, and the numbers, as the relay last said."""
+    """Names of groups and agents, the numbers and their accounts' rules, as the relay last said.
+
+    Every ``*.updated`` event is applied as it comes, so a number connected or a
+    geo permission changed after the inbox started is known at once: the composer
+    judges a reply with the relay's current rules, and a new number can be answered.
+    """
 
     groups: dict[int, dict[str, Any]] = field(default_factory=dict)
     agents: dict[int, dict[str, Any]] = field(default_factory=dict)
     numbers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    accounts: dict[int, dict[str, Any]] = field(default_factory=dict)  # sending rules only
 
     def group(self, group_id: int | None) -> str:
         if group_id is None:
@@ -128,25 +138,45 @@ class Directory:
              numbers: list[dict[str, Any]]) -> None:
         self.groups = {g["id"]: g for g in groups}
         self.agents = {a["id"]: a for a in agents}
+        self.load_numbers(numbers)
+
+    def load_numbers(self, numbers: list[dict[str, Any]]) -> None:
+        """``list_numbers``' answer: each number with its account's rules nested."""
         self.numbers = {n["id"]: n for n in numbers}
+        self.accounts.update({n["account"]["id"]: n["account"] for n in numbers
+                              if n.get("account")})
+
+    def missing_accounts(self) -> bool:
+        """Whether a number arrived whose account's rules are unknown (reload the numbers)."""
+        return any(not number.get("account") for number in self.numbers.values())
 
     def apply(self, event: dict[str, Any]) -> bool:
-        """Take an admin event in; True when something the inbox shows changed."""
+        """Take an admin event in; True when something the inbox shows or judges changed."""
         payload = event.get("payload") or {}
         kind = event.get("kind")
         if kind == "group.updated" and "group" in payload:
             self.groups[payload["group"]["id"]] = payload["group"]
         elif kind == "agent.updated" and "agent" in payload:
             self.agents[payload["agent"]["id"]] = payload["agent"]
+        elif kind == "account.updated" and "account" in payload:
+            self._account_changed(payload["account"])
         elif kind == "number.updated" and "number" in payload:
             number = payload["number"]
-            previous = self.numbers.get(number["id"], {})
-            # Events carry the number alone; keep the account's rules we had.
-            self.numbers[number["id"]] = {**number, "account": previous.get("account")} \
-                if "account" not in number and previous.get("account") else number
+            # Events carry the number alone; its account's rules are the ones we know.
+            account = self.accounts.get(number.get("account_id")) \
+                or self.numbers.get(number["id"], {}).get("account")
+            self.numbers[number["id"]] = {**number, "account": account} \
+                if "account" not in number and account else number
         else:
             return False
         return True
+
+    def _account_changed(self, account: dict[str, Any]) -> None:
+        rules = {k: v for k, v in account.items() if k not in ("auth_token", "auth_token_hint")}
+        self.accounts[rules["id"]] = rules
+        for number_id, number in self.numbers.items():
+            if number.get("account_id") == rules["id"]:
+                self.numbers[number_id] = {**number, "account": rules}
 
 
 class TicketListModel:
@@ -265,9 +295,14 @@ class TicketListModel:
         kind = event.get("kind")
         if kind == "contact.updated" and "contact" in payload:
             return self._update_contact(payload["contact"])
+        message = payload.get("message")
+        replied = isinstance(message, dict) and message.get("direction") == "outbound" \
+            and self._note_reply(message)
         ticket = payload.get("ticket")
         if not isinstance(ticket, dict):
-            return False
+            if replied:
+                self._on_change()
+            return replied
         if self.view.is_search:
             return self._update_in_place(ticket)
         existing = self._take_out(ticket["id"])
@@ -298,6 +333,19 @@ class TicketListModel:
                 self._schedule_recount()
         self._on_change()
         return True
+
+    def _note_reply(self, message: dict[str, Any]) -> bool:
+        """Keep each row's newest reply and its status (a failed one is flagged in the list)."""
+        for run in (self.head, self.tail):
+            for i, row in enumerate(run):
+                if row["ticket"]["id"] != message.get("ticket_id"):
+                    continue
+                if (row.get("last_reply_id") or 0) > message["id"]:
+                    return False  # an older reply's late news
+                run[i] = {**row, "last_reply_id": message["id"],
+                          "last_reply_status": message.get("status")}
+                return True
+        return False
 
     def _update_in_place(self, ticket: dict[str, Any]) -> bool:
         for run in (self.head, self.tail):

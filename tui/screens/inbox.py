@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.client import CommandError, ConnectionState, RelayClient
+from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
     Directory,
     ThreadState,
@@ -33,10 +34,12 @@ from tui.model import (
     with_view_text,
 )
 from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
+from tui.screens.quit import UnsentWork
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
-from tui.widgets.ticket_list import TicketList
+from tui.widgets.ticket_list import FAILED_STATUSES, TicketList
+from tui.widgets.ticket_title import TicketTitle
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,11 @@ class InboxScreen(Screen[None]):
     CSS_PATH = "inbox.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # First, so the footer shows the way between list and thread even when it is full.
+        Binding("h", "focus_list", "List", id="inbox.focus_list"),
+        Binding("l", "focus_thread", "Thread", id="inbox.focus_thread"),
         Binding("slash", "search", "Search", id="inbox.search"),
+        Binding("escape", "clear_search", "Clear search", id="inbox.clear_search"),
         Binding("tab", "next_unread", "Next unread", id="inbox.next_unread"),
         Binding("r", "reply", "Reply", id="inbox.reply"),
         Binding("n", "note", "Note", id="inbox.note"),
@@ -61,16 +68,20 @@ class InboxScreen(Screen[None]):
         Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
+        Binding("R", "retry_failed", "Retry failed", id="inbox.retry_failed"),
         Binding("v", "views", "Views", id="inbox.views"),
-        Binding("l", "focus_thread", "Thread", show=False, id="inbox.focus_thread"),
-        Binding("h", "focus_list", "List", show=False, id="inbox.focus_list"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
     ]
 
-    def __init__(self, client: RelayClient) -> None:
+    def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
+        """``drafts_file`` keeps what the agent chose to keep when quitting (None: nowhere)."""
         super().__init__()
         self.client = client
+        self.drafts_file = drafts_file
+        self._before_search: View | None = None  # what Esc goes back to
+        self._sending: dict[int, KeptDraft] = {}  # replies and notes the relay has not answered
+        self._sends = 0
         self.names = Directory()
         self.model = TicketListModel(self.command, self._rows_changed)
         self.media = MediaCache()
@@ -88,6 +99,7 @@ class InboxScreen(Screen[None]):
         yield InboxHeader(id="header")
         yield TicketList(self.model, self.names, id="tickets")
         with Vertical(id="ticket-pane"):
+            yield TicketTitle(id="ticket-title")
             yield ThreadView(self.names, media=self.media, id="thread")
             yield Composer(send_review=getattr(self.app, "send_review", True), id="composer")
         yield Footer()
@@ -111,6 +123,7 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         self.tickets.focus()
         self.composer.set_context(None)
+        self._show_title()
         self.ready = True
         if self._pending_state is not None:
             self.connection_changed(*self._pending_state)
@@ -118,12 +131,28 @@ class InboxScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.ready = False
 
+    @property
+    def showing(self) -> bool:
+        """Whether the widgets are there to show things: not before mount, nor while the app
+        tears the screen down (children go first, so a late callback would find none)."""
+        return self.ready and self.is_attached and self.app.is_running
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the agent types, the inbox's keys are letters of the reply, not actions.
 
         The admin screen is for admins only: agents never see its key.
         """
         if action == "admin" and (self.client.agent or {}).get("role") != "admin":
+            return False
+        if action == "retry_failed" and self._failed_reply() is None:
+            return False  # shown in the footer only where a reply failed
+        if action == "clear_search" and not self.model.view.is_search:
+            return False  # Esc means nothing here then: let it pass on
+        # The way back to the list (after a send, focus is on the thread) and into the thread
+        # show in the footer only where they lead somewhere.
+        if action == "focus_list" and self.focused is self.tickets:
+            return False
+        if action == "focus_thread" and (self.focused is self.thread or self.open_row is None):
             return False
         focused = self.focused
         return not (focused is not None and self.composer in focused.ancestors_with_self)
@@ -135,7 +164,7 @@ class InboxScreen(Screen[None]):
 
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
         """Called by the app for each state change of the client."""
-        if not self.ready:
+        if not self.showing:
             self._pending_state = (state, detail)  # only the latest matters
             return
         self.header.state = state.value
@@ -168,6 +197,8 @@ class InboxScreen(Screen[None]):
         except CommandError as error:
             self.notify(str(error), title="Could not load the desk", severity="error")
             return
+        if not self.showing:
+            return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
         await self.switch_view(standard_views(self._agent_id())[0])
 
@@ -187,7 +218,7 @@ class InboxScreen(Screen[None]):
         self._show_presence()
 
     def _show_presence(self) -> None:
-        if not self.ready:
+        if not self.showing:
             return
         ticket_id = self.open_row["ticket"]["id"] if self.open_row else None
         here = [f"{(f.get('agent') or {}).get('name', 'someone')} is {f.get('activity')}"
@@ -200,12 +231,12 @@ class InboxScreen(Screen[None]):
 
     def relay_event(self, event: dict[str, Any]) -> None:
         """Called by the app for every event, in order, exactly once."""
-        if not self.ready:
+        if not self.showing:
             return  # the first load, which follows, will show it
         kind = event.get("kind", "")
         payload = event.get("payload") or {}
         if self.names.apply(event):
-            self.tickets.refresh_rows()
+            self._setup_changed(kind, payload)
             return
         self.model.apply(event)
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
@@ -214,6 +245,31 @@ class InboxScreen(Screen[None]):
             preview = (payload.get("message") or {}).get("body", "")[:60]
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)
+
+    def _setup_changed(self, kind: str, payload: dict[str, Any]) -> None:
+        """An account, number, group or agent changed: redraw names, re-judge the draft."""
+        agent = payload.get("agent") or {}
+        me = self.client.agent or {}
+        if kind == "agent.updated" and agent.get("id") == me.get("id"):
+            self.client.agent = {**me, **agent}  # role and groups decide what I may do
+            self.header.agent = str(agent.get("name", ""))
+            self.refresh_bindings()
+        if self.names.missing_accounts():
+            self._reload_numbers()
+        self.tickets.refresh_rows()
+        self._refresh_compose_context()
+
+    @work(exclusive=True, group="numbers")
+    async def _reload_numbers(self) -> None:
+        """A number whose account the inbox never heard of: ask the relay for the rules."""
+        try:
+            numbers = await self.command("list_numbers")
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the numbers", severity="warning")
+            return
+        self.names.load_numbers(numbers)
+        if self.showing:
+            self._refresh_compose_context()
 
     def _is_mine_to_see(self, payload: dict[str, Any]) -> bool:
         agent = self.client.agent or {}
@@ -247,9 +303,10 @@ class InboxScreen(Screen[None]):
             self._refresh_compose_context()
 
     def _rows_changed(self) -> None:
-        if not self.is_mounted:
+        if not self.showing:
             return
         self.tickets.refresh_rows()
+        self.refresh_bindings()  # "R Retry failed" follows the rows' replies
         self.header.total = self.model.total
         self.header.view = self.model.view.label
         view = self.model.view
@@ -261,6 +318,8 @@ class InboxScreen(Screen[None]):
             self.model.error = None
 
     async def switch_view(self, view: View) -> None:
+        if view.is_search and not self.model.view.is_search:
+            self._before_search = self.model.view
         self.tickets.reset()
         await self.model.switch(view)
 
@@ -275,6 +334,7 @@ class InboxScreen(Screen[None]):
         """Show a ticket's newest window; ``then`` ("reply"/"note") starts the composer after."""
         ticket = row["ticket"]
         self.open_row = row
+        self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
         self.client.announce(ticket["id"], "viewing")
         self._show_presence()
@@ -283,20 +343,26 @@ class InboxScreen(Screen[None]):
         except CommandError as error:
             self.notify(str(error), title="Could not open the ticket", severity="error")
             return
-        if self.thread_state is None or self.thread_state.ticket_id != ticket["id"]:
-            return  # another ticket was opened meanwhile
+        if self.thread_state is None or self.thread_state.ticket_id != ticket["id"] \
+                or not self.showing:
+            return  # another ticket was opened meanwhile, or the inbox is closing
         self.thread_state.entries = list(page["items"])
         self.thread_state.older = page.get("older")
         self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
         # The thread is what the agent opened it for: paint it first, then
         # restyle the composer (enabling it relayouts the whole screen).
         self.call_after_refresh(self._refresh_compose_context)
+        self.call_after_refresh(self._restore_kept_drafts, ticket["id"])
         if then is not None:
             self.call_after_refresh(self._start_composer, then)
         if ticket.get("unread"):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
+    def _show_title(self) -> None:
+        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names)
+
     def _refresh_compose_context(self) -> None:
+        self._show_title()  # whatever changes the draft's facts changes the title's
         row = self.open_row
         if row is None:
             self.composer.set_context(None)
@@ -304,6 +370,8 @@ class InboxScreen(Screen[None]):
         number = self.names.numbers.get(row["ticket"].get("number_id"))
         if number is None or not number.get("account"):
             self.composer.set_context(None)
+            if self.live_once:
+                self._reload_numbers()  # connected after the last load: ask, then judge
             return
         self.composer.set_context(ComposeContext.from_wire(row, number, number["account"]))
 
@@ -325,7 +393,7 @@ class InboxScreen(Screen[None]):
             return
         finally:
             state.loading_older = False
-        if self.thread_state is not state:
+        if self.thread_state is not state or not self.showing:
             return
         state.entries = list(page["items"]) + state.entries
         state.older = page.get("older")
@@ -348,7 +416,8 @@ class InboxScreen(Screen[None]):
             self._media_wanted.discard(sha256)
         data = await asyncio.to_thread(base64.b64decode, found["data"])
         self.media.put(sha256, data)
-        self.thread.media_ready(sha256)
+        if self.showing:
+            self.thread.media_ready(sha256)
 
     # --- replying -----------------------------------------------------------------
 
@@ -393,6 +462,15 @@ class InboxScreen(Screen[None]):
 
     @work(group="send")
     async def send_draft(self, draft: Draft, ticket_id: int) -> None:
+        self._sends += 1
+        token = self._sends
+        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body)
+        try:
+            await self._send(draft, ticket_id)
+        finally:
+            self._sending.pop(token, None)
+
+    async def _send(self, draft: Draft, ticket_id: int) -> None:
         try:
             if draft.mode == "note":
                 await self.command("add_note", ticket_id=ticket_id, body=draft.body)
@@ -403,14 +481,55 @@ class InboxScreen(Screen[None]):
                     args["media"] = media
                 await self.command("reply", **args)
         except CommandError as error:
-            self.composer.failed(str(error))
+            if self.showing:
+                self.composer.failed(str(error))
             return
         except OSError as error:
-            self.composer.failed(f"Could not read the attachment: {error}")
+            if self.showing:
+                self.composer.failed(f"Could not read the attachment: {error}")
+            return
+        if not self.showing:
             return
         self.composer.sent()
         self._viewing_again()
         self.thread.focus()
+
+    # --- quitting -----------------------------------------------------------------------
+
+    def unsent_work(self) -> UnsentWork:
+        """What quitting now would lose: typed text, replies and notes on their way, actions."""
+        composer = self.composer if self.showing else None
+        typed = [KeptDraft(ticket_id, mode, text)
+                 for ticket_id, mode, text in (composer.unsent_drafts() if composer else [])]
+        actions = [c for c in self.client.unsent() if c.name not in ("reply", "add_note")]
+        return UnsentWork(typed=typed, sending=list(self._sending.values()), actions=actions)
+
+    async def until_sent(self) -> None:
+        """Until every reply, note and action given so far has the relay's answer."""
+        while self._sending or self.client.unsent():
+            await self.client.until_sent()
+            if self._sending:
+                await asyncio.sleep(0.05)  # an upload before its reply: not a command yet
+
+    async def keep_as_drafts(self, work: UnsentWork) -> int:
+        """Save the work's replies and notes to the drafts file; how many were kept."""
+        kept = [d for d in work.sending + work.typed if d.body.strip()]
+        if kept and self.drafts_file is not None:
+            await asyncio.to_thread(keep_drafts, self.drafts_file, kept)
+        return len(kept) if self.drafts_file is not None else 0
+
+    async def _restore_kept_drafts(self, ticket_id: int) -> None:
+        if self.drafts_file is None:
+            return
+        kept = await asyncio.to_thread(take_drafts, self.drafts_file, ticket_id)
+        for draft in kept:
+            if self.showing and self.composer.offer_draft(ticket_id, draft.mode,  # type: ignore[arg-type]
+                                                          draft.body):
+                self.notify(f"The {draft.mode} you kept when you quit is back in the composer."
+                            " Check the thread first: it may have reached the relay.",
+                            title="Draft restored", timeout=8)
+            elif self.drafts_file is not None:
+                await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
 
     async def _upload(self, item: Any) -> dict[str, Any]:
         data = await asyncio.to_thread(Path(item.path).read_bytes)
@@ -451,7 +570,7 @@ class InboxScreen(Screen[None]):
                 failures.append(f"#{ticket_id}: {error}")
         if failures:
             self.notify("\n".join(failures), title=f"Could not {describe}", severity="error")
-        elif len(targets) > 1:
+        elif len(targets) > 1 and self.showing:
             self.notify(f"{describe.capitalize()}: {len(targets)} tickets.", timeout=3)
             self.tickets.selected.clear()
             self.tickets.refresh_rows()
@@ -487,6 +606,33 @@ class InboxScreen(Screen[None]):
         self._pick(TagsScreen(list(ticket.get("tags") or []), known),
                    lambda tags: self._set_on_targets("tag", tags=tags))
 
+    def _failed_reply(self) -> int | None:
+        """The id of the failed newest reply of the ticket an action would apply to."""
+        row = self.tickets.current() if self.focused is not self.thread else None
+        if row is None and self.open_row is not None:
+            index = self.model.index_of(self.open_row["ticket"]["id"])
+            row = self.model.row(index) if index is not None else None
+        if row is None or row.get("last_reply_status") not in FAILED_STATUSES:
+            return None
+        return row.get("last_reply_id")
+
+    def action_retry_failed(self) -> None:
+        """Send the failed reply again, as a new message through the same checks."""
+        message_id = self._failed_reply()
+        if message_id is None:
+            self.notify("The newest reply here did not fail.", timeout=3)
+            return
+        self._retry(message_id)
+
+    @work(group="act")
+    async def _retry(self, message_id: int) -> None:
+        try:
+            await self.command("retry_reply", message_id=message_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not retry", severity="error")
+            return
+        self.notify("Sending the failed reply again.", timeout=3)
+
     def action_mark_unread(self) -> None:
         targets = self._targets()
         if targets:
@@ -494,9 +640,9 @@ class InboxScreen(Screen[None]):
 
     def action_views(self) -> None:
         views = standard_views(self._agent_id())
-        views += [View(f"Group: {g['name']}", status=("open", "pending"), group_id=g["id"])
-                  for g in self.names.groups.values()]
-        views += [View(f"Status: {label}", status=(value,)) for label, value in STATUSES]
+        views += [View(f"Group {g['name']}, open & pending", status=("open", "pending"),
+                       group_id=g["id"]) for g in self.names.groups.values()]
+        views += [View(f"{label} only", status=(value,)) for label, value in STATUSES]
         options = [(view.label, view) for view in views]
         self._pick(ChoiceScreen("Show", options, None), self._view_chosen)
 
@@ -504,15 +650,30 @@ class InboxScreen(Screen[None]):
         self.run_worker(self.switch_view(view), group="view", exclusive=True)
 
     def action_search(self) -> None:
+        """A new search starts empty: the last one is in the header, and Esc clears it."""
         self._pick(TextPromptScreen("Search tickets", "words in messages and notes; * for a prefix",
-                                    self.model.view.text or ""),
+                                    ""),
                    self._search_chosen)
 
     def _search_chosen(self, text: str) -> None:
-        base = self.model.view if not self.model.view.is_search else standard_views(
-            self._agent_id())[0]
+        if not text.strip():
+            self.action_clear_search()
+            return
+        base = self._unsearched_view()
         self.run_worker(self.switch_view(with_view_text(base, text)), group="view",
                         exclusive=True)
+
+    def _unsearched_view(self) -> View:
+        """The view a search narrowed (what Esc goes back to)."""
+        view = self.model.view
+        if not view.is_search:
+            return view
+        return self._before_search or standard_views(self._agent_id())[0]
+
+    def action_clear_search(self) -> None:
+        if self.model.view.is_search:
+            self.run_worker(self.switch_view(self._unsearched_view()), group="view",
+                            exclusive=True)
 
     def action_next_unread(self) -> None:
         """Open the next unread ticket below the cursor (wrapping), as mail readers do."""

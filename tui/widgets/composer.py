@@ -363,6 +363,7 @@ class Composer(Widget):
         self._notice: str | None = None  # why a key did nothing, until the next edit
         self._analysis: SmsAnalysis = analyze("")
         self._refusals: tuple[Refusal, ...] = ()
+        self._warnings: tuple[Refusal, ...] = ()  # doubts that do not stop the send
         self._saving = 0  # segments smart encoding would save now
         self._chrome: tuple[object, ...] = ()  # what the title and keys were last drawn for
         self._keys: dict[str, str] = {}  # action -> key display, with the app's keymap
@@ -431,6 +432,36 @@ class Composer(Widget):
             self._restore(self._stash.pop(context.ticket_id, _EMPTY))
         self.disabled = context is None
         self._show()
+
+    def unsent_drafts(self) -> list[tuple[int, Mode, str]]:
+        """Text typed but never submitted, per ticket: ``(ticket_id, mode, text)``.
+
+        The one being sent is left out (the lead knows it as sending); quitting asks
+        before these are lost.
+        """
+        found: list[tuple[int, Mode, str]] = [
+            (ticket_id, stash.mode, stash.text) for ticket_id, stash in self._stash.items()
+            if stash.text.strip() and ticket_id != self._pending_ticket]
+        if self._ready and self._ctx is not None and self.text.strip() \
+                and self._ctx.ticket_id != self._pending_ticket:
+            found.append((self._ctx.ticket_id, self._mode, self.text))
+        return found
+
+    def offer_draft(self, ticket_id: int, mode: Mode, text: str) -> bool:
+        """Put a kept draft back for ``ticket_id`` unless the agent already wrote something there.
+
+        True when it was put back (the lead then says so).
+        """
+        if self._ctx is not None and self._ctx.ticket_id == ticket_id and self._ready:
+            if self.text.strip():
+                return False
+            self._restore(_Stash(mode, text, (), False))
+            self._show()
+            return True
+        if self._stash.get(ticket_id, _EMPTY).text.strip():
+            return False
+        self._stash[ticket_id] = _Stash(mode, text, (), False)
+        return True
 
     def start(self, mode: Mode) -> None:
         """Focus the text in ``mode`` (the inbox's r / n)."""
@@ -632,6 +663,7 @@ class Composer(Widget):
             body=draft.body,
             attachments=[item.attachment for item in draft.attachments],
         )
+        self._warnings = verdict.warnings
         if live:
             return tuple(r for r in verdict.refusals if r.code != 21602)
         return verdict.refusals
@@ -668,6 +700,7 @@ class Composer(Widget):
             self._refusals = self._judge(context, self._draft(), live=True)
         else:
             self._refusals = ()
+            self._warnings = ()
         # Title, key hints and the footer only change with the ticket, mode or smart encoding's
         # availability: not redrawn on every keystroke.
         chrome = (context, self._mode, self._saving > 0, bool(self._attachments),
@@ -784,7 +817,10 @@ class Composer(Widget):
             parts.append((f"{self._notice}\n", "$warning"))
         for refusal in self._refusals:
             parts.extend([("✗ ", "bold $error"), f"{refusal.reason}\n"])
-        if context is not None and reply and not parts:
+        for warning in self._warnings if reply else ():
+            parts.extend([("⚠ ", "bold $warning"), f"{warning.reason}\n"])
+        if context is not None and reply and not self._refusals and not self._failure \
+                and not self._notice and self._pending_ticket is None:
             parts.append((f"Nothing stands in the way. {self._key('send')} sends.",
                           "$text-muted"))
         self._verdict = Content.assemble(*parts).rstrip()

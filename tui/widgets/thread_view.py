@@ -164,10 +164,31 @@ def _suffix(media: dict[str, Any]) -> str:
     return mimetypes.guess_extension(str(media.get("content_type") or "")) or ""
 
 
-def _write_temp(data: bytes, suffix: str) -> str:
-    with tempfile.NamedTemporaryFile(prefix="smsdesk-", suffix=suffix, delete=False) as f:
-        f.write(data)
-        return f.name
+class OpenedFiles:
+    """Attachments written out for the system viewer, in one private temporary directory.
+
+    The viewer reads a file after ``xdg-open`` returns, so a file cannot go as soon as it
+    is handed over; they all go together with the directory when the thread view does
+    (on quit), so nothing is left in the temporary directory.
+    """
+
+    def __init__(self) -> None:
+        self._directory: Path | None = None
+
+    def write(self, data: bytes, suffix: str) -> str:
+        """A new file holding ``data`` (blocking: run it off the event loop)."""
+        if self._directory is None or not self._directory.is_dir():
+            self._directory = Path(tempfile.mkdtemp(prefix="smsdesk-open-"))
+        with tempfile.NamedTemporaryFile(dir=self._directory, prefix="smsdesk-", suffix=suffix,
+                                         delete=False) as f:
+            f.write(data)
+            return f.name
+
+    def remove_all(self) -> None:
+        """Delete every file written, and their directory (blocking)."""
+        directory, self._directory = self._directory, None
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +286,10 @@ class ThreadView(ScrollView, can_focus=True):
         self._wanted: set[str] = set()
         self._open_when_ready: tuple[str, dict[str, Any]] | None = None
         self._styles: dict[str, Style] = {}
+        self.opened = OpenedFiles()
+
+    async def on_unmount(self) -> None:
+        await asyncio.to_thread(self.opened.remove_all)
 
     def _post(self, message: Message) -> None:
         """Post as this widget: built during a paint, a message's sender would be
@@ -549,15 +574,20 @@ class ThreadView(ScrollView, can_focus=True):
         kind = self._kind(entry)
         when = render.stamp(entry.get("created_at"))
         if kind == "note":
-            return (("✎ Note", "note-head"),
-                    (f" · {self.names.agent(entry.get('agent_id'))} · {when}", "meta"))
+            # A note's author may be unknown (an admin tool, a deleted agent): leave the gap out.
+            author = entry.get("agent_id")
+            meta = " · ".join(part for part in (
+                self.names.agent(author) if author is not None else "", when) if part)
+            return (("✎ Note", "note-head"), (f" · {meta}" if meta else "", "meta"))
         if kind == "inbound":
             row = self._ticket_row
             who = row.get("contact_name") or row.get("contact_phone") or "Customer"
-            parts: list[tuple[str, str]] = [(f"← {who}", "inbound-head"), (f" · {when}", "meta")]
+            parts: list[tuple[str, str]] = [(f"← {who}", "inbound-head"),
+                                            (f" · {when}" if when else "", "meta")]
         else:
-            who = self.names.agent(entry.get("author_agent_id"))
-            parts = [(f"→ {who}", "outbound-head"), (f" · {when}", "meta")]
+            author = entry.get("author_agent_id")
+            who = (self.names.agent(author) if author is not None else "") or "Sent"
+            parts = [(f"→ {who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
             status = str(entry.get("status") or "")
             label, style = _STATUS_LABELS.get(status, (status, "meta"))
             if label:
@@ -774,11 +804,11 @@ class ThreadView(ScrollView, can_focus=True):
 
     async def _launch(self, item: dict[str, Any], data: bytes) -> None:
         """Write the bytes to a temp file and hand it to the system viewer."""
-        path = await asyncio.to_thread(_write_temp, data, _suffix(item))
+        path = await asyncio.to_thread(self.opened.write, data, _suffix(item))
         command = viewer_command()
         if command is None:
-            self.notify(f"No program to open files with (xdg-open); saved to {path}",
-                        severity="warning", timeout=10)
+            self.notify(f"No program to open files with (xdg-open); saved to {path} until"
+                        " you quit", severity="warning", timeout=10)
             return
         try:
             process = await asyncio.create_subprocess_exec(

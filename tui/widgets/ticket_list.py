@@ -59,17 +59,22 @@ _PRIORITY = _Column("priority", "Prio", 7)
 _GROUP = _Column("group", "Group", 12)
 _AGENT = _Column("agent", "Agent", 12)
 _AGE = _Column("age", "Age", 7)
-_DROP_ORDER = ("agent", "group", "priority")
-_MIN_PREVIEW = 16
+_TAGS = _Column("tags", "Tags", 16)
+_DROP_ORDER = ("tags", "agent", "group", "priority")
+# Below this the message is unreadable (at 80 columns it once shrank to 15 characters):
+# columns are dropped before the preview gets narrower.
+_MIN_PREVIEW = 32
 _UNREAD_MARK = "●"
+_FAILED_MARK = "!"  # the newest reply was not delivered: R sends it again
+FAILED_STATUSES = frozenset({"failed", "undelivered"})
 _SELECTED_MARK = "✓"
 _PLACEHOLDER = "·" * 3
 
 
 @lru_cache(maxsize=16)
-def _layout(width: int) -> tuple[_Column, ...]:
+def columns_for(width: int) -> tuple[_Column, ...]:
     """Columns for this width, each followed by one blank cell."""
-    fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _AGE]
+    fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _TAGS, _AGE]
     for key in _DROP_ORDER:
         used = sum(c.width + 1 for c in fixed)
         if width - used >= _MIN_PREVIEW:
@@ -92,6 +97,7 @@ class TicketList(ScrollView, can_focus=True):
         "ticket-list--selected",
         "ticket-list--unread",
         "ticket-list--mark",
+        "ticket-list--failed",
         "ticket-list--placeholder",
         "ticket-list--preview",
         "ticket-list--meta",
@@ -446,14 +452,14 @@ class TicketList(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         style = self._style("header")
-        text = "".join(fit(c.title, c.width) + " " for c in _layout(width))
+        text = "".join(fit(c.title, c.width) + " " for c in columns_for(width))
         return Strip([Segment(fit(text, width), style)], width)
 
     def _placeholder(self, width: int, cursor: bool) -> Strip:
         style = self._style("placeholder")
         if cursor:
             style += self._style("cursor")
-        columns = _layout(width)
+        columns = columns_for(width)
         text = " " * (columns[0].width + 1) + _PLACEHOLDER
         return Strip([Segment(fit(text, width), style)], width)
 
@@ -469,7 +475,7 @@ class TicketList(ScrollView, can_focus=True):
             overlay += self._style("cursor")
         segments: list[Segment] = []
         used = 0
-        for column in _layout(width):
+        for column in columns_for(width):
             text, style = self._cell(column.key, row)
             segments.append(Segment(fit(text, column.width) + " ", line + style + overlay))
             used += column.width + 1
@@ -483,6 +489,8 @@ class TicketList(ScrollView, can_focus=True):
         ticket = row["ticket"]
         if key == "mark":
             sel = _SELECTED_MARK if ticket["id"] in self.selected else " "
+            if row.get("last_reply_status") in FAILED_STATUSES:
+                return sel + _FAILED_MARK, self._style("failed")
             dot = _UNREAD_MARK if ticket.get("unread") else " "
             return sel + dot, self._style("mark")
         if key == "contact":
@@ -504,6 +512,8 @@ class TicketList(ScrollView, can_focus=True):
             return self.names.group(ticket.get("group_id")), self._style("meta")
         if key == "agent":
             return self.names.agent(ticket.get("agent_id")), self._style("meta")
+        if key == "tags":
+            return ", ".join(ticket.get("tags") or ()), self._style("meta")
         if key == "age":
             return render.age(ticket.get("last_message_at") or ticket.get("updated_at")), \
                 self._style("meta")
