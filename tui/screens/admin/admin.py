@@ -117,11 +117,21 @@ class AdminScreen(Screen[None]):
         if self.tabs.active == tab:
             self.pane(tab).focus_first()
         else:
-            self.tabs.active = tab
+            self.switch_to(tab)
 
     def action_step_tab(self, step: int) -> None:
         index = TABS.index(self.tabs.active) if self.tabs.active in TABS else 0
-        self.tabs.active = TABS[(index + step) % len(TABS)]
+        self.switch_to(TABS[(index + step) % len(TABS)])
+
+    def switch_to(self, tab: str) -> None:
+        """Show ``tab``, taking the keyboard out of the old one first.
+
+        Hiding a focused list makes Textual hand the focus to a sibling, and
+        with two lists in a tab (People) that sibling is in the tab being
+        hidden: its TabbedContent then switches back to it (issue 9).
+        """
+        self.set_focus(None)
+        self.tabs.active = tab
 
     def action_reload(self) -> None:
         self.load(self.pane())
