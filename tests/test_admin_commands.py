@@ -278,7 +278,7 @@ async def test_disconnect_keeps_history_and_stops_replies(desk: LiveDesk) -> Non
         tickets = (await admin.call("list_tickets"))["items"]
         with pytest.raises(Refused) as refused:
             await admin.call("reply", ticket_id=tickets[0]["ticket"]["id"], body="On its way")
-    assert gone["connected"] is False and "auth_token" not in gone
+    assert gone["account"]["connected"] is False and "auth_token" not in gone["account"]
     assert len(tickets) == 1
     assert refused.value.code == "refused"
 

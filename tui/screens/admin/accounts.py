@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from core.country_names import is_country_code
 from tui.screens.admin import AccountsChanged, AdminPane, keep_cursor, table_row_key, yes_no
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.pickers import ConfirmScreen, TextPromptScreen
@@ -31,6 +32,8 @@ def parse_countries(text: str) -> tuple[list[str], str | None]:
         code = piece.upper()
         if not COUNTRY_RE.fullmatch(code):
             return [], f"{piece!r} is not a two-letter country code (US, GB, CA, …)"
+        if not is_country_code(code):
+            return [], f"{piece!r} is not a country's ISO code (US, GB, CA, …)"
         if code not in codes:
             codes.append(code)
     return codes, None
