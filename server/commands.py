@@ -19,7 +19,7 @@ from core import queries, records, writes
 from core.models import Agent, Media, Message
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
 from core.protocol import COMMANDS, Command
-from core.sms import analyze
+from core.sms import analyze, as_sent
 from core.store import Store
 from core.writes import WriteContext
 from server.media import path_of, store_bytes
@@ -238,7 +238,8 @@ async def _list_numbers(ctx: Context, args: dict[str, Any]) -> Any:
     return listed
 
 
-_SENDING_RULES = ("id", "name", "sid", "geo_permissions", "status", "type", "connected")
+_SENDING_RULES = ("id", "name", "sid", "geo_permissions", "status", "type", "connected",
+                  "verified_caller_ids")
 
 
 @_direct("list_accounts")
@@ -262,7 +263,7 @@ def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Messa
                             body=args["body"], attachments=media)
         if not verdict.ok:
             raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
-        cost = analyze(args["body"])
+        cost = analyze(as_sent(args["body"], trial=account.is_trial))
         return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=ctx.agent.id,
                                      body=args["body"], media=media, segments=cost.segments,
                                      encoding=cost.encoding)

@@ -15,7 +15,12 @@ from core import queries
 from server import admin
 from server.config import Paths
 from server.simulator.api import reissue_number_sid
-from server.twilio_api import TwilioRestException, find_number, point_number_found, verified_caller_ids
+from server.twilio_api import (
+    TwilioRestException,
+    find_number,
+    point_number_found,
+    verified_caller_ids,
+)
 
 OLD_SMS = "https://old-helpdesk.example/sms"
 OLD_STATUS = "https://old-helpdesk.example/status"
