@@ -339,8 +339,8 @@ def _held_checks(number: PhoneNumber, held: Sequence[HeldText],
     more = f"; and {len(held) - 3} more" if len(held) > 3 else ""
     yield check("held", f"{len(held)} {plural} arrived on {number.e164} {after}",
                 Level.WARNING, f"Kept, not opened as tickets: {shown}{more}.",
-                "Press o to open them as tickets; to stop them, point the number elsewhere"
-                " in Twilio.", "open_held")
+                "Open them as tickets from here; to stop more arriving, point the number"
+                " elsewhere in Twilio.", "open_held")
 
 
 def _preview(body: str, width: int = 40) -> str:
