@@ -133,8 +133,13 @@ async def _check_account(ctx: Context, args: dict[str, Any]) -> Any:
         warnings.append(f"this relay's public URL is {ctx.public_url}, which Twilio cannot"
                         " reach: restart the relay with --public-url set to an address on the"
                         " internet before connecting, or no text will arrive")
+    if ours is not None and not ours.connected:
+        warnings.append(f"this account was disconnected from smsdesk as {ours.name!r}:"
+                        " completing connects it again (its numbers are pointed here again;"
+                        " its tickets were kept)")
     for offer in offers:
         known = stored.get(offer["e164"])
+        offer["known"] = known is not None and ours is not None and known.account_id == ours.id
         if known is not None and (ours is None or known.account_id != ours.id):
             warnings.append(f"{offer['e164']} is already connected through another account")
         elif offer["sms_url"] and not offer["points_here"]:

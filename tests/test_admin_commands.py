@@ -131,7 +131,7 @@ async def test_check_account_shows_numbers_balance_and_warnings(desk: LiveDesk) 
     assert offers[US_LONG] == {"sid": elsewhere.sid, "e164": US_LONG,
                                "friendly_name": "(415) 555-0100", "mms": False,
                                "status": "in-use", "sms_url": "https://helpdesk.example/sms",
-                               "status_callback": "", "points_here": False}
+                               "status_callback": "", "points_here": False, "known": False}
     assert offers[TOLL_FREE_2]["mms"] is True
     warnings = " | ".join(found["warnings"])
     assert "verified" in warnings and "Sent from your Twilio trial account" in warnings
