@@ -14,7 +14,16 @@ from typing import Any
 
 from core import records
 from core.models import HeldText
-from core.writes import InboundResult, InboundText, UnknownNumber, WriteContext, record_inbound
+from core.optout import Keyword, keyword_in, normalized
+from core.writes import (
+    InboundResult,
+    InboundText,
+    UnknownNumber,
+    WriteContext,
+    contact_for_phone,
+    record_inbound,
+    set_opt_out,
+)
 
 
 def receive_inbound(ctx: WriteContext, text: InboundText) -> InboundResult | HeldText:
@@ -34,7 +43,16 @@ def receive_inbound(ctx: WriteContext, text: InboundText) -> InboundResult | Hel
 
 
 def hold_inbound(ctx: WriteContext, text: InboundText, number_id: int, reason: str) -> HeldText:
-    """Keep the text once per MessageSid and tell the admins (``text.held``)."""
+    """Keep the text once per MessageSid and tell the admins (``text.held``).
+
+    A STOP (or START) still takes effect at once: the customer said it, and Twilio
+    honours it whether or not anyone reads the text.
+    """
+    keyword = keyword_in(text.body)
+    if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+        contact = contact_for_phone(ctx, text.from_)
+        set_opt_out(ctx, contact.id, opted_out=keyword is Keyword.OPT_OUT,
+                    source=f"keyword:{normalized(text.body)}", number_id=number_id)
     ctx.conn.execute(
         "INSERT OR IGNORE INTO held_texts(number_id, message_sid, from_phone, body, media,"
         " segments, reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -184,8 +184,10 @@ def add_account(
     type: str = "Full",
     geo_permissions: Iterable[str] = (),
 ) -> Account:
-    if _one(ctx.conn, "SELECT 1 FROM accounts WHERE sid = ?", (sid,)) is not None:
-        raise Conflict(f"account {sid} is already connected")
+    known = _one(ctx.conn, "SELECT connected FROM accounts WHERE sid = ?", (sid,))
+    if known is not None:
+        raise Conflict(f"account {sid} is already connected" if known["connected"] else
+                       f"account {sid} was disconnected: connect it again instead of adding it")
     cursor = ctx.conn.execute(
         "INSERT INTO accounts(name, sid, auth_token, geo_permissions, status, type, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

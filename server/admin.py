@@ -112,7 +112,9 @@ async def list_accounts(paths: Paths) -> list[str]:
         numbers = await store.read(queries.numbers)
     lines = []
     for account in accounts:
-        lines.append(f"{account.name}  {account.sid}  {account.status} {account.type}")
+        gone = "" if account.connected else "  (disconnected: `smsdesk account add` with the" \
+            " same SID connects it again)"
+        lines.append(f"{account.name}  {account.sid}  {account.status} {account.type}{gone}")
         for n in numbers:
             if n.account_id == account.id:
                 kind = "MMS" if n.mms else "SMS-only"

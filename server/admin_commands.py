@@ -130,9 +130,11 @@ async def _check_account(ctx: Context, args: dict[str, Any]) -> Any:
         warnings.append(f"the balance is low ({balance.balance} {balance.currency}): Twilio"
                         " stops sending when it runs out; add funds in Twilio console > Billing")
     if is_private_host(_host(ctx.public_url)):
-        warnings.append(f"this relay's public URL is {ctx.public_url}, which Twilio cannot"
-                        " reach: restart the relay with --public-url set to an address on the"
-                        " internet before connecting, or no text will arrive")
+        warnings.append(f"this relay's public URL is {ctx.public_url}, a local address that"
+                        " Twilio, on the internet, cannot reach: fine with the simulator, but"
+                        " with real Twilio run a tunnel (cloudflared or ngrok) and restart the"
+                        " relay with its https:// URL as --public-url (docs/operations.md,"
+                        " \"Through a tunnel\"), or no text will arrive")
     if ours is not None and not ours.connected:
         warnings.append(f"this account was disconnected from smsdesk as {ours.name!r}:"
                         " completing connects it again (its numbers are pointed here again;"

@@ -204,3 +204,20 @@ async def test_the_local_public_url_says_why_and_what_to_do(desk: LiveDesk) -> N
     [where] = [c for c in checks if c["check"] == "public_address"]
     assert "cannot open an address on this machine" in where["detail"]
     assert "cloudflared tunnel --url" in where["fix"] and "docs/operations.md" in where["fix"]
+
+
+async def test_a_stop_to_a_held_number_still_opts_the_customer_out(desk: LiveDesk) -> None:
+    async with wire(desk) as ws:
+        [toll_free] = [n for n in await ws.call("list_numbers") if n["e164"] == US_TOLL_FREE]
+        await ws.call("update_number", number_id=toll_free["id"], enabled=False)
+    await desk.text("STOP", from_=CUSTOMER)
+    contact = await desk.relay.store.read(queries.contact_by_phone, CUSTOMER)
+    assert contact is not None and contact.opted_out
+
+
+async def test_the_cli_lists_a_disconnected_account_as_such(desk: LiveDesk) -> None:
+    [account] = await desk.relay.store.read(queries.accounts)
+    async with wire(desk) as ws:
+        await ws.call("disconnect_account", account_id=account.id)
+    lines = await admin.list_accounts(Paths(desk.home / "relay"))
+    assert "disconnected" in lines[0] and "account add" in lines[0]
