@@ -491,7 +491,9 @@ async def gather_facts(store: Store, public_url: str) -> DeskFacts:
 
 async def troubleshoot(store: Store, public_url: str) -> list[Check]:
     facts = await gather_facts(store, public_url)
-    await store.write(_keep_verified_caller_ids, facts)
+    if any(f.verified is not None and f.verified != f.account.verified_caller_ids
+           for f in facts.accounts):
+        await store.write(_keep_verified_caller_ids, facts)
     return judge(facts)
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from desk_harness import LiveDesk, live_desk, until
-from test_admin_tabs_stay import SIZE, open_admin
-from test_admin_troubleshoot_tui import option_of, toasts
+from test_admin_troubleshoot_tui import option_of, rerun
+from test_tui_admin import SIZE, open_admin, toasts
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, SelectionList, Static
 
@@ -185,11 +185,7 @@ async def test_the_whole_admin_path_with_every_kind_of_account(desk: LiveDesk) -
         await until(pilot, lambda: "A2P 10DLC registered" in toasts(app), what="registered")
         await pilot.press("3")
         await until(pilot, lambda: pane.has_focus_within, what="troubleshooting")
-        shown: list[dict[str, Any]] = []
-        show = pane.show
-        pane.show = lambda result: (shown.append(result), show(result))  # type: ignore
-        await pilot.press("r")
-        await until(pilot, lambda: shown, what="the checks again", timeout=15)
+        await rerun(pilot, pane)
         assert [c["level"] for c in pane.checks if c["check"] == "a2p_10dlc"
                 and UNREGISTERED_NUMBER in c["subject"]] == ["ok"]
 

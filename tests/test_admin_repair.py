@@ -221,3 +221,18 @@ async def test_the_cli_lists_a_disconnected_account_as_such(desk: LiveDesk) -> N
         await ws.call("disconnect_account", account_id=account.id)
     lines = await admin.list_accounts(Paths(desk.home / "relay"))
     assert "disconnected" in lines[0] and "account add" in lines[0]
+
+
+async def test_troubleshooting_keeps_a_trial_accounts_verified_numbers_current(
+        desk: LiveDesk) -> None:
+    trial = desk.sim.add_account(friendly_name="Trial", type="Trial")
+    trial.verified.add(CUSTOMER)
+    number = desk.sim.add_number(trial.sid, "+14155550100")
+    async with wire(desk) as ws:
+        connected = await ws.call("connect_account", name="Trial", sid=trial.sid,
+                                  token=trial.auth_token, number_sids=[number.sid])
+        assert connected["account"]["verified_caller_ids"] == [CUSTOMER]
+        trial.verified.add("+12025550100")  # verified in the console meanwhile
+        await ws.call("troubleshoot")
+    stored = await desk.relay.store.read(queries.account_by_sid, trial.sid)
+    assert stored is not None and stored.verified_caller_ids == ("+12025550100", CUSTOMER)

@@ -4,36 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from desk_harness import LiveDesk, live_desk, until
-from textual.pilot import Pilot
+from test_tui_admin import SIZE, open_admin
 from textual.widgets import DataTable
 
 from tui.app import InboxApp
-from tui.client import ConnectionState
-from tui.screens.admin.accounts import AccountsPane
-from tui.screens.admin.admin import AdminScreen
 from tui.screens.admin.people import PeoplePane
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
-
-SIZE = (150, 44)
 
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
     async with live_desk(tmp_path) as running:
         yield running
-
-
-async def open_admin(pilot: Pilot[Any], app: InboxApp) -> AdminScreen:
-    await until(pilot, lambda: app.client.state is ConnectionState.LIVE, what="live")
-    await pilot.press("A")
-    screen = await until(pilot, lambda: isinstance(app.screen, AdminScreen) and app.screen,
-                         what="the admin screen")
-    await until(pilot, lambda: screen.query_one(AccountsPane).loaded, what="accounts")
-    return screen
 
 
 async def test_escape_from_a_numbers_dialog_stays_on_numbers(desk: LiveDesk) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
-from test_admin_tabs_stay import SIZE, open_admin
+from test_tui_admin import SIZE, open_admin, toasts
+from textual.pilot import Pilot
 
 from core import queries, writes
 from server.simulator.api import reissue_number_sid
@@ -23,8 +24,23 @@ async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
         yield running
 
 
-def toasts(app: Any) -> str:
-    return "\n".join(f"{n.title}: {n.message}" for n in app._notifications)
+async def open_checks(pilot: Pilot[Any], app: InboxApp) -> TroubleshootPane:
+    """The admin screen, tab 3, once the checks have run."""
+    screen = await open_admin(pilot, app)
+    await pilot.press("3")
+    pane = screen.query_one(TroubleshootPane)
+    await until(pilot, lambda: pane.loaded, what="the checks")
+    return pane
+
+
+async def rerun(pilot: Pilot[Any], pane: TroubleshootPane) -> None:
+    """``r``, and wait until the new answer is shown (not merely asked for)."""
+    shown: list[dict[str, Any]] = []
+    show = pane.show
+    pane.show = lambda result: (shown.append(result), show(result))  # type: ignore[method-assign]
+    await pilot.press("r")
+    await until(pilot, lambda: shown, what="the checks run again", timeout=15)
+    pane.show = show  # type: ignore[method-assign]
 
 
 def option_of(pane: TroubleshootPane, wanted: Any) -> int:
@@ -44,10 +60,7 @@ async def test_f_repoints_the_highlighted_number_even_after_its_sid_changed(
         number.sms_url = "https://elsewhere.example/sms"
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_admin(pilot, app)
-        await pilot.press("3")
-        pane = screen.query_one(TroubleshootPane)
-        await until(pilot, lambda: pane.loaded, what="the checks")
+        pane = await open_checks(pilot, app)
         repoints = [c for c in pane.checks if c.get("action") == "repoint"]
         assert len(repoints) == 2
         # the cursor on the SECOND number's check: f acts there, not on the first failing one
@@ -77,17 +90,10 @@ async def test_a_rerun_keeps_the_cursor_on_its_check(desk: LiveDesk) -> None:
     elsewhere.sms_url = "https://elsewhere.example/sms"
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_admin(pilot, app)
-        await pilot.press("3")
-        pane = screen.query_one(TroubleshootPane)
-        await until(pilot, lambda: pane.loaded, what="the checks")
+        pane = await open_checks(pilot, app)
         mms = option_of(pane, lambda c: c["check"] == "mms" and UK_LONG_CODE in c["subject"])
         pane.options.highlighted = mms
-        shown: list[dict[str, Any]] = []
-        show = pane.show
-        pane.show = lambda result: (shown.append(result), show(result))  # type: ignore
-        await pilot.press("r")
-        await until(pilot, lambda: shown, what="the checks run again")
+        await rerun(pilot, pane)
         check = pane.highlighted_check()
         assert check is not None and check["check"] == "mms" and \
             UK_LONG_CODE in check["subject"]
@@ -100,10 +106,7 @@ async def test_held_texts_are_listed_and_f_opens_them(desk: LiveDesk) -> None:
     await desk.text("Anyone there?")
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_admin(pilot, app)
-        await pilot.press("3")
-        pane = screen.query_one(TroubleshootPane)
-        await until(pilot, lambda: pane.loaded, what="the checks")
+        pane = await open_checks(pilot, app)
         pane.options.highlighted = option_of(pane, lambda c: c["check"] == "held")
         assert "after it was disabled" in str(pane.highlighted_check())
         await pilot.press("f")
