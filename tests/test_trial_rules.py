@@ -16,6 +16,7 @@ from core import queries, writes
 from core.models import Account, Contact, PhoneNumber, SenderType
 from core.preflight import preflight
 from core.sms import TRIAL_PREFIX, analyze, as_sent
+from tui.widgets.send_review import cost_hint
 
 NUMBER = PhoneNumber(id=1, account_id=1, e164="+18885550100", mms=True,
                      sender_type=SenderType.TOLL_FREE, country="US")
@@ -90,3 +91,8 @@ async def test_the_relay_rechecks_and_stores_what_twilio_bills(desk: LiveDesk) -
                           verified_caller_ids=["+12025550100", CUSTOMER])
         sent = await ws.call("reply", ticket_id=item["ticket"]["id"], body="x" * 140)
     assert sent["segments"] == 2
+
+
+def test_the_send_review_bills_the_prefix_too() -> None:
+    assert cost_hint("x" * 140).startswith("Billed as 1 SMS segment ")
+    assert cost_hint("x" * 140, trial=True).startswith("Billed as 2 SMS segments")

@@ -496,6 +496,7 @@ class Composer(Widget):
             to=context.contact.phone,
             sender=context.number.e164,
             attachments=[item.attachment for item in draft.attachments],
+            trial=context.account.is_trial,
         )
         self.app.push_screen(review, lambda choice: self._reviewed(choice, draft, context))
 
