@@ -2,10 +2,14 @@
 
 Follows the troubleshooting steps of the Freshdesk Twilio SMS guide (account
 connected and active, credit, number active, webhooks, UK and US carrier
-rules, delivery failures). The judging is pure: :func:`judge` takes the facts
-(:class:`DeskFacts`) and returns the checks, so every rule is tested without a
-network. :func:`gather_facts` is the thin layer that asks Twilio, the relay's
-own ``/healthz`` and the store.
+rules, delivery failures), and checks before anything fails what would: the
+customers' countries against the account's geo-permissions, and texts that
+arrived on a number out of service (held, not lost).
+
+The judging is pure: :func:`judge` takes the facts (:class:`DeskFacts`) and
+returns the checks, so every rule is tested without a network.
+:func:`gather_facts` is the thin layer that asks Twilio, the relay's own
+``/healthz`` and the store.
 """
 
 from __future__ import annotations
