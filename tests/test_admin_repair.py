@@ -4,6 +4,7 @@ reconnecting works (inbox and CLI), repair survives new SIDs, trial and geo pref
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from desk_harness import US_TOLL_FREE, LiveDesk, live_desk
 from test_admin_commands import CUSTOMER, Refused, wire
 
 from core import queries
-from server import admin
+from core.models import Account
+from server import admin, troubleshoot
 from server.config import Paths
 from server.simulator.api import reissue_number_sid
 from server.twilio_api import (
+    AccountInfo,
     TwilioRestException,
     find_number,
     point_number_found,
@@ -236,3 +239,21 @@ async def test_troubleshooting_keeps_a_trial_accounts_verified_numbers_current(
         await ws.call("troubleshoot")
     stored = await desk.relay.store.read(queries.account_by_sid, trial.sid)
     assert stored is not None and stored.verified_caller_ids == ("+12025550100", CUSTOMER)
+
+
+def test_judging_customers_countries_needs_no_network() -> None:
+    account = Account(id=1, name="Acme", sid="AC" + "1" * 32, auth_token="t")
+    info = AccountInfo(sid=account.sid, friendly_name="Acme", status="active", type="Full")
+
+    def geo(permissions: tuple[str, ...]) -> troubleshoot.Check:
+        facts = troubleshoot.AccountFacts(
+            dataclasses.replace(account, geo_permissions=permissions), info=info,
+            destinations=(("US", 3), ("FR", 1)))
+        [check] = [c for c in troubleshoot.account_checks(facts) if c.check == "geo"]
+        return check
+
+    assert geo(()).level is troubleshoot.Level.INFO  # not recorded: said, not assumed
+    assert geo(("US", "FR")).level is troubleshoot.Level.OK
+    missing = geo(("US",))
+    assert missing.level is troubleshoot.Level.PROBLEM
+    assert missing.title == "Not enabled for France (FR, 1 customer)"
