@@ -114,3 +114,17 @@ async def test_held_texts_are_listed_and_f_opens_them(desk: LiveDesk) -> None:
         await until(pilot, lambda: not pane.running and not any(
             c["check"] == "held" for c in pane.checks), what="re-run")
     assert await store.read(queries.count_tickets) == 1
+
+
+async def test_a_held_text_is_announced_on_the_admin_screen(desk: LiveDesk) -> None:
+    store = desk.relay.store
+    [number] = [n for n in await store.read(queries.numbers) if n.e164 == US_TOLL_FREE]
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_checks(pilot, app)
+        assert not any(c["check"] == "held" for c in pane.checks)
+        await store.write(writes.update_number, number.id, enabled=False)
+        await desk.text("Anyone there?")
+        await until(pilot, lambda: "Text held" in toasts(app), what="the announcement")
+        await until(pilot, lambda: any(c["check"] == "held" for c in pane.checks),
+                    what="the checks run again", timeout=15)
