@@ -124,6 +124,9 @@ async def _check_account(ctx: Context, args: dict[str, Any]) -> Any:
     warnings = []
     if info.type == "Trial":
         warnings.append(twilio_api.TRIAL_LIMITS)
+        verified = await _verified_caller_ids(sid, token)
+        warnings.append("its verified numbers (the only ones it can text now): "
+                        + (", ".join(verified) or "none listed"))
     if not numbers:
         warnings.append(BUY_A_NUMBER)
     if balance is not None and _below(balance.balance, LOW_BALANCE):

@@ -257,3 +257,11 @@ def test_judging_customers_countries_needs_no_network() -> None:
     missing = geo(("US",))
     assert missing.level is troubleshoot.Level.PROBLEM
     assert missing.title == "Not enabled for France (FR, 1 customer)"
+
+
+async def test_checking_a_trial_account_lists_its_verified_numbers(desk: LiveDesk) -> None:
+    trial = desk.sim.add_account(friendly_name="Trial", type="Trial")
+    trial.verified.add(CUSTOMER)
+    async with wire(desk) as ws:
+        found = await ws.call("check_account", sid=trial.sid, token=trial.auth_token)
+    assert any(CUSTOMER in w and "verified numbers" in w for w in found["warnings"])

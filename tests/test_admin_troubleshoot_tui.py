@@ -11,6 +11,7 @@ import pytest
 from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
 from test_tui_admin import SIZE, open_admin, toasts
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from core import queries, writes
 from server.simulator.api import reissue_number_sid
@@ -128,3 +129,15 @@ async def test_a_held_text_is_announced_on_the_admin_screen(desk: LiveDesk) -> N
         await until(pilot, lambda: "Text held" in toasts(app), what="the announcement")
         await until(pilot, lambda: any(c["check"] == "held" for c in pane.checks),
                     what="the checks run again", timeout=15)
+
+
+async def test_disabling_a_number_says_where_its_texts_go(desk: LiveDesk) -> None:
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_admin(pilot, app)
+        await pilot.press("2")
+        table = screen.query_one("#numbers-table", DataTable)
+        await until(pilot, lambda: table.row_count == 2 and table.has_focus, what="numbers")
+        await pilot.press("e")
+        await until(pilot, lambda: "Number disabled" in toasts(app), what="disabled")
+        assert "kept, not opened as tickets" in toasts(app)
