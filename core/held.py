@@ -28,18 +28,15 @@ from core.writes import (
 
 def receive_inbound(ctx: WriteContext, text: InboundText) -> InboundResult | HeldText:
     """A customer's text: into its ticket, or held when its number is not in service."""
-    if ctx.conn.execute("SELECT 1 FROM entries WHERE twilio_sid = ?", (text.sid,)).fetchone():
-        return record_inbound(ctx, text)  # a retry of a text already in a ticket
     row = ctx.conn.execute(
-        "SELECT p.id, p.enabled, a.connected FROM phone_numbers p"
+        "SELECT p.id, p.enabled AND a.connected AS in_service, a.connected FROM phone_numbers p"
         " JOIN accounts a ON a.id = p.account_id WHERE p.e164 = ?", (text.to,)).fetchone()
     if row is None:
         raise UnknownNumber(f"no connected number is {text.to}")
-    if not row["connected"]:
-        return hold_inbound(ctx, text, row["id"], "disconnected")
-    if not row["enabled"]:
-        return hold_inbound(ctx, text, row["id"], "disabled")
-    return record_inbound(ctx, text)
+    if row["in_service"] or ctx.conn.execute(
+            "SELECT 1 FROM entries WHERE twilio_sid = ?", (text.sid,)).fetchone():
+        return record_inbound(ctx, text)  # in service, or a retry of a text in a ticket
+    return hold_inbound(ctx, text, row["id"], "disabled" if row["connected"] else "disconnected")
 
 
 def hold_inbound(ctx: WriteContext, text: InboundText, number_id: int, reason: str) -> HeldText:
