@@ -247,3 +247,9 @@ COUNTRY_NAMES: dict[str, str] = {
     "ZM": "Zambia",
     "ZW": "Zimbabwe",
 }
+
+
+def is_country_code(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 code of a country with phone numbers (so Twilio's geo
+    permissions can name it): ``gb`` is, ``XX`` and ``G1`` are not."""
+    return code.strip().upper() in COUNTRY_NAMES

@@ -95,6 +95,12 @@ class Account:
     type: str = "Full"  # Twilio: Trial | Full
     connected: bool = True
     created_at: int = 0
+    # A Trial account may text only these (Twilio's OutgoingCallerIds); empty: not fetched.
+    verified_caller_ids: tuple[str, ...] = ()
+
+    @property
+    def is_trial(self) -> bool:
+        return self.type.lower() == "trial"
 
 
 @dataclass(slots=True)
@@ -112,6 +118,25 @@ class PhoneNumber:
     csat: bool = False
     enabled: bool = True
     friendly_name: str = ""
+    # SmsUrl, SmsMethod, StatusCallback, StatusCallbackMethod as they were before smsdesk
+    # pointed the number here, so disconnecting can give them back; None: not remembered.
+    prior_webhooks: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class HeldText:
+    """A text that arrived on a disabled number or a disconnected account's: kept, not a
+    ticket, until an admin opens it (troubleshooting lists them)."""
+
+    id: int
+    number_id: int
+    message_sid: str
+    from_phone: str
+    body: str = ""
+    media: tuple[Media, ...] = ()
+    segments: int = 1
+    reason: str = "disabled"  # disabled | disconnected
+    received_at: int = 0
 
 
 @dataclass(slots=True)

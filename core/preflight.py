@@ -481,6 +481,25 @@ def _country_permitted(draft: _Draft) -> Iterator[Refusal]:
         )
 
 
+def _trial_destination_verified(draft: _Draft) -> Iterator[Refusal]:
+    """A Trial account texts only its verified caller IDs (21608).
+
+    An empty list means they were never fetched, so nothing is assumed.
+    """
+    account, destination = draft.account, draft.destination
+    if not account.is_trial or destination is None or not account.verified_caller_ids:
+        return
+    if destination.e164 not in account.verified_caller_ids:
+        yield Refusal(
+            21608,
+            f"The Twilio account {_quoted(account.name)} is a Trial account, which can only "
+            f"text numbers verified in Twilio, and {destination.e164} is not one of them, so "
+            "Twilio will refuse this message. An admin can verify the number in Twilio "
+            "console > Phone Numbers > Verified Caller IDs, or upgrade the account.",
+            Field.TO,
+        )
+
+
 # -- the people and the plumbing -----------------------------------------------------------
 
 
@@ -555,6 +574,7 @@ _RULES: tuple[Rule, ...] = (
     _us_long_code_registered,
     _alphanumeric_not_to_north_america,
     _country_permitted,
+    _trial_destination_verified,
     _contact_opted_in,
     _number_usable,
     _account_connected,

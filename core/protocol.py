@@ -118,6 +118,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
         admin_only=True,
     ),
     "repoint_number": CommandSpec(required={"number_id": _INT}, admin_only=True),
+    "repoint_all": CommandSpec(required={}, admin_only=True),
+    "open_held_texts": CommandSpec(required={"number_id": _INT}, admin_only=True),
     "troubleshoot": CommandSpec(required={}, admin_only=True),
     "add_agent": CommandSpec(required={"name": _STR, "role": _STR},
                              optional={"group_ids": ListOf(int)}, admin_only=True),

@@ -20,6 +20,7 @@ from core.models import (
     Direction,
     Event,
     Group,
+    HeldText,
     Media,
     Message,
     MessageStatus,
@@ -99,6 +100,7 @@ def account_from_row(row: sqlite3.Row) -> Account:
         type=row["type"],
         connected=bool(row["connected"]),
         created_at=row["created_at"],
+        verified_caller_ids=tuple(json.loads(row["verified_caller_ids"])),
     )
 
 
@@ -117,6 +119,21 @@ def number_from_row(row: sqlite3.Row) -> PhoneNumber:
         csat=bool(row["csat"]),
         enabled=bool(row["enabled"]),
         friendly_name=row["friendly_name"],
+        prior_webhooks=json.loads(row["prior_webhooks"]) if row["prior_webhooks"] else None,
+    )
+
+
+def held_text_from_row(row: sqlite3.Row) -> HeldText:
+    return HeldText(
+        id=row["id"],
+        number_id=row["number_id"],
+        message_sid=row["message_sid"],
+        from_phone=row["from_phone"],
+        body=row["body"],
+        media=media_from_json(row["media"]),
+        segments=row["segments"],
+        reason=row["reason"],
+        received_at=row["received_at"],
     )
 
 

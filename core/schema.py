@@ -199,6 +199,26 @@ MIGRATIONS: tuple[str, ...] = (
         at         INTEGER NOT NULL
     );
     """,
+    # 5: what a number's webhooks were before smsdesk pointed them here, so that
+    # disconnecting gives them back; a Trial account's verified caller IDs (the only numbers
+    # it may text); and texts that arrived on a disabled number or a disconnected account's,
+    # kept (never dropped) but not opened as tickets until an admin says so
+    """
+    ALTER TABLE phone_numbers ADD COLUMN prior_webhooks TEXT;
+    ALTER TABLE accounts ADD COLUMN verified_caller_ids TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE held_texts (
+        id          INTEGER PRIMARY KEY,
+        number_id   INTEGER NOT NULL REFERENCES phone_numbers(id),
+        message_sid TEXT    NOT NULL UNIQUE,
+        from_phone  TEXT    NOT NULL,
+        body        TEXT    NOT NULL DEFAULT '',
+        media       TEXT    NOT NULL DEFAULT '[]',
+        segments    INTEGER NOT NULL DEFAULT 1,
+        reason      TEXT    NOT NULL CHECK (reason IN ('disabled', 'disconnected')),
+        received_at INTEGER NOT NULL
+    );
+    CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -415,6 +415,16 @@ def suggest_smart_encoding(text: str) -> SmartEncodingSuggestion | None:
     )
 
 
+TRIAL_PREFIX = "Sent from your Twilio trial account - "
+"""What Twilio puts before every text from a Trial account: it is billed and split too."""
+
+
+def as_sent(body: str, *, trial: bool) -> str:
+    """The text the customer's phone receives: a Trial account's carries Twilio's prefix, so
+    counting segments on the bare body says 1 where Twilio bills 2."""
+    return TRIAL_PREFIX + body if trial and body else body
+
+
 def analyze(text: str, *, smart_encoding: bool = False) -> SmsAnalysis:
     """Encoding, segment count and the actual split of an SMS body, as Twilio would bill it.
 

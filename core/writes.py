@@ -197,8 +197,10 @@ def add_account(
     type: str = "Full",
     geo_permissions: Iterable[str] = (),
 ) -> Account:
-    if _one(ctx.conn, "SELECT 1 FROM accounts WHERE sid = ?", (sid,)) is not None:
-        raise Conflict(f"account {sid} is already connected")
+    known = _one(ctx.conn, "SELECT connected FROM accounts WHERE sid = ?", (sid,))
+    if known is not None:
+        raise Conflict(f"account {sid} is already connected" if known["connected"] else
+                       f"account {sid} was disconnected: connect it again instead of adding it")
     cursor = ctx.conn.execute(
         "INSERT INTO accounts(name, sid, auth_token, geo_permissions, status, type, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -209,7 +211,8 @@ def add_account(
     return account
 
 
-_ACCOUNT_FIELDS = {"name", "auth_token", "status", "type", "connected", "geo_permissions"}
+_ACCOUNT_FIELDS = {"name", "auth_token", "status", "type", "connected", "geo_permissions",
+                   "verified_caller_ids"}
 
 
 def update_account(ctx: WriteContext, account_id: int, **changes: Any) -> Account:
@@ -220,6 +223,8 @@ def update_account(ctx: WriteContext, account_id: int, **changes: Any) -> Accoun
     if "geo_permissions" in changes:
         countries = {code.upper() for code in changes["geo_permissions"]}
         changes["geo_permissions"] = json.dumps(sorted(countries))
+    if "verified_caller_ids" in changes:
+        changes["verified_caller_ids"] = json.dumps(sorted(set(changes["verified_caller_ids"])))
     _update_row(ctx.conn, "accounts", account_id, changes)
     account = account_by_id(ctx.conn, account_id)
     ctx.emit("account.updated", None, {"account": records.public_account(account)})
@@ -255,7 +260,7 @@ def rename_group(ctx: WriteContext, group_id: int, name: str) -> Group:
 
 _NUMBER_FIELDS = {
     "sid", "mms", "status", "sender_type", "country", "a2p_registered", "default_group_id",
-    "csat", "enabled", "friendly_name",
+    "csat", "enabled", "friendly_name", "prior_webhooks",
 }
 
 
@@ -276,6 +281,9 @@ def save_number(ctx: WriteContext, *, account_id: int, e164: str, **fields: Any)
         raise Conflict(f"{e164} already belongs to another connected account")
     else:
         number_id = row["id"]
+    if "prior_webhooks" in fields:
+        prior = fields["prior_webhooks"]
+        fields = {**fields, "prior_webhooks": None if prior is None else json.dumps(prior)}
     _update_row(ctx.conn, "phone_numbers", number_id, fields)
     number = number_by_id(ctx.conn, number_id)
     ctx.numbers.pop(e164, None)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from core import auth, queries, records, writes
-from core.models import Account, Agent, NumberStatus, Role, SenderType
+from core import auth, held, queries, records, writes
+from core.country_names import is_country_code
+from core.models import Account, Agent, NumberStatus, PhoneNumber, Role, SenderType
 from core.protocol import Command
 from core.writes import WriteContext
 from server import twilio_api
@@ -37,7 +37,6 @@ from server.commands import (
 from server.troubleshoot import LOW_BALANCE, is_private_host, troubleshoot
 from server.twilio_api import AccountInfo, BalanceInfo, NumberInfo
 
-COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 BUY_A_NUMBER = ("this account has no SMS-capable numbers yet: buy one in Twilio console > Phone"
                 " Numbers > Buy a number, then connect the account again")
 
@@ -125,17 +124,27 @@ async def _check_account(ctx: Context, args: dict[str, Any]) -> Any:
     warnings = []
     if info.type == "Trial":
         warnings.append(twilio_api.TRIAL_LIMITS)
+        verified = await _verified_caller_ids(sid, token)
+        warnings.append("its verified numbers (the only ones it can text now): "
+                        + (", ".join(verified) or "none listed"))
     if not numbers:
         warnings.append(BUY_A_NUMBER)
     if balance is not None and _below(balance.balance, LOW_BALANCE):
         warnings.append(f"the balance is low ({balance.balance} {balance.currency}): Twilio"
                         " stops sending when it runs out; add funds in Twilio console > Billing")
     if is_private_host(_host(ctx.public_url)):
-        warnings.append(f"this relay's public URL is {ctx.public_url}, which Twilio cannot"
-                        " reach: restart the relay with --public-url set to an address on the"
-                        " internet before connecting, or no text will arrive")
+        warnings.append(f"this relay's public URL is {ctx.public_url}, a local address that"
+                        " Twilio, on the internet, cannot reach: fine with the simulator, but"
+                        " with real Twilio run a tunnel (cloudflared or ngrok) and restart the"
+                        " relay with its https:// URL as --public-url (docs/operations.md,"
+                        " \"Through a tunnel\"), or no text will arrive")
+    if ours is not None and not ours.connected:
+        warnings.append(f"this account was disconnected from smsdesk as {ours.name!r}:"
+                        " completing connects it again (its numbers are pointed here again;"
+                        " its tickets were kept)")
     for offer in offers:
         known = stored.get(offer["e164"])
+        offer["known"] = known is not None and ours is not None and known.account_id == ours.id
         if known is not None and (ours is None or known.account_id != ours.id):
             warnings.append(f"{offer['e164']} is already connected through another account")
         elif offer["sms_url"] and not offer["points_here"]:
@@ -191,8 +200,11 @@ async def _connect_account(ctx: Context, command: Command) -> Any:
             chosen.append(number)
     repointed = await _repoint_all(sid, token, chosen, ctx.public_url, failed)
     notes = [BUY_A_NUMBER] if not remote else []
+    verified: tuple[str, ...] = ()
     if info.type == "Trial":
         notes.append(twilio_api.TRIAL_LIMITS)
+        verified = await _verified_caller_ids(sid, token)
+    here = twilio_api.webhook_urls(ctx.public_url)
 
     def connect(wctx: WriteContext) -> dict[str, Any]:
         again = queries.account_by_sid(wctx.conn, sid)
@@ -202,11 +214,14 @@ async def _connect_account(ctx: Context, command: Command) -> Any:
         else:
             account = writes.update_account(wctx, again.id, name=name, auth_token=token,
                                             status=info.status, type=info.type, connected=True)
+        if verified:
+            account = writes.update_account(wctx, account.id, verified_caller_ids=verified)
         saved = [
             writes.save_number(
                 wctx, account_id=account.id, e164=n.phone_number, sid=n.sid, mms=n.mms,
                 status=NumberStatus.ACTIVE, sender_type=twilio_api.sender_type_of(n.phone_number),
-                country=twilio_api.country_of(n.phone_number), friendly_name=n.friendly_name)
+                country=twilio_api.country_of(n.phone_number), friendly_name=n.friendly_name,
+                **twilio_api.remembered_webhooks(n, here))
             for n in chosen
         ]
         return {"account": records.public_account(account), "numbers": saved,
@@ -214,6 +229,14 @@ async def _connect_account(ctx: Context, command: Command) -> Any:
                 "note": ". ".join(notes) + "." if notes else None}
 
     return await write_once(ctx, command, connect)
+
+
+async def _verified_caller_ids(sid: str, token: str) -> tuple[str, ...]:
+    """A Trial account's verified numbers, or () when Twilio will not list them."""
+    try:
+        return tuple(await asyncio.to_thread(twilio_api.verified_caller_ids, sid, token))
+    except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS):
+        return ()
 
 
 async def _repoint_all(sid: str, token: str, numbers: list[NumberInfo], public_url: str,
@@ -244,10 +267,10 @@ async def _update_account(ctx: Context, command: Command) -> Any:
             raise CommandRefused("bad_args", "an account needs a name")
         changes["name"] = args["name"].strip()
     if "geo_permissions" in args:
-        bad = [c for c in args["geo_permissions"] if not COUNTRY_CODE.match(c)]
+        bad = [c for c in args["geo_permissions"] if not is_country_code(c)]
         if bad:
-            raise CommandRefused("bad_args", f"not ISO country codes (two letters, like GB):"
-                                 f" {', '.join(bad)}")
+            raise CommandRefused("bad_args", f"not ISO 3166 country codes (two letters of a"
+                                 f" country that exists, like GB or US): {', '.join(bad)}")
         changes["geo_permissions"] = args["geo_permissions"]
     if "token" in args:
         token = args["token"].strip()
@@ -260,11 +283,36 @@ async def _update_account(ctx: Context, command: Command) -> Any:
         writes.update_account(w, account.id, **changes)))
 
 
-@_recorded("disconnect_account")
-def _disconnect_account(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    """History stays; preflight refuses replies from a disconnected account's numbers."""
-    return lambda w: records.public_account(
-        writes.update_account(w, args["account_id"], connected=False))
+@_staged("disconnect_account")
+async def _disconnect_account(ctx: Context, command: Command) -> Any:
+    """Give each number's webhooks back (what they were before connecting, or none), then
+    mark the account disconnected. History stays, and so does the auth token: a text that
+    still arrives is checked with it and held (core/held.py), never dropped."""
+    done = await answered(ctx, command)
+    if done is not None:
+        return done
+    account = await _stored_account(ctx, command.args["account_id"])
+    numbers = await ctx.store.read(queries.numbers, account.id)
+    released: list[str] = []
+    failed: list[dict[str, str]] = []
+    if account.connected:
+        async def release(number: PhoneNumber) -> None:
+            try:
+                await _twilio(twilio_api.restore_webhooks, account.sid, account.auth_token,
+                              number.sid, number.e164, number.prior_webhooks or {})
+            except CommandRefused as refused:
+                failed.append({"e164": number.e164, "reason": str(refused)})
+            else:
+                released.append(number.e164)
+
+        await asyncio.gather(*(release(n) for n in numbers if n.sid))
+
+    def disconnect(w: WriteContext) -> dict[str, Any]:
+        gone = writes.update_account(w, account.id, connected=False)
+        return {"account": records.public_account(gone), "released": sorted(released),
+                "failed": failed}
+
+    return await write_once(ctx, command, disconnect)
 
 
 # --- numbers --------------------------------------------------------------------------
@@ -304,11 +352,57 @@ async def _repoint_number(ctx: Context, command: Command) -> Any:
     if not ctx.public_url:
         raise CommandRefused("refused", "the relay has no public URL: restart it with"
                              " --public-url")
-    pointed = await _twilio(twilio_api.point_number_at, account.sid, account.auth_token,
-                            number.sid, ctx.public_url)
-    return await write_once(ctx, command, lambda w: {
-        "number": writes.number_by_id(w.conn, number_id),
-        "sms_url": pointed.sms_url or "", "status_callback": pointed.status_callback or ""})
+    pointed = await _twilio(twilio_api.point_number_found, account.sid, account.auth_token,
+                            number.sid, number.e164, ctx.public_url)
+
+    def repointed(w: WriteContext) -> dict[str, Any]:
+        if pointed.sid != number.sid:  # Twilio knows it by a new SID now: keep that one
+            writes.update_number(w, number_id, sid=pointed.sid)
+        return {"number": writes.number_by_id(w.conn, number_id),
+                "sms_url": pointed.sms_url or "", "status_callback": pointed.status_callback or ""}
+
+    return await write_once(ctx, command, repointed)
+
+
+@_staged("repoint_all")
+async def _repoint_every_number(ctx: Context, command: Command) -> Any:
+    """Point every number of every connected account at this relay (after the public URL
+    changed, or the numbers were bought again): one Twilio call per number, all at once."""
+    done = await answered(ctx, command)
+    if done is not None:
+        return done
+    if not ctx.public_url:
+        raise CommandRefused("refused", "the relay has no public URL: restart it with"
+                             " --public-url")
+    accounts = {a.id: a for a in await ctx.store.read(queries.accounts) if a.connected}
+    numbers = [n for n in await ctx.store.read(queries.numbers) if n.account_id in accounts]
+    failed: list[dict[str, str]] = []
+
+    async def one(number: PhoneNumber) -> tuple[PhoneNumber, NumberInfo] | None:
+        account = accounts[number.account_id]
+        try:
+            pointed = await _twilio(twilio_api.point_number_found, account.sid,
+                                    account.auth_token, number.sid, number.e164, ctx.public_url)
+        except CommandRefused as refused:
+            failed.append({"e164": number.e164, "reason": str(refused)})
+            return None
+        return number, pointed
+
+    results = [r for r in await asyncio.gather(*(one(n) for n in numbers)) if r is not None]
+
+    def store(w: WriteContext) -> dict[str, Any]:
+        for number, pointed in results:
+            if pointed.sid != number.sid:
+                writes.update_number(w, number.id, sid=pointed.sid)
+        return {"repointed": sorted(n.e164 for n, _ in results), "failed": failed}
+
+    return await write_once(ctx, command, store)
+
+
+@_recorded("open_held_texts")
+def _open_held_texts(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    """The texts that arrived while the number was out of service, opened as tickets."""
+    return lambda w: {"opened": held.open_held_texts(w, args["number_id"])}
 
 
 @_direct("troubleshoot")

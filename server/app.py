@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import queries, writes
+from core import held, queries, writes
 from core.models import Account, Agent, Event, Media
 from core.store import Store
 from server import commands, media, webhooks
@@ -149,7 +149,7 @@ class Relay:
             fetched = await asyncio.gather(*(self._fetch(account, ref) for ref in refs))
             text = webhooks.with_media(text, tuple(fetched))
         try:
-            await self.store.write(writes.record_inbound, text)
+            await self.store.write(held.receive_inbound, text)  # held: number out of service
         except writes.UnknownNumber as error:
             await _answer(send, 404, f"{error}\n".encode())
             return

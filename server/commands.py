@@ -20,7 +20,7 @@ from core import queries, records, writes
 from core.models import Agent, Media, Message
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
 from core.protocol import COMMANDS, Command
-from core.sms import analyze
+from core.sms import analyze, as_sent
 from core.store import Store
 from core.writes import WriteContext
 from server.media import path_of, store_bytes
@@ -253,7 +253,8 @@ async def _list_numbers(ctx: Context, args: dict[str, Any]) -> Any:
     return listed
 
 
-_SENDING_RULES = ("id", "name", "sid", "geo_permissions", "status", "type", "connected")
+_SENDING_RULES = ("id", "name", "sid", "geo_permissions", "status", "type", "connected",
+                  "verified_caller_ids")
 
 
 @_direct("list_accounts")
@@ -284,7 +285,7 @@ def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
                         body=body, attachments=media)
     if not verdict.ok:
         raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
-    cost = analyze(body)
+    cost = analyze(as_sent(body, trial=account.is_trial))  # Twilio bills the trial prefix
     return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=agent_id, body=body,
                                  media=media, segments=cost.segments, encoding=cost.encoding)
 

@@ -2,10 +2,14 @@
 
 Follows the troubleshooting steps of the Freshdesk Twilio SMS guide (account
 connected and active, credit, number active, webhooks, UK and US carrier
-rules, delivery failures). The judging is pure: :func:`judge` takes the facts
-(:class:`DeskFacts`) and returns the checks, so every rule is tested without a
-network. :func:`gather_facts` is the thin layer that asks Twilio, the relay's
-own ``/healthz`` and the store.
+rules, delivery failures), and checks before anything fails what would: the
+customers' countries against the account's geo-permissions, and texts that
+arrived on a number out of service (held, not lost).
+
+The judging is pure: :func:`judge` takes the facts (:class:`DeskFacts`) and
+returns the checks, so every rule is tested without a network.
+:func:`gather_facts` is the thin layer that asks Twilio, the relay's own
+``/healthz`` and the store.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from core import queries
+from core import queries, writes
+from core.country_names import COUNTRY_NAMES
 from core.errors import explain
-from core.models import Account, PhoneNumber, SenderType, now_ms
+from core.held import held_texts
+from core.models import Account, HeldText, PhoneNumber, SenderType, now_ms
 from core.store import Store
+from core.writes import WriteContext
 from server import twilio_api
 from server.twilio_api import AccountInfo, BalanceInfo, NumberInfo
 
@@ -56,7 +63,7 @@ class Check:
     level: Level
     detail: str = ""
     fix: str = ""
-    action: str | None = None  # "repoint": the relay can fix it itself
+    action: str | None = None  # "repoint", "open_held": the relay can fix it itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,11 @@ class AccountFacts:
     balance: BalanceInfo | None = None
     remote_numbers: tuple[NumberInfo, ...] | None = None  # None: could not be listed
     failures: tuple[tuple[int, int], ...] = ()  # (error code, messages), most first
+    # Countries the account's customers are in (contacts with tickets on its numbers), with
+    # how many customers each, most first
+    destinations: tuple[tuple[str, int], ...] = ()
+    held: dict[int, tuple[HeldText, ...]] = field(default_factory=dict)  # by number id
+    verified: tuple[str, ...] | None = None  # a Trial account's verified caller IDs, fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +131,14 @@ def relay_checks(public_url: str, reachable: Reachability | None) -> Iterator[Ch
     host = parts.hostname or ""
     if is_private_host(host):
         yield check("public_address", "Public URL is not reachable from the internet",
-                    Level.PROBLEM, f"{host} is a loopback or private address: Twilio cannot"
-                    " reach it, so no customer text will arrive.",
-                    "Give the relay an address Twilio can reach (a server's hostname or a"
-                    " tunnel) and restart it with that as --public-url, then repoint the"
-                    " numbers.")
+                    Level.PROBLEM, f"{host} is a loopback or private address, as in the local"
+                    " setup of the README: fine for the simulator, but Twilio sends its"
+                    " webhooks from the internet and cannot open an address on this machine"
+                    " or network, so no customer text will arrive from real Twilio.",
+                    f"Run a tunnel to the relay (`cloudflared tunnel --url {_origin(parts)}` or"
+                    f" `ngrok http {parts.port or 80}`), restart the relay with the tunnel's"
+                    " https:// address as --public-url, then repoint all numbers (R). See"
+                    f" {_TUNNEL_DOC}.")
     else:
         yield check("public_address", "Public URL has a public address", Level.OK, host)
     if reachable is None:
@@ -137,6 +152,13 @@ def relay_checks(public_url: str, reachable: Reachability | None) -> Iterator[Ch
                     f"{public_url}/healthz: {reachable.detail}.",
                     "Check the proxy or tunnel in front of the relay and that the URL is"
                     " the relay's.")
+
+
+_TUNNEL_DOC = 'docs/operations.md, "Through a tunnel (trying it out)"'
+
+
+def _origin(parts: SplitResult) -> str:
+    return f"{parts.scheme or 'http'}://{parts.netloc}"
 
 
 def is_private_host(host: str) -> bool:
@@ -174,7 +196,39 @@ def account_checks(facts: AccountFacts) -> Iterator[Check]:
         yield check("credentials", "Twilio accepts the Account SID and auth token", Level.OK)
         yield from _status_checks(facts.info, check)
         yield from _balance_checks(facts.balance, check)
+    yield from _geo_checks(account, facts.destinations, check)
     yield from _failure_checks(facts.failures, check)
+
+
+def _geo_checks(account: Account, destinations: Sequence[tuple[str, int]],
+                check: _Maker) -> Iterator[Check]:
+    """Customers in countries the account may not text: replies to them fail with 21408."""
+    where = "Twilio console > Messaging > Settings > Geo permissions"
+    if not destinations:
+        return
+    if not account.geo_permissions:
+        yield check("geo", "Geo-permissions not recorded", Level.INFO,
+                    "smsdesk cannot tell which countries Twilio lets this account text;"
+                    " customers are in " + _countries(destinations) + ".",
+                    f"Copy the countries enabled in {where} to the account (key g).")
+        return
+    allowed = {code.upper() for code in account.geo_permissions}
+    missing = [(code, n) for code, n in destinations if code not in allowed]
+    if not missing:
+        yield check("geo", "Every customer's country is enabled", Level.OK,
+                    _countries(destinations))
+        return
+    error = explain(21408)
+    yield check("geo", f"Not enabled for {_countries(missing)}", Level.PROBLEM,
+                f"{error.explanation} Replies to these customers will fail with 21408.",
+                f"Enable the countries in {where}, then add them to the account (key g).")
+
+
+def _countries(found: Sequence[tuple[str, int]]) -> str:
+    def one(code: str, n: int) -> str:
+        people = "customer" if n == 1 else "customers"
+        return f"{COUNTRY_NAMES.get(code, code)} ({code}, {n} {people})"
+    return ", ".join(one(code, n) for code, n in found)
 
 
 def _status_checks(info: AccountInfo, check: _Maker) -> Iterator[Check]:
@@ -232,6 +286,7 @@ def number_checks(number: PhoneNumber, facts: AccountFacts, public_url: str) -> 
     if not number.enabled:
         yield check("enabled", "Turned off in smsdesk", Level.INFO,
                     "Agents cannot reply from it.", "Turn it on in the numbers screen.")
+    yield from _held_checks(number, facts.held.get(number.id, ()), check)
     if number.mms:
         yield check("mms", "SMS and MMS", Level.OK, "Agents can send pictures and files.")
     else:
@@ -272,6 +327,29 @@ def _remote_checks(number: PhoneNumber, facts: AccountFacts, public_url: str,
                     "Repoint the number: smsdesk sets both URLs through Twilio.", "repoint")
     else:
         yield check("webhooks", "Webhooks point at this relay", Level.OK, sms_url)
+
+
+def _held_checks(number: PhoneNumber, held: Sequence[HeldText],
+                 check: _NumberMaker) -> Iterator[Check]:
+    """Texts that arrived while the number was out of service: kept, waiting for an admin."""
+    if not held:
+        return
+    reasons = {text.reason for text in held}
+    after = ("after its account was disconnected" if reasons == {"disconnected"}
+             else "after it was disabled" if reasons == {"disabled"}
+             else "while it was disabled or its account disconnected")
+    plural = "text" if len(held) == 1 else "texts"
+    shown = "; ".join(f"{text.from_phone}: {_preview(text.body)}" for text in held[:3])
+    more = f"; and {len(held) - 3} more" if len(held) > 3 else ""
+    yield check("held", f"{len(held)} {plural} arrived on {number.e164} {after}",
+                Level.WARNING, f"Kept, not opened as tickets: {shown}{more}.",
+                "Open them as tickets from here; to stop more arriving, point the number"
+                " elsewhere in Twilio.", "open_held")
+
+
+def _preview(body: str, width: int = 40) -> str:
+    flat = " ".join(body.split())
+    return repr(flat if len(flat) <= width else flat[:width - 1] + "…")
 
 
 def _uk_checks(number: PhoneNumber, check: _NumberMaker) -> Iterator[Check]:
@@ -339,6 +417,22 @@ def recent_failures(conn: sqlite3.Connection, since: int) -> dict[int, list[tupl
     return found
 
 
+def customer_countries(conn: sqlite3.Connection) -> dict[int, list[tuple[str, int]]]:
+    """By account: the countries of the customers with tickets on its numbers, most first."""
+    rows = conn.execute(
+        "SELECT DISTINCT p.account_id, c.phone FROM tickets t"
+        " JOIN contacts c ON c.id = t.contact_id JOIN phone_numbers p ON p.id = t.number_id"
+        " WHERE t.deleted = 0")
+    counts: dict[int, dict[str, int]] = {}
+    for account_id, phone in rows:
+        code = twilio_api.country_of(phone)
+        if code:
+            per = counts.setdefault(account_id, {})
+            per[code] = per.get(code, 0) + 1
+    return {account_id: sorted(per.items(), key=lambda item: (-item[1], item[0]))
+            for account_id, per in counts.items()}
+
+
 def probe(url: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> Reachability:
     """GET ``url`` the way anyone on the network would (blocking: run it in a thread)."""
     try:
@@ -351,9 +445,8 @@ def probe(url: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> Reachability:
         return Reachability(False, f"no answer ({reason})")
 
 
-async def _ask_twilio(account: Account, numbers: tuple[PhoneNumber, ...],
-                      failures: tuple[tuple[int, int], ...]) -> AccountFacts:
-    facts = AccountFacts(account=account, numbers=numbers, failures=failures)
+async def _ask_twilio(facts: AccountFacts) -> AccountFacts:
+    account = facts.account
     if not account.connected:
         return facts
     sid, token = account.sid, account.auth_token
@@ -361,14 +454,20 @@ async def _ask_twilio(account: Account, numbers: tuple[PhoneNumber, ...],
         info = await asyncio.to_thread(twilio_api.fetch_account, sid, token)
         remote = await asyncio.to_thread(twilio_api.list_sms_numbers, sid, token)
     except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS) as error:
-        return AccountFacts(account, numbers, error=twilio_api.refusal_words(error),
-                            failures=failures)
+        return replace(facts, error=twilio_api.refusal_words(error))
     try:
         balance: BalanceInfo | None = await asyncio.to_thread(twilio_api.fetch_balance, sid,
                                                               token)
     except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS):
         balance = None
-    return AccountFacts(account, numbers, info, "", balance, tuple(remote), failures)
+    verified: tuple[str, ...] | None = None
+    if info.type == "Trial":
+        try:
+            verified = tuple(await asyncio.to_thread(twilio_api.verified_caller_ids, sid, token))
+        except (twilio_api.TwilioRestException, *twilio_api.NETWORK_ERRORS):
+            verified = None
+    return replace(facts, info=info, balance=balance, remote_numbers=tuple(remote),
+                   verified=verified)
 
 
 async def gather_facts(store: Store, public_url: str) -> DeskFacts:
@@ -377,11 +476,17 @@ async def gather_facts(store: Store, public_url: str) -> DeskFacts:
     accounts = await store.read(queries.accounts)
     numbers = await store.read(queries.numbers)
     failures = await store.read(recent_failures, since)
+    countries = await store.read(customer_countries)
+    kept = await store.read(held_texts)
     reaching = (asyncio.to_thread(probe, public_url.rstrip("/") + "/healthz")
                 if public_url else asyncio.sleep(0, None))
     asked = asyncio.gather(*(
-        _ask_twilio(account, tuple(n for n in numbers if n.account_id == account.id),
-                    tuple(failures.get(account.id, ())))
+        _ask_twilio(AccountFacts(
+            account, tuple(n for n in numbers if n.account_id == account.id),
+            failures=tuple(failures.get(account.id, ())),
+            destinations=tuple(countries.get(account.id, ())),
+            held={n.id: tuple(kept[n.id]) for n in numbers
+                  if n.account_id == account.id and n.id in kept}))
         for account in accounts
     ))
     reachable, per_account = await asyncio.gather(reaching, asked)
@@ -389,7 +494,19 @@ async def gather_facts(store: Store, public_url: str) -> DeskFacts:
 
 
 async def troubleshoot(store: Store, public_url: str) -> list[Check]:
-    return judge(await gather_facts(store, public_url))
+    facts = await gather_facts(store, public_url)
+    if any(f.verified is not None and f.verified != f.account.verified_caller_ids
+           for f in facts.accounts):
+        await store.write(_keep_verified_caller_ids, facts)
+    return judge(facts)
+
+
+def _keep_verified_caller_ids(ctx: WriteContext, facts: DeskFacts) -> None:
+    """A Trial account's verified numbers change in the console: keep the ones just fetched,
+    so the send preflight (21608) judges by today's list."""
+    for found in facts.accounts:
+        if found.verified is not None and found.verified != found.account.verified_caller_ids:
+            writes.update_account(ctx, found.account.id, verified_caller_ids=found.verified)
 
 
 __all__ = [
@@ -399,6 +516,7 @@ __all__ = [
     "Level",
     "Reachability",
     "account_checks",
+    "customer_countries",
     "gather_facts",
     "is_private_host",
     "judge",

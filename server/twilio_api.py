@@ -125,6 +125,8 @@ class NumberInfo:
     status: str
     sms_url: str | None
     status_callback: str | None
+    sms_method: str = "POST"
+    status_callback_method: str = "POST"
 
 
 def fetch_account(sid: str, token: str) -> AccountInfo:
@@ -155,7 +157,29 @@ def _number_info(number: Any) -> NumberInfo:
         friendly_name=number.friendly_name or "", sms=caps.get("sms", False),
         mms=caps.get("mms", False), status=str(number.status or "in-use"),
         sms_url=number.sms_url, status_callback=number.status_callback,
+        sms_method=str(number.sms_method or "POST"),
+        status_callback_method=str(number.status_callback_method or "POST"),
     )
+
+
+def is_gone(error: Exception) -> bool:
+    """Twilio no longer knows a resource by that SID (20404): e.g. the number was released
+    and bought back, or moved between accounts, and has a new SID."""
+    return isinstance(error, TwilioRestException) and (error.code == 20404
+                                                       or error.status == 404)
+
+
+def find_number(sid: str, token: str, e164: str) -> NumberInfo | None:
+    """The account's number with this E.164, whatever its SID is today."""
+    found = client_for(sid, token).api.v2010.accounts(sid).incoming_phone_numbers.list(
+        phone_number=e164)
+    return next((_number_info(n) for n in found if n.phone_number == e164), None)
+
+
+def verified_caller_ids(sid: str, token: str) -> list[str]:
+    """The numbers verified in the account (OutgoingCallerIds): all a Trial account may text."""
+    found = client_for(sid, token).api.v2010.accounts(sid).outgoing_caller_ids.list()
+    return sorted({str(c.phone_number) for c in found if c.phone_number})
 
 
 def fetch_balance(sid: str, token: str) -> BalanceInfo:
@@ -175,6 +199,65 @@ def point_number_at(sid: str, token: str, number_sid: str, public_url: str) -> N
     return _number_info(updated)
 
 
+def point_number_found(sid: str, token: str, number_sid: str, e164: str,
+                       public_url: str) -> NumberInfo:
+    """``point_number_at``, finding the number by its E.164 when its stored SID is gone.
+
+    The returned number carries the SID Twilio has now, so the caller can store it.
+    """
+    try:
+        return point_number_at(sid, token, number_sid, public_url)
+    except TwilioRestException as error:
+        if not is_gone(error):
+            raise
+        found = find_number(sid, token, e164)
+        if found is None:
+            raise
+        return point_number_at(sid, token, found.sid, public_url)
+
+
+def webhooks_of(number: NumberInfo) -> dict[str, str]:
+    """A number's webhooks as ``prior_webhooks`` keeps them (and ``restore_webhooks`` reads)."""
+    return {"sms_url": number.sms_url or "", "sms_method": number.sms_method or "POST",
+            "status_callback": number.status_callback or "",
+            "status_callback_method": number.status_callback_method or "POST"}
+
+
+def remembered_webhooks(number: NumberInfo, here: tuple[str, str]) -> dict[str, Any]:
+    """``prior_webhooks`` to store for a number about to be pointed ``here`` (SmsUrl,
+    StatusCallback): what it has now, unless it already points here (then what it had before
+    is remembered already, or was never known)."""
+    if (number.sms_url or "", number.status_callback or "") == here:
+        return {}
+    return {"prior_webhooks": webhooks_of(number)}
+
+
+def restore_webhooks(sid: str, token: str, number_sid: str, e164: str,
+                     prior: dict[str, str]) -> NumberInfo:
+    """Give a number back the webhooks it had before smsdesk (empty ``prior``: clear them),
+    finding it by E.164 when its SID changed."""
+    values = {"sms_url": prior.get("sms_url", ""), "sms_method": prior.get("sms_method", "POST"),
+              "status_callback": prior.get("status_callback", ""),
+              "status_callback_method": prior.get("status_callback_method", "POST")}
+    try:
+        return set_webhooks(sid, token, number_sid, **values)
+    except TwilioRestException as error:
+        found = find_number(sid, token, e164) if is_gone(error) else None
+        if found is None:
+            raise
+        return set_webhooks(sid, token, found.sid, **values)
+
+
+def set_webhooks(sid: str, token: str, number_sid: str, *, sms_url: str, sms_method: str,
+                 status_callback: str, status_callback_method: str) -> NumberInfo:
+    """Set a number's SmsUrl and StatusCallback to given values (empty clears them)."""
+    updated = client_for(sid, token).api.v2010.accounts(sid).incoming_phone_numbers(
+        number_sid).update(sms_url=sms_url, sms_method=sms_method or "POST",
+                           status_callback=status_callback,
+                           status_callback_method=status_callback_method or "POST")
+    return _number_info(updated)
+
+
 __all__ = [
     "ACCOUNT_SID",
     "NETWORK_ERRORS",
@@ -189,14 +272,22 @@ __all__ = [
     "country_of",
     "fetch_account",
     "fetch_balance",
+    "find_number",
     "inactive_words",
+    "is_gone",
     "list_sms_numbers",
     "messages_sent_since",
     "point_number_at",
+    "point_number_found",
     "refusal_words",
+    "remembered_webhooks",
+    "restore_webhooks",
     "send_message",
     "sender_type_of",
+    "set_webhooks",
+    "verified_caller_ids",
     "webhook_urls",
+    "webhooks_of",
 ]
 
 

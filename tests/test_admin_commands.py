@@ -131,7 +131,7 @@ async def test_check_account_shows_numbers_balance_and_warnings(desk: LiveDesk) 
     assert offers[US_LONG] == {"sid": elsewhere.sid, "e164": US_LONG,
                                "friendly_name": "(415) 555-0100", "mms": False,
                                "status": "in-use", "sms_url": "https://helpdesk.example/sms",
-                               "status_callback": "", "points_here": False}
+                               "status_callback": "", "points_here": False, "known": False}
     assert offers[TOLL_FREE_2]["mms"] is True
     warnings = " | ".join(found["warnings"])
     assert "verified" in warnings and "Sent from your Twilio trial account" in warnings
@@ -278,7 +278,7 @@ async def test_disconnect_keeps_history_and_stops_replies(desk: LiveDesk) -> Non
         tickets = (await admin.call("list_tickets"))["items"]
         with pytest.raises(Refused) as refused:
             await admin.call("reply", ticket_id=tickets[0]["ticket"]["id"], body="On its way")
-    assert gone["connected"] is False and "auth_token" not in gone
+    assert gone["account"]["connected"] is False and "auth_token" not in gone["account"]
     assert len(tickets) == 1
     assert refused.value.code == "refused"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from server.simulator.state import (
     Message,
     Number,
     State,
+    new_sid,
     rfc2822,
 )
 
@@ -122,6 +124,32 @@ def number_json(number: Number) -> dict[str, Any]:
         "status": number.status,
         "type": number.type,
     }
+
+
+def caller_id_json(account: Account, phone: str) -> dict[str, Any]:
+    """An OutgoingCallerId as Twilio lists it; its SID is derived from the phone, so stable."""
+    sid = "PN" + hashlib.sha256(f"{account.sid}{phone}".encode()).hexdigest()[:32]
+    return {
+        "sid": sid,
+        "account_sid": account.sid,
+        "friendly_name": phone,
+        "phone_number": phone,
+        "date_created": rfc2822(account.date_created),
+        "date_updated": rfc2822(account.date_created),
+        "uri": f"/{API_VERSION}/Accounts/{account.sid}/OutgoingCallerIds/{sid}.json",
+    }
+
+
+def reissue_number_sid(state: State, phone: str) -> Number:
+    """Give a number a new SID, as Twilio does when a number is released and bought back,
+    or moved between accounts: anything that kept the old SID now gets 20404."""
+    number = state.number_by_phone(phone)
+    if number is None:
+        raise LookupError(f"no number {phone}")
+    del state.numbers[number.sid]
+    number.sid = new_sid("PN")
+    state.numbers[number.sid] = number
+    return number
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -263,6 +291,8 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
      "numbers"),
     (re.compile(rf"^/{API_VERSION}/Accounts/(?P<ac>AC\w+)/IncomingPhoneNumbers/(?P<pn>PN\w+)"
                 r"\.json$"), "number"),
+    (re.compile(rf"^/{API_VERSION}/Accounts/(?P<ac>AC\w+)/OutgoingCallerIds\.json$"),
+     "caller_ids"),
     (re.compile(rf"^/{API_VERSION}/Accounts/(?P<ac>AC\w+)/Messages\.json$"), "messages"),
     (re.compile(rf"^/{API_VERSION}/Accounts/(?P<ac>AC\w+)/Messages/(?P<msg>(SM|MM)\w+)\.json$"),
      "message"),
@@ -375,6 +405,19 @@ class App:
         filters = {"PhoneNumber": phone, "FriendlyName": name}
         return _paged(path, "incoming_phone_numbers", numbers, query, filters, number_json)
 
+    def _caller_ids(
+        self, method: str, path: str, account: Account, _m: Any, query: Form, _f: Form
+    ) -> Response:
+        """The verified caller IDs: the only numbers a Trial account may text."""
+        self._only(method, "GET")
+        phones = sorted(account.verified)
+        phone = _first(query, "PhoneNumber")
+        if phone:
+            phones = [p for p in phones if p == phone]
+        filters = {"PhoneNumber": phone}
+        return _paged(path, "outgoing_caller_ids", phones, query, filters,
+                      lambda p: caller_id_json(account, p))
+
     def _number(
         self, method: str, path: str, account: Account, match: Any, _q: Form, form: Form
     ) -> Response:
@@ -481,6 +524,12 @@ class App:
             except (ValueError, LookupError, KeyError, TypeError) as exc:
                 return Response.json(400, {"error": str(exc)})
             return Response.json(200, result)
+        if path == "/_sim/reissue-number-sid" and method == "POST":
+            try:
+                number = reissue_number_sid(self.state, str(json.loads(body or b"{}")["phone"]))
+            except (ValueError, LookupError, TypeError) as exc:
+                return Response.json(400, {"error": str(exc)})
+            return Response.json(200, number_json(number))
         if path == "/_sim/state" and method == "GET":
             return Response.json(200, self._snapshot())
         return Response.json(404, {"error": f"no simulator endpoint {method} {path}"})

@@ -46,6 +46,7 @@ from core.sms import (
     SmartEncodingSuggestion,
     SmsAnalysis,
     analyze,
+    as_sent,
     smart_encode,
     suggest_smart_encoding,
 )
@@ -526,6 +527,7 @@ class Composer(Widget):
             to=context.contact.phone,
             sender=context.number.e164,
             attachments=[item.attachment for item in draft.attachments],
+            trial=context.account.is_trial,
         )
         self.app.push_screen(review, lambda choice: self._reviewed(choice, draft, context))
 
@@ -693,8 +695,9 @@ class Composer(Widget):
         self.set_class(context is None, "-idle")
         self.set_class(not reply, "-note")
         self.set_class(bool(self._pending_ticket), "-sending")
-        suggestion = suggest_smart_encoding(text) if reply and not self._attachments else None
-        self._analysis = suggestion.original if suggestion is not None else analyze(text)
+        sent = as_sent(text, trial=bool(context and reply and context.account.is_trial))
+        suggestion = suggest_smart_encoding(sent) if reply and not self._attachments else None
+        self._analysis = suggestion.original if suggestion is not None else analyze(sent)
         self._saving = suggestion.segments_saved if suggestion is not None else 0
         if context is not None and reply:
             self._refusals = self._judge(context, self._draft(), live=True)

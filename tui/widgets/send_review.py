@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from core.preflight import MediaLike
-from core.sms import analyze
+from core.sms import analyze, as_sent
 
 __all__ = ["ReviewChoice", "SendReview", "cost_hint", "human_size"]
 
@@ -35,7 +35,7 @@ def human_size(n_bytes: int) -> str:
     return f"{n_bytes / (1024 * 1024):.2f} MB"
 
 
-def cost_hint(body: str, attachments: Sequence[MediaLike] = ()) -> str:
+def cost_hint(body: str, attachments: Sequence[MediaLike] = (), *, trial: bool = False) -> str:
     """What Twilio will bill for this reply, in the unit it bills.
 
     With media the reply goes out as one MMS, billed per message whatever the text length (up to
@@ -45,7 +45,7 @@ def cost_hint(body: str, attachments: Sequence[MediaLike] = ()) -> str:
         count = len(attachments)
         files = "1 attachment" if count == 1 else f"{count} attachments"
         return f"Billed as 1 MMS message (text and {files})."
-    cost = analyze(body)
+    cost = analyze(as_sent(body, trial=trial))  # a Trial account's prefix is billed too
     unit = "segment" if cost.segments == 1 else "segments"
     return f"Billed as {cost.segments} SMS {unit} ({cost.encoding}, {cost.characters} characters)."
 
@@ -68,8 +68,10 @@ class SendReview(ModalScreen[ReviewChoice]):
         to: str,
         sender: str,
         attachments: Sequence[MediaLike] = (),
+        trial: bool = False,
     ) -> None:
         super().__init__()
+        self._trial = trial
         self._body = body
         self._to = to
         self._sender = sender
@@ -86,7 +88,8 @@ class SendReview(ModalScreen[ReviewChoice]):
                     Text(f"+ {item.filename} ({item.content_type}, {human_size(item.size)})"),
                     classes="send-review-attachment",
                 )
-            yield Static(cost_hint(self._body, self._attachments), id="send-review-cost")
+            yield Static(cost_hint(self._body, self._attachments, trial=self._trial),
+                         id="send-review-cost")
             yield Static("A text cannot be recalled once it is sent.", id="send-review-warning")
             yield Static(
                 Text.assemble(("y", "bold"), " send   ", ("n", "bold"), " don't send   ",

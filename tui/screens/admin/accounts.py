@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from core.country_names import is_country_code
 from tui.screens.admin import AccountsChanged, AdminPane, keep_cursor, table_row_key, yes_no
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.pickers import ConfirmScreen, TextPromptScreen
@@ -31,6 +32,8 @@ def parse_countries(text: str) -> tuple[list[str], str | None]:
         code = piece.upper()
         if not COUNTRY_RE.fullmatch(code):
             return [], f"{piece!r} is not a two-letter country code (US, GB, CA, …)"
+        if not is_country_code(code):
+            return [], f"{piece!r} is not a country's ISO code (US, GB, CA, …)"
         if code not in codes:
             codes.append(code)
     return codes, None
@@ -50,6 +53,7 @@ class AccountsPane(AdminPane):
         Binding("t", "rotate_token", "Rotate token", id="admin.rotate_token"),
         Binding("g", "geo", "Geo-permissions", id="admin.geo_permissions"),
         Binding("d", "disconnect", "Disconnect", id="admin.disconnect"),
+        Binding("o", "reconnect", "Reconnect", id="admin.reconnect"),
     ]
 
     def __init__(self, client: Any, *, id: str | None = None) -> None:
@@ -99,6 +103,21 @@ class AccountsPane(AdminPane):
     @work(exclusive=True, group="accounts")
     async def action_connect(self) -> None:
         result = await self.ask(ConnectWizard(self.client))
+        await self.reload()
+        if result is not None:
+            self.screen.post_message(AccountsChanged())
+
+    @work(exclusive=True, group="accounts")
+    async def action_reconnect(self) -> None:
+        """The wizard for the highlighted disconnected account, its name and SID filled in."""
+        account = self.current()
+        if account is None:
+            return
+        if account.get("connected", True):
+            self.notify(f"{account.get('name')} is connected already.", timeout=3)
+            return
+        result = await self.ask(ConnectWizard(self.client, name=str(account.get("name", "")),
+                                              sid=str(account.get("sid", ""))))
         await self.reload()
         if result is not None:
             self.screen.post_message(AccountsChanged())
@@ -163,13 +182,25 @@ class AccountsPane(AdminPane):
             return
         sure = await self.ask(ConfirmScreen(
             f"Disconnect {account.get('name')} ({account.get('sid')})?\n\n"
-            "Its numbers stop sending replies. The history stays: tickets and messages are"
-            " kept, and connecting the account again picks up where it left off.",
+            "Its numbers stop sending replies, and their Twilio webhooks go back to what they"
+            " were before smsdesk (or are cleared). The history stays: tickets and messages are"
+            " kept, a text that still arrives is kept for you (see troubleshooting), and"
+            " reconnecting (o) picks up where it left off.",
             yes="Disconnect", no="Keep"))
-        if sure and await self.call("disconnect the account", "disconnect_account",
-                                    account_id=account["id"]) is not None:
-            await self.reload()
-            self.screen.post_message(AccountsChanged())
+        if not sure:
+            return
+        done = await self.call("disconnect the account", "disconnect_account",
+                               account_id=account["id"])
+        if done is None:
+            return
+        failed = done.get("failed") or []
+        if failed:
+            self.notify("Twilio did not take these webhooks back: " + "; ".join(
+                f"{f.get('e164')}: {f.get('reason')}" for f in failed)
+                + ". Texts to them still reach smsdesk and are kept.",
+                title="Disconnected", severity="warning", timeout=10)
+        await self.reload()
+        self.screen.post_message(AccountsChanged())
 
 
 class TokenPromptScreen(TextPromptScreen):

@@ -109,19 +109,43 @@ class AdminScreen(Screen[None]):
 
     def relay_event(self, event: dict[str, object]) -> None:
         """Another admin's change (or our own, echoed) shows in the open tab at once."""
+        if event.get("kind") == "text.held" and self.is_mounted:
+            self._text_held()
+            return
         tabs = self._EVENT_TABS.get(str(event.get("kind")), ())
         if self.is_mounted and self.tabs.active in tabs:
             self.load(self.pane())
+
+    def _text_held(self) -> None:
+        """A text reached a number out of service: kept, and the admin told where to look.
+        The checks are marked stale, so tab 3 runs them again when shown."""
+        checks = self.pane("troubleshoot")
+        checks.loaded = False
+        self.notify("A customer texted a disabled number, or one of a disconnected account."
+                    " It is kept, not opened as a ticket: see Troubleshooting (3).",
+                    title="Text held", severity="warning", timeout=8)
+        if self.tabs.active == "troubleshoot":
+            self.load(checks)
 
     def action_tab(self, tab: str) -> None:
         if self.tabs.active == tab:
             self.pane(tab).focus_first()
         else:
-            self.tabs.active = tab
+            self.switch_to(tab)
 
     def action_step_tab(self, step: int) -> None:
         index = TABS.index(self.tabs.active) if self.tabs.active in TABS else 0
-        self.tabs.active = TABS[(index + step) % len(TABS)]
+        self.switch_to(TABS[(index + step) % len(TABS)])
+
+    def switch_to(self, tab: str) -> None:
+        """Show ``tab``, taking the keyboard out of the old one first.
+
+        Hiding a focused list makes Textual hand the focus to a sibling, and
+        with two lists in a tab (People) that sibling is in the tab being
+        hidden: its TabbedContent then switches back to it (issue 9).
+        """
+        self.set_focus(None)
+        self.tabs.active = tab
 
     def action_reload(self) -> None:
         self.load(self.pane())

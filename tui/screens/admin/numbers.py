@@ -147,7 +147,12 @@ class NumbersPane(AdminPane):
         what, on, off = TOGGLES[field]
         value = not number.get(field)
         if await self._update(number, f"change {what.lower()}", **{field: value}):
-            self.notify(f"{number['e164']}: {what} {on if value else off}.", timeout=3)
+            after = ""
+            if field == "enabled" and not value:
+                after = (" Texts that still reach it are kept, not opened as tickets: see"
+                         " Troubleshooting (3).")
+            self.notify(f"{number['e164']}: {what} {on if value else off}.{after}",
+                        timeout=6 if after else 3)
 
     @work(exclusive=True, group="numbers")
     async def action_name(self) -> None:

@@ -3,8 +3,10 @@
 The seed's troubleshooting list ("I cannot send or receive SMS": is the account
 connected, the number active, the credit enough, the country allowed...) is
 run by the relay against Twilio and its own store (``troubleshoot``); this tab
-shows the answers so an admin reads down one list, and fixes the one thing the
-inbox can fix by itself: a number whose webhooks point elsewhere (``f``).
+shows the answers so an admin reads down one list, and fixes what the inbox can
+fix by itself: ``f`` does what the highlighted check offers (point that number's
+webhooks here, or open the texts held while a number was out of service as
+tickets); ``R`` points every number here at once (after the public URL changed).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import OptionList, Static
+from textual.containers import Horizontal
+from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.screens.admin import AdminPane
@@ -25,6 +28,9 @@ MARKS = {"ok": ("✓", "green"), "info": ("ⓘ", "blue"), "warning": ("⚠", "ye
          "problem": ("✗", "bold red")}
 SCOPE_TITLES = {"relay": "Relay", "account": "Account", "number": "Number"}
 SCOPE_ORDER = ("relay", "account", "number")
+#: What ``f`` does to a check with this ``action``, as its line says it.
+ACTION_HINTS = {"repoint": "point this number at the relay now",
+                "open_held": "open them as tickets now"}
 
 
 def grouped(checks: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -50,8 +56,8 @@ def check_text(check: dict[str, Any]) -> Table:
         body.append(f"\n{check['detail']}", style="dim" if check.get("level") == "ok" else "")
     if check.get("fix") and check.get("level") != "ok":
         body.append(f"\nFix: {check['fix']}", style="italic")
-    if check.get("action") == "repoint":
-        body.append("\npress f to point this number at the relay now", style="bold")
+    if check.get("action") in ACTION_HINTS:
+        body.append(f"\npress f to {ACTION_HINTS[str(check['action'])]}", style="bold")
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(width=3, justify="right")
     grid.add_column(ratio=1)
@@ -79,7 +85,8 @@ class TroubleshootPane(AdminPane):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "rerun", "Run checks again", id="admin.rerun_checks"),
-        Binding("f", "fix", "Fix (repoint)", id="admin.fix"),
+        Binding("f", "fix", "Fix this", id="admin.fix"),
+        Binding("R", "repoint_all", "Repoint all", id="admin.repoint_all"),
     ]
 
     def __init__(self, client: Any, *, id: str | None = None) -> None:
@@ -88,7 +95,9 @@ class TroubleshootPane(AdminPane):
         self.running = False
 
     def compose(self) -> ComposeResult:
-        yield Static("Press r to run the checks.", id="checks-summary")
+        with Horizontal(id="checks-top"):
+            yield Static("Press r to run the checks.", id="checks-summary")
+            yield Button("Repoint all numbers (R)", id="repoint-all", compact=True)
         yield OptionList(id="checks")
 
     @property
@@ -121,11 +130,15 @@ class TroubleshootPane(AdminPane):
         self.show(result)
 
     def show(self, result: dict[str, Any]) -> None:
+        """The checks; the highlight stays on the check it was on when that is still there
+        (a re-run must not move the cursor), else goes to the first fix or problem."""
+        was = self.highlighted_check()
         self.checks = list(result.get("checks") or [])
         self.query_one("#checks-summary", Static).update(summary(result))
         options: list[Option | None] = []
         first_problem: int | None = None
         first_fix: int | None = None  # what the admin can fix from here comes first
+        same: int | None = None
         positions = {id(check): index for index, check in enumerate(self.checks)}
         for index, (title, items) in enumerate(grouped(self.checks)):
             if index:
@@ -133,13 +146,15 @@ class TroubleshootPane(AdminPane):
             options.append(Option(Text(title, style="bold"), disabled=True))
             for check in items:
                 position = sum(1 for option in options if option is not None)
-                if check.get("action") == "repoint" and first_fix is None:
+                if was is not None and check_key(check) == check_key(was):
+                    same = position
+                if check.get("action") in ACTION_HINTS and first_fix is None:
                     first_fix = position
                 if first_problem is None and check.get("level") == "problem":
                     first_problem = position
                 options.append(Option(check_text(check), id=f"c{positions[id(check)]}"))
         self.options.set_options(options)
-        start = first_fix if first_fix is not None else first_problem
+        start = next((p for p in (same, first_fix, first_problem) if p is not None), None)
         if start is not None:
             self.options.highlighted = start
         else:
@@ -157,7 +172,8 @@ class TroubleshootPane(AdminPane):
 
     def highlighted_fix(self) -> dict[str, Any] | None:
         check = self.highlighted_check()
-        if check is None or check.get("action") != "repoint" or check.get("number_id") is None:
+        if check is None or check.get("action") not in ACTION_HINTS \
+                or check.get("number_id") is None:
             return None
         return check
 
@@ -170,15 +186,52 @@ class TroubleshootPane(AdminPane):
 
     @work(exclusive=True, group="checks")
     async def action_fix(self) -> None:
+        """What the check under the cursor offers, whichever it is."""
         check = self.highlighted_fix()
         if check is None:
             self.notify("Nothing to fix here from the inbox; the check says what to do.",
                         timeout=4)
             return
-        done = await self.call(f"repoint {check.get('subject')}", "repoint_number",
-                               number_id=check["number_id"])
+        if check.get("action") == "open_held":
+            opened = await self.call(f"open the texts on {check.get('subject')}",
+                                     "open_held_texts", number_id=check["number_id"])
+            if opened is None:
+                return
+            count = len(opened.get("opened") or [])
+            self.notify(f"{count} held text{'s' if count != 1 else ''} on"
+                        f" {check.get('subject')} opened as tickets in the inbox.",
+                        title="Texts opened", timeout=5)
+        else:
+            done = await self.call(f"repoint {check.get('subject')}", "repoint_number",
+                                   number_id=check["number_id"])
+            if done is None:
+                return
+            self.notify(f"{check.get('subject')} now sends texts to {done.get('sms_url')}.",
+                        title="Webhooks repointed", timeout=5)
+        await self.reload()
+
+    @on(Button.Pressed, "#repoint-all")
+    def _repoint_all_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_repoint_all()
+
+    @work(exclusive=True, group="checks")
+    async def action_repoint_all(self) -> None:
+        """Every connected number's webhooks pointed at this relay, then the checks again."""
+        done = await self.call("repoint every number", "repoint_all")
         if done is None:
             return
-        self.notify(f"{check.get('subject')} now sends texts to {done.get('sms_url')}.",
-                    title="Webhooks repointed", timeout=5)
+        repointed, failed = done.get("repointed") or [], done.get("failed") or []
+        words = f"{len(repointed)} number{'s' if len(repointed) != 1 else ''} now send" \
+            " their texts to this relay."
+        if failed:
+            words += " Not repointed: " + "; ".join(
+                f"{f.get('e164')}: {f.get('reason')}" for f in failed)
+        self.notify(words, title="Webhooks repointed", severity="warning" if failed
+                    else "information", timeout=8)
         await self.reload()
+
+
+def check_key(check: dict[str, Any]) -> tuple[str, str, str]:
+    """What a check is about, the same from one run to the next (its words may change)."""
+    return (str(check.get("scope")), str(check.get("subject")), str(check.get("check")))

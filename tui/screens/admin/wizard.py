@@ -105,9 +105,12 @@ class ConnectWizard(Screen[dict[str, Any] | None]):
         Binding("ctrl+s", "proceed", "Next / Complete", id="wizard.proceed"),
     ]
 
-    def __init__(self, client: RelayClient) -> None:
+    def __init__(self, client: RelayClient, *, name: str = "", sid: str = "") -> None:
+        """``name`` and ``sid`` fill the first step in: reconnecting a disconnected account
+        needs only its auth token typed again (checked with Twilio afresh)."""
         super().__init__()
         self.client = client
+        self.known_name, self.known_sid = name, sid
         self.checked: dict[str, Any] | None = None  # check_account's answer for these credentials
         self.result: dict[str, Any] | None = None
         self.busy = False
@@ -115,16 +118,17 @@ class ConnectWizard(Screen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
-            yield Label("Connect a Twilio account", id="wizard-title")
+            yield Label(f"Reconnect {self.known_name}" if self.known_sid
+                        else "Connect a Twilio account", id="wizard-title", markup=False)
             yield Static("", id="wizard-step")
             with ContentSwitcher(initial="step-credentials", id="wizard-steps"):
                 with VerticalScroll(id="step-credentials"):
                     yield Label("Account name")
-                    yield Input(placeholder="any display name, e.g. Acme support",
-                                id="wizard-name")
+                    yield Input(self.known_name, placeholder="any display name, e.g. Acme"
+                                " support", id="wizard-name")
                     yield Label("Account SID")
-                    yield Input(placeholder="AC followed by 32 hex digits", max_length=40,
-                                id="wizard-sid")
+                    yield Input(self.known_sid, placeholder="AC followed by 32 hex digits",
+                                max_length=40, id="wizard-sid")
                     yield Static("", id="wizard-sid-check", classes="wizard-hint")
                     yield Label("Auth token")
                     yield Input(placeholder="shown once in Twilio, never here", password=True,
@@ -147,7 +151,7 @@ class ConnectWizard(Screen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self._show_step("step-credentials")
-        self.query_one("#wizard-name", Input).focus()
+        self.query_one("#wizard-token" if self.known_sid else "#wizard-name", Input).focus()
 
     @property
     def step(self) -> str:
@@ -251,7 +255,8 @@ class ConnectWizard(Screen[dict[str, Any] | None]):
         numbers = checked.get("numbers") or []
         picker: SelectionList[str] = self.query_one("#wizard-numbers", SelectionList)
         picker.clear_options()
-        picker.add_options([Selection(number_prompt(n), str(n["sid"]), len(numbers) == 1)
+        picker.add_options([Selection(number_prompt(n), str(n["sid"]),
+                                      len(numbers) == 1 or bool(n.get("known")))
                             for n in numbers])
         picker.display = bool(numbers)
         if numbers:
