@@ -584,9 +584,13 @@ def mark_sending(ctx: WriteContext, message_id: int) -> Message:
 
     A reply whose author an admin has disabled since it was queued is not sent:
     it is marked failed instead (the outbox sends only what comes back ``sending``).
+    Only a queued message without a SID becomes ``sending``: one that moved on
+    since the outbox read it (a SID attached, a status recorded) is left alone.
     """
     message = entry_by_id(ctx.conn, message_id)
     assert isinstance(message, Message)
+    if message.status is not MessageStatus.QUEUED or message.twilio_sid:
+        return message  # moved on since the outbox read it: never a second attempt
     if message.author_agent_id is not None and _one(
         ctx.conn, "SELECT 1 FROM agents WHERE id = ? AND disabled", (message.author_agent_id,)
     ) is not None:

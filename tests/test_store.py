@@ -485,6 +485,20 @@ async def test_a_message_twilio_accepted_leaves_the_outbox(desk: Desk) -> None:
     assert await desk.store.read(queries.outbox) == []
 
 
+async def test_only_a_queued_reply_without_a_sid_is_marked_sending(desk: Desk) -> None:
+    """The outbox reads, then marks: a message that moved on in between is never tried again."""
+    reply = await _reply(desk)
+    await desk.store.write(writes.attach_sid, reply.id, sid="SMmoved", status=MessageStatus.SENT)
+    await desk.store.write(writes.update_status, "SMmoved", MessageStatus.DELIVERED)
+    seq = await desk.store.read(queries.latest_seq)
+    left = await desk.store.write(writes.mark_sending, reply.id)
+    assert (left.status, left.twilio_sid) == (MessageStatus.DELIVERED, "SMmoved")
+    assert await desk.store.read(queries.latest_seq) == seq  # no event either
+    failed = await _reply(desk, "second")
+    await desk.store.write(writes.mark_failed, failed.id, error_code=21610)
+    assert (await desk.store.write(writes.mark_sending, failed.id)).status is MessageStatus.FAILED
+
+
 async def test_status_callbacks_only_move_forward(desk: Desk) -> None:
     reply = await _reply(desk)
     await desk.store.write(writes.mark_sending, reply.id)
