@@ -66,7 +66,9 @@ def _demo(args: argparse.Namespace) -> int:
 
         # The user's own settings (keymap, theme, send review) apply; relay and token are
         # the demo's.
-        return run_inbox(backend.url, backend.token)
+        return run_inbox(backend.url, backend.token, welcome=(
+            "Customers text in over the next minutes. Text it yourself from another"
+            f" terminal:\n{backend.how_to_text}"))
     except DemoError as error:
         print(f"smsdesk demo: could not start: {error}", file=sys.stderr)
         return 1

@@ -438,3 +438,17 @@ async def test_r_on_the_list_opens_the_ticket_and_starts_the_reply() -> None:
         await until(pilot, lambda: app.inbox.composer.context is not None, "the ticket")
         _no_toasts(app)
         assert app.focused is not None and app.inbox.composer in app.focused.ancestors
+
+
+async def test_the_demo_says_how_to_text_it_in_a_welcome_toast() -> None:
+    """The demo's ports are random: the inbox itself tells the newcomer the command."""
+    line = 'smsdesk sim text --from +14155550100 --to +18885550100 "Hello!"'
+    app = InboxApp(Config(relay="ws://127.0.0.1:9/ws", token="sd_canned", send_review=False),
+                   client_class=CannedClient, welcome=f"Text it yourself:\n{line}")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert any(line in str(n.message) for n in app._notifications)
+    plain = inbox_app()
+    async with plain.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert not any("sim text" in str(n.message) for n in plain._notifications)

@@ -53,9 +53,11 @@ class InboxApp(App[int]):
     ]
 
     def __init__(self, config: Config, *, backoff: tuple[float, ...] | None = None,
-                 client_class: type[RelayClient] = RelayClient) -> None:
+                 client_class: type[RelayClient] = RelayClient, welcome: str = "") -> None:
         super().__init__()
         self.config = config
+        # Said once at start: the demo uses it to tell a newcomer how to text in.
+        self.welcome = welcome
         self.send_review = config.send_review
         extra = {"backoff": backoff} if backoff else {}
         self.client = client_class(config.relay, config.token, on_event=self._relay_event,
@@ -73,6 +75,8 @@ class InboxApp(App[int]):
         warnings += apply_keymap(self, self.config.keymap, self.catalog)
         for warning in warnings:
             self.notify(warning, title="Config", severity="warning", timeout=10)
+        if self.welcome:
+            self.notify(self.welcome, title="Welcome to the demo", timeout=30)
         self.push_screen(self.inbox)
         self.run_worker(self.client.run(), name="relay-client", group="client")
 
@@ -141,7 +145,7 @@ class InboxApp(App[int]):
 
 
 def run_inbox(relay_url: str | None = None, token: str | None = None, *,
-              config_path: Path | None = None) -> int:
+              config_path: Path | None = None, welcome: str = "") -> int:
     """Open the inbox; settings not given here come from the config file."""
     try:
         config = load_config(config_path)
@@ -156,5 +160,5 @@ def run_inbox(relay_url: str | None = None, token: str | None = None, *,
         print("smsdesk: no agent token. Ask an admin for one (`smsdesk agent add NAME`), then"
               " pass --token or put `token = \"...\"` in the config file.")
         return 2
-    result = InboxApp(config).run()
+    result = InboxApp(config, welcome=welcome).run()
     return int(result or 0)
