@@ -180,14 +180,16 @@ def test_cli_demo_opens_the_inbox_then_cleans_up(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SMSDESK_CONFIG", str(user_config))
     seen: dict[str, Any] = {}
 
-    def run_inbox(relay_url: str, token: str, *, config_path: Path | None = None) -> int:
+    def run_inbox(relay_url: str, token: str, *, config_path: Path | None = None,
+                  welcome: str = "") -> int:
         from tui.config import load_config
 
         config = load_config(config_path)  # what the real run_inbox reads
         home = next(tmp_path.glob("smsdesk-demo-*"))
         seen.update(url=relay_url, token=token, home=home, home_existed=home.is_dir(),
                     listening=not _refuses(relay_url), theme=config.theme,
-                    keymap=config.keymap, children=_processes_mentioning(str(home)))
+                    keymap=config.keymap, children=_processes_mentioning(str(home)),
+                    welcome=welcome)
         return 0
 
     monkeypatch.setitem(sys.modules, "tui.app", types.SimpleNamespace(run_inbox=run_inbox))
@@ -198,6 +200,7 @@ def test_cli_demo_opens_the_inbox_then_cleans_up(monkeypatch: pytest.MonkeyPatch
     assert seen["url"].startswith("ws://127.0.0.1:") and seen["url"].endswith("/ws")
     assert seen["token"].startswith("sd_")
     assert (seen["theme"], seen["keymap"]) == ("nord", {"inbox.reply": "R"})  # the user's
+    assert "smsdesk sim text --from " in seen["welcome"]  # how to text this demo
     assert seen["home"].name.startswith("smsdesk-demo-") and seen["home_existed"]
     assert seen["listening"] and seen["children"]
     assert not seen["home"].exists()
