@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import stat
 from collections.abc import AsyncIterator, Callable
@@ -15,8 +16,8 @@ from textual.widget import Widget
 
 from core import queries
 from tui.app import InboxApp
-from tui.client import ConnectionState
-from tui.drafts import drafts_path, load_drafts
+from tui.client import ConnectionState, RelayClient
+from tui.drafts import KeptDraft, drafts_path, keep_drafts, load_drafts
 from tui.screens.quit import QuitScreen
 from tui.widgets.composer import Composer
 from tui.widgets.header import InboxHeader
@@ -167,6 +168,37 @@ async def test_a_reply_queued_offline_is_kept_as_a_draft_and_comes_back(
         await until(pilot, lambda: any(m.body == "It left this morning"
                                        for m in desk.sim.messages), what="sent")
     assert load_drafts(path) == []
+
+
+async def test_a_kept_reply_that_had_reached_the_relay_is_not_sent_twice(
+        desk: LiveDesk) -> None:
+    """The answer was lost on the way back, the agent kept the reply: sent again, once."""
+    await desk.text("Where is my parcel?")
+    ticket_id = (await desk.relay.store.read(queries.list_tickets,
+                                             queries.TicketFilter())).items[0].ticket.id
+    body = "It left this morning"
+    # What reached the relay before the connection dropped, under the id the draft kept.
+    reached = RelayClient(desk.ws_url, desk.admin_token)
+    running = asyncio.create_task(reached.run())
+    try:
+        await reached.command("reply", command_id="send-lost-answer", ticket_id=ticket_id,
+                              body=body)
+    finally:
+        await reached.close()
+        running.cancel()
+    keep_drafts(drafts_path(desk.home), [KeptDraft(ticket_id, "reply", body,
+                                                   "send-lost-answer")])
+    app = InboxApp(desk.config(data_dir=desk.home))
+    async with app.run_test(size=SIZE) as pilot:
+        await live(pilot, app)
+        await pilot.press("enter")
+        composer = app.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.text == body, what="the draft")
+        await pilot.press("r", "ctrl+s")
+        await until(pilot, lambda: not app.inbox.unsent_work(), what="the relay's answer")
+    thread = await desk.relay.store.read(queries.thread, ticket_id)
+    assert [e.body for e in thread.items if getattr(e, "direction", None) == "outbound"
+            ] == [body]
 
 
 async def test_waiting_quits_once_the_relay_has_the_work(desk: LiveDesk) -> None:

@@ -27,6 +27,10 @@ class KeptDraft:
     ticket_id: int
     mode: str  # "reply" | "note"
     body: str
+    # The command id it was on its way under ("" if it never left the composer). It may
+    # have reached the relay before the answer was lost: sent again under the same id,
+    # the relay answers from its record instead of sending it a second time.
+    command_id: str = ""
 
 
 def drafts_path(data_dir: Path | None = None) -> Path:
@@ -44,7 +48,9 @@ def load_drafts(path: Path) -> list[KeptDraft]:
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("ticket_id"), int) \
                 and item.get("mode") in ("reply", "note") and isinstance(item.get("body"), str):
-            kept.append(KeptDraft(item["ticket_id"], item["mode"], item["body"]))
+            command_id = item.get("command_id")
+            kept.append(KeptDraft(item["ticket_id"], item["mode"], item["body"],
+                                  command_id if isinstance(command_id, str) else ""))
     return kept
 
 
@@ -54,8 +60,9 @@ def save_drafts(path: Path, drafts: list[KeptDraft]) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = json.dumps([{"ticket_id": d.ticket_id, "mode": d.mode, "body": d.body}
-                       for d in drafts], ensure_ascii=False, indent=1)
+    text = json.dumps([{"ticket_id": d.ticket_id, "mode": d.mode, "body": d.body,
+                        "command_id": d.command_id} for d in drafts],
+                      ensure_ascii=False, indent=1)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".drafts-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:  # mkstemp: 0600 already

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -81,6 +82,8 @@ class InboxScreen(Screen[None]):
         self.drafts_file = drafts_file
         self._before_search: View | None = None  # what Esc goes back to
         self._sending: dict[int, KeptDraft] = {}  # replies and notes the relay has not answered
+        # Kept drafts put back unchanged go out under the id they left with (never twice).
+        self._resend_ids: dict[tuple[int, str, str], str] = {}
         self._sends = 0
         self.names = Directory()
         self.model = TicketListModel(self.command, self._rows_changed)
@@ -464,22 +467,25 @@ class InboxScreen(Screen[None]):
     async def send_draft(self, draft: Draft, ticket_id: int) -> None:
         self._sends += 1
         token = self._sends
-        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body)
+        command_id = self._resend_ids.pop((ticket_id, draft.mode, draft.body), "") \
+            or f"send-{uuid.uuid4().hex}"
+        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id)
         try:
-            await self._send(draft, ticket_id)
+            await self._send(draft, ticket_id, command_id)
         finally:
             self._sending.pop(token, None)
 
-    async def _send(self, draft: Draft, ticket_id: int) -> None:
+    async def _send(self, draft: Draft, ticket_id: int, command_id: str) -> None:
         try:
             if draft.mode == "note":
-                await self.command("add_note", ticket_id=ticket_id, body=draft.body)
+                await self.command("add_note", ticket_id=ticket_id, body=draft.body,
+                                   command_id=command_id)
             else:
                 media = [await self._upload(item) for item in draft.attachments]
                 args: dict[str, Any] = {"ticket_id": ticket_id, "body": draft.body}
                 if media:
                     args["media"] = media
-                await self.command("reply", **args)
+                await self.command("reply", command_id=command_id, **args)
         except CommandError as error:
             if self.showing:
                 self.composer.failed(str(error))
@@ -525,8 +531,11 @@ class InboxScreen(Screen[None]):
         for draft in kept:
             if self.showing and self.composer.offer_draft(ticket_id, draft.mode,  # type: ignore[arg-type]
                                                           draft.body):
+                if draft.command_id:
+                    self._resend_ids[(ticket_id, draft.mode, draft.body)] = draft.command_id
                 self.notify(f"The {draft.mode} you kept when you quit is back in the composer."
-                            " Check the thread first: it may have reached the relay.",
+                            + (" It may have reached the relay already: sent unchanged, it"
+                               " still goes out only once." if draft.command_id else ""),
                             title="Draft restored", timeout=8)
             elif self.drafts_file is not None:
                 await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
