@@ -219,6 +219,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
+    # 6: each ticket's newest reply, for the list's failed-delivery flag: without it a
+    # ticket with a long thread and no reply walks its whole thread for every list window
+    """
+    CREATE INDEX entries_replies ON entries(ticket_id, id)
+        WHERE kind = 'message' AND direction = 'outbound';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
