@@ -219,6 +219,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
+    # 8 (the conversations part of issue 10; 6 on its own branch, after 6 and 7 when merged):
+    # the business number a reply was sent from, when the agent chose another than the
+    # ticket's; NULL: the ticket's own. The customer's answer to that number threads back
+    # into the ticket (core.writes.record_inbound), found through this index.
+    """
+    ALTER TABLE entries ADD COLUMN from_number_id INTEGER REFERENCES phone_numbers(id);
+    CREATE INDEX entries_from_number ON entries(from_number_id, ticket_id)
+        WHERE from_number_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -242,7 +242,8 @@ class InboxScreen(Screen[None]):
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
-        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
+        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
+                and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
             preview = (payload.get("message") or {}).get("body", "")[:60]
