@@ -78,3 +78,12 @@ def test_a_number_listed_without_its_account_is_left_out() -> None:
     bare = {**UK_LONG_CODE, "account": None}
     verdicts = judge_senders(_on(TOLL_FREE, US_CUSTOMER), [TOLL_FREE, bare], "hi")
     assert [v.number_id for v in verdicts] == [1]
+
+
+def test_a_new_conversation_with_a_uk_customer_suggests_the_uk_number() -> None:
+    """No number was texted yet: a number of the customer's own country comes first."""
+    sender, account = sender_from_wire(TOLL_FREE, ACCOUNT)
+    fresh = ComposeContext(ticket_id=0, number=sender, account=account,
+                           contact=contact_for(UK_MOBILE))
+    verdicts = judge_senders(fresh, NUMBERS, "hello")
+    assert [v.context.number.e164 for v in verdicts if v.suggested] == [UK_LONG_CODE["e164"]]

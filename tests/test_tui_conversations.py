@@ -106,3 +106,27 @@ async def test_a_reply_from_another_number_chosen_in_the_from_picker(desk: LiveD
 def _visible_lines(thread: ThreadView) -> list[str]:
     return ["".join(segment.text for segment in thread.render_line(y))
             for y in range(thread.size.height)]
+
+
+async def test_a_new_conversation_with_a_customer_who_opted_out_is_refused_before_sending(
+        desk: LiveDesk) -> None:
+    """Typed by name, a known customer is found; their STOP is known, so no number may."""
+    await desk.text("STOP", from_="+12015550123")
+    store = desk.relay.store
+    contact = next(iter((await store.read(queries.list_tickets)).items))
+    await store.write(writes.update_contact, contact.ticket.contact_id, name="Kim Park")
+    app = InboxApp(desk.config(admin=False, data_dir=desk.home), backoff=(30,))
+    async with app.run_test(size=SIZE) as pilot:
+        inbox = app.inbox
+        await until(pilot, lambda: inbox.model.total == 1 and inbox.model.row(0)
+                    and inbox.model.row(0).get("contact_name") == "Kim Park", "Kim's ticket")
+        await pilot.press("c")
+        screen = await until(pilot, lambda: isinstance(app.screen, NewConversationScreen)
+                             and app.screen, "the new conversation screen")
+        await pilot.press(*"kim", "enter", *"Hello again")
+        await until(pilot, lambda: screen.to == "+12015550123", "Kim's number")
+        assert "Kim Park" in str(screen.query_one("#nc-understood").render())
+        assert screen.sender is not None and 21610 in [r.code for r in screen.sender.refusals]
+        await pilot.press("ctrl+s")
+        assert app.screen is screen
+    assert await store.read(queries.count_tickets) == 1

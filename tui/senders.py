@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.models import Contact, SenderType
+from core.phones import NotAPhoneNumber, country_of_number, understood
 from core.preflight import MediaLike, Refusal, preflight
 from tui.widgets.composer import ComposeContext
 
@@ -90,17 +91,27 @@ NOTHING_TO_SEND = 21602  # Twilio: "Message body is required"
 
 def suggested_sender(verdicts: Sequence[SenderVerdict], *,
                      default_id: int) -> SenderVerdict | None:
-    """The number the customer last texted when it can send; else one that can, toll-free
-    first (it reaches US and Canadian customers without 10DLC registration), then the
-    fewest doubts; None when no number can."""
+    """The number the customer last texted when it can send; else one that can: a number
+    of the customer's own country first (a local sender, local rates), then toll-free (it
+    reaches US and Canadian customers without 10DLC registration), then the fewest doubts;
+    None when no number can."""
     usable = [v for v in verdicts if v.can_send]
     for verdict in usable:
         if verdict.number_id == default_id:
             return verdict
     if not usable:
         return None
-    return min(usable, key=lambda v: (v.context.number.sender_type is not SenderType.TOLL_FREE,
-                                      len(v.warnings), v.number_id))
+    return min(usable, key=lambda v: (
+        country_of_number(v.context.number) != _region_of(v.context.contact.phone),
+        v.context.number.sender_type is not SenderType.TOLL_FREE, len(v.warnings),
+        v.number_id))
+
+
+def _region_of(phone: str) -> str:
+    try:
+        return understood(phone).region
+    except NotAPhoneNumber:
+        return ""
 
 
 def contact_for(phone: str, name: str = "", opted_out: bool = False) -> Contact:

@@ -77,7 +77,8 @@ class InboxScreen(Screen[None]):
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
         # New outbound conversations (issue 10).
-        Binding("c", "new_conversation", "New", id="inbox.new_conversation"),
+        Binding("c", "new_conversation", "New conversation", show=False,
+                id="inbox.new_conversation"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -543,9 +544,9 @@ class InboxScreen(Screen[None]):
 
     def action_new_conversation(self) -> None:
         customers = [KnownCustomer(str(row.get("contact_name") or ""),
-                                   str(row.get("contact_phone") or ""))
-                     for row in (*self.model.head, *self.model.tail)
-                     if row.get("contact_name") and row.get("contact_phone")]
+                                   str(row.get("contact_phone") or ""),
+                                   bool(row.get("contact_opted_out")))
+                     for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
         screen = NewConversationScreen(self.names.numbers.values(), customers)
         self.app.push_screen(screen, self._conversation_wanted)
 

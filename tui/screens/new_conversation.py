@@ -21,7 +21,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
 
-from core.phones import NotAPhoneNumber, country_of_number, understood
+from core.models import PhoneNumber
+from core.phones import NotAPhoneNumber, Understood, country_of_number, understood
 from core.sms import analyze
 from tui.screens.from_picker import FromPicker
 from tui.screens.pickers import matches
@@ -35,6 +36,7 @@ class KnownCustomer:
 
     name: str
     phone: str
+    opted_out: bool = False
 
 
 class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
@@ -107,16 +109,13 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         """Read the number, judge every sender for it and the draft, redraw."""
         typed = self.query_one("#nc-to", Input).value
         body = self.query_one("#nc-body", TextArea).text
-        region = self._region()
-        self._to, said, name = None, "", ""
+        self._to, said = None, ""
         customer = self._customer_named(typed)
         try:
-            if customer is not None:
-                name, found = customer.name, understood(customer.phone, region)
-                said = f"→ {customer.name} · {found.e164} · {found.country}"
-            else:
-                found = understood(typed, region)
-                said = f"→ {found.e164} · {found.country}"
+            found = self._understood(customer.phone if customer else typed)
+            customer = customer or self._customer_at(found.e164)
+            name = customer.name if customer else ""
+            said = "→ " + " · ".join([*([name] if name else []), found.e164, found.country])
             self._to = found.e164
             self._who = f"{name} ({found.e164})" if name else found.e164
         except NotAPhoneNumber as error:
@@ -124,7 +123,7 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         self.query_one("#nc-understood", Static).update(Content(said))
         self._verdicts = []
         if self._to is not None and self._numbers:
-            base = self._context_for(self._numbers[0], self._to, name)
+            base = self._context_for(self._numbers[0], self._to, customer)
             self._verdicts = judge_senders(base, self._numbers, body)
         self._show_sender(body)
 
@@ -150,15 +149,26 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         reasons += [f"⚠ {w.reason}" for w in sender.warnings]
         verdict.update(Content("\n".join([count, *reasons])))
 
-    def _region(self) -> str:
-        """The country a number typed without its code is read in: the sender's."""
-        sender = self.sender
-        if sender is not None:
-            return country_of_number(sender.context.number) or "US"
-        if self._numbers:
-            number, _ = sender_from_wire(self._numbers[0], self._numbers[0]["account"])
-            return country_of_number(number) or "US"
-        return "US"
+    def _understood(self, typed: str) -> Understood:
+        """The number read in the sender's country; failing that, in the country of each of
+        the desk's numbers (a UK desk's agent types 07911 123456 before any sender is
+        judged); the first reading's refusal words if none fits."""
+        regions = [self._region_of(self.sender.context.number)] if self.sender else []
+        for number in self._numbers:
+            phone, _ = sender_from_wire(number, number["account"])
+            regions.append(self._region_of(phone))
+        first: NotAPhoneNumber | None = None
+        for region in dict.fromkeys(regions or ["US"]):
+            try:
+                return understood(typed, region)
+            except NotAPhoneNumber as error:
+                first = first or error
+        assert first is not None
+        raise first
+
+    @staticmethod
+    def _region_of(number: PhoneNumber) -> str:
+        return country_of_number(number) or "US"
 
     def _customer_named(self, typed: str) -> KnownCustomer | None:
         """A known customer whose name matches what was typed (letters only: a name)."""
@@ -166,11 +176,17 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
             return None
         return next((c for c in self._customers if c.name and matches(typed, c.name)), None)
 
+    def _customer_at(self, e164: str) -> KnownCustomer | None:
+        """A known customer with this number: their name, and whether they opted out."""
+        return next((c for c in self._customers if c.phone == e164), None)
+
     @staticmethod
-    def _context_for(number: Mapping[str, Any], to: str, name: str) -> ComposeContext:
+    def _context_for(number: Mapping[str, Any], to: str,
+                     customer: KnownCustomer | None) -> ComposeContext:
         phone, account = sender_from_wire(number, number["account"])
-        return ComposeContext(ticket_id=0, number=phone, account=account,
-                              contact=contact_for(to, name))
+        contact = contact_for(to, customer.name if customer else "",
+                              customer.opted_out if customer else False)
+        return ComposeContext(ticket_id=0, number=phone, account=account, contact=contact)
 
     # -- keys ---------------------------------------------------------------------------------
 
