@@ -77,7 +77,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     ),
     "reply": CommandSpec(
         required={"ticket_id": _INT, "body": _STR},
-        optional={"media": _OBJECTS, "channel": _STR},
+        optional={"media": _OBJECTS, "channel": _STR, "from_number_id": _OPT_INT},
     ),
     "retry_reply": CommandSpec(required={"message_id": _INT}),
     "add_note": CommandSpec(required={"ticket_id": _INT, "body": _STR}),
@@ -132,6 +132,11 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "rename_group": CommandSpec(required={"group_id": _INT, "name": _STR}, admin_only=True),
     # Not stored: who is looking at or answering which ticket, told to the other agents.
     "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
+    # New outbound conversations (issue 10): a new ticket and its first message, at once.
+    "start_conversation": CommandSpec(
+        required={"to": _STR, "from_number_id": _INT, "body": _STR},
+        optional={"media": _OBJECTS},
+    ),
 }
 
 

@@ -220,6 +220,8 @@ def entry_from_row(row: sqlite3.Row) -> Message | Note:
         encoding=row["encoding"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        # (sqlite3.Row's ``in`` looks at values, so keys() it is)
+        from_number_id=row["from_number_id"] if "from_number_id" in row.keys() else None,  # noqa: SIM118
     )
 
 

@@ -225,6 +225,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_replies ON entries(ticket_id, id)
         WHERE kind = 'message' AND direction = 'outbound';
     """,
+    # 7: the business number a reply was sent from, when the agent chose another than the
+    # ticket's; NULL: the ticket's own. The customer's answer to that number threads back
+    # into the ticket (core.writes.record_inbound), found through this index.
+    """
+    ALTER TABLE entries ADD COLUMN from_number_id INTEGER REFERENCES phone_numbers(id);
+    CREATE INDEX entries_from_number ON entries(from_number_id, ticket_id)
+        WHERE from_number_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

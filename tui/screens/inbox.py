@@ -34,8 +34,11 @@ from tui.model import (
     standard_views,
     with_view_text,
 )
+from tui.screens.from_picker import FromPicker
+from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
 from tui.screens.quit import UnsentWork
+from tui.senders import judge_senders
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
@@ -73,6 +76,9 @@ class InboxScreen(Screen[None]):
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
+        # New outbound conversations (issue 10).
+        Binding("c", "new_conversation", "New conversation", show=False,
+                id="inbox.new_conversation"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -95,6 +101,8 @@ class InboxScreen(Screen[None]):
         self._pending_state: tuple[ConnectionState, str] | None = None
         self._media_wanted: set[str] = set()
         self.others: dict[int, dict[str, Any]] = {}  # agent id -> their presence frame
+        # The sender the agent chose per ticket (ctrl+f); absent: the ticket's own number.
+        self.chosen_senders: dict[int, int] = {}
 
     # --- layout -------------------------------------------------------------------
 
@@ -242,7 +250,8 @@ class InboxScreen(Screen[None]):
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
-        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
+        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
+                and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
             preview = (payload.get("message") or {}).get("body", "")[:60]
@@ -376,7 +385,11 @@ class InboxScreen(Screen[None]):
             if self.live_once:
                 self._reload_numbers()  # connected after the last load: ask, then judge
             return
-        self.composer.set_context(ComposeContext.from_wire(row, number, number["account"]))
+        context = ComposeContext.from_wire(row, number, number["account"])
+        chosen = self.names.numbers.get(self.chosen_senders.get(context.ticket_id, -1))
+        if chosen is not None and chosen.get("account"):
+            context = context.sending_from(chosen)
+        self.composer.set_context(context)
 
     @on(ThreadView.OlderWanted)
     def _older_wanted(self, message: ThreadView.OlderWanted) -> None:
@@ -452,7 +465,9 @@ class InboxScreen(Screen[None]):
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
-        self.send_draft(message.draft, message.context.ticket_id)
+        context = message.context
+        self.send_draft(message.draft, context.ticket_id,
+                        from_number_id=context.number.id if context.from_another_number else None)
 
     @on(Composer.Cancelled)
     def _cancelled(self) -> None:
@@ -464,18 +479,20 @@ class InboxScreen(Screen[None]):
             self.client.announce(self.open_row["ticket"]["id"], "viewing")
 
     @work(group="send")
-    async def send_draft(self, draft: Draft, ticket_id: int) -> None:
+    async def send_draft(self, draft: Draft, ticket_id: int, *,
+                         from_number_id: int | None = None) -> None:
         self._sends += 1
         token = self._sends
         command_id = self._resend_ids.pop((ticket_id, draft.mode, draft.body), "") \
             or f"send-{uuid.uuid4().hex}"
         self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id)
         try:
-            await self._send(draft, ticket_id, command_id)
+            await self._send(draft, ticket_id, command_id, from_number_id)
         finally:
             self._sending.pop(token, None)
 
-    async def _send(self, draft: Draft, ticket_id: int, command_id: str) -> None:
+    async def _send(self, draft: Draft, ticket_id: int, command_id: str,
+                    from_number_id: int | None = None) -> None:
         try:
             if draft.mode == "note":
                 await self.command("add_note", ticket_id=ticket_id, body=draft.body,
@@ -485,6 +502,8 @@ class InboxScreen(Screen[None]):
                 args: dict[str, Any] = {"ticket_id": ticket_id, "body": draft.body}
                 if media:
                     args["media"] = media
+                if from_number_id is not None:
+                    args["from_number_id"] = from_number_id  # the relay judges it again
                 await self.command("reply", command_id=command_id, **args)
         except CommandError as error:
             if self.showing:
@@ -499,6 +518,53 @@ class InboxScreen(Screen[None]):
         self.composer.sent()
         self._viewing_again()
         self.thread.focus()
+
+    # --- choosing the sender (issue 10: conversations) ------------------------------------
+
+    @on(Composer.SenderWanted)
+    def _sender_wanted(self, message: Composer.SenderWanted) -> None:
+        """The From picker for this draft: every number judged for this customer."""
+        context, draft = message.context, message.draft
+        verdicts = judge_senders(context, self.names.numbers.values(), draft.body,
+                                 [item.attachment for item in draft.attachments])
+        who = context.contact.name or context.contact.phone
+        picker = FromPicker(verdicts, current_id=context.number.id,
+                            default_id=context.ticket_number_id, who=who)
+        self.app.push_screen(picker, lambda chosen: self._sender_chosen(context, chosen))
+
+    def _sender_chosen(self, context: ComposeContext, number_id: int | None) -> None:
+        if number_id is not None:
+            if number_id == context.ticket_number_id:
+                self.chosen_senders.pop(context.ticket_id, None)
+            else:
+                self.chosen_senders[context.ticket_id] = number_id
+            self._refresh_compose_context()
+        if self.showing:
+            self.composer.start("reply")
+
+    def action_new_conversation(self) -> None:
+        customers = [KnownCustomer(str(row.get("contact_name") or ""),
+                                   str(row.get("contact_phone") or ""),
+                                   bool(row.get("contact_opted_out")))
+                     for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
+        screen = NewConversationScreen(self.names.numbers.values(), customers)
+        self.app.push_screen(screen, self._conversation_wanted)
+
+    def _conversation_wanted(self, wanted: dict[str, Any] | None) -> None:
+        if wanted is not None:
+            self.start_conversation(wanted)
+
+    @work(group="send")
+    async def start_conversation(self, wanted: dict[str, Any]) -> None:
+        """One command, one id: resent after a reconnect, the relay makes one ticket."""
+        try:
+            started = await self.command("start_conversation",
+                                         command_id=f"start-{uuid.uuid4().hex}", **wanted)
+        except CommandError as error:
+            self.notify(str(error), title="Not started", severity="error", timeout=8)
+            return
+        ticket = started["ticket"]
+        self.notify(f"Ticket #{ticket['id']} started with {wanted['to']}.", timeout=5)
 
     # --- quitting -----------------------------------------------------------------------
 
