@@ -63,13 +63,13 @@ COMMANDS: Mapping[str, CommandSpec] = {
         optional={
             "status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT, "unassigned": _BOOL,
             "unread": _BOOL, "text": _OPT_STR, "before": _OPT_STR, "after": _OPT_STR,
-            "limit": _INT,
+            "limit": _INT, "deleted": _BOOL,
         },
     ),
     "count_tickets": CommandSpec(
         required={},
         optional={"status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT,
-                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR},
+                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR, "deleted": _BOOL},
     ),
     "get_thread": CommandSpec(
         required={"ticket_id": _INT},
@@ -132,6 +132,12 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "rename_group": CommandSpec(required={"group_id": _INT, "name": _STR}, admin_only=True),
     # Not stored: who is looking at or answering which ticket, told to the other agents.
     "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
+    # The Trash (issue 10): one command per set of tickets; purging is for admins.
+    "delete_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "restore_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "empty_trash": CommandSpec(required={}, admin_only=True),
+    "get_trash_retention": CommandSpec(required={}),
+    "set_trash_retention": CommandSpec(required={"days": _OPT_INT}, admin_only=True),
 }
 
 

@@ -219,6 +219,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
+    # 7 (issue 10, trash): when a ticket went to Trash, so the relay can purge those kept
+    # there longer than the admin's retention; the Trash view walks its own partial index
+    """
+    ALTER TABLE tickets ADD COLUMN deleted_at INTEGER;
+    UPDATE tickets SET deleted_at = updated_at WHERE deleted = 1;
+    CREATE INDEX tickets_trash ON tickets(last_message_at DESC, id DESC) WHERE deleted = 1;
+    CREATE INDEX tickets_trash_age ON tickets(deleted_at) WHERE deleted = 1;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -748,6 +748,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
     values: dict[str, Any] = {}
     for name, value in changes.items():
         values[name] = _ticket_value(ctx.conn, name, value)
+    if "deleted" in values:  # the Trash keeps when, for the admin's retention
+        values["deleted_at"] = ctx.now if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)

@@ -152,6 +152,7 @@ def _view(args: dict[str, Any]) -> queries.TicketFilter:
         unassigned=bool(args.get("unassigned")),
         unread=bool(args.get("unread")),
         text=args.get("text"),
+        deleted=bool(args.get("deleted")),
     )
 
 
@@ -360,6 +361,10 @@ def _check_every_command_has_a_handler() -> None:
     if missing:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
+
+# Each domain's commands register themselves here, before the admin commands, whose module
+# runs the check above once every handler is in.
+from server import commands_trash  # noqa: E402, F401, I001
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.
