@@ -27,6 +27,7 @@ from textual.widgets import Footer
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
+    TRASH,
     Directory,
     ThreadState,
     TicketListModel,
@@ -34,7 +35,13 @@ from tui.model import (
     standard_views,
     with_view_text,
 )
-from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
+from tui.screens.pickers import (
+    AssignScreen,
+    ChoiceScreen,
+    ConfirmScreen,
+    TagsScreen,
+    TextPromptScreen,
+)
 from tui.screens.quit import UnsentWork
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
@@ -73,6 +80,10 @@ class InboxScreen(Screen[None]):
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
+        # The Trash: # or Del deletes (in the Trash: restores), with confirmation; admins empty it.
+        Binding("number_sign,delete", "delete", "Delete", id="inbox.delete"),
+        Binding("number_sign,delete", "restore", "Restore", id="inbox.restore"),
+        Binding("X", "empty_trash", "Empty trash", id="inbox.empty_trash"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -145,7 +156,13 @@ class InboxScreen(Screen[None]):
 
         The admin screen is for admins only: agents never see its key.
         """
-        if action == "admin" and (self.client.agent or {}).get("role") != "admin":
+        is_admin = (self.client.agent or {}).get("role") == "admin"
+        if action == "admin" and not is_admin:
+            return False
+        in_trash = self.model.view.deleted
+        if (action == "delete" and in_trash) or (action == "restore" and not in_trash):
+            return False  # one key: deletes in every view, restores in the Trash
+        if action == "empty_trash" and not (in_trash and is_admin):
             return False
         if action == "retry_failed" and self._failed_reply() is None:
             return False  # shown in the footer only where a reply failed
@@ -652,11 +669,62 @@ class InboxScreen(Screen[None]):
         views += [View(f"Group {g['name']}, open & pending", status=("open", "pending"),
                        group_id=g["id"]) for g in self.names.groups.values()]
         views += [View(f"{label} only", status=(value,)) for label, value in STATUSES]
+        views.append(TRASH)
         options = [(view.label, view) for view in views]
         self._pick(ChoiceScreen("Show", options, None), self._view_chosen)
 
     def _view_chosen(self, view: View) -> None:
         self.run_worker(self.switch_view(view), group="view", exclusive=True)
+
+    # --- the Trash ----------------------------------------------------------------
+
+    def action_delete(self) -> None:
+        self._confirm_on_targets("delete", "Move {} to the Trash?", "delete_tickets")
+
+    def action_restore(self) -> None:
+        self._confirm_on_targets("restore", "Restore {} from the Trash, as it was?",
+                                 "restore_tickets")
+
+    def _confirm_on_targets(self, verb: str, question: str, name: str) -> None:
+        """Ask once for the whole set (selected with space, else the current ticket)."""
+        targets = self._targets()
+        if not targets:
+            self.notify("No ticket here.", severity="warning")
+            return
+        which = f"ticket #{targets[0]}" if len(targets) == 1 else f"{len(targets)} tickets"
+        self._pick(ConfirmScreen(question.format(which), yes=verb.capitalize()),
+                   lambda yes: yes and self._in_one_command(targets, verb, name))
+
+    @work(group="act")
+    async def _in_one_command(self, targets: list[int], verb: str, name: str) -> None:
+        """One command for the set: all of it moves or none, and a resend is not redone."""
+        try:
+            result = await self.command(name, ticket_ids=targets)
+        except CommandError as error:
+            self.notify(str(error), title=f"Could not {verb}", severity="error")
+            return
+        moved = next(iter(result.values()), []) if isinstance(result, dict) else []
+        if self.showing:
+            self.tickets.selected.clear()
+            self.tickets.refresh_rows()
+            done = "Moved to the Trash" if verb == "delete" else "Restored"
+            self.notify(f"{done}: {', '.join(f'#{i}' for i in moved) or 'nothing to do'}.",
+                        timeout=3)
+
+    def action_empty_trash(self) -> None:
+        self._pick(ConfirmScreen("Empty the Trash? Its tickets, messages and notes are deleted "
+                                 "for good.", yes="Empty"),
+                   lambda yes: yes and self._empty_trash())
+
+    @work(group="act")
+    async def _empty_trash(self) -> None:
+        try:
+            result = await self.command("empty_trash")
+        except CommandError as error:
+            self.notify(str(error), title="Could not empty the Trash", severity="error")
+            return
+        purged = len(result.get("purged", [])) if isinstance(result, dict) else 0
+        self.notify(f"Deleted {purged} tickets for good.", timeout=3)
 
     def action_search(self) -> None:
         """A new search starts empty: the last one is in the header, and Esc clears it."""
