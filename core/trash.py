@@ -90,6 +90,7 @@ def _purge(ctx: WriteContext, ids: list[int]) -> list[int]:
     # The FTS delete trigger takes each entry out of the index as it goes.
     conn.execute(f"DELETE FROM entries WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM time_entries WHERE ticket_id IN ({marks})", ids)
+    conn.execute(f"DELETE FROM running_timers WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"UPDATE events SET payload = ? WHERE ticket_id IN ({marks})",
                  (_PURGED_PAYLOAD, *ids))
     conn.execute(f"DELETE FROM tickets WHERE id IN ({marks})", ids)

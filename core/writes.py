@@ -783,20 +783,32 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
     return value
 
 
-def log_time(
-    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = ""
-) -> TimeEntry:
+MAX_TIME_ENTRY_SECONDS = 1000 * 3600  # a thousand hours: more is a typo, not work
+
+
+def check_seconds(seconds: int) -> int:
+    """A time entry's length, refused in words when it cannot be one."""
     if seconds <= 0:
         raise StoreError("time logged must be more than zero")
+    if seconds > MAX_TIME_ENTRY_SECONDS:
+        raise StoreError("time logged must be at most 1000 hours")
+    return seconds
+
+
+def log_time(
+    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = "",
+    billable: bool = False,
+) -> TimeEntry:
+    check_seconds(seconds)
     ticket_by_id(ctx.conn, ticket_id)
     _require_agent(ctx.conn, agent_id)
     cursor = ctx.conn.execute(
-        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (ticket_id, agent_id, seconds, note, ctx.now),
+        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at, billable)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (ticket_id, agent_id, seconds, note, ctx.now, int(billable)),
     )
     entry = TimeEntry(id=cursor.lastrowid or 0, ticket_id=ticket_id, agent_id=agent_id,
-                      seconds=seconds, note=note, created_at=ctx.now)
+                      seconds=seconds, note=note, created_at=ctx.now, billable=billable)
     ctx.emit("time.logged", ticket_id, {"time_entry": records.to_wire(entry)})
     return entry
 
