@@ -24,6 +24,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from core.durations import format_duration, parse_duration
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
@@ -35,6 +36,7 @@ from tui.model import (
     standard_views,
     with_view_text,
 )
+from tui.screens import time_log
 from tui.screens.pickers import (
     AssignScreen,
     ChoiceScreen,
@@ -84,6 +86,9 @@ class InboxScreen(Screen[None]):
         Binding("number_sign,delete", "delete", "Delete", id="inbox.delete"),
         Binding("number_sign,delete", "restore", "Restore", id="inbox.restore"),
         Binding("X", "empty_trash", "Empty trash", id="inbox.empty_trash"),
+        # Time: the agent's one timer (on the relay) starts and stops; L logs and lists entries.
+        Binding("T", "timer", "Timer", id="inbox.timer"),
+        Binding("L", "time_log", "Log time", id="inbox.time_log"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -106,6 +111,8 @@ class InboxScreen(Screen[None]):
         self._pending_state: tuple[ConnectionState, str] | None = None
         self._media_wanted: set[str] = set()
         self.others: dict[int, dict[str, Any]] = {}  # agent id -> their presence frame
+        self.my_timer: dict[str, Any] | None = None  # this agent's running timer, on the relay
+        self.open_time: dict[str, Any] | None = None  # the open ticket's entries and total
 
     # --- layout -------------------------------------------------------------------
 
@@ -221,6 +228,17 @@ class InboxScreen(Screen[None]):
             return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
         await self.switch_view(standard_views(self._agent_id())[0])
+        await self._quietly(self._load_my_timer())
+
+    async def _load_my_timer(self) -> None:
+        """The timer runs on the relay: an inbox started again shows it ticking again."""
+        self._show_timer((await self.command("my_timer")).get("timer"))
+
+    def _show_timer(self, timer: dict[str, Any] | None) -> None:
+        self.my_timer = timer
+        if self.showing:
+            self.header.show_timer(timer and timer.get("ticket_id"),
+                                   timer and timer.get("started_at"))
 
     def _agent_id(self) -> int | None:
         agent = self.client.agent or {}
@@ -259,12 +277,37 @@ class InboxScreen(Screen[None]):
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
+        self._time_changed(kind, event.get("ticket_id"), payload)
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
             preview = (payload.get("message") or {}).get("body", "")[:60]
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)
+
+    def _time_changed(self, kind: str, ticket_id: int | None, payload: dict[str, Any]) -> None:
+        """My timer in the header; the open ticket's total in its title line."""
+        timer = payload.get("timer") or {}
+        if kind in ("timer.started", "timer.stopped") and timer.get("agent_id") == \
+                self._agent_id():
+            running = kind == "timer.started"
+            if running or (self.my_timer or {}).get("ticket_id") == timer.get("ticket_id"):
+                self._show_timer(timer if running else None)
+        if kind.startswith("time.") and self.thread_state is not None \
+                and ticket_id == self.thread_state.ticket_id:
+            self._load_time(ticket_id)
+
+    @work(exclusive=True, group="time")
+    async def _load_time(self, ticket_id: int) -> None:
+        try:
+            time = await self.command("ticket_time", ticket_id=ticket_id)
+        except CommandError as error:
+            logger.info("could not load the time of #%s: %s", ticket_id, error)
+            return
+        if self.showing and self.thread_state is not None \
+                and self.thread_state.ticket_id == ticket_id:
+            self.open_time = time
+            self._show_title()
 
     def _setup_changed(self, kind: str, payload: dict[str, Any]) -> None:
         """An account, number, group or agent changed: redraw names, re-judge the draft."""
@@ -356,6 +399,8 @@ class InboxScreen(Screen[None]):
         self.open_row = row
         self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
+        self.open_time = None
+        self._load_time(ticket["id"])
         self.client.announce(ticket["id"], "viewing")
         self._show_presence()
         try:
@@ -379,7 +424,9 @@ class InboxScreen(Screen[None]):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
     def _show_title(self) -> None:
-        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names)
+        logged = (self.open_time or {}).get("total_seconds")
+        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names,
+                                         logged)
 
     def _refresh_compose_context(self) -> None:
         self._show_title()  # whatever changes the draft's facts changes the title's
@@ -710,6 +757,113 @@ class InboxScreen(Screen[None]):
             done = "Moved to the Trash" if verb == "delete" else "Restored"
             self.notify(f"{done}: {', '.join(f'#{i}' for i in moved) or 'nothing to do'}.",
                         timeout=3)
+
+    # --- time -----------------------------------------------------------------------
+
+    def _one_target(self) -> int | None:
+        """The ticket under the cursor (or the open one, from the thread): time is per ticket."""
+        row = self.tickets.current() if self.focused is not self.thread else None
+        ticket = (row or self.open_row or {}).get("ticket")
+        if ticket is None:
+            self.notify("No ticket here.", severity="warning")
+            return None
+        return int(ticket["id"])
+
+    def action_timer(self) -> None:
+        """Start my timer on this ticket, or stop it if it runs here (one key, both ways)."""
+        ticket_id = self._one_target()
+        if ticket_id is not None:
+            self._toggle_timer(ticket_id)
+
+    @work(group="act")
+    async def _toggle_timer(self, ticket_id: int) -> None:
+        stopping = (self.my_timer or {}).get("ticket_id") == ticket_id
+        try:
+            if stopping:
+                result = await self.command("stop_timer")
+            else:
+                result = await self.command("start_timer", ticket_id=ticket_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not use the timer", severity="error")
+            return
+        stopped = result.get("stopped")
+        if not stopping:
+            self._show_timer(result.get("timer"))
+        elif stopped is not None:
+            self._show_timer(None)
+        said = [] if stopping else [f"Timer started on #{ticket_id}."]
+        if stopped:
+            logged = format_duration(stopped["time_entry"]["seconds"])
+            said.insert(0, f"Stopped the timer on #{stopped['timer']['ticket_id']}: "
+                           f"{logged} logged.")
+        if said:
+            self.notify(" ".join(said), timeout=4)
+
+    def action_time_log(self) -> None:
+        """The ticket's time entries, one key away, with "log time" first."""
+        ticket_id = self._one_target()
+        if ticket_id is not None:
+            self._open_time_log(ticket_id)
+
+    @work(group="act")
+    async def _open_time_log(self, ticket_id: int) -> None:
+        try:
+            time = await self.command("ticket_time", ticket_id=ticket_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the time", severity="error")
+            return
+        self._pick(ChoiceScreen(time_log.log_title(ticket_id, time),
+                                time_log.log_options(ticket_id, time, self.names)),
+                   lambda chosen: self._time_entry_chosen(ticket_id, chosen))
+
+    def _time_entry_chosen(self, ticket_id: int, chosen: Any) -> None:
+        if chosen == time_log.NEW_ENTRY:
+            self._pick(TextPromptScreen(f"Log time on #{ticket_id}", "1h30m, 45m or 1:30", "",
+                                        validate=time_log.duration_problem),
+                       lambda text: self._ask_note(ticket_id, parse_duration(text)))
+        elif not time_log.may_change(chosen, self.client.agent or {}):
+            self.notify("Only its agent (or an admin) may change this entry.", timeout=4)
+        else:
+            self._pick(ChoiceScreen(time_log.entry_label(chosen, self.names),
+                                    time_log.entry_actions(chosen)),
+                       lambda action: self._change_entry(chosen, action))
+
+    def _ask_note(self, ticket_id: int, seconds: int) -> None:
+        def billable(note: str) -> None:
+            self._pick(ConfirmScreen(f"Is this {format_duration(seconds)} billable?",
+                                     yes="Billable", no="Not billable"),
+                       lambda yes: self._time_command(
+                           "log time", "log_time", ticket_id=ticket_id, seconds=seconds,
+                           note=note.strip(), billable=bool(yes)))
+        self._pick(TextPromptScreen("What was it for? (optional)", "a short note", ""), billable)
+
+    def _change_entry(self, entry: dict[str, Any], action: str) -> None:
+        entry_id = entry["id"]
+        if action == time_log.EDIT_DURATION:
+            self._pick(TextPromptScreen("New duration", "1h30m, 45m or 1:30",
+                                        format_duration(entry["seconds"]),
+                                        validate=time_log.duration_problem),
+                       lambda text: self._time_command("change the entry", "update_time_entry",
+                                                       entry_id=entry_id,
+                                                       seconds=parse_duration(text)))
+        elif action == time_log.EDIT_NOTE:
+            self._pick(TextPromptScreen("New note", "a short note", entry.get("note", "")),
+                       lambda note: self._time_command("change the entry", "update_time_entry",
+                                                       entry_id=entry_id, note=note.strip()))
+        elif action == time_log.TOGGLE_BILLABLE:
+            self._time_command("change the entry", "update_time_entry", entry_id=entry_id,
+                               billable=not entry.get("billable"))
+        elif action == time_log.DELETE_ENTRY:
+            self._pick(ConfirmScreen("Delete this time entry?", yes="Delete"),
+                       lambda yes: yes and self._time_command(
+                           "delete the entry", "delete_time_entry", entry_id=entry_id))
+
+    @work(group="act")
+    async def _time_command(self, describe: str, name: str, **args: Any) -> None:
+        try:
+            await self.command(name, **args)
+        except CommandError as error:
+            self.notify(str(error), title=f"Could not {describe}", severity="error")
 
     def action_empty_trash(self) -> None:
         self._pick(ConfirmScreen("Empty the Trash? Its tickets, messages and notes are deleted "
