@@ -83,12 +83,12 @@ class InboxScreen(Screen[None]):
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
         # The Trash: # or Del deletes (in the Trash: restores), with confirmation; admins empty it.
-        Binding("number_sign,delete", "delete", "Delete", id="inbox.delete"),
+        Binding("number_sign,delete", "delete", "Delete", show=False, id="inbox.delete"),
         Binding("number_sign,delete", "restore", "Restore", id="inbox.restore"),
         Binding("X", "empty_trash", "Empty trash", id="inbox.empty_trash"),
         # Time: the agent's one timer (on the relay) starts and stops; L logs and lists entries.
-        Binding("T", "timer", "Timer", id="inbox.timer"),
-        Binding("L", "time_log", "Log time", id="inbox.time_log"),
+        Binding("T", "timer", "Timer", show=False, id="inbox.timer"),
+        Binding("L", "time_log", "Log time", show=False, id="inbox.time_log"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:

@@ -81,8 +81,9 @@ class InboxHeader(Widget):
         if self.presence:
             left.append(f"  ·  👀 {self.presence}", style="bold")
         mark, word, tone = _STATES.get(self.state, ("?", self.state, "warning"))
-        right = Text(f"{self.timer}  " if self.timer else "", style="bold")
-        right.append(f"{mark} {word}", style=f"bold {self._colour(tone)}")
+        right = Text(f"{mark} {word}", style=f"bold {self._colour(tone)}")
+        if self.timer:
+            right = Text(f"{self.timer}  ", style="bold") + right
         if self.detail and self.state != "live":
             right.append(f" ({self.detail})", style=self._colour(tone))
         right.append(" ")
