@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from desk_harness import LiveDesk, live_desk, until
 from textual.pilot import Pilot
+from textual.widgets import Input, Label
 
-from core import queries
+from core import queries, trash
 from core.queries import TicketFilter
 from tui.app import InboxApp
-from tui.screens.pickers import ConfirmScreen
+from tui.client import ConnectionState
+from tui.screens.admin.admin import AdminScreen
+from tui.screens.pickers import ConfirmScreen, TextPromptScreen
 
 SIZE = (150, 44)
 TRASH = TicketFilter(deleted=True)
@@ -142,3 +145,28 @@ async def test_two_inboxes_see_a_delete_and_a_restore_live(desk: LiveDesk) -> No
         await until(bo_pilot, lambda: bo.inbox.model.total == 1
                     and bo.inbox.model.row(0)["ticket"]["id"] == gone, what="Bo seeing it")
         await until(ada_pilot, lambda: ada.inbox.model.total == 1, what="Ada's list")
+
+
+async def test_an_admin_sets_the_trash_retention_on_the_people_tab(desk: LiveDesk) -> None:
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.client.state is ConnectionState.LIVE, what="live")
+        await pilot.press("A")
+        screen = await until(pilot, lambda: isinstance(app.screen, AdminScreen) and app.screen,
+                             what="the admin screen")
+        await pilot.press("4")
+        label = screen.query_one("#trash-retention", Label)
+        await until(pilot, lambda: "until an admin empties it" in str(label.render()),
+                    what="the retention shown")
+        await pilot.press("K")
+        prompt = await until(pilot, lambda: isinstance(app.screen, TextPromptScreen)
+                             and app.screen, what="the prompt")
+        prompt.query_one("#prompt-input", Input).value = "0"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen is prompt  # refused in words, still asking
+        prompt.query_one("#prompt-input", Input).value = "30"
+        await pilot.press("enter")
+        await until(pilot, lambda: "more than 30 days" in str(label.render()),
+                    what="the new retention")
+    assert await desk.relay.store.read(trash.retention_days) == 30
