@@ -129,7 +129,28 @@ async def test_an_admin_empties_the_trash_and_an_agent_has_no_such_key(desk: Liv
         assert agent.inbox.check_action("empty_trash", ()) is False
 
 
-async def test_two_inboxes_see_a_delete_and_a_restore_live(desk: LiveDesk) -> None:
+async def test_a_purge_closes_the_ticket_another_agent_has_open(desk: LiveDesk) -> None:
+    await desk.text("delete me", from_="+12025550101")
+    bo = InboxApp(desk.config(admin=False))
+    async with bo.run_test(size=SIZE) as pilot:
+        await live(pilot, bo, 1)
+        await pilot.press("enter")
+        await until(pilot, lambda: bo.inbox.thread_state and bo.inbox.thread_state.entries,
+                    what="the open thread")
+        ticket_id = bo.inbox.thread_state.ticket_id
+        await pilot.press("h", "T")
+        await until(pilot, lambda: bo.inbox.header.ticking, what="Bo's timer")
+        store = desk.relay.store
+
+        await store.write(trash.delete_tickets, [ticket_id])
+        await store.write(trash.empty_trash)
+        await until(pilot, lambda: bo.inbox.thread_state is None and bo.inbox.open_row is None,
+                    what="the thread closed")
+        assert not bo.inbox.header.ticking and bo.inbox.header.timer == ""
+        assert any("deleted for good" in str(n.message) for n in bo._notifications)
+
+
+async def test_two_inboxes_see_a_delete_live(desk: LiveDesk) -> None:
     await desk.text("first", from_="+12025550101")
     await desk.text("second", from_="+12025550102")
     ada, bo = InboxApp(desk.config()), InboxApp(desk.config(admin=False))

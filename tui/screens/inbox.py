@@ -278,6 +278,8 @@ class InboxScreen(Screen[None]):
             return
         self.model.apply(event)
         self._time_changed(kind, event.get("ticket_id"), payload)
+        if kind == "tickets.purged":
+            self._close_if_purged(payload.get("ticket_ids") or [])
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
@@ -296,6 +298,20 @@ class InboxScreen(Screen[None]):
         if kind.startswith("time.") and self.thread_state is not None \
                 and ticket_id == self.thread_state.ticket_id:
             self._load_time(ticket_id)
+
+    def _close_if_purged(self, ticket_ids: list[int]) -> None:
+        """The open ticket is gone for good: nothing is left to show or answer."""
+        state = self.thread_state
+        if state is None or state.ticket_id not in ticket_ids:
+            return
+        self.thread_state, self.open_row, self.open_time = None, None, None
+        self.thread.clear()
+        self._refresh_compose_context()
+        self.refresh_bindings()
+        self.notify(f"Ticket #{state.ticket_id} was deleted for good (the Trash was emptied).",
+                    severity="warning", timeout=6)
+        if (self.my_timer or {}).get("ticket_id") == state.ticket_id:
+            self._show_timer(None)  # the relay dropped its timer with it
 
     @work(exclusive=True, group="time")
     async def _load_time(self, ticket_id: int) -> None:
