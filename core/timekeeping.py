@@ -15,6 +15,7 @@ from typing import Any
 from core import records
 from core.models import TimeEntry
 from core.writes import (
+    MAX_TIME_ENTRY_SECONDS,
     Forbidden,
     NotFound,
     StoreError,
@@ -61,7 +62,7 @@ def stop_timer(ctx: WriteContext, *, agent_id: int) -> dict[str, Any] | None:
     if running is None:
         return None
     ctx.conn.execute("DELETE FROM running_timers WHERE agent_id = ?", (agent_id,))
-    seconds = min(max(1, (ctx.now - running.started_at) // 1000), 1000 * 3600)
+    seconds = min(max(1, (ctx.now - running.started_at) // 1000), MAX_TIME_ENTRY_SECONDS)
     entry = log_time(ctx, ticket_id=running.ticket_id, agent_id=agent_id, seconds=seconds,
                      note="timer")
     ctx.emit("timer.stopped", running.ticket_id,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import records
+from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
     Account,
@@ -783,7 +784,7 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
     return value
 
 
-MAX_TIME_ENTRY_SECONDS = 1000 * 3600  # a thousand hours: more is a typo, not work
+MAX_TIME_ENTRY_SECONDS = MAX_SECONDS  # a thousand hours: more is a typo, not work
 
 
 def check_seconds(seconds: int) -> int:
