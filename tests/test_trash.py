@@ -136,3 +136,20 @@ async def test_no_retention_means_the_keeper_purges_nothing(relay: Harness) -> N
         await bo.command("delete_tickets", ticket_ids=ids)
     assert await purge_expired_once(store, clock=lambda: 2**62) == []
     assert await store.read(queries.count_tickets, TRASH) == 3
+
+
+async def test_a_ticket_deleted_through_set_ticket_ages_in_the_trash_too(
+        relay: Harness) -> None:
+    ids = await _three_tickets(relay)
+    store = relay.relay.store
+    async with relay.agent() as bo, relay.agent(token=relay.admin_token) as ada:
+        await bo.until("caught_up")
+        await ada.until("caught_up")
+        await ada.command("set_trash_retention", days=7)
+        await bo.command("set_ticket", ticket_id=ids[1], deleted=True)
+    deleted_at = await store.read(
+        lambda conn: conn.execute("SELECT deleted_at FROM tickets WHERE id = ?",
+                                  (ids[1],)).fetchone()[0])
+    assert deleted_at is not None
+    assert await purge_expired_once(store, clock=lambda: deleted_at + 7 * trash.DAY_MS) == \
+        [ids[1]]
