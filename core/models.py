@@ -252,6 +252,7 @@ class TimeEntry:
     seconds: int
     note: str = ""
     created_at: int = 0
+    billable: bool = False
 
 
 @dataclass(slots=True)

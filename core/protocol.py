@@ -63,13 +63,13 @@ COMMANDS: Mapping[str, CommandSpec] = {
         optional={
             "status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT, "unassigned": _BOOL,
             "unread": _BOOL, "text": _OPT_STR, "before": _OPT_STR, "after": _OPT_STR,
-            "limit": _INT,
+            "limit": _INT, "deleted": _BOOL,
         },
     ),
     "count_tickets": CommandSpec(
         required={},
         optional={"status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT,
-                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR},
+                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR, "deleted": _BOOL},
     ),
     "get_thread": CommandSpec(
         required={"ticket_id": _INT},
@@ -90,7 +90,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "mark_read": CommandSpec(required={"ticket_id": _INT}),
     "mark_unread": CommandSpec(required={"ticket_id": _INT}),
     "log_time": CommandSpec(required={"ticket_id": _INT, "seconds": _INT},
-                            optional={"note": _STR}),
+                            optional={"note": _STR, "billable": _BOOL}),
     "fetch_media": CommandSpec(required={"sha256": _STR}),
     "upload_media": CommandSpec(required={"content_type": _STR, "data": _STR},
                                 optional={"filename": _STR}),
@@ -137,6 +137,22 @@ COMMANDS: Mapping[str, CommandSpec] = {
         required={"to": _STR, "from_number_id": _INT, "body": _STR},
         optional={"media": _OBJECTS},
     ),
+    # The Trash (issue 10): one command per set of tickets; purging is for admins.
+    "delete_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "restore_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "empty_trash": CommandSpec(required={}, admin_only=True),
+    "get_trash_retention": CommandSpec(required={}),
+    "set_trash_retention": CommandSpec(required={"days": _OPT_INT}, admin_only=True),
+    # Time (issue 10): one running timer per agent, kept on the relay; entries edited by
+    # their agent (or an admin).
+    "start_timer": CommandSpec(required={"ticket_id": _INT}),
+    "stop_timer": CommandSpec(required={}),
+    "my_timer": CommandSpec(required={}),
+    "ticket_time": CommandSpec(required={"ticket_id": _INT}),
+    "update_time_entry": CommandSpec(required={"entry_id": _INT},
+                                     optional={"seconds": _INT, "note": _STR,
+                                               "billable": _BOOL}),
+    "delete_time_entry": CommandSpec(required={"entry_id": _INT}),
 }
 
 

@@ -53,6 +53,7 @@ class TicketFilter:
     unassigned: bool = False
     unread: bool = False
     text: str | None = None
+    deleted: bool = False  # True: the Trash, which holds deleted tickets and only those
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,8 @@ def _parse_ticket_cursor(cursor: str) -> tuple[int, int]:
 
 
 def _ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
-    where, params = ["t.deleted = 0"], []
+    where: list[str] = ["t.deleted = 1" if view.deleted else "t.deleted = 0"]
+    params: list[Any] = []
     if view.status:
         where.append(f"t.status IN ({', '.join('?' * len(view.status))})")
         params.extend(TicketStatus(s).value for s in view.status)

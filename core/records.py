@@ -233,6 +233,7 @@ def time_entry_from_row(row: sqlite3.Row) -> TimeEntry:
         seconds=row["seconds"],
         note=row["note"],
         created_at=row["created_at"],
+        billable=bool(row["billable"]),
     )
 
 

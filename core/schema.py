@@ -233,6 +233,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX entries_from_number ON entries(from_number_id, ticket_id)
         WHERE from_number_id IS NOT NULL;
     """,
+    # 8 (issue 10, trash and time): when a ticket went to Trash, so the relay can purge those kept
+    # there longer than the admin's retention; the Trash view walks its own partial index
+    """
+    ALTER TABLE tickets ADD COLUMN deleted_at INTEGER;
+    UPDATE tickets SET deleted_at = updated_at WHERE deleted = 1;
+    CREATE INDEX tickets_trash ON tickets(last_message_at DESC, id DESC) WHERE deleted = 1;
+    CREATE INDEX tickets_trash_age ON tickets(deleted_at) WHERE deleted = 1;
+    -- (issue 10, time): an agent's one running timer lives here, so it survives the inbox
+    -- quitting; stopping it logs a time entry, which may be billable
+    CREATE TABLE running_timers (
+        agent_id   INTEGER PRIMARY KEY REFERENCES agents(id),
+        ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+        started_at INTEGER NOT NULL
+    );
+    CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
+    ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

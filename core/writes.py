@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import records
+from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
     Account,
@@ -787,6 +788,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
     values: dict[str, Any] = {}
     for name, value in changes.items():
         values[name] = _ticket_value(ctx.conn, name, value)
+    if "deleted" in values:  # the Trash keeps when, for the admin's retention
+        values["deleted_at"] = ctx.now if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)
@@ -820,20 +823,32 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
     return value
 
 
-def log_time(
-    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = ""
-) -> TimeEntry:
+MAX_TIME_ENTRY_SECONDS = MAX_SECONDS  # a thousand hours: more is a typo, not work
+
+
+def check_seconds(seconds: int) -> int:
+    """A time entry's length, refused in words when it cannot be one."""
     if seconds <= 0:
         raise StoreError("time logged must be more than zero")
+    if seconds > MAX_TIME_ENTRY_SECONDS:
+        raise StoreError("time logged must be at most 1000 hours")
+    return seconds
+
+
+def log_time(
+    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = "",
+    billable: bool = False,
+) -> TimeEntry:
+    check_seconds(seconds)
     ticket_by_id(ctx.conn, ticket_id)
     _require_agent(ctx.conn, agent_id)
     cursor = ctx.conn.execute(
-        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (ticket_id, agent_id, seconds, note, ctx.now),
+        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at, billable)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (ticket_id, agent_id, seconds, note, ctx.now, int(billable)),
     )
     entry = TimeEntry(id=cursor.lastrowid or 0, ticket_id=ticket_id, agent_id=agent_id,
-                      seconds=seconds, note=note, created_at=ctx.now)
+                      seconds=seconds, note=note, created_at=ctx.now, billable=billable)
     ctx.emit("time.logged", ticket_id, {"time_entry": records.to_wire(entry)})
     return entry
 

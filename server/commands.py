@@ -158,6 +158,7 @@ def _view(args: dict[str, Any]) -> queries.TicketFilter:
         unassigned=bool(args.get("unassigned")),
         unread=bool(args.get("unread")),
         text=args.get("text"),
+        deleted=bool(args.get("deleted")),
     )
 
 
@@ -365,7 +366,8 @@ def _mark_unread(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
 @_recorded("log_time")
 def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.log_time(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
-                                     seconds=args["seconds"], note=args.get("note", ""))
+                                     seconds=args["seconds"], note=args.get("note", ""),
+                                     billable=bool(args.get("billable", False)))
 
 
 # --- new conversations (issue 10) -----------------------------------------------------
@@ -396,6 +398,11 @@ def _check_every_command_has_a_handler() -> None:
     if missing:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
+
+# Each domain's commands register themselves here, before the admin commands, whose module
+# runs the check above once every handler is in.
+from server import commands_trash  # noqa: E402, F401, I001
+from server import commands_time  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -265,6 +265,12 @@ class CannedClient(RelayClient):
                         "payload": {"ticket": dict(ticket), "changed": ["unread"]}})
         return dict(ticket)
 
+    def _my_timer(self, args: dict[str, Any]) -> Any:
+        return {"timer": None}
+
+    def _ticket_time(self, args: dict[str, Any]) -> Any:
+        return {"entries": [], "total_seconds": 0, "billable_seconds": 0}
+
     def _fetch_media(self, args: dict[str, Any]) -> Any:
         if args["sha256"] != PNG_SHA:
             raise CommandError("not_found", "no such media")
