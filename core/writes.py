@@ -523,14 +523,16 @@ def _contact_and_latest_ticket(
     """The sender and their latest ticket on this number, in one query.
 
     A ticket an agent answered from this number (another than its own) counts as on it:
-    the customer answering that reply is answering that ticket.
+    the customer answering that reply is answering that ticket. That is one index probe
+    per ticket of this contact, never a list of every ticket ever answered from the number
+    (which an ``IN (SELECT ...)`` builds on each inbound text).
     """
     row = _one(
         ctx.conn,
         "SELECT c.id AS c_id, c.name AS c_name, c.email AS c_email, c.opted_out AS c_opted_out,"
         " c.created_at AS c_created_at, t.* FROM contacts c LEFT JOIN tickets t ON t.id = ("
-        "  SELECT id FROM tickets WHERE contact_id = c.id AND (number_id = ? OR id IN ("
-        "   SELECT ticket_id FROM entries WHERE from_number_id = ?))"
+        "  SELECT id FROM tickets WHERE contact_id = c.id AND (number_id = ? OR EXISTS ("
+        "   SELECT 1 FROM entries e WHERE e.from_number_id = ? AND e.ticket_id = tickets.id))"
         "  ORDER BY id DESC LIMIT 1) WHERE c.phone = ?",
         (number_id, number_id, phone),
     )
