@@ -191,3 +191,17 @@ _TELLERS: dict[str, Callable[[_Teller, Any, Any, bool], list[str]]] = {
     "group_id": _group, "agent_id": _agent, "tags": _tags, "subject": _subject,
     "deleted": _deleted, "custom_fields": _custom,
 }
+
+
+def response_times(conn: sqlite3.Connection, ticket_id: int) -> dict[str, int | None]:
+    """When an agent first answered (an agent's reply, not an automatic one) and when the
+    customer last wrote: each one index walk from the right end of the ticket's thread."""
+    first = conn.execute(
+        "SELECT created_at FROM entries WHERE ticket_id = ? AND kind = 'message'"
+        " AND direction = 'outbound' AND author_agent_id IS NOT NULL ORDER BY id LIMIT 1",
+        (ticket_id,)).fetchone()
+    last = conn.execute(
+        "SELECT created_at FROM entries WHERE ticket_id = ? AND kind = 'message'"
+        " AND direction = 'inbound' ORDER BY id DESC LIMIT 1", (ticket_id,)).fetchone()
+    return {"first_response_at": first[0] if first else None,
+            "last_customer_at": last[0] if last else None}

@@ -166,6 +166,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "move_field": CommandSpec(required={"field_id": _INT, "to": _INT}, admin_only=True),
     "ticket_activity": CommandSpec(required={"ticket_id": _INT},
                                    optional={"before": _OPT_INT, "limit": _INT}),
+    "ticket_facts": CommandSpec(required={"ticket_id": _INT}),
 }
 
 

@@ -48,3 +48,12 @@ async def _ticket_activity(ctx: Context, args: dict[str, Any]) -> Any:
     page = await _guarded_read(ctx, activity.ticket_activity, args["ticket_id"],
                                before=args.get("before"), limit=args.get("limit", 50))
     return {"items": records.to_wire(list(page.items)), "older": page.older}
+
+
+@_direct("ticket_facts")
+async def _ticket_facts(ctx: Context, args: dict[str, Any]) -> Any:
+    """What the details pane shows beyond the ticket itself: its first response, the
+    customer's last message (the time logged comes from ``ticket_time``)."""
+    if await ctx.store.read(queries.ticket, args["ticket_id"]) is None:
+        raise CommandRefused("not_found", f"ticket #{args['ticket_id']} does not exist")
+    return await ctx.store.read(activity.response_times, args["ticket_id"])
