@@ -61,26 +61,26 @@ class FieldsForm(ModalScreen[bool]):
         with Vertical(id="fields-dialog"):
             yield Label(f"Fields of #{ticket['id']}", id="fields-title")
             with VerticalScroll(id="fields-rows"):
-                yield from self._row("subject", "Subject",
-                                     Input(str(ticket.get("subject") or ""), id="f-subject"))
+                yield from self._row("subject", "Subject", Input(
+                    str(ticket.get("subject") or ""), id="f-subject", compact=True))
                 yield from self._row("type", "Type",
-                                     Input(str(ticket.get("type") or ""), id="f-type",
+                                     Input(str(ticket.get("type") or ""), id="f-type", compact=True,
                                            placeholder="e.g. Question, Problem, Refund"))
                 yield from self._row("status", "Status", Select(
                     STATUSES, value=ticket.get("status", "open"), allow_blank=False,
-                    id="f-status"))
+                    id="f-status", compact=True))
                 yield from self._row("priority", "Priority", Select(
                     PRIORITIES, value=ticket.get("priority", "low"), allow_blank=False,
-                    id="f-priority"))
+                    id="f-priority", compact=True))
                 yield from self._row("group_id", "Group", Select(
                     self.groups, value=self._known(ticket.get("group_id"), self.groups),
-                    prompt="No group", id="f-group_id"))
+                    prompt="No group", id="f-group_id", compact=True))
                 yield from self._row("agent_id", "Agent", Select(
                     self.agents, value=self._known(ticket.get("agent_id"), self.agents),
-                    prompt="Unassigned", id="f-agent_id"))
+                    prompt="Unassigned", id="f-agent_id", compact=True))
                 yield from self._row("tags", "Tags", Input(
                     ", ".join(ticket.get("tags") or ()), id="f-tags",
-                    placeholder="comma, separated"))
+                    placeholder="comma, separated", compact=True))
                 for field in self.fields:
                     label = field.label + (" *" if field.required_to_resolve else "")
                     yield from self._row(field.key, label, self._input_for(field))
@@ -104,18 +104,19 @@ class FieldsForm(ModalScreen[bool]):
         value = self.values.get(field.key)
         widget_id = f"f-{field.key}"
         if field.kind == "paragraph":
-            return TextArea(str(value or ""), id=widget_id, classes="field-paragraph")
+            return TextArea(str(value or ""), id=widget_id, classes="field-paragraph", compact=True)
         if field.kind == "checkbox":
-            return Checkbox("yes", bool(value), id=widget_id)
+            return Checkbox("yes", bool(value), id=widget_id, compact=True)
         if field.kind == "dropdown":
             options = [(choice, choice) for choice in field.choices]
             if value is not None and value not in field.choices:
                 options.insert(0, (f"{value} (no longer a choice)", value))
             return Select(options, value=value if value is not None else Select.NULL,
-                          prompt="—", id=widget_id)
+                          prompt="—", id=widget_id, compact=True)
         placeholder = {"number": "a whole number", "decimal": "e.g. 12.50",
                        "date": "YYYY-MM-DD"}.get(field.kind, "")
-        return Input("" if value is None else str(value), id=widget_id, placeholder=placeholder)
+        return Input("" if value is None else str(value), id=widget_id, placeholder=placeholder,
+                     compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#f-subject", Input).focus()
@@ -154,9 +155,11 @@ class FieldsForm(ModalScreen[bool]):
             changes["tags"] = tags_of(self._read("tags"))
         custom: dict[str, Any] = {}
         for field in self.fields:
-            raw = self._read(field.key)
+            raw, current = self._read(field.key), self.values.get(field.key)
+            if raw == current or (current is None and raw in ("", None, False)):
+                continue  # untouched: kept as it is, even a choice no longer offered
             stored = checked_value(field, raw)
-            if stored != self.values.get(field.key):
+            if stored != current:
                 custom[field.key] = raw if stored is not None else None
         if custom:
             changes["custom_fields"] = custom
@@ -169,12 +172,16 @@ class FieldsForm(ModalScreen[bool]):
         shown = self.query_one(target, Static)
         shown.update(message)
         shown.set_class(warning, "field-warning")
+        shown.add_class("shown")
         if target != "#fields-error" and not warning:
             self.query_one(f"#row-{key}").scroll_visible()
 
     def _clear_errors(self) -> None:
+        """Before a save: the last refusals go; warnings about kept values stay."""
         for shown in self.query(".field-error").results(Static):
-            shown.update("")
+            if not shown.has_class("field-warning"):
+                shown.update("")
+                shown.remove_class("shown")
 
     @on(Button.Pressed, "#fields-save")
     def action_save(self) -> None:

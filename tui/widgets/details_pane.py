@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from core.durations import format_duration
 from core.fields import FieldDef, shown_value
-from tui.widgets.render import Names, stamp
+from tui.widgets.render import Names, fit, stamp, wrap
 
 NONE = "—"
 
@@ -50,7 +50,7 @@ def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
         ("Tags", ", ".join(ticket.get("tags") or ()) or NONE),
         ("Created", stamp(ticket.get("created_at")) or NONE),
         ("First response", stamp(facts.get("first_response_at")) or loading),
-        ("Last customer msg", stamp(facts.get("last_customer_at")) or loading),
+        ("Last customer", stamp(facts.get("last_customer_at")) or loading),
         ("Time logged", format_duration(facts["logged_seconds"])
          if facts.get("logged_seconds") else loading),
         ("CSAT", NONE),
@@ -76,9 +76,16 @@ def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
     return text
 
 
+LABEL_WIDTH = 15
+VALUE_WIDTH = 18  # the pane is 36 cells: a border, padding, the label, a space
+
+
 def _line(text: Text, label: str, value: str, *, dim: bool = False) -> None:
-    text.append(f"{label}\n", style="dim" if not dim else "dim italic")
-    text.append(f"  {value}\n", style="dim" if dim else "")
+    """``Status        Open``; a long value wraps under itself, not under the label."""
+    shown = fit(label, LABEL_WIDTH - 1).ljust(LABEL_WIDTH)
+    for n, part in enumerate(wrap(value, VALUE_WIDTH) or [""]):
+        text.append(shown if n == 0 else " " * LABEL_WIDTH, style="dim")
+        text.append(f"{part}\n", style="dim" if dim else "")
 
 
 class DetailsPane(VerticalScroll, can_focus=False):
