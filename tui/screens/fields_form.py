@@ -175,6 +175,7 @@ class FieldsForm(ModalScreen[bool]):
         shown.add_class("shown")
         if target != "#fields-error" and not warning:
             self.query_one(f"#row-{key}").scroll_visible()
+            self.query_one(f"#f-{key}").focus()  # where the agent fixes it
 
     def _clear_errors(self) -> None:
         """Before a save: the last refusals go; warnings about kept values stay."""

@@ -133,12 +133,13 @@ class InboxScreen(FieldActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield InboxHeader(id="header")
         yield TicketList(self.model, self.names, id="tickets")
-        with Vertical(id="ticket-pane"):
-            yield TicketTitle(id="ticket-title")
-            with Horizontal(id="thread-row"):
+        with Horizontal(id="ticket-pane"):
+            with Vertical(id="ticket-main"):
+                yield TicketTitle(id="ticket-title")
                 yield ThreadView(self.names, media=self.media, id="thread")
-                yield DetailsPane(id="details")
-            yield Composer(send_review=getattr(self.app, "send_review", True), id="composer")
+                yield Composer(send_review=getattr(self.app, "send_review", True),
+                               id="composer")
+            yield DetailsPane(id="details")  # i: the open ticket's fields, beside it
         yield Footer()
 
     @property

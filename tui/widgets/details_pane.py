@@ -41,7 +41,7 @@ def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
     loading = "…" if not facts else NONE
     lines: list[tuple[str, str]] = [
         ("Ticket", f"#{ticket['id']}"),
-        ("Subject", str(ticket.get("subject") or NONE)),
+        ("Subject", fit(str(ticket.get("subject") or NONE), VALUE_WIDTH * 2)),
         ("Type", str(ticket.get("type") or NONE)),
         ("Status", str(ticket.get("status") or NONE).capitalize()),
         ("Priority", str(ticket.get("priority") or NONE).capitalize()),

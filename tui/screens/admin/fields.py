@@ -64,8 +64,7 @@ class FieldsPane(AdminPane):
         table = FieldsTable(cursor_type="row", zebra_stripes=True, id="fields-table")
         table.add_columns("Label", "Kind", "Choices", "Needed to resolve", "State")
         yield table
-        yield Label("n new · e edit · K/J move up/down · x retire or restore "
-                    "(retired: values kept, no longer asked)", classes="fields-hint")
+        yield Label("", id="fields-hint", classes="fields-hint")
 
     @property
     def table(self) -> FieldsTable:
@@ -92,6 +91,10 @@ class FieldsPane(AdminPane):
                           yes_no(field.get("required_to_resolve")),
                           "retired" if field.get("retired_at") else "in use", key=key)
         keep_cursor(table, current)
+        self.query_one("#fields-hint", Label).update(
+            "n new · e edit · K/J move up/down · x retire or restore (retired: values kept,"
+            " no longer asked)" if fields else
+            "No ticket fields yet: n adds one (an order number, a reason to choose, a date…)")
 
     def current(self) -> dict[str, Any] | None:
         key = table_row_key(self.table)
