@@ -111,6 +111,8 @@ class _Teller:
                 lines.append(f"changed {name}")
             elif before is None or name not in before:
                 lines.extend(told(self, None, after.get(name), False))
+            elif before[name] == after.get(name):
+                continue  # set to what it already was: nothing changed
             else:
                 lines.extend(told(self, before[name], after.get(name), True))
         return lines

@@ -153,6 +153,7 @@ async def test_the_activity_history_tells_who_changed_what_newest_first(relay: H
         await bo.until("caught_up")
         await _define(ada)
         await bo.command("set_ticket", ticket_id=ticket, status="pending")
+        await bo.command("set_ticket", ticket_id=ticket, status="pending")  # no change
         await bo.command("mark_read", ticket_id=ticket)
         await ada.command("set_ticket", ticket_id=ticket, tags=["vip"])
         await bo.command("set_ticket", ticket_id=ticket, custom_fields={"order_number": "A1",
