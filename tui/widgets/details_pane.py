@@ -41,7 +41,7 @@ def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
     loading = "…" if not facts else NONE
     lines: list[tuple[str, str]] = [
         ("Ticket", f"#{ticket['id']}"),
-        ("Subject", fit(str(ticket.get("subject") or NONE), VALUE_WIDTH * 2)),
+        ("Subject", str(ticket.get("subject") or NONE)),
         ("Type", str(ticket.get("type") or NONE)),
         ("Status", str(ticket.get("status") or NONE).capitalize()),
         ("Priority", str(ticket.get("priority") or NONE).capitalize()),
@@ -80,10 +80,17 @@ LABEL_WIDTH = 15
 VALUE_WIDTH = 18  # the pane is 36 cells: a border, padding, the label, a space
 
 
+MAX_VALUE_LINES = 2  # the form (e) shows a long subject or text in full
+
+
 def _line(text: Text, label: str, value: str, *, dim: bool = False) -> None:
     """``Status        Open``; a long value wraps under itself, not under the label."""
     shown = fit(label, LABEL_WIDTH - 1).ljust(LABEL_WIDTH)
-    for n, part in enumerate(wrap(value, VALUE_WIDTH) or [""]):
+    parts = wrap(value, VALUE_WIDTH) or [""]
+    if len(parts) > MAX_VALUE_LINES:
+        parts = [*parts[:MAX_VALUE_LINES - 1], fit(" ".join(parts[MAX_VALUE_LINES - 1:]),
+                                                   VALUE_WIDTH)]
+    for n, part in enumerate(parts):
         text.append(shown if n == 0 else " " * LABEL_WIDTH, style="dim")
         text.append(f"{part}\n", style="dim" if dim else "")
 
