@@ -100,7 +100,11 @@ class FieldActions:
 
     @work(exclusive=True, group="fields")
     async def _load_fields(self) -> None:
-        await self._fields_loaded()
+        try:
+            await self._fields_loaded()
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the ticket fields",
+                        severity="warning")
 
     async def _fields_loaded(self) -> list[FieldDef]:
         if self.fields is None:
