@@ -202,3 +202,26 @@ async def test_events_written_before_the_history_existed_are_told_as_well_as_the
         history = _result(await bo.command("ticket_activity", ticket_id=ticket))
         assert [f"{i['who']} {i['what']}" for i in history["items"]][:2] == \
             ["Someone set status to Resolved", "Someone set tags to a"]
+
+
+async def test_ticket_facts_are_the_first_agent_reply_and_the_last_customer_text(
+        relay: Harness) -> None:
+    (ticket,) = await _tickets(relay)
+    async with relay.agent() as bo:
+        await bo.until("caught_up")
+        facts = _result(await bo.command("ticket_facts", ticket_id=ticket))
+        assert facts["first_response_at"] is None and facts["last_customer_at"] is not None
+        await bo.command("add_note", ticket_id=ticket, body="a note is no response")
+        assert _result(await bo.command("ticket_facts",
+                                        ticket_id=ticket))["first_response_at"] is None
+        replied = _result(await bo.command("reply", ticket_id=ticket, body="On it!"))
+        await relay.text("thanks", from_="+12025550100")
+        await bo.command("reply", ticket_id=ticket, body="You're welcome")
+        facts = _result(await bo.command("ticket_facts", ticket_id=ticket))
+        assert facts["first_response_at"] == replied["created_at"]
+        thread = await relay.relay.store.read(queries.thread, ticket)
+        last_in = max(e.created_at for e in thread.items
+                      if getattr(e, "direction", None) == "inbound")
+        assert facts["last_customer_at"] == last_in
+        gone = await bo.command("ticket_facts", ticket_id=999)
+        assert gone["code"] == "not_found"
