@@ -13,7 +13,7 @@ from desk_harness import LiveDesk, live_desk, until
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static
 
-from core import queries, ticket_fields
+from core import queries, ticket_fields, writes
 from tui.app import InboxApp
 from tui.screens.activity_history import ActivityHistory
 from tui.screens.fields_form import FieldsForm
@@ -85,6 +85,13 @@ async def test_the_form_shows_the_refusal_beside_its_field_and_a_second_inbox_se
         assert "Status Resolved" in pane_text(bo) and "Parcels 2" in pane_text(bo)
         ticket = await store.read(queries.ticket, ticket_id)
         assert ticket.custom_fields == {"order_number": "A-1042", "parcels": 2}
+
+        # An agent's first reply shows as the first response, live.
+        ada_id = next(a.id for a in await store.read(queries.agents) if a.name == "Ada")
+        await store.write(writes.queue_outbound, ticket_id=ticket_id, agent_id=ada_id,
+                          body="On it!")
+        await until(bo_pilot, lambda: "First response —" not in pane_text(bo),
+                    what="the first response, live")
 
         # An admin retires a field: the form no longer offers it, the pane keeps its value.
         fields = await store.read(_definitions)
