@@ -153,6 +153,20 @@ COMMANDS: Mapping[str, CommandSpec] = {
                                      optional={"seconds": _INT, "note": _STR,
                                                "billable": _BOOL}),
     "delete_time_entry": CommandSpec(required={"entry_id": _INT}),
+    # Ticket fields (issue 10): admins define custom fields; every agent reads them, and a
+    # ticket's activity history (newest first, a page at a time).
+    "list_fields": CommandSpec(required={}),
+    "create_field": CommandSpec(required={"label": _STR, "kind": _STR},
+                                optional={"choices": _STRS, "required_to_resolve": _BOOL},
+                                admin_only=True),
+    "update_field": CommandSpec(required={"field_id": _INT},
+                                optional={"label": _STR, "choices": _STRS,
+                                          "required_to_resolve": _BOOL, "retired": _BOOL},
+                                admin_only=True),
+    "move_field": CommandSpec(required={"field_id": _INT, "to": _INT}, admin_only=True),
+    "ticket_activity": CommandSpec(required={"ticket_id": _INT},
+                                   optional={"before": _OPT_INT, "limit": _INT}),
+    "ticket_facts": CommandSpec(required={"ticket_id": _INT}),
 }
 
 
@@ -333,8 +347,13 @@ def result(command_id: str, value: Any) -> str:
     return _encode({"type": "result", "id": command_id, "result": value})
 
 
-def error(code: str, message: str, command_id: str | None = None) -> str:
-    return _encode({"type": "error", "id": command_id, "code": code, "message": message})
+def error(code: str, message: str, command_id: str | None = None,
+          field: str | None = None) -> str:
+    """A refusal; ``field`` names the ticket field it is about (a form shows it there)."""
+    frame = {"type": "error", "id": command_id, "code": code, "message": message}
+    if field is not None:
+        frame["field"] = field
+    return _encode(frame)
 
 
 def error_from(problem: ProtocolError) -> str:

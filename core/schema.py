@@ -250,6 +250,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
     ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10 (issue 10, ticket fields): the fields an admin defines; a ticket keeps its values by
+    # key in tickets.custom_fields, so retiring a field (retired_at) loses nothing. The
+    # activity history reads a ticket's events newest first through events_of_ticket.
+    """
+    CREATE TABLE ticket_fields (
+        id                  INTEGER PRIMARY KEY,
+        key                 TEXT    NOT NULL UNIQUE,
+        label               TEXT    NOT NULL,
+        kind                TEXT    NOT NULL CHECK (kind IN ('text', 'paragraph', 'number',
+                                    'decimal', 'dropdown', 'checkbox', 'date')),
+        choices             TEXT    NOT NULL DEFAULT '[]',
+        required_to_resolve INTEGER NOT NULL DEFAULT 0,
+        position            INTEGER NOT NULL,
+        retired_at          INTEGER,
+        created_at          INTEGER NOT NULL
+    );
+    CREATE INDEX events_of_ticket ON events(ticket_id, seq) WHERE ticket_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

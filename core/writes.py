@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import records
+from core import fields, records
 from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
@@ -63,6 +63,14 @@ class Forbidden(StoreError):
 
 class Conflict(StoreError):
     pass
+
+
+class FieldRefused(StoreError):
+    """A ticket field's value (or definition) refused; ``field`` names it for a form."""
+
+    def __init__(self, message: str, field: str | None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -781,23 +789,67 @@ _TICKET_FIELDS = {
 }
 
 
-def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
-    """Change ticket fields: status, priority, group, agent, tags, read state..."""
+def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
+                  **changes: Any) -> Ticket:
+    """Change ticket fields: status, priority, group, agent, tags, read state...
+
+    ``by`` is the agent making the change (None: the desk itself); the event keeps it and
+    the fields' values before, for the ticket's activity history. Custom field values are
+    checked against the admin's definitions, and resolving (or closing) is refused while a
+    field required to resolve is empty, naming them.
+    """
     unknown = set(changes) - _TICKET_FIELDS
     if unknown:
         raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a ticket")
-    ticket_by_id(ctx.conn, ticket_id)
+    before = ticket_by_id(ctx.conn, ticket_id)
     values: dict[str, Any] = {}
     for name, value in changes.items():
         values[name] = _ticket_value(ctx.conn, name, value)
+    custom = _checked_custom_fields(ctx.conn, before, changes)
+    if custom is not None:
+        values["custom_fields"] = json.dumps(custom, sort_keys=True)
     if "deleted" in values:  # the Trash keeps when, for the admin's retention
         values["deleted_at"] = ctx.now if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)
-    ctx.emit("ticket.updated", ticket_id,
-             {"ticket": records.to_wire(ticket), "changed": sorted(changes)})
+    payload: dict[str, Any] = {"ticket": records.to_wire(ticket), "changed": sorted(changes)}
+    if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)
+        payload["by"] = by
+        payload["before"] = _values_before(before, ticket, changes)
+    ctx.emit("ticket.updated", ticket_id, payload)
     return ticket
+
+
+def _checked_custom_fields(conn: sqlite3.Connection, ticket: Ticket,
+                           changes: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ticket's custom values after ``changes`` (None: untouched), checked; and the
+    resolve rule, judged on the values the ticket will have."""
+    status = changes.get("status")
+    resolving = status in ("resolved", "closed") and status != ticket.status.value
+    if "custom_fields" not in changes and not resolving:
+        return None
+    definitions = fields.definitions(conn)
+    try:
+        custom = fields.merged_values(definitions, ticket.custom_fields,
+                                      changes.get("custom_fields") or {})
+    except fields.FieldProblem as problem:
+        raise FieldRefused(str(problem), problem.key) from None
+    missing = fields.missing_to_resolve(definitions, custom) if resolving else []
+    if missing:
+        problem = fields.resolve_refusal(ticket.id, str(status), missing)
+        raise FieldRefused(str(problem), problem.key)
+    return custom if "custom_fields" in changes else None
+
+
+def _values_before(before: Ticket, after: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
+    old, new = records.to_wire(before), records.to_wire(after)
+    kept = {name: old[name] for name in changes if name not in ("unread", "custom_fields")}
+    if "custom_fields" in changes:
+        keys = set(old["custom_fields"]) | set(new["custom_fields"])
+        kept["custom_fields"] = {key: old["custom_fields"].get(key) for key in sorted(keys)
+                                 if old["custom_fields"].get(key) != new["custom_fields"].get(key)}
+    return kept
 
 
 def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
@@ -818,8 +870,8 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
         return json.dumps(tags)
     elif name == "custom_fields":
         if not isinstance(value, dict):
-            raise StoreError("custom fields must be a mapping of name to value")
-        return json.dumps(value, sort_keys=True)
+            raise StoreError("custom fields must be a mapping of field key to value")
+        return value  # checked against the definitions in _checked_custom_fields
     elif name in ("unread", "deleted"):
         return bool(value)
     return value

@@ -257,7 +257,8 @@ class Session:
         try:
             value = await commands.run(ctx, command)
         except commands.CommandRefused as refused:
-            await self.send_text(protocol.error(refused.code, str(refused), command.id))
+            await self.send_text(protocol.error(refused.code, str(refused), command.id,
+                                                refused.field))
         except Exception:
             logger.exception("command %s failed", command.name)
             await self.send_text(protocol.error("internal", "the relay failed to do that",

@@ -37,9 +37,10 @@ T = TypeVar("T")
 class CommandRefused(Exception):
     """A command the relay will not carry out; ``code`` goes to the client."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field  # the ticket field the refusal is about, if one
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,8 @@ async def store_write(ctx: Context, job: Callable[[WriteContext], T]) -> T:
         raise CommandRefused("forbidden", str(error)) from None
     except writes.NotFound as error:
         raise CommandRefused("not_found", str(error)) from None
+    except writes.FieldRefused as error:
+        raise CommandRefused("refused", str(error), error.field) from None
     except writes.StoreError as error:
         raise CommandRefused("refused", str(error)) from None
 
@@ -350,7 +353,7 @@ def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], 
     changes = {k: v for k, v in args.items() if k != "ticket_id"}
     if not changes:
         raise CommandRefused("bad_args", "set_ticket needs at least one field to change")
-    return lambda w: writes.update_ticket(w, args["ticket_id"], **changes)
+    return lambda w: writes.update_ticket(w, args["ticket_id"], by=ctx.agent.id, **changes)
 
 
 @_recorded("mark_read")
@@ -403,6 +406,7 @@ def _check_every_command_has_a_handler() -> None:
 # runs the check above once every handler is in.
 from server import commands_trash  # noqa: E402, F401, I001
 from server import commands_time  # noqa: E402, F401
+from server import commands_fields  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -11,6 +11,7 @@ from test_tui_admin import SIZE, open_admin
 from textual.widgets import DataTable
 
 from tui.app import InboxApp
+from tui.screens.admin.admin import TABS
 from tui.screens.admin.people import PeoplePane
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
 
@@ -44,9 +45,9 @@ async def test_escape_from_an_accounts_dialog_stays_on_accounts(desk: LiveDesk) 
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot, app)
-        await pilot.press("4")
-        await until(pilot, lambda: screen.query_one(PeoplePane).loaded, what="people")
-        await pilot.press("ctrl+pagedown")  # People is the last tab: round to Accounts
+        await pilot.press(str(len(TABS)))
+        await until(pilot, lambda: screen.pane(TABS[-1]).loaded, what="the last tab")
+        await pilot.press("ctrl+pagedown")  # the last tab: round to Accounts
         table = screen.query_one("#accounts-table", DataTable)
         await until(pilot, lambda: table.has_focus, what="accounts focused")
         await pilot.press("e")

@@ -14,7 +14,7 @@ import aiosqlite
 import pytest
 from conftest import CUSTOMER, UK, US, Desk, customer, force_close, plain_connect
 
-from core import auth, queries, schema, writes
+from core import auth, queries, schema, ticket_fields, writes
 from core.models import Direction, Event, Message, MessageStatus, Note, Priority, Role
 from core.schema import SCHEMA_VERSION, SchemaTooNew
 from core.store import Store, StoreClosed
@@ -591,6 +591,7 @@ async def _agent(desk: Desk, name: str = "alice", role: Role = Role.AGENT) -> wr
 async def test_update_ticket_applies_valid_changes(desk: Desk) -> None:
     alice = await _agent(desk)
     ticket = (await desk.inbound("hi")).ticket
+    await desk.store.write(ticket_fields.create_field, label="Order", kind="number")
     changed = await desk.update(
         ticket.id, status="pending", priority=Priority.URGENT, group_id=desk.support.id,
         agent_id=alice.id, tags=["vip", " refund ", "vip", ""], custom_fields={"order": 42},

@@ -74,10 +74,11 @@ class CommandError(Exception):
     ``refused`` for commands that can no longer be sent.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field  # the ticket field a refusal is about, so a form can place it
 
 
 # --- sans-I/O -------------------------------------------------------------------------
@@ -113,6 +114,7 @@ class Failed:
     id: str
     code: str
     message: str
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +221,8 @@ class ClientProtocol:
         text = str(message.get("message") or code)
         command_id = message.get("id")
         if isinstance(command_id, str):
-            return Failed(command_id, code, text)
+            field = message.get("field")
+            return Failed(command_id, code, text, field if isinstance(field, str) else None)
         if code in FATAL_CODES:
             return Refused(code, text)
         return Notice(f"the relay said {code}: {text}")
@@ -583,7 +586,7 @@ class RelayClient:
         elif isinstance(answer, Answered):
             pending.future.set_result(answer.result)
         else:
-            pending.future.set_exception(CommandError(answer.code, answer.message))
+            pending.future.set_exception(CommandError(answer.code, answer.message, answer.field))
 
     def _refuse(self, detail: str) -> None:
         if self.state is not ConnectionState.REFUSED:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -38,6 +38,7 @@ from tui.model import (
 )
 from tui.screens import time_log
 from tui.screens.from_picker import FromPicker
+from tui.screens.inbox_fields import FieldActions
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import (
     AssignScreen,
@@ -49,6 +50,7 @@ from tui.screens.pickers import (
 from tui.screens.quit import UnsentWork
 from tui.senders import judge_senders
 from tui.widgets.composer import ComposeContext, Composer, Draft
+from tui.widgets.details_pane import DetailsPane
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
 from tui.widgets.ticket_list import FAILED_STATUSES, TicketList
@@ -62,7 +64,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(FieldActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -95,6 +97,10 @@ class InboxScreen(Screen[None]):
         # Time: the agent's one timer (on the relay) starts and stops; L logs and lists entries.
         Binding("T", "timer", "Timer", show=False, id="inbox.timer"),
         Binding("L", "time_log", "Log time", show=False, id="inbox.time_log"),
+        # Ticket fields (tui/screens/inbox_fields.py): the details pane, the form, the history.
+        Binding("i", "details", "Details", show=False, id="inbox.details"),
+        Binding("e", "fields_form", "Edit fields", show=False, id="inbox.fields_form"),
+        Binding("Y", "activity", "Activity", show=False, id="inbox.activity"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -127,10 +133,13 @@ class InboxScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield InboxHeader(id="header")
         yield TicketList(self.model, self.names, id="tickets")
-        with Vertical(id="ticket-pane"):
-            yield TicketTitle(id="ticket-title")
-            yield ThreadView(self.names, media=self.media, id="thread")
-            yield Composer(send_review=getattr(self.app, "send_review", True), id="composer")
+        with Horizontal(id="ticket-pane"):
+            with Vertical(id="ticket-main"):
+                yield TicketTitle(id="ticket-title")
+                yield ThreadView(self.names, media=self.media, id="thread")
+                yield Composer(send_review=getattr(self.app, "send_review", True),
+                               id="composer")
+            yield DetailsPane(id="details")  # i: the open ticket's fields, beside it
         yield Footer()
 
     @property
@@ -281,6 +290,7 @@ class InboxScreen(Screen[None]):
             return  # the first load, which follows, will show it
         kind = event.get("kind", "")
         payload = event.get("payload") or {}
+        self.details_follow(event)
         if self.names.apply(event):
             self._setup_changed(kind, payload)
             return

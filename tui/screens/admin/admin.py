@@ -19,18 +19,19 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from tui.client import RelayClient
 from tui.screens.admin import AccountsChanged, AdminPane
 from tui.screens.admin.accounts import AccountsPane
+from tui.screens.admin.fields import FieldsPane
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import PeoplePane
 from tui.screens.admin.troubleshoot import TroubleshootPane
 
-TABS = ("accounts", "numbers", "troubleshoot", "people")
+TABS = ("accounts", "numbers", "troubleshoot", "people", "fields")
 
 
 class AdminScreen(Screen[None]):
     """Accounts, numbers, troubleshooting and people, for admins only."""
 
     CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
-                                     "troubleshoot.tcss", "people.tcss"]
+                                     "troubleshoot.tcss", "people.tcss", "fields.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Inbox", id="admin.close"),
         Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
@@ -38,6 +39,7 @@ class AdminScreen(Screen[None]):
         Binding("3", "tab('troubleshoot')", "Troubleshooting", show=False,
                 id="admin.tab_troubleshoot"),
         Binding("4", "tab('people')", "People", show=False, id="admin.tab_people"),
+        Binding("5", "tab('fields')", "Fields", show=False, id="admin.tab_fields"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
                 id="admin.next_tab"),
@@ -52,7 +54,7 @@ class AdminScreen(Screen[None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        yield Static("smsdesk · admin    1-4 or ctrl+pgup/pgdn switch tabs · esc back to the"
+        yield Static("smsdesk · admin    1-5 or ctrl+pgup/pgdn switch tabs · esc back to the"
                      " inbox", id="admin-header")
         with TabbedContent(initial=self.initial, id="admin-tabs"):
             with TabPane("1 Accounts", id="accounts"):
@@ -63,6 +65,8 @@ class AdminScreen(Screen[None]):
                 yield TroubleshootPane(self.client, id="troubleshoot-pane")
             with TabPane("4 People", id="people"):
                 yield PeoplePane(self.client, id="people-pane")
+            with TabPane("5 Fields", id="fields"):
+                yield FieldsPane(self.client, id="fields-pane")
         yield Footer()
 
     @property
@@ -106,6 +110,7 @@ class AdminScreen(Screen[None]):
         "agent.updated": ("people",),
         "group.updated": ("people", "numbers"),
         "trash.retention_set": ("people",),
+        "field.updated": ("fields",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
