@@ -38,6 +38,8 @@ from tui.model import (
 )
 from tui.screens import time_log
 from tui.screens.from_picker import FromPicker
+from tui.screens.inbox_canned import CannedActions
+from tui.screens.inbox_scenarios import ScenarioActions
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import (
     AssignScreen,
@@ -62,7 +64,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(CannedActions, ScenarioActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -95,6 +97,8 @@ class InboxScreen(Screen[None]):
         # Time: the agent's one timer (on the relay) starts and stops; L logs and lists entries.
         Binding("T", "timer", "Timer", show=False, id="inbox.timer"),
         Binding("L", "time_log", "Log time", show=False, id="inbox.time_log"),
+        # Scenarios (issue 10): a picker, run on the selected tickets or the current one.
+        Binding("S", "scenario", "Run scenario", show=False, id="inbox.scenario"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -288,6 +292,10 @@ class InboxScreen(Screen[None]):
         self._time_changed(kind, event.get("ticket_id"), payload)
         if kind == "tickets.purged":
             self._close_if_purged(payload.get("ticket_ids") or [])
+        if kind == "canned.updated":
+            self.canned_changed(payload)
+        elif kind == "scenarios.updated":
+            self.scenarios_changed()
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
                 and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
@@ -687,6 +695,9 @@ class InboxScreen(Screen[None]):
                 await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
 
     async def _upload(self, item: Any) -> dict[str, Any]:
+        if item.sha256:  # a canned response's attachment: the relay has it already
+            return {"sha256": item.sha256, "content_type": item.content_type,
+                    "filename": item.filename}
         data = await asyncio.to_thread(Path(item.path).read_bytes)
         encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode("ascii"))
         return await self.command("upload_media", content_type=item.content_type, data=encoded,
