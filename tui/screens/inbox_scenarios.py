@@ -31,7 +31,8 @@ def summary(result: dict[str, Any]) -> str:
 class ScenarioActions:
     """Mixed into InboxScreen: the ``S`` key (and the palette's "Run scenario").
 
-    It uses the screen's ``command``, ``_targets``, ``tickets``, ``canned`` and ``notify``.
+    It uses the screen's ``command``, ``_targets``, ``tickets``, ``names``, ``canned`` and
+    ``notify``.
     """
 
     scenario_list: list[dict[str, Any]] | None = None
@@ -55,7 +56,7 @@ class ScenarioActions:
             self.notify(str(error), title="Could not load scenarios", severity="error")
             return
         chosen = await self.app.push_screen_wait(
-            ScenarioPicker(scenarios, targets, canned_titles=titles))
+            ScenarioPicker(scenarios, targets, canned_titles=titles, names=self.names))
         if chosen is not None:
             self.run_scenario(chosen, targets)
 
