@@ -12,6 +12,7 @@ from textual.widgets import DataTable
 
 from tui.app import InboxApp
 from tui.screens.admin.people import PeoplePane
+from tui.screens.admin.scenarios import ScenariosPane
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
 
 
@@ -44,9 +45,9 @@ async def test_escape_from_an_accounts_dialog_stays_on_accounts(desk: LiveDesk) 
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_admin(pilot, app)
-        await pilot.press("4")
-        await until(pilot, lambda: screen.query_one(PeoplePane).loaded, what="people")
-        await pilot.press("ctrl+pagedown")  # People is the last tab: round to Accounts
+        await pilot.press("7")
+        await until(pilot, lambda: screen.query_one(ScenariosPane).loaded, what="scenarios")
+        await pilot.press("ctrl+pagedown")  # Scenarios is the last tab: round to Accounts
         table = screen.query_one("#accounts-table", DataTable)
         await until(pilot, lambda: table.has_focus, what="accounts focused")
         await pilot.press("e")

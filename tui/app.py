@@ -21,8 +21,10 @@ from tui.drafts import drafts_path
 from tui.keymap import apply_keymap, binding_catalog, current_keys
 from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.admin import AdminScreen
+from tui.screens.admin.canned import CannedEditor, FoldersTable, ResponsesTable
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
+from tui.screens.admin.scenarios import ActionsList, ScenarioEditor, ScenariosTable
 from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.canned_picker import CannedPicker
@@ -39,7 +41,8 @@ from tui.widgets.ticket_list import TicketList
 BINDING_OWNERS: tuple[type, ...] = (
     App, InboxScreen, TicketList, ThreadView, Composer, SendReview, AttachFile,
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
-    GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker,
+    GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
+    ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
 )
 
 
