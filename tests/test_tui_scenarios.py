@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 
 from core import canned, queries, scenarios
 from tui.app import InboxApp
+from tui.screens.inbox_scenarios import summary
 from tui.screens.scenario_picker import ScenarioPicker
 
 SIZE = (150, 44)
@@ -78,3 +79,10 @@ async def test_a_scenario_on_two_selected_tickets_is_seen_live_and_refusals_are_
             (ada.inbox.model.row(i) or {}).get("ticket", {}).get("id")
             for i in range(ada.inbox.model.total)}, "the palette's run seen")
         assert (await store.read(queries.ticket, current)).status == "closed"
+
+
+def test_the_summary_names_each_refused_ticket_once_in_a_sentence() -> None:
+    result = {"applied": [1, 2], "refused": [{"ticket_id": n, "refused": "opted out."}
+                                               for n in range(3, 10)]}
+    assert summary(result) == ("Applied to 2 tickets;\n" + "".join(
+        f"#{n} refused: opted out;\n" for n in range(3, 8)) + "…and 2 more refused.")

@@ -22,7 +22,8 @@ def summary(result: dict[str, Any]) -> str:
     applied = len(result.get("applied") or [])
     lines = [f"Applied to {applied} ticket{'s' if applied != 1 else ''}"]
     refused = result.get("refused") or []
-    lines.extend(f"#{item['ticket_id']} refused: {item['refused']}" for item in refused[:5])
+    lines.extend(f"#{item['ticket_id']} refused: {str(item['refused']).rstrip('.')}"
+                 for item in refused[:5])
     if len(refused) > 5:
         lines.append(f"…and {len(refused) - 5} more refused")
     return ";\n".join(lines) + "."
