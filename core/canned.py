@@ -181,6 +181,12 @@ def save_response(ctx: WriteContext, *, agent_id: int, response_id: int | None, 
 def delete_response(ctx: WriteContext, *, agent_id: int, response_id: int) -> dict[str, Any]:
     current = response_by_id(ctx.conn, response_id)
     _require_owner_or_admin(ctx, agent_id, current.owner_agent_id)
+    used = ctx.conn.execute(
+        "SELECT name FROM scenarios WHERE EXISTS (SELECT 1 FROM json_each(scenarios.actions)"
+        " WHERE json_extract(value, '$.canned') = ?) ORDER BY name", (response_id,)).fetchall()
+    if used:
+        raise StoreError(f"the scenario {', '.join(row['name'] for row in used)} sends it:"
+                         " change the scenario first")
     ctx.conn.execute("DELETE FROM canned_responses WHERE id = ?", (response_id,))
     _tell(ctx, response_id=response_id, owner_agent_id=current.owner_agent_id, deleted=True)
     return {"deleted": response_id}

@@ -202,9 +202,8 @@ def save_scenario(ctx: WriteContext, *, scenario_id: int | None, name: str,
     """
     name = check_name(name)
     checked = check_actions(list(actions))
-    for action in checked:
-        if "canned" in action and response_by_id(ctx.conn, action["canned"]).personal:
-            raise BadScenario("a scenario's canned reply must be a shared one")
+    for number, action in enumerate(checked, start=1):
+        _require_target(ctx.conn, number, action)
     taken = ctx.conn.execute("SELECT id FROM scenarios WHERE name = ? COLLATE NOCASE",
                              (name,)).fetchone()
     if taken is not None and taken["id"] != scenario_id:
@@ -222,6 +221,16 @@ def save_scenario(ctx: WriteContext, *, scenario_id: int | None, name: str,
     scenario = scenario_by_id(ctx.conn, scenario_id)
     ctx.emit("scenarios.updated", None, {"scenario": records.to_wire(scenario)})
     return scenario
+
+
+def _require_target(conn: sqlite3.Connection, number: int, action: Mapping[str, Any]) -> None:
+    """What an action names exists now: a group, an agent, a shared canned response."""
+    if "canned" in action and response_by_id(conn, action["canned"]).personal:
+        raise BadScenario(f"action {number}: a scenario's canned reply must be a shared one")
+    table = {"group": "agent_groups", "agent": "agents"}.get(action.get("set", ""))
+    if table is not None and action["value"] is not None and conn.execute(
+            f"SELECT 1 FROM {table} WHERE id = ?", (action["value"],)).fetchone() is None:
+        raise BadScenario(f"action {number}: {action['set']} {action['value']} does not exist")
 
 
 def delete_scenario(ctx: WriteContext, *, scenario_id: int) -> dict[str, Any]:

@@ -50,17 +50,27 @@ async def test_only_admins_define_scenarios_and_bad_ones_are_refused_in_words(
                                ([{"canned": 999}], "does not exist"),
                                ([{"tags_add": "vip"}], "list of words"),
                                ([{"field": "Bad Key", "value": 1}], "lower-case"),
-                               ([{"jump": 1}], "unknown action")]:
+                               ([{"jump": 1}], "unknown action"),
+                               ([{"note": "x"}, {"set": "group", "value": 999}],
+                                "action 2: group 999 does not exist")]:
             answer = await ada.command("save_scenario", name="Bad", actions=actions)
             assert answer["type"] == "error" and words in answer["message"], (actions, answer)
         assert "already" in (await ada.command("save_scenario", name="calm DOWN",
                                                actions=CALM))["message"]
+        # A shared response a scenario sends is not deleted from under it.
+        reply = (await ada.command("save_canned", title="Bye", body="Bye"))["result"]
+        await ada.command("save_scenario", name="Bye", actions=[{"canned": reply["id"]}])
+        held = await ada.command("delete_canned", response_id=reply["id"])
+        assert held["code"] == "refused" and "the scenario Bye sends it" in held["message"]
+        mine = (await bo.command("save_canned", title="Mine", body="x", personal=True))["result"]
+        personal = await ada.command("save_scenario", name="P", actions=[{"canned": mine["id"]}])
+        assert "must be a shared one" in personal["message"]
         listed = (await bo.command("list_scenarios"))["result"]
-        assert [s["name"] for s in listed] == ["Calm down"]
+        assert [s["name"] for s in listed] == ["Bye", "Calm down"]
         assert (await bo.command("delete_scenario", scenario_id=saved["id"]))["code"] == \
             "forbidden"
         assert (await ada.command("delete_scenario", scenario_id=saved["id"]))["result"]
-        assert (await bo.command("list_scenarios"))["result"] == []
+        assert [s["name"] for s in (await bo.command("list_scenarios"))["result"]] == ["Bye"]
 
 
 async def test_a_ticket_gets_all_of_a_scenario_or_none_when_its_third_action_fails(
