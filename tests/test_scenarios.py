@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from relay_harness import US_TOLL_FREE, Harness, relay_on_loopback
+from relay_harness import UK_LONG_CODE, US_TOLL_FREE, Harness, relay_on_loopback
+from test_canned import PNG
 
 from core import queries
 from core.writes import WriteContext, number_by_id, open_conversation
@@ -174,3 +175,28 @@ async def test_a_run_on_500_tickets_is_all_or_nothing_per_ticket_and_done_once_w
     assert await store.read(_count, "SELECT count(*) FROM tickets WHERE status = 'pending'"
                             " AND deleted = 1") == 0
     print(f"run_scenario on 500 tickets: {took * 1000:.0f} ms")
+
+
+async def test_a_canned_reply_with_a_picture_goes_by_mms_and_is_refused_on_an_sms_only_number(
+        relay: Harness) -> None:
+    us = await _ticket_of(relay, "+12025550121")
+    await relay.text("hello", from_="+447700900123", to=UK_LONG_CODE)
+    uk = next(row.ticket.id for row in (await relay.relay.store.read(queries.list_tickets)).items
+              if row.ticket.id != us)
+    async with relay.agent(token=relay.admin_token) as ada:
+        await ada.until("caught_up")
+        upload = (await ada.command("upload_media", content_type="image/png", data=PNG,
+                                    filename="label.png"))["result"]
+        label = (await ada.command("save_canned", title="Label", body="Your return label",
+                                   media=[upload]))["result"]
+        scenario = (await ada.command("save_scenario", name="Label", actions=[
+            {"tags_add": ["return"]}, {"canned": label["id"]}]))["result"]
+        ran = (await ada.command("run_scenario", scenario_id=scenario["id"],
+                                 ticket_ids=[us, uk]))["result"]
+    assert ran["applied"] == [us] and ran["refused"][0]["ticket_id"] == uk
+    assert "SMS-only" in ran["refused"][0]["refused"]
+    store = relay.relay.store
+    assert (await store.read(queries.ticket, uk)).tags == ()
+    sent = await store.read(lambda c: c.execute(
+        "SELECT ticket_id, media FROM entries WHERE direction = 'outbound'").fetchall())
+    assert [(row[0], upload["sha256"] in row[1]) for row in sent] == [(us, True)]
