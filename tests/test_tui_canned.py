@@ -73,7 +73,9 @@ async def test_a_canned_response_is_filled_judged_and_sent(desk: LiveDesk) -> No
         await until(pilot, lambda: area.text == "", "the draft sent")
         assert await _outbound(desk) == [filled]
         # The agent keeps a draft as their own response, and finds it in the picker.
-        await pilot.press("r", *"Thanks for waiting, {{contact.first_name}}!", "ctrl+g")
+        await pilot.press("r")
+        area.insert("Thanks for waiting, {{contact.first_name}}!")  # as a paste: typing is slow
+        await pilot.press("ctrl+g")
         await until(pilot, lambda: isinstance(app.screen, CannedPicker), "the picker")
         await pilot.press("ctrl+n")
         await until(pilot, lambda: isinstance(app.screen, TextPromptScreen), "the title")
@@ -85,5 +87,15 @@ async def test_a_canned_response_is_filled_judged_and_sent(desk: LiveDesk) -> No
         mine = [item.value for item in picker.items if item.section == PERSONAL]
         assert [(r["title"], r["body"]) for r in mine] == [
             ("Thanks for waiting,", "Thanks for waiting, {{contact.first_name}}!")]
-
-
+        await pilot.press("escape")
+        # Another agent's personal response is none of Bo's business; a shared one is.
+        store = desk.relay.store
+        await store.write(canned.save_response, agent_id=1, response_id=None, title="Ada's",
+                          body="mine", folder_id=None, personal=True)
+        await store.write(writes.update_ticket, ticket_id, priority="urgent")
+        await until(pilot, lambda: inbox.model.row(0)["ticket"]["priority"] == "urgent",
+                    "an event after it")
+        assert inbox.canned_library is not None
+        await store.write(canned.save_response, agent_id=1, response_id=None, title="New",
+                          body="shared", folder_id=None, personal=False)
+        await until(pilot, lambda: inbox.canned_library is None, "the library dropped, live")
