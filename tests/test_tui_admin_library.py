@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from desk_harness import LiveDesk, live_desk, until
+from test_tui_admin import open_admin
 from textual.widgets import Input, Static, TextArea
 
 from core import canned, scenarios
 from tui.app import InboxApp
-from tui.client import ConnectionState
-from tui.screens.admin.admin import AdminScreen
 from tui.screens.admin.canned import CannedEditor, FoldersTable, ResponsesTable
 from tui.screens.admin.scenarios import ScenarioEditor, ScenariosTable
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
@@ -30,10 +29,7 @@ async def test_an_admin_keeps_the_library_and_defines_a_scenario(desk: LiveDesk)
     store = desk.relay.store
     app = InboxApp(desk.config())
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.client.state is ConnectionState.LIVE, what="live")
-        await pilot.press("A")
-        screen = await until(pilot, lambda: isinstance(app.screen, AdminScreen) and app.screen,
-                             what="the admin screen")
+        screen = await open_admin(pilot, app)
         await pilot.press("6")
         await until(pilot, lambda: screen.pane("canned").loaded, what="the Canned tab")
         screen.query_one(FoldersTable).focus()

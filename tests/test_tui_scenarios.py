@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from desk_harness import LiveDesk, live_desk, until
-from textual.pilot import Pilot
+from test_tui_trash import live
 
 from core import canned, queries, scenarios
 from tui.app import InboxApp
@@ -22,11 +21,6 @@ SIZE = (150, 44)
 async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
     async with live_desk(tmp_path) as running:
         yield running
-
-
-async def live(pilot: Pilot[Any], app: InboxApp, tickets: int) -> None:
-    await until(pilot, lambda: app.inbox.model.total == tickets
-                and all(app.inbox.model.row(i) for i in range(tickets)), what=f"{tickets} rows")
 
 
 async def test_a_scenario_on_two_selected_tickets_is_seen_live_and_refusals_are_told(

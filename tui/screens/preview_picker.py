@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from tui.screens.pickers import PickerScreen
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +38,8 @@ class PreviewPicker(ModalScreen[Any]):
     """Sections of items, filtered fuzzily; ``preview`` draws the highlighted one."""
 
     CSS_PATH = "preview_picker.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", show=False),
-        Binding("up", "move('cursor_up')", show=False),
-        Binding("down", "move('cursor_down')", show=False),
-        Binding("pageup", "move('page_up')", show=False),
-        Binding("pagedown", "move('page_down')", show=False),
-    ]
+    # The list pickers' keys: escape cancels, the arrows and pages move in the list.
+    BINDINGS: ClassVar[list[BindingType]] = list(PickerScreen.BINDINGS)
 
     def __init__(self, title: str, items: Sequence[PreviewItem], *, empty: str,
                  hint: str) -> None:
