@@ -34,6 +34,7 @@ from core.writes import (
 
 MAX_TITLE_CHARS = 100
 MAX_FOLDER_NAME_CHARS = 60
+MAX_FILENAME_CHARS = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,8 @@ def check_media(media: Sequence[Media]) -> tuple[Media, ...]:
     if len(media) > MAX_MEDIA:
         raise StoreError(f"at most {MAX_MEDIA} attachments per message")
     for item in media:
+        if len(item.filename) > MAX_FILENAME_CHARS:
+            raise StoreError(f"a file's name is at most {MAX_FILENAME_CHARS} characters")
         if not is_accepted_media_type(item.content_type):
             raise StoreError(f"Twilio does not accept {item.content_type} for MMS")
     if sum(item.size for item in media) > MAX_MEDIA_TOTAL_BYTES:

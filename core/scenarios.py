@@ -40,6 +40,7 @@ MAX_TAGS = 20
 MAX_TAG_CHARS = 40
 MAX_NOTE_CHARS = 5000
 MAX_TYPE_CHARS = 50
+MAX_FIELD_VALUE_CHARS = 500
 MAX_TICKETS_PER_RUN = 500
 SETTABLE = ("status", "priority", "type", "group", "agent")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -138,9 +139,19 @@ def _check_field(action: dict[str, Any]) -> dict[str, Any]:
     key, value = action["field"], action["value"]
     if not isinstance(key, str) or not _FIELD_KEY.fullmatch(key):
         raise BadScenario("a custom field's key is lower-case letters, digits and _")
-    if isinstance(value, dict):
-        raise BadScenario("a custom field's value is text, a number, yes/no or a list")
+    if not _is_field_value(value):
+        raise BadScenario("a custom field's value is text (at most "
+                          f"{MAX_FIELD_VALUE_CHARS} characters), a number, yes/no, or a list"
+                          f" of up to {MAX_TAGS} of those")
     return {"field": key, "value": value}
+
+
+def _is_field_value(value: Any, *, in_list: bool = False) -> bool:
+    if isinstance(value, list) and not in_list:
+        return len(value) <= MAX_TAGS and all(_is_field_value(v, in_list=True) for v in value)
+    if isinstance(value, str):
+        return len(value) <= MAX_FIELD_VALUE_CHARS
+    return value is None or isinstance(value, bool | int | float)
 
 
 def _check_tags(tags: Any) -> list[str]:

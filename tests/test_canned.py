@@ -94,6 +94,9 @@ async def test_attachments_are_kept_by_reference_and_checked_like_a_reply(
         word = dict(upload, content_type="application/msword")
         refused = await ada.command("save_canned", title="Doc", body="x", media=[word])
         assert "does not accept" in refused["message"]
+        long_name = await ada.command("save_canned", title="Doc", body="x",
+                                      media=[dict(upload, filename="x" * 256)])
+        assert "at most 255" in long_name["message"]
 
 
 async def test_the_relay_refuses_a_reply_with_an_unfilled_placeholder(relay: Harness) -> None:

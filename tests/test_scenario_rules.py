@@ -33,7 +33,10 @@ def test_any_json_is_refused_in_words_or_checked_into_well_formed_actions(raw: A
         if "set" in action:
             assert set(action) == {"set", "value"}
         elif "field" in action:
-            assert set(action) == {"field", "value"} and not isinstance(action["value"], dict)
+            assert set(action) == {"field", "value"}
+            assert not isinstance(action["value"], dict)
+            assert not any(isinstance(v, list | dict) for v in action["value"]) \
+                if isinstance(action["value"], list) else True
         else:
             assert len(action) == 1
 
@@ -50,7 +53,9 @@ def test_each_kind_of_action_is_kept_as_written() -> None:
                        ([{"set": "status"}], "takes a value"),
                        ([{"note": "x", "canned": 1}], "unexpected"),
                        ([{"set": "agent", "value": True}], "takes an id"),
-                       ([{"note": "x"}] * 21, "at most 20")]:
+                       ([{"note": "x"}] * 21, "at most 20"),
+                       ([{"field": "k", "value": [{"a": 1}]}], "a custom field's value"),
+                       ([{"field": "k", "value": "x" * 501}], "at most 500")]:
         try:
             check_actions(bad)
         except BadScenario as error:
