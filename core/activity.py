@@ -20,7 +20,7 @@ from core.fields import FieldDef, definitions, is_empty, shown_value
 
 #: The events that change a ticket (messages are in its thread, reading is no change).
 KINDS = ("ticket.created", "ticket.updated", "note.created", "time.logged", "time.updated",
-         "time.deleted")
+         "time.deleted", "scenario.applied")
 MAX_PAGE = 100
 
 
@@ -89,6 +89,9 @@ class _Teller:
         elif kind == "note.created":
             by, known = (payload.get("note") or {}).get("agent_id"), True
             lines = ["added a note"]
+        elif kind == "scenario.applied":  # its changes follow as events of their own
+            by, known = payload.get("agent_id"), True
+            lines = [f"ran the scenario {(payload.get('scenario') or {}).get('name', '?')}"]
         else:
             entry = payload.get("time_entry") or {}
             by, known = entry.get("agent_id"), True

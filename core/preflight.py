@@ -27,6 +27,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from core.country_names import COUNTRY_NAMES
 from core.models import Account, Contact, NumberStatus, PhoneNumber, SenderType
 from core.phones import country_of_number
+from core.placeholders import refusal_for
 
 __all__ = [
     "ACCEPTED_MEDIA_TYPES",
@@ -312,6 +313,13 @@ def _body_within_limit(draft: _Draft) -> Iterator[Refusal]:
         )
 
 
+def _placeholders_filled(draft: _Draft) -> Iterator[Refusal]:
+    """A canned response's ``{{contact.name}}`` left unfilled must never reach the customer."""
+    reason = refusal_for(draft.body)
+    if reason is not None:
+        yield Refusal(None, reason, Field.BODY)
+
+
 # -- attachments --------------------------------------------------------------------------
 
 
@@ -566,6 +574,7 @@ def _account_active(draft: _Draft) -> Iterator[Refusal]:
 _RULES: tuple[Rule, ...] = (
     _message_has_content,
     _body_within_limit,
+    _placeholders_filled,
     _number_can_send_media,
     _media_count_within_limit,
     _media_total_within_limit,

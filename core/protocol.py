@@ -167,6 +167,21 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "ticket_activity": CommandSpec(required={"ticket_id": _INT},
                                    optional={"before": _OPT_INT, "limit": _INT}),
     "ticket_facts": CommandSpec(required={"ticket_id": _INT}),
+    # Canned responses and scenarios (issue 10): shared responses and folders are the admins'
+    # (checked in the write), personal ones their owner's; scenarios are defined by admins.
+    "list_canned": CommandSpec(required={}),
+    "save_canned": CommandSpec(required={"title": _STR, "body": _STR},
+                               optional={"response_id": _OPT_INT, "folder_id": _OPT_INT,
+                                         "personal": _BOOL, "media": _OBJECTS}),
+    "delete_canned": CommandSpec(required={"response_id": _INT}),
+    "save_canned_folder": CommandSpec(required={"name": _STR},
+                                      optional={"folder_id": _OPT_INT}, admin_only=True),
+    "delete_canned_folder": CommandSpec(required={"folder_id": _INT}, admin_only=True),
+    "list_scenarios": CommandSpec(required={}),
+    "save_scenario": CommandSpec(required={"name": _STR, "actions": _OBJECTS},
+                                 optional={"scenario_id": _OPT_INT}, admin_only=True),
+    "delete_scenario": CommandSpec(required={"scenario_id": _INT}, admin_only=True),
+    "run_scenario": CommandSpec(required={"scenario_id": _INT, "ticket_ids": ListOf(int)}),
 }
 
 

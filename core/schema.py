@@ -268,6 +268,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_of_ticket ON events(ticket_id, seq) WHERE ticket_id IS NOT NULL;
     """,
+    # 11 (issue 10, canned responses and scenarios): shared folders of canned responses (an
+    # owner agent makes one personal), admin-defined scenarios, and which ticket each run of a
+    # scenario (agent, command id) was applied to, so a resent run skips those tickets
+    """
+    CREATE TABLE canned_folders (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE canned_responses (
+        id             INTEGER PRIMARY KEY,
+        title          TEXT    NOT NULL,
+        body           TEXT    NOT NULL DEFAULT '',
+        folder_id      INTEGER REFERENCES canned_folders(id),
+        owner_agent_id INTEGER REFERENCES agents(id),
+        media          TEXT    NOT NULL DEFAULT '[]',
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX canned_by_owner ON canned_responses(owner_agent_id, title);
+    CREATE TABLE scenarios (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        actions    TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE scenario_runs (
+        agent_id   INTEGER NOT NULL,
+        command_id TEXT    NOT NULL,
+        ticket_id  INTEGER NOT NULL,
+        result     TEXT    NOT NULL,
+        PRIMARY KEY (agent_id, command_id, ticket_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -277,15 +277,15 @@ async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
 
 @_recorded("reply")
 def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
-    media = tuple(_media_of(ctx, item) for item in args.get("media", []))
+    media = tuple(media_of(ctx, item) for item in args.get("media", []))
 
     def reply(wctx: WriteContext) -> Message:
-        return _queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media,
+        return queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media,
                               from_number_id=args.get("from_number_id"))
     return reply
 
 
-def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
+def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
                    media: tuple[Media, ...], *, from_number_id: int | None = None) -> Message:
     """Queue a reply once the relay's own preflight passes (the client is not trusted).
 
@@ -306,7 +306,7 @@ def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
                                  from_number_id=number.id)
 
 
-def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
+def media_of(ctx: Context, item: dict[str, Any]) -> Media:
     digest = item.get("sha256")
     path = path_of(ctx.media_dir, digest) if isinstance(digest, str) else None
     if path is None:
@@ -334,7 +334,7 @@ def _retry_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
         if newest != failed.id:
             raise writes.StoreError("a newer reply went out since (or this one was retried "
                                     "already); retry only the newest")
-        return _queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media,
+        return queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media,
                               from_number_id=failed.from_number_id)  # the same sender
     return retry
 
@@ -380,7 +380,7 @@ def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], An
 def _start_conversation(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     """A new ticket with a customer and its first message, in one transaction: a refused
     preflight leaves no ticket behind, and a resend (same id) makes no second one."""
-    media = tuple(_media_of(ctx, item) for item in args.get("media", []))
+    media = tuple(media_of(ctx, item) for item in args.get("media", []))
 
     def start(wctx: WriteContext) -> dict[str, Any]:
         number = writes.number_by_id(wctx.conn, args["from_number_id"])
@@ -391,7 +391,7 @@ def _start_conversation(ctx: Context, args: dict[str, Any]) -> Callable[[WriteCo
         ticket = writes.open_conversation(wctx, phone=to, number_id=number.id,
                                           agent_id=ctx.agent.id,
                                           subject=subject_from_body(args["body"]))
-        message = _queue_checked(wctx, ctx.agent.id, ticket.id, args["body"], media)
+        message = queue_checked(wctx, ctx.agent.id, ticket.id, args["body"], media)
         return {"ticket": writes.ticket_by_id(wctx.conn, ticket.id), "message": message}
     return start
 
@@ -407,6 +407,8 @@ def _check_every_command_has_a_handler() -> None:
 from server import commands_trash  # noqa: E402, F401, I001
 from server import commands_time  # noqa: E402, F401
 from server import commands_fields  # noqa: E402, F401
+from server import commands_canned  # noqa: E402, F401
+from server import commands_scenarios  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

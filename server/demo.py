@@ -40,6 +40,7 @@ from core.store import Store
 from server import admin
 from server.app import Relay
 from server.config import Paths
+from server.demo_library import furnish_library
 from server.relay import PUBLIC_URL, bound_port, running_relay
 from server.simulator.customers import demo_png
 from server.simulator.discovery import Running, announce, withdraw
@@ -139,6 +140,7 @@ async def furnish(paths: Paths, relay: Relay) -> Desk:
                             group_ids=[billing.id, shipping.id])
     for phone, name in NAMED.items():
         await store.write(_named_contact, phone, name)
+    await furnish_library(store, boss.id)
     return Desk(relay, boss.id, token, sam.id)
 
 

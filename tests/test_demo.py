@@ -79,6 +79,11 @@ async def test_the_admin_sees_the_desk_and_every_kind_of_text(backend: DemoBacke
         tickets = (await agent.command("list_tickets", limit=50))["result"]["items"]
         names = {t["contact_name"] for t in tickets}
         assert {"Maya Patel", "Tom Hughes", "Ana Souza", "Jordan Lee"} <= names
+        library = (await agent.command("list_canned"))["result"]
+        assert [f["name"] for f in library["folders"]] == ["Orders", "Returns"]
+        assert len(library["responses"]) == 4
+        scenarios = (await agent.command("list_scenarios"))["result"]
+        assert [s["name"] for s in scenarios] == ["Close as spam", "Resolve with thanks"]
         assert backend.stop() == 0  # with an agent still connected
     _assert_all_gone(backend)
     assert [m["body"] for m in inbound] == [t.body for t in TIMELINE]

@@ -21,12 +21,16 @@ from tui.drafts import drafts_path
 from tui.keymap import apply_keymap, binding_catalog, current_keys
 from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.admin import AdminScreen
+from tui.screens.admin.canned import CannedEditor, FoldersTable, ResponsesTable
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
+from tui.screens.admin.scenarios import ActionsList, ScenarioEditor, ScenariosTable
 from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
+from tui.screens.canned_picker import CannedPicker
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
+from tui.screens.inbox_scenarios import ScenarioCommands
 from tui.screens.quit import QuitChoice, QuitScreen, UnsentWork
 from tui.widgets.composer import AttachFile, Composer
 from tui.widgets.send_review import SendReview
@@ -37,7 +41,8 @@ from tui.widgets.ticket_list import TicketList
 BINDING_OWNERS: tuple[type, ...] = (
     App, InboxScreen, TicketList, ThreadView, Composer, SendReview, AttachFile,
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
-    GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen,
+    GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
+    ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
 )
 
 
@@ -45,7 +50,7 @@ class InboxApp(App[int]):
     """``smsdesk inbox``: one agent, one relay."""
 
     TITLE = "smsdesk"
-    COMMANDS = App.COMMANDS | {InboxCommands}
+    COMMANDS = App.COMMANDS | {InboxCommands, ScenarioCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),

@@ -38,7 +38,9 @@ from tui.model import (
 )
 from tui.screens import time_log
 from tui.screens.from_picker import FromPicker
+from tui.screens.inbox_canned import CannedActions
 from tui.screens.inbox_fields import FieldActions
+from tui.screens.inbox_scenarios import ScenarioActions
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import (
     AssignScreen,
@@ -64,7 +66,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(FieldActions, Screen[None]):
+class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -101,6 +103,8 @@ class InboxScreen(FieldActions, Screen[None]):
         Binding("i", "details", "Details", show=False, id="inbox.details"),
         Binding("e", "fields_form", "Edit fields", show=False, id="inbox.fields_form"),
         Binding("Y", "activity", "Activity", show=False, id="inbox.activity"),
+        # Scenarios (issue 10): a picker, run on the selected tickets or the current one.
+        Binding("S", "scenario", "Run scenario", show=False, id="inbox.scenario"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -298,6 +302,10 @@ class InboxScreen(FieldActions, Screen[None]):
         self._time_changed(kind, event.get("ticket_id"), payload)
         if kind == "tickets.purged":
             self._close_if_purged(payload.get("ticket_ids") or [])
+        if kind == "canned.updated":
+            self.canned_changed(payload)
+        elif kind == "scenarios.updated":
+            self.scenarios_changed()
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
                 and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
@@ -697,6 +705,9 @@ class InboxScreen(FieldActions, Screen[None]):
                 await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
 
     async def _upload(self, item: Any) -> dict[str, Any]:
+        if item.sha256:  # a canned response's attachment: the relay has it already
+            return {"sha256": item.sha256, "content_type": item.content_type,
+                    "filename": item.filename}
         data = await asyncio.to_thread(Path(item.path).read_bytes)
         encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode("ascii"))
         return await self.command("upload_media", content_type=item.content_type, data=encoded,

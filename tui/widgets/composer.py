@@ -50,6 +50,7 @@ from core.sms import (
     smart_encode,
     suggest_smart_encoding,
 )
+from tui.widgets.draft_area import DraftArea
 from tui.widgets.send_review import ReviewChoice, SendReview, human_size
 
 __all__ = [
@@ -170,6 +171,9 @@ class PendingFile:
     filename: str
     content_type: str
     size: int  # bytes, when it was attached
+    # Already kept by the relay (a canned response's attachment): sent by this reference,
+    # never uploaded again. "": a local file.
+    sha256: str = ""
 
     @property
     def attachment(self) -> Attachment:
@@ -355,6 +359,8 @@ class Composer(Widget):
         # Not in the footer (full already); the help screen lists it, the title shows the choice.
         Binding("ctrl+f", "choose_sender", "Choose From", show=False,
                 id="composer.choose_sender"),
+        # Canned responses (issue 10): a picker, its choice filled in at the cursor.
+        Binding("ctrl+g", "canned", "Canned", show=False, id="composer.canned"),
     ]
 
     class Submitted(Message):
@@ -371,6 +377,15 @@ class Composer(Widget):
     class SenderWanted(Message):
         """The agent wants to choose the number the reply goes out from (ctrl+f): the lead
         knows the desk's numbers and opens the From picker for this draft."""
+
+        def __init__(self, draft: Draft, context: ComposeContext) -> None:
+            super().__init__()
+            self.draft = draft
+            self.context = context
+
+    class CannedWanted(Message):
+        """The agent wants a canned response (ctrl+g): the lead holds the library and the
+        placeholders' values, opens the picker, and calls ``insert_canned`` with the choice."""
 
         def __init__(self, draft: Draft, context: ComposeContext) -> None:
             super().__init__()
@@ -399,6 +414,7 @@ class Composer(Widget):
         self._pending_ticket: int | None = None  # a Submitted the lead has not answered yet
         self._failure: str | None = None
         self._notice: str | None = None  # why a key did nothing, until the next edit
+        self._notice_outlives_edit = False  # said of an insert: kept past its own edit
         self._analysis: SmsAnalysis = analyze("")
         self._refusals: tuple[Refusal, ...] = ()
         self._warnings: tuple[Refusal, ...] = ()  # doubts that do not stop the send
@@ -409,7 +425,7 @@ class Composer(Widget):
         self._ready = False
 
     def compose(self) -> ComposeResult:
-        yield TextArea(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
+        yield DraftArea(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
                        highlight_cursor_line=False, id="composer-text")
         yield Static(id="composer-count")
         yield Static(id="composer-smart")
@@ -581,6 +597,40 @@ class Composer(Widget):
             return
         self.post_message(self.SenderWanted(self._draft(), context))
 
+    def action_canned(self) -> None:
+        context = self._ctx
+        if context is not None:
+            self.post_message(self.CannedWanted(self._draft(), context))
+
+    def insert_canned(self, text: str, media: tuple[PendingFile, ...] = ()) -> None:
+        """Put a filled canned response at the cursor, and its attachments with the reply's.
+
+        The text always goes in; attachments only where they can go (a reply from an MMS
+        number), else the composer says why they stayed out.
+        """
+        area = self._text_area
+        area.insert(text)
+        area.focus()
+        if not media:
+            self._show()
+            return
+        context, files = self._ctx, _plural(len(media), "attachment")
+        if self._mode == "note":
+            why = f"The response's {files} stayed out: a private note cannot carry attachments."
+        elif context is not None and not context.number.mms:
+            why = (f"The response's {files} stayed out: {context.number.e164} is SMS-only, and"
+                   " SMS-only numbers send text only. Reply from an MMS-enabled number to send"
+                   " them.")
+        else:
+            known = {item.sha256 for item in self._attachments}
+            self._attachments = (*self._attachments,
+                                 *(item for item in media if item.sha256 not in known))
+            self._show()
+            return
+        self._notice, self._notice_outlives_edit = why, True  # the insert is an edit too
+        self.app.notify(why, severity="warning", timeout=8)
+        self._show()
+
     def action_smart_encoding(self) -> None:
         """Put Twilio's Smart Encoding replacements into the text itself (one undo step), so
         the agent sees exactly what the customer will receive."""
@@ -652,7 +702,9 @@ class Composer(Widget):
     def _changed(self, event: TextArea.Changed) -> None:
         event.stop()
         self._failure = None
-        self._notice = None
+        if not self._notice_outlives_edit:
+            self._notice = None
+        self._notice_outlives_edit = False
         self._show()
 
     def _attached(self, pending: PendingFile | None) -> None:
@@ -799,7 +851,8 @@ class Composer(Widget):
         send, other = ("add note", "reply") if self._mode == "note" else ("send", "note")
         self.border_subtitle = Content(
             f"{self._key('send')} {send} · {self._key('toggle_mode')} {other} · "
-            f"{self._key('attach')} attach · {self._key('editor')} editor · "
+            f"{self._key('attach')} attach · {self._key('canned')} canned · "
+            f"{self._key('editor')} editor · "
             f"{self._key('cancel')} leave"
         )
 

@@ -1,6 +1,6 @@
 """The admin screen: four tabs over the relay's admin commands, opened from the inbox with ``A``.
 
-Keyboard first: 1-4 (or ctrl+pageup / ctrl+pagedown) switch tabs, and each
+Keyboard first: the tab numbers (or ctrl+pageup / ctrl+pagedown) switch tabs, and each
 tab puts the keyboard in its list at once, so its keys work without a click.
 A tab loads when it is first shown and reloads when shown again (another admin
 may have changed something meanwhile); escape goes back to the inbox.
@@ -19,19 +19,22 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from tui.client import RelayClient
 from tui.screens.admin import AccountsChanged, AdminPane
 from tui.screens.admin.accounts import AccountsPane
+from tui.screens.admin.canned import CannedPane
 from tui.screens.admin.fields import FieldsPane
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import PeoplePane
+from tui.screens.admin.scenarios import ScenariosPane
 from tui.screens.admin.troubleshoot import TroubleshootPane
 
-TABS = ("accounts", "numbers", "troubleshoot", "people", "fields")
+TABS = ("accounts", "numbers", "troubleshoot", "people", "fields", "canned", "scenarios")
 
 
 class AdminScreen(Screen[None]):
     """Accounts, numbers, troubleshooting and people, for admins only."""
 
     CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
-                                     "troubleshoot.tcss", "people.tcss", "fields.tcss"]
+                                     "troubleshoot.tcss", "people.tcss", "fields.tcss",
+                                     "canned.tcss", "scenarios.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Inbox", id="admin.close"),
         Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
@@ -40,6 +43,8 @@ class AdminScreen(Screen[None]):
                 id="admin.tab_troubleshoot"),
         Binding("4", "tab('people')", "People", show=False, id="admin.tab_people"),
         Binding("5", "tab('fields')", "Fields", show=False, id="admin.tab_fields"),
+        Binding("6", "tab('canned')", "Canned", show=False, id="admin.tab_canned"),
+        Binding("7", "tab('scenarios')", "Scenarios", show=False, id="admin.tab_scenarios"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
                 id="admin.next_tab"),
@@ -54,7 +59,7 @@ class AdminScreen(Screen[None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        yield Static("smsdesk · admin    1-5 or ctrl+pgup/pgdn switch tabs · esc back to the"
+        yield Static("smsdesk · admin    1-7 or ctrl+pgup/pgdn switch tabs · esc back to the"
                      " inbox", id="admin-header")
         with TabbedContent(initial=self.initial, id="admin-tabs"):
             with TabPane("1 Accounts", id="accounts"):
@@ -67,6 +72,10 @@ class AdminScreen(Screen[None]):
                 yield PeoplePane(self.client, id="people-pane")
             with TabPane("5 Fields", id="fields"):
                 yield FieldsPane(self.client, id="fields-pane")
+            with TabPane("6 Canned", id="canned"):
+                yield CannedPane(self.client, id="canned-pane")
+            with TabPane("7 Scenarios", id="scenarios"):
+                yield ScenariosPane(self.client, id="scenarios-pane")
         yield Footer()
 
     @property
@@ -111,6 +120,8 @@ class AdminScreen(Screen[None]):
         "group.updated": ("people", "numbers"),
         "trash.retention_set": ("people",),
         "field.updated": ("fields",),
+        "canned.updated": ("canned", "scenarios"),
+        "scenarios.updated": ("scenarios",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
