@@ -7,6 +7,7 @@ Functions take a sqlite3 connection and run in a reader's thread.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,7 @@ from core.models import (
     TicketStatus,
     TimeEntry,
 )
+from core.search_terms import SearchTerms, read_search_text
 
 T = TypeVar("T")
 
@@ -66,6 +68,9 @@ class TicketRow:
     # The newest reply's id and status: the list flags a ticket whose last reply failed.
     last_reply_id: int | None = None
     last_reply_status: str | None = None
+    # In a search: which readings of the text found it ("number", "name", "phone", "email",
+    # "tag", "messages"), so the search box can say why it is there.
+    matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +126,13 @@ _LAST_REPLY = (
 )
 _TICKET_COLUMNS = (
     "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
+    "c.email AS contact_email, "
     f"{_LAST_REPLY.format(col='e.id')} AS last_reply_id, "
     f"{_LAST_REPLY.format(col='e.status')} AS last_reply_status"
 )
 
 
-def _ticket_row(row: sqlite3.Row) -> TicketRow:
+def _ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:
     return TicketRow(
         ticket=records.ticket_from_row(row),
         contact_name=row["contact_name"],
@@ -134,6 +140,7 @@ def _ticket_row(row: sqlite3.Row) -> TicketRow:
         contact_opted_out=bool(row["contact_opted_out"]),
         last_reply_id=row["last_reply_id"],
         last_reply_status=row["last_reply_status"],
+        matched=matched,
     )
 
 
@@ -202,34 +209,134 @@ def count_tickets(conn: sqlite3.Connection, view: TicketFilter = TicketFilter())
     """How many tickets a view holds (for the list's scrollbar and counters)."""
     where, params = _ticket_conditions(view)
     if view.text and view.text.strip():
+        direct, direct_params = _direct_conditions(read_search_text(view.text))
+        selects, values = [], []
+        if direct:
+            selects.append(f"SELECT t.id FROM tickets t WHERE {' AND '.join(where)}"
+                           f" AND ({' OR '.join(direct)})")
+            values += [*params, *direct_params]
         query = fts_query(view.text)
-        if query is None:
+        if query is not None:
+            selects.append(
+                "SELECT e.ticket_id FROM entries_fts f"
+                " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
+                f" WHERE entries_fts MATCH ? AND {' AND '.join(where)}"
+            )
+            values += [query, *params]
+        if not selects:
             return 0
-        sql = (
-            "SELECT count(DISTINCT e.ticket_id) FROM entries_fts f"
-            " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
-            f" WHERE entries_fts MATCH ? AND {' AND '.join(where)}"
-        )
-        rows = list(_match(conn, sql, (query, *params)))
+        rows = list(_match(conn, f"SELECT count(*) FROM ({' UNION '.join(selects)})", values))
         return rows[0][0] if rows else 0
     sql = f"SELECT count(*) FROM tickets t WHERE {' AND '.join(where)}"
     return conn.execute(sql, params).fetchone()[0]
 
 
+# A search cursor is either where the walk of direct matches (ticket number, contact, tag)
+# stopped, "d<last_message_at>.<id>", or a position in the full-text walk that follows it.
+_DIRECT_CURSOR = "d"
+_FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _direct_conditions(terms: SearchTerms) -> tuple[list[str], list[Any]]:
+    """SQL for the tickets the text finds without the full-text index: by number, by
+    its contact's name, phone or email, or by a tag (whole tag, any case)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if terms.ticket_id is not None:
+        conditions.append("t.id = ?")
+        params.append(terms.ticket_id)
+        return conditions, params
+    contact: list[str] = []
+    if terms.phone is not None:
+        contact.append("phone = ?")
+        params.append(terms.phone)
+    if terms.email is not None:
+        contact.append("email = ? COLLATE NOCASE")
+        params.append(terms.email)
+    if terms.words and terms.phone is None:
+        contact.append("(name != '' AND name LIKE ? ESCAPE '\\')")
+        params.append(f"%{_like_escaped(terms.words)}%")
+    if contact:
+        conditions.append(f"t.contact_id IN (SELECT id FROM contacts WHERE {' OR '.join(contact)})")
+    if terms.words and terms.phone is None and terms.email is None and '"' not in terms.words:
+        conditions.append("t.tags LIKE ? ESCAPE '\\'")
+        params.append(f'%"{_like_escaped(terms.words)}"%')
+    return conditions, params
+
+
+def _direct_kinds(row: sqlite3.Row, terms: SearchTerms) -> tuple[str, ...]:
+    """Which direct readings of the search text this ticket matched, in the box's words."""
+    kinds: list[str] = []
+    if terms.ticket_id is not None and row["id"] == terms.ticket_id:
+        kinds.append("number")
+    words = terms.words.casefold()
+    if terms.phone is None and terms.ticket_id is None and words \
+            and words in (row["contact_name"] or "").casefold():
+        kinds.append("name")
+    if terms.phone is not None and row["contact_phone"] == terms.phone:
+        kinds.append("phone")
+    if terms.email is not None and (row["contact_email"] or "").casefold() == terms.email:
+        kinds.append("email")
+    if terms.ticket_id is None and words \
+            and words in (tag.casefold() for tag in json.loads(row["tags"])):
+        kinds.append("tag")
+    return tuple(kinds)
+
+
+def _direct_matches(
+    conn: sqlite3.Connection, view: TicketFilter, terms: SearchTerms,
+    *, before: str | None, limit: int,
+) -> tuple[list[TicketRow], str | None]:
+    """Tickets found by number, contact or tag, newest first; the cursor when more remain."""
+    direct, direct_params = _direct_conditions(terms)
+    if not direct:
+        return [], None
+    where, params = _ticket_conditions(view)
+    keyset, bounds = [], []
+    if before is not None:
+        keyset.append("(t.last_message_at, t.id) < (?, ?)")
+        bounds.extend(_parse_ticket_cursor(before[len(_DIRECT_CURSOR):]))
+    sql = (
+        f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f" WHERE {' AND '.join(where + keyset)} AND ({' OR '.join(direct)})"
+        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
+    )
+    rows = conn.execute(sql, (*params, *bounds, *direct_params, limit + 1)).fetchall()
+    items = [_ticket_row(row, _direct_kinds(row, terms)) for row in rows[:limit]]
+    if len(rows) > limit:
+        return items, _DIRECT_CURSOR + _ticket_cursor(items[-1].ticket)
+    return items, None
+
+
 def _search_tickets(
     conn: sqlite3.Connection, view: TicketFilter, *, before: str | None, limit: int
 ) -> Page[TicketRow]:
-    """Tickets whose messages or notes match, ordered by their newest match.
+    """Tickets the text finds: first by number, contact and tag, then by their messages
+    and notes, ordered by their newest match, each saying which readings matched.
 
     Walks the full-text index newest-first and stops as soon as the window is
     full, so a common word costs no more than a rare one. The cursor is the
-    position in that walk; a ticket is shown at its newest match only. Search
-    windows page downward only (``newer`` is None): a client keeps the windows
-    it has seen, as the inbox does, rather than walking the index backwards.
+    position in that walk; a ticket is shown at its newest match only, and not
+    again if it was a direct match. Search windows page downward only (``newer``
+    is None): a client keeps the windows it has seen, as the inbox does, rather
+    than walking the index backwards.
     """
+    terms = read_search_text(view.text or "")
+    found: list[TicketRow] = []
+    if before is None or before.startswith(_DIRECT_CURSOR):
+        found, cursor = _direct_matches(conn, view, terms, before=before, limit=limit)
+        if cursor is not None:
+            return Page(tuple(found), older=cursor, newer=None)
+        before = None
     query = fts_query(view.text or "")
     if query is None:
-        return Page((), None, None)
+        return Page(tuple(found), None, None)
+    if len(found) == limit:  # the full-text walk starts in the next window
+        return Page(tuple(found), older=_FTS_FROM_THE_TOP, newer=None)
     try:
         position = int(before) if before is not None else None
     except ValueError:
@@ -239,8 +346,7 @@ def _search_tickets(
         f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
         f" WHERE t.id = ? AND {' AND '.join(where)}"
     )
-    found: list[TicketRow] = []
-    seen: set[int] = set()
+    seen: set[int] = {row.ticket.id for row in found}
     last_position: int | None = None
     for entry_id, ticket_id in _matches_newest_first(conn, query, position):
         last_position = entry_id
@@ -250,8 +356,8 @@ def _search_tickets(
         if position is not None and _has_match_after(conn, query, ticket_id, position):
             continue  # shown in an earlier window at a newer match
         row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
-        if row is not None:
-            found.append(_ticket_row(row))
+        if row is not None and not _direct_kinds(row, terms):  # else shown with the direct
+            found.append(_ticket_row(row, ("messages",)))
             if len(found) == limit:
                 break
     else:
@@ -291,6 +397,41 @@ def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, posit
                     (query, entry_id)))
         for entry_id in newer_ids
     )
+
+
+# --- a contact's tickets --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTicket:
+    """One of a person's tickets, with the business number it came through."""
+
+    ticket: Ticket
+    number_e164: str
+
+
+def contact_tickets(
+    conn: sqlite3.Connection, contact_id: int, *, before: str | None = None, limit: int = 50
+) -> Page[ContactTicket]:
+    """Every ticket of a contact, newest first, closed and deleted ones included.
+
+    A person has few tickets; the tickets_of_contact index finds them all and the
+    window is cut from them by the same keyset the ticket list uses.
+    """
+    limit = _window(limit)
+    keyset, bounds = "", ()
+    if before is not None:
+        keyset, bounds = " AND (t.last_message_at, t.id) < (?, ?)", _parse_ticket_cursor(before)
+    rows = conn.execute(
+        "SELECT t.*, n.e164 AS number_e164 FROM tickets t"
+        " JOIN phone_numbers n ON n.id = t.number_id"
+        f" WHERE t.contact_id = ?{keyset} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
+        (contact_id, *bounds, limit + 1),
+    ).fetchall()
+    items = [ContactTicket(records.ticket_from_row(row), row["number_e164"])
+             for row in rows[:limit]]
+    older = _ticket_cursor(items[-1].ticket) if len(rows) > limit else None
+    return Page(tuple(items), older=older, newer=None)
 
 
 # --- threads --------------------------------------------------------------------------

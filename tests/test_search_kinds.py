@@ -1,0 +1,130 @@
+"""Search finds tickets by contact name, phone in any format, email, tag and ``#id``,
+besides words in messages and notes, and says which of these matched."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import queries, writes
+from core.queries import Page, TicketFilter, TicketRow
+from core.search_terms import phone_in_e164, read_search_text, ticket_number
+from conftest import UK, US, Desk, customer
+
+JORDAN = "+15125550133"
+
+
+async def search(desk: Desk, text: str, limit: int = 50) -> list[TicketRow]:
+    pages: list[Page[TicketRow]] = [
+        await desk.store.read(queries.list_tickets, TicketFilter(text=text), limit=limit)
+    ]
+    while pages[-1].older is not None:
+        pages.append(await desk.store.read(queries.list_tickets, TicketFilter(text=text),
+                                           before=pages[-1].older, limit=limit))
+        assert len(pages) < 100
+    return [row for page in pages for row in page.items]
+
+
+@pytest.fixture
+async def jordan(desk: Desk) -> tuple[Desk, int, int]:
+    """Jordan Reyes texts both business numbers; a stranger mentions Jordan in a text."""
+    first = await desk.inbound("Where is my parcel?", from_=JORDAN, to=US)
+    second = await desk.inbound("Hello again", from_=JORDAN, to=UK)
+    await desk.store.write(writes.update_contact, first.ticket.contact_id, name="Jordan Reyes",
+                           email="jordan@example.com")
+    await desk.inbound("Jordan told me to text you", from_=customer(9))
+    await desk.update(first.ticket.id, tags=["VIP", "parcel"])
+    return desk, first.ticket.id, second.ticket.id
+
+
+async def test_a_name_finds_every_ticket_of_the_contact_and_says_so(jordan) -> None:
+    desk, first, second = jordan
+    rows = await search(desk, "jordan")
+    assert [row.ticket.id for row in rows[:2]] == [second, first]
+    assert rows[0].matched == ("name",)
+    # The stranger's text mentions the name: found by its words, after the contact's tickets.
+    assert rows[2].matched == ("messages",)
+    assert len(rows) == 3
+    assert await desk.store.read(queries.count_tickets, TicketFilter(text="jordan")) == 3
+
+
+@pytest.mark.parametrize("typed", ["+15125550133", "5125550133", "+1 512-555-0133",
+                                   "(512) 555-0133", "512.555.0133"])
+async def test_a_phone_in_any_format_finds_the_contact(jordan, typed: str) -> None:
+    desk, first, second = jordan
+    rows = await search(desk, typed)
+    assert [(row.ticket.id, row.matched) for row in rows] == [
+        (second, ("phone",)), (first, ("phone",))]
+
+
+async def test_an_email_finds_the_contact_in_any_case(jordan) -> None:
+    desk, first, second = jordan
+    rows = await search(desk, "Jordan@Example.COM")
+    assert [(row.ticket.id, row.matched) for row in rows] == [
+        (second, ("email",)), (first, ("email",))]
+
+
+async def test_a_tag_finds_its_tickets_whole_and_in_any_case(jordan) -> None:
+    desk, first, _ = jordan
+    assert [(r.ticket.id, r.matched) for r in await search(desk, "vip")] == [(first, ("tag",))]
+    assert await search(desk, "vi") == []  # a tag matches whole, not as a prefix
+
+
+async def test_a_ticket_number_finds_that_ticket(jordan) -> None:
+    desk, first, _ = jordan
+    rows = await search(desk, f"#{first}")
+    assert [(row.ticket.id, row.matched) for row in rows] == [(first, ("number",))]
+    assert await search(desk, "#99999") == []
+
+
+async def test_closed_and_filtered_out_tickets_follow_the_view(jordan) -> None:
+    desk, first, second = jordan
+    await desk.update(second, deleted=True)
+    rows = await search(desk, "Jordan Reyes")
+    assert [row.ticket.id for row in rows] == [first]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_paging_lists_each_ticket_once(desk: Desk, limit: int) -> None:
+    """Six of Jordan's tickets (by name) and three strangers' mentioning Jordan."""
+    ids = []
+    for n in range(6):
+        result = await desk.inbound("hi", from_=JORDAN, to=US)
+        await desk.update(result.ticket.id, status="closed")
+        ids.append(result.ticket.id)
+    await desk.store.write(writes.update_contact, (await desk.ticket(ids[0])).contact_id,
+                           name="Jordan")
+    for n in range(3):
+        ids.append((await desk.inbound("ask jordan", from_=customer(n))).ticket.id)
+    rows = await search(desk, "jordan", limit=limit)
+    assert sorted(row.ticket.id for row in rows) == sorted(ids)
+    assert len(rows) == len(ids)
+    assert [row.matched for row in rows] == [("name",)] * 6 + [("messages",)] * 3
+
+
+async def test_like_wildcards_are_literal(jordan) -> None:
+    desk, _, _ = jordan
+    assert await search(desk, "%") == []
+    assert await search(desk, "_") == []
+
+
+@pytest.mark.parametrize("typed", ["5125550133", "+1 512-555-0133", "(512) 555-0133"])
+def test_phone_formats_read_as_one_number(typed: str) -> None:
+    assert phone_in_e164(typed) == JORDAN
+
+
+@pytest.mark.parametrize("typed", ["Jordan", "12", "#12", "order 12345678 please", ""])
+def test_words_are_not_phones(typed: str) -> None:
+    assert phone_in_e164(typed) is None
+
+
+@given(st.integers(min_value=0, max_value=10**18 - 1))
+def test_hash_and_digits_is_a_ticket_number(n: int) -> None:
+    assert ticket_number(f"#{n}") == n
+    assert read_search_text(f" #{n} ").ticket_id == n
+
+
+@given(st.text())
+def test_reading_any_text_never_raises(text: str) -> None:
+    read_search_text(text)
