@@ -158,6 +158,7 @@ class Contact:
     email: str = ""
     opted_out: bool = False
     created_at: int = 0
+    note: str = ""  # what agents should know about this person
 
 
 @dataclass(slots=True)

@@ -145,6 +145,7 @@ def contact_from_row(row: sqlite3.Row) -> Contact:
         email=row["email"],
         opted_out=bool(row["opted_out"]),
         created_at=row["created_at"],
+        note=row["note"],
     )
 
 

@@ -219,6 +219,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
+    # 6: a contact's note, and search by email (only contacts that have one are indexed, so
+    # the inbound path, which creates contacts without one, pays nothing)
+    """
+    ALTER TABLE contacts ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    CREATE INDEX contacts_by_email ON contacts(email COLLATE NOCASE) WHERE email != '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import records
+from core import contact_rules, records
 from core.errors import explain
 from core.models import (
     Account,
@@ -374,10 +374,20 @@ def contact_for_phone(ctx: WriteContext, phone: str) -> Contact:
 
 
 def update_contact(
-    ctx: WriteContext, contact_id: int, *, name: str | None = None, email: str | None = None
+    ctx: WriteContext,
+    contact_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    note: str | None = None,
 ) -> Contact:
+    """Change what agents know of a person; each value is checked first (core.contact_rules),
+    and a refused one changes nothing."""
     contact_by_id(ctx.conn, contact_id)
-    changes = {k: v for k, v in (("name", name), ("email", email)) if v is not None}
+    try:
+        changes = contact_rules.checked_contact_changes(name=name, email=email, note=note)
+    except contact_rules.InvalidContact as error:
+        raise StoreError(str(error)) from None
     _update_row(ctx.conn, "contacts", contact_id, changes)
     contact = contact_by_id(ctx.conn, contact_id)
     ctx.emit("contact.updated", None, {"contact": records.to_wire(contact)})
@@ -523,7 +533,8 @@ def _contact_and_latest_ticket(
     row = _one(
         ctx.conn,
         "SELECT c.id AS c_id, c.name AS c_name, c.email AS c_email, c.opted_out AS c_opted_out,"
-        " c.created_at AS c_created_at, t.* FROM contacts c LEFT JOIN tickets t ON t.id = ("
+        " c.created_at AS c_created_at, c.note AS c_note, t.*"
+        " FROM contacts c LEFT JOIN tickets t ON t.id = ("
         "  SELECT id FROM tickets WHERE contact_id = c.id AND number_id = ?"
         "  ORDER BY id DESC LIMIT 1) WHERE c.phone = ?",
         (number_id, phone),
@@ -531,7 +542,8 @@ def _contact_and_latest_ticket(
     if row is None:
         return contact_for_phone(ctx, phone), None
     contact = Contact(id=row["c_id"], phone=phone, name=row["c_name"], email=row["c_email"],
-                      opted_out=bool(row["c_opted_out"]), created_at=row["c_created_at"])
+                      opted_out=bool(row["c_opted_out"]), created_at=row["c_created_at"],
+                      note=row["c_note"])
     latest = records.ticket_from_row(row) if row["id"] is not None else None
     return contact, latest
 
