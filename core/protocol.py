@@ -132,6 +132,12 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "rename_group": CommandSpec(required={"group_id": _INT, "name": _STR}, admin_only=True),
     # Not stored: who is looking at or answering which ticket, told to the other agents.
     "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
+    # Contacts: the person behind the tickets (server/commands_contacts.py).
+    "get_contact": CommandSpec(required={"contact_id": _INT}),
+    "update_contact": CommandSpec(required={"contact_id": _INT},
+                                  optional={"name": _STR, "email": _STR, "note": _STR}),
+    "contact_tickets": CommandSpec(required={"contact_id": _INT},
+                                   optional={"before": _OPT_STR, "limit": _INT}),
 }
 
 

@@ -361,8 +361,9 @@ def _check_every_command_has_a_handler() -> None:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
 
-# The admin commands register themselves here; that module runs the check above once every
-# handler is in, whichever of the two modules is imported first.
+# The contact and admin commands register themselves here; admin_commands runs the check
+# above once every handler is in, so the contact commands are imported before it.
+from server import commands_contacts  # noqa: E402, F401, I001
 from server import admin_commands  # noqa: E402, F401
 
 __all__ = ["CommandRefused", "Context", "run"]

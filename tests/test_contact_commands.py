@@ -1,0 +1,89 @@
+"""The contact commands over the websocket, against a real relay and the simulator:
+one person texting two business numbers is one contact with both tickets, edits are
+checked on the relay and reach every agent live, and a resent edit is not redone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk
+from test_admin_commands import Refused, wire
+
+from core import queries
+
+JORDAN = "+15125550133"
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+    async with live_desk(tmp_path) as live:
+        yield live
+
+
+async def _tickets_of_jordan(desk: LiveDesk) -> list[int]:
+    await desk.text("Where is my parcel?", from_=JORDAN, to=US_TOLL_FREE)
+    await desk.text("Hello from the other number", from_=JORDAN, to=UK_LONG_CODE)
+    page = await desk.relay.store.read(queries.list_tickets)
+    return [row.ticket.id for row in page.items]
+
+
+async def test_two_business_numbers_one_contact_every_ticket_with_its_number(
+    desk: LiveDesk,
+) -> None:
+    newest, oldest = await _tickets_of_jordan(desk)
+    async with wire(desk, desk.agent_token) as agent:
+        thread_owner = (await desk.relay.store.read(queries.ticket, newest)).contact_id
+        assert (await desk.relay.store.read(queries.ticket, oldest)).contact_id == thread_owner
+        await agent.call("set_ticket", ticket_id=oldest, status="closed")
+        await agent.call("set_ticket", ticket_id=newest, deleted=True)
+        page = await agent.call("contact_tickets", contact_id=thread_owner)
+        assert [(i["ticket"]["id"], i["number"]) for i in page["items"]] == [
+            (newest, UK_LONG_CODE), (oldest, US_TOLL_FREE)]
+        assert page["items"][1]["ticket"]["status"] == "closed"  # closed and deleted ones too
+        assert page["items"][0]["ticket"]["deleted"] is True
+        first = await agent.call("contact_tickets", contact_id=thread_owner, limit=1)
+        assert [i["ticket"]["id"] for i in first["items"]] == [newest]
+        rest = await agent.call("contact_tickets", contact_id=thread_owner,
+                                before=first["older"], limit=1)
+        assert [i["ticket"]["id"] for i in rest["items"]] == [oldest] and rest["older"] is None
+        with pytest.raises(Refused) as refused:
+            await agent.call("contact_tickets", contact_id=thread_owner, before="nonsense")
+        assert refused.value.code == "bad_args"
+        with pytest.raises(Refused) as refused:
+            await agent.call("get_contact", contact_id=9999)
+        assert refused.value.code == "not_found"
+
+
+async def test_an_edit_is_checked_reaches_every_agent_and_is_done_once(desk: LiveDesk) -> None:
+    newest, _ = await _tickets_of_jordan(desk)
+    contact_id = (await desk.relay.store.read(queries.ticket, newest)).contact_id
+    async with wire(desk, desk.agent_token) as agent, wire(desk) as admin:
+        with pytest.raises(Refused) as refused:
+            await agent.call("update_contact", contact_id=contact_id, email="jordan@")
+        assert refused.value.code == "refused" and "not a valid email" in refused.value.message
+        unchanged = await agent.call("get_contact", contact_id=contact_id)
+        assert unchanged["contact"]["email"] == "" and unchanged["contact"]["name"] == ""
+        with pytest.raises(Refused) as refused:
+            await agent.call("update_contact", contact_id=contact_id)
+        assert refused.value.code == "bad_args"
+
+        edited = await agent.call("update_contact", command_id="edit-1", contact_id=contact_id,
+                                  name="  Jordan Reyes ", email="jordan@Example.COM",
+                                  note="Prefers texts after 5pm")
+        assert (edited["name"], edited["email"], edited["note"]) == (
+            "Jordan Reyes", "jordan@example.com", "Prefers texts after 5pm")
+        seen = await admin.event("contact.updated")
+        assert seen["payload"]["contact"]["name"] == "Jordan Reyes"
+        # Resent under the same id (a reconnect): answered from the record, not redone.
+        await agent.call("update_contact", contact_id=contact_id, name="Jordan R.")
+        again = await agent.call("update_contact", command_id="edit-1", contact_id=contact_id,
+                                 name="  Jordan Reyes ", email="jordan@Example.COM",
+                                 note="Prefers texts after 5pm")
+        assert again == edited
+        now = await admin.call("get_contact", contact_id=contact_id)
+        assert now["contact"]["name"] == "Jordan R."
+        found = await admin.call("list_tickets", text="jordan r")
+        assert [(i["ticket"]["id"], i["matched"]) for i in found["items"]][0] == (
+            newest, ["name"])
