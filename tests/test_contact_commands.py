@@ -85,5 +85,5 @@ async def test_an_edit_is_checked_reaches_every_agent_and_is_done_once(desk: Liv
         now = await admin.call("get_contact", contact_id=contact_id)
         assert now["contact"]["name"] == "Jordan R."
         found = await admin.call("list_tickets", text="jordan r")
-        assert [(i["ticket"]["id"], i["matched"]) for i in found["items"]][0] == (
-            newest, ["name"])
+        top = found["items"][0]
+        assert (top["ticket"]["id"], top["matched"]) == (newest, ["name"])

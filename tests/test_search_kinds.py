@@ -4,13 +4,13 @@ besides words in messages and notes, and says which of these matched."""
 from __future__ import annotations
 
 import pytest
+from conftest import UK, US, Desk, customer
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core import queries, writes
 from core.queries import Page, TicketFilter, TicketRow
 from core.search_terms import phone_in_e164, read_search_text, ticket_number
-from conftest import UK, US, Desk, customer
 
 JORDAN = "+15125550133"
 
@@ -89,7 +89,7 @@ async def test_closed_and_filtered_out_tickets_follow_the_view(jordan) -> None:
 async def test_paging_lists_each_ticket_once(desk: Desk, limit: int) -> None:
     """Six of Jordan's tickets (by name) and three strangers' mentioning Jordan."""
     ids = []
-    for n in range(6):
+    for _ in range(6):
         result = await desk.inbound("hi", from_=JORDAN, to=US)
         await desk.update(result.ticket.id, status="closed")
         ids.append(result.ticket.id)

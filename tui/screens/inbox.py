@@ -34,6 +34,8 @@ from tui.model import (
     standard_views,
     with_view_text,
 )
+from tui.screens.contact import ContactScreen
+from tui.screens.contact_form import ContactFormScreen
 from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
 from tui.screens.quit import UnsentWork
 from tui.widgets.composer import ComposeContext, Composer, Draft
@@ -73,6 +75,9 @@ class InboxScreen(Screen[None]):
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
+        # Contacts: the person behind the ticket (tui/screens/contact.py).
+        Binding("C", "contact_view", "Contact", id="inbox.contact_view"),
+        Binding("E", "edit_contact", "Edit contact", show=False, id="inbox.edit_contact"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -242,6 +247,8 @@ class InboxScreen(Screen[None]):
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
+        if kind == "contact.updated":
+            self._tell_contact_views(payload.get("contact") or {})
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
@@ -660,8 +667,8 @@ class InboxScreen(Screen[None]):
 
     def action_search(self) -> None:
         """A new search starts empty: the last one is in the header, and Esc clears it."""
-        self._pick(TextPromptScreen("Search tickets", "words in messages and notes; * for a prefix",
-                                    ""),
+        self._pick(TextPromptScreen("Search tickets",
+                                    "name, phone, email, tag, #number or words (* a prefix)", ""),
                    self._search_chosen)
 
     def _search_chosen(self, text: str) -> None:
@@ -711,6 +718,54 @@ class InboxScreen(Screen[None]):
         from tui.screens.admin.admin import AdminScreen
 
         self.app.push_screen(AdminScreen(self.client))
+
+    # --- contacts -------------------------------------------------------------------
+
+    def _contact_row(self) -> dict[str, Any] | None:
+        """The ticket whose person ``C`` and ``E`` mean: the highlighted row while the list
+        has focus (a search result, say), otherwise the open ticket."""
+        if self.focused is self.tickets or self.open_row is None:
+            return self.tickets.current() or self.open_row
+        return self.open_row
+
+    def action_contact_view(self) -> None:
+        row = self._contact_row()
+        if row is None:
+            self.notify("No ticket here.", severity="warning")
+            return
+        screen = ContactScreen(row["ticket"]["contact_id"], self.command,
+                               edit=self._edit_contact)
+        self._pick(screen, self.open_ticket)
+
+    def action_edit_contact(self) -> None:
+        row = self._contact_row()
+        if row is None:
+            self.notify("No ticket here.", severity="warning")
+            return
+        self._edit_contact_of(row["ticket"]["contact_id"])
+
+    @work(group="contact")
+    async def _edit_contact_of(self, contact_id: int) -> None:
+        try:
+            found = await self.command("get_contact", contact_id=contact_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the contact", severity="error")
+            return
+        if self.showing:
+            self._edit_contact(found["contact"])
+
+    def _edit_contact(self, contact: dict[str, Any]) -> None:
+        async def save(changes: dict[str, str]) -> Any:
+            return await self.command("update_contact", contact_id=contact["id"], **changes)
+
+        self.app.push_screen(ContactFormScreen(contact, save))
+
+    def _tell_contact_views(self, contact: dict[str, Any]) -> None:
+        """A contact view open on this person shows the change at once."""
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ContactScreen) and screen.contact_id == contact.get("id") \
+                    and screen.loaded:
+                screen.show_contact(contact)
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
         try:

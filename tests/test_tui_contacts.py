@@ -1,0 +1,80 @@
+"""Contacts in the inbox, against a real relay and the simulator: ``C`` shows every ticket
+of the person across business numbers (closed ones too) and opens one's thread; ``E``
+edits name, email and note with the relay's refusal shown on the form; two inboxes see
+each other's edit at once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
+from textual.widgets import Input, OptionList, Static
+
+from core import queries, writes
+from tui.app import InboxApp
+from tui.screens.contact import ContactScreen
+from tui.screens.contact_form import ContactFormScreen
+
+SIZE = (150, 44)
+JORDAN = "+15125550133"
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+    async with live_desk(tmp_path) as running:
+        yield running
+
+
+async def test_contact_view_lists_every_ticket_and_opens_one(desk: LiveDesk) -> None:
+    await desk.text("Where is my parcel?", from_=JORDAN, to=US_TOLL_FREE)
+    first = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
+    await desk.relay.store.write(writes.update_ticket, first.id, status="closed")
+    await desk.text("It came, thanks. Different question", from_=JORDAN, to=UK_LONG_CODE)
+    app = InboxApp(desk.config(admin=False, data_dir=desk.home), backoff=(30,))
+    async with app.run_test(size=SIZE) as pilot:
+        inbox = app.inbox
+        await until(pilot, lambda: inbox.model.total == 1 and inbox.model.row(0), "one open")
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, ContactScreen) and app.screen.loaded,
+                    "the contact view")
+        view = app.screen
+        assert isinstance(view, ContactScreen)
+        assert [(i["ticket"]["id"], i["number"]) for i in view.items] == [
+            (first.id + 1, UK_LONG_CODE), (first.id, US_TOLL_FREE)]
+        options = view.query_one(OptionList)
+        assert "closed" in str(options.get_option_at_index(1).prompt)
+        await pilot.press("j", "enter")  # the closed one, on the other number
+        await until(pilot, lambda: inbox.thread_state is not None
+                    and inbox.thread_state.ticket_id == first.id
+                    and len(inbox.thread.entries) == 1, "the closed ticket's thread")
+        assert inbox.thread.entries[0]["body"] == "Where is my parcel?"
+
+
+async def test_an_edit_is_refused_inline_then_saved_and_seen_by_another_inbox(
+    desk: LiveDesk,
+) -> None:
+    await desk.text("Hello", from_=JORDAN)
+    mine = InboxApp(desk.config(admin=False, data_dir=desk.home / "a"), backoff=(30,))
+    theirs = InboxApp(desk.config(admin=True, data_dir=desk.home / "b"), backoff=(30,))
+    async with mine.run_test(size=SIZE) as pilot, theirs.run_test(size=SIZE) as other:
+        for app, driver in ((mine, pilot), (theirs, other)):
+            await until(driver, lambda app=app: app.inbox.model.row(0) is not None, "a row")
+        await pilot.press("E")
+        await until(pilot, lambda: isinstance(mine.screen, ContactFormScreen), "the form")
+        form = mine.screen
+        await pilot.press(*"Jordan Reyes", "tab", *"jordan@", "ctrl+s")
+        error = form.query_one("#contact-form-error", Static)
+        await until(pilot, lambda: "not a valid email" in str(error.render()), "the refusal")
+        assert mine.screen is form  # still open, nothing saved
+        contact = await desk.relay.store.read(queries.contact_by_phone, JORDAN)
+        assert contact is not None and contact.name == ""
+        form.query_one("#contact-email", Input).value = "jordan@example.com"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: mine.screen is mine.inbox, "the form closed")
+        await until(other, lambda: theirs.inbox.model.row(0)["contact_name"] == "Jordan Reyes",
+                    "the other inbox's row")
+        saved = await desk.relay.store.read(queries.contact_by_phone, JORDAN)
+        assert saved is not None and (saved.name, saved.email) == (
+            "Jordan Reyes", "jordan@example.com")
