@@ -78,3 +78,21 @@ async def test_an_edit_is_refused_inline_then_saved_and_seen_by_another_inbox(
         saved = await desk.relay.store.read(queries.contact_by_phone, JORDAN)
         assert saved is not None and (saved.name, saved.email) == (
             "Jordan Reyes", "jordan@example.com")
+
+
+async def test_search_finds_a_phone_in_any_format_and_says_how(desk: LiveDesk) -> None:
+    await desk.text("Where is my parcel?", from_=JORDAN)
+    await desk.text("Unrelated", from_="+12025550199")
+    app = InboxApp(desk.config(admin=False, data_dir=desk.home), backoff=(30,))
+    async with app.run_test(size=SIZE) as pilot:
+        inbox = app.inbox
+        await until(pilot, lambda: inbox.model.total == 2 and inbox.model.row(1), "two rows")
+        await pilot.press("slash", *"+1 512-555-0133", "enter")
+        await until(pilot, lambda: inbox.model.total == 1 and inbox.model.row(0)
+                    and inbox.model.row(0)["contact_phone"] == JORDAN, "Jordan's ticket")
+        await until(pilot, lambda: inbox.header.view.endswith("(by phone)"), "the search box")
+        await pilot.press("C")  # from the highlighted search result
+        await until(pilot, lambda: isinstance(app.screen, ContactScreen) and app.screen.loaded,
+                    "the contact view")
+        assert [i["ticket"]["id"] for i in app.screen.items] == [
+            inbox.model.row(0)["ticket"]["id"]]

@@ -179,6 +179,10 @@ class Directory:
                 self.numbers[number_id] = {**number, "account": rules}
 
 
+#: What a search can match, in the order the search box names them (docs/protocol.md).
+MATCH_KINDS = ("number", "name", "phone", "email", "tag", "messages")
+
+
 class TicketListModel:
     """The current view's tickets as the list widget sees them (``TicketSource``).
 
@@ -222,6 +226,13 @@ class TicketListModel:
         if from_tail >= 0:
             return self.tail[from_tail]
         return None
+
+    def matched(self) -> list[str]:
+        """In a search: which readings of the text found the loaded rows (the relay's
+        ``matched``: number, name, phone, email, tag, messages), in that order."""
+        found = {kind for run in (self.head, self.tail) for row in run
+                 for kind in row.get("matched") or ()}
+        return [kind for kind in MATCH_KINDS if kind in found]
 
     def index_of(self, ticket_id: int) -> int | None:
         for i, row in enumerate(self.head):

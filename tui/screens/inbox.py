@@ -318,8 +318,9 @@ class InboxScreen(Screen[None]):
         self.tickets.refresh_rows()
         self.refresh_bindings()  # "R Retry failed" follows the rows' replies
         self.header.total = self.model.total
-        self.header.view = self.model.view.label
         view = self.model.view
+        matched = self.model.matched() if view.is_search else []
+        self.header.view = view.label + (f" (by {', '.join(matched)})" if matched else "")
         self.tickets.empty_text = (
             f"No ticket matches “{view.text}”." if view.is_search
             else f"No tickets in “{view.label}”." if self.model.loaded else "Loading…")
