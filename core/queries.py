@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
@@ -237,35 +238,52 @@ _DIRECT_CURSOR = "d"
 _FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _name_query(words: str) -> str | None:
+    """Every word of ``words`` as the start of a word of a contact's name (FTS5)."""
+    terms = [f'"{m.group(1)}"*' for m in _TERM.finditer(words)]
+    return " ".join(terms) or None
 
 
 def _direct_conditions(terms: SearchTerms) -> tuple[list[str], list[Any]]:
-    """SQL for the tickets the text finds without the full-text index: by number, by
-    its contact's name, phone or email, or by a tag (whole tag, any case)."""
-    conditions: list[str] = []
-    params: list[Any] = []
+    """SQL for the tickets the text finds without the messages' index: by number, by its
+    contact's name (words from their start), phone or email, or by a whole tag; each an
+    index look-up (contacts_fts, contacts' phone and email, ticket_tags)."""
     if terms.ticket_id is not None:
-        conditions.append("t.id = ?")
-        params.append(terms.ticket_id)
-        return conditions, params
-    contact: list[str] = []
+        return ["t.id = ?"], [terms.ticket_id]
+    contacts: list[str] = []
+    params: list[Any] = []
     if terms.phone is not None:
-        contact.append("phone = ?")
+        contacts.append("SELECT id FROM contacts WHERE phone = ?")
         params.append(terms.phone)
     if terms.email is not None:
-        contact.append("email = ? COLLATE NOCASE")
+        contacts.append("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''")
         params.append(terms.email)
-    if terms.words and terms.phone is None:
-        contact.append("(name != '' AND name LIKE ? ESCAPE '\\')")
-        params.append(f"%{_like_escaped(terms.words)}%")
-    if contact:
-        conditions.append(f"t.contact_id IN (SELECT id FROM contacts WHERE {' OR '.join(contact)})")
-    if terms.words and terms.phone is None and terms.email is None and '"' not in terms.words:
-        conditions.append("t.tags LIKE ? ESCAPE '\\'")
-        params.append(f'%"{_like_escaped(terms.words)}"%')
+    name = _name_query(terms.words) if terms.phone is None and terms.email is None else None
+    if name is not None:
+        contacts.append("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?")
+        params.append(name)
+    conditions = []
+    if contacts:
+        conditions.append(f"t.contact_id IN ({' UNION '.join(contacts)})")
+    if terms.words and terms.phone is None and terms.email is None:
+        conditions.append("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)")
+        params.append(terms.words)
     return conditions, params
+
+
+def _name_matches(words: str, name: str) -> bool:
+    """The Python twin of the contacts_fts look-up: each word starts a word of the name,
+    ignoring case and accents as its tokenizer does ("jose" finds "José")."""
+    if not name:
+        return False
+    wanted = [_folded(m.group(1)) for m in _TERM.finditer(words)]
+    have = [_folded(m.group(1)) for m in _TERM.finditer(name)]
+    return bool(wanted) and all(any(h.startswith(w) for h in have) for w in wanted)
+
+
+def _folded(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _direct_kinds(row: sqlite3.Row, terms: SearchTerms) -> tuple[str, ...]:
@@ -274,14 +292,14 @@ def _direct_kinds(row: sqlite3.Row, terms: SearchTerms) -> tuple[str, ...]:
     if terms.ticket_id is not None and row["id"] == terms.ticket_id:
         kinds.append("number")
     words = terms.words.casefold()
-    if terms.phone is None and terms.ticket_id is None and words \
-            and words in (row["contact_name"] or "").casefold():
+    if terms.phone is None and terms.email is None and terms.ticket_id is None \
+            and _name_matches(terms.words, row["contact_name"] or ""):
         kinds.append("name")
     if terms.phone is not None and row["contact_phone"] == terms.phone:
         kinds.append("phone")
     if terms.email is not None and (row["contact_email"] or "").casefold() == terms.email:
         kinds.append("email")
-    if terms.ticket_id is None and words \
+    if terms.ticket_id is None and terms.phone is None and terms.email is None and words \
             and words in (tag.casefold() for tag in json.loads(row["tags"])):
         kinds.append("tag")
     return tuple(kinds)
@@ -291,7 +309,11 @@ def _direct_matches(
     conn: sqlite3.Connection, view: TicketFilter, terms: SearchTerms,
     *, before: str | None, limit: int,
 ) -> tuple[list[TicketRow], str | None]:
-    """Tickets found by number, contact or tag, newest first; the cursor when more remain."""
+    """Tickets found by number, contact or tag, newest first; the cursor when more remain.
+
+    The window's ids are chosen first and only then are their rows read: the list's
+    columns cost two look-ups a ticket, too many to pay for every match of a common name.
+    """
     direct, direct_params = _direct_conditions(terms)
     if not direct:
         return [], None
@@ -300,16 +322,53 @@ def _direct_matches(
     if before is not None:
         keyset.append("(t.last_message_at, t.id) < (?, ?)")
         bounds.extend(_parse_ticket_cursor(before[len(_DIRECT_CURSOR):]))
-    sql = (
+    # A name or tag many tickets have (a common first name, a busy tag) fills the window
+    # among the newest tickets: walk those. Otherwise look the few matches up and sort them.
+    ids = _walk_newest(conn, where + keyset, [*params, *bounds], terms, limit + 1)
+    if ids is None:
+        ids = [row[0] for row in _match(
+            conn,
+            f"SELECT t.id FROM tickets t WHERE {' AND '.join(where + keyset)}"
+            f" AND ({' OR '.join(direct)}) ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
+            (*params, *bounds, *direct_params, limit + 1))]
+    rows = {row["id"]: row for row in conn.execute(
         f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE {' AND '.join(where + keyset)} AND ({' OR '.join(direct)})"
-        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?"
-    )
-    rows = conn.execute(sql, (*params, *bounds, *direct_params, limit + 1)).fetchall()
-    items = [_ticket_row(row, _direct_kinds(row, terms)) for row in rows[:limit]]
-    if len(rows) > limit:
+        f" WHERE t.id IN ({', '.join('?' * len(ids[:limit]))})", ids[:limit])}
+    items = [_ticket_row(rows[i], _direct_kinds(rows[i], terms)) for i in ids[:limit]]
+    if len(ids) > limit:
         return items, _DIRECT_CURSOR + _ticket_cursor(items[-1].ticket)
     return items, None
+
+
+#: How many of the newest tickets a search by name or tag reads before it looks its matches
+#: up instead: enough to fill a window of 50 for a name one customer in twenty has.
+WALK_LIMIT = 1000
+
+
+def _walk_newest(
+    conn: sqlite3.Connection, where: list[str], params: list[Any], terms: SearchTerms,
+    wanted: int,
+) -> list[int] | None:
+    """The ids of the ``wanted`` newest tickets whose contact's name or tag matches, found
+    among the newest WALK_LIMIT tickets of the view; None when fewer are there."""
+    if terms.ticket_id is not None or terms.phone is not None or terms.email is not None \
+            or not terms.words:
+        return None
+    cursor = conn.execute(
+        "SELECT t.id, t.tags, c.name AS contact_name FROM tickets t INDEXED BY tickets_recent"
+        f" JOIN contacts c ON c.id = t.contact_id WHERE {' AND '.join(where)}"
+        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?", (*params, WALK_LIMIT))
+    words = terms.words.casefold()
+    found: list[int] = []
+    while batch := cursor.fetchmany(100):
+        for ticket_id, tags, name in batch:
+            if _name_matches(terms.words, name) or (
+                    words in tags.casefold()
+                    and words in (tag.casefold() for tag in json.loads(tags))):
+                found.append(ticket_id)
+                if len(found) == wanted:
+                    return found
+    return None
 
 
 def _search_tickets(

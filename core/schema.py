@@ -219,11 +219,50 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
-    # 6: a contact's note, and search by email (only contacts that have one are indexed, so
-    # the inbound path, which creates contacts without one, pays nothing)
+    # 6: a contact's note; search by a contact's name and email and by tag (core.queries).
+    # Only contacts with a name or email and tickets with tags are indexed, so the inbound
+    # path, which creates contacts without either and never sets tags, pays nothing.
     """
     ALTER TABLE contacts ADD COLUMN note TEXT NOT NULL DEFAULT '';
     CREATE INDEX contacts_by_email ON contacts(email COLLATE NOCASE) WHERE email != '';
+
+    CREATE VIRTUAL TABLE contacts_fts USING fts5(
+        name, content = 'contacts', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2', detail = none
+    );
+    INSERT INTO contacts_fts(rowid, name) SELECT id, name FROM contacts WHERE name != '';
+    CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts WHEN new.name != '' BEGIN
+        INSERT INTO contacts_fts(rowid, name) VALUES (new.id, new.name);
+    END;
+    CREATE TRIGGER contacts_fts_update AFTER UPDATE OF name ON contacts BEGIN
+        INSERT INTO contacts_fts(contacts_fts, rowid, name)
+            SELECT 'delete', old.id, old.name WHERE old.name != '';
+        INSERT INTO contacts_fts(rowid, name) SELECT new.id, new.name WHERE new.name != '';
+    END;
+    CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts WHEN old.name != '' BEGIN
+        INSERT INTO contacts_fts(contacts_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    END;
+
+    CREATE TABLE ticket_tags (
+        tag       TEXT    NOT NULL COLLATE NOCASE,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+        PRIMARY KEY (tag, ticket_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX ticket_tags_of_ticket ON ticket_tags(ticket_id);
+    INSERT OR IGNORE INTO ticket_tags(tag, ticket_id)
+        SELECT j.value, t.id FROM tickets t, json_each(t.tags) j WHERE t.tags != '[]';
+    CREATE TRIGGER ticket_tags_insert AFTER INSERT ON tickets WHEN new.tags != '[]' BEGIN
+        INSERT OR IGNORE INTO ticket_tags(tag, ticket_id)
+            SELECT value, new.id FROM json_each(new.tags);
+    END;
+    CREATE TRIGGER ticket_tags_update AFTER UPDATE OF tags ON tickets BEGIN
+        DELETE FROM ticket_tags WHERE ticket_id = old.id;
+        INSERT OR IGNORE INTO ticket_tags(tag, ticket_id)
+            SELECT value, new.id FROM json_each(new.tags);
+    END;
+    CREATE TRIGGER ticket_tags_delete AFTER DELETE ON tickets BEGIN
+        DELETE FROM ticket_tags WHERE ticket_id = old.id;
+    END;
     """,
 )
 

@@ -3,14 +3,18 @@ besides words in messages and notes, and says which of these matched."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from conftest import UK, US, Desk, customer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import queries, writes
+from core import queries, schema, writes
 from core.queries import Page, TicketFilter, TicketRow
 from core.search_terms import phone_in_e164, read_search_text, ticket_number
+from core.store import Store
 
 JORDAN = "+15125550133"
 
@@ -128,3 +132,35 @@ def test_hash_and_digits_is_a_ticket_number(n: int) -> None:
 @given(st.text())
 def test_reading_any_text_never_raises(text: str) -> None:
     read_search_text(text)
+
+
+async def test_a_desk_from_before_contacts_were_searchable_is_searchable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 6 indexes the names and tags a version-5 file already holds."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:5])
+        patched.setattr(schema, "SCHEMA_VERSION", 5)
+        schema.migrate(conn)
+    conn.executescript("""
+        INSERT INTO accounts(id, name, sid, auth_token, created_at) VALUES (1, 'A', 'AC1', 't', 0);
+        INSERT INTO phone_numbers(id, account_id, e164) VALUES (1, 1, '+18885550100');
+        INSERT INTO contacts(id, phone, name, created_at)
+            VALUES (1, '+15125550133', 'José Reyes', 0);
+        INSERT INTO tickets(id, contact_id, number_id, tags, created_at, updated_at,
+                            last_message_at) VALUES (7, 1, 1, '["vip"]', 0, 0, 0);
+    """)
+    conn.close()
+    store = await Store.open(path)
+    try:
+        for text, kind in (("jose", "name"), ("VIP", "tag"), ("512 555 0133", "phone")):
+            page = await store.read(queries.list_tickets, TicketFilter(text=text))
+            assert [(r.ticket.id, r.matched) for r in page.items] == [(7, (kind,))], text
+        await store.write(writes.update_ticket, 7, tags=["gold"])
+        await store.write(writes.update_contact, 1, name="Jordan")
+        for gone in ("vip", "jose"):
+            assert (await store.read(queries.list_tickets, TicketFilter(text=gone))).items == ()
+    finally:
+        await store.close()
