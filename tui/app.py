@@ -25,6 +25,8 @@ from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
 from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
+from tui.screens.contact import ContactScreen
+from tui.screens.contact_form import ContactFormScreen
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
 from tui.screens.quit import QuitChoice, QuitScreen, UnsentWork
@@ -38,6 +40,7 @@ BINDING_OWNERS: tuple[type, ...] = (
     App, InboxScreen, TicketList, ThreadView, Composer, SendReview, AttachFile,
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
     GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen,
+    ContactScreen, ContactFormScreen,
 )
 
 

@@ -76,7 +76,7 @@ class InboxScreen(Screen[None]):
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
         # Contacts: the person behind the ticket (tui/screens/contact.py).
-        Binding("C", "contact_view", "Contact", id="inbox.contact_view"),
+        Binding("C", "contact_view", "Contact", show=False, id="inbox.contact_view"),
         Binding("E", "edit_contact", "Edit contact", show=False, id="inbox.edit_contact"),
     ]
 
