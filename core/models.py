@@ -229,6 +229,9 @@ class Message:
     encoding: str = "GSM-7"
     created_at: int = 0
     updated_at: int = 0
+    # The business number that sent this reply when it is not the ticket's own; None: the
+    # ticket's number (and always None for what customers send).
+    from_number_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -250,6 +253,7 @@ class TimeEntry:
     seconds: int
     note: str = ""
     created_at: int = 0
+    billable: bool = False
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from core.country_names import COUNTRY_NAMES
 from core.models import Account, Contact, NumberStatus, PhoneNumber, SenderType
+from core.phones import country_of_number
 
 __all__ = [
     "ACCEPTED_MEDIA_TYPES",
@@ -593,12 +594,7 @@ def _is_uk_mobile(destination: _Destination) -> bool:
 
 def _sender_country(number: PhoneNumber) -> str:
     """The sending number's country: as recorded, else read from the number itself."""
-    if number.country:
-        return number.country.upper()
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number.e164, None)) or ""
-    except NumberParseException:
-        return ""  # an Alphanumeric Sender ID, or a number we cannot read
+    return country_of_number(number)
 
 
 def _country(region: str) -> str:

@@ -63,13 +63,13 @@ COMMANDS: Mapping[str, CommandSpec] = {
         optional={
             "status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT, "unassigned": _BOOL,
             "unread": _BOOL, "text": _OPT_STR, "before": _OPT_STR, "after": _OPT_STR,
-            "limit": _INT,
+            "limit": _INT, "deleted": _BOOL,
         },
     ),
     "count_tickets": CommandSpec(
         required={},
         optional={"status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT,
-                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR},
+                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR, "deleted": _BOOL},
     ),
     "get_thread": CommandSpec(
         required={"ticket_id": _INT},
@@ -77,7 +77,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     ),
     "reply": CommandSpec(
         required={"ticket_id": _INT, "body": _STR},
-        optional={"media": _OBJECTS, "channel": _STR},
+        optional={"media": _OBJECTS, "channel": _STR, "from_number_id": _OPT_INT},
     ),
     "retry_reply": CommandSpec(required={"message_id": _INT}),
     "add_note": CommandSpec(required={"ticket_id": _INT, "body": _STR}),
@@ -90,7 +90,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "mark_read": CommandSpec(required={"ticket_id": _INT}),
     "mark_unread": CommandSpec(required={"ticket_id": _INT}),
     "log_time": CommandSpec(required={"ticket_id": _INT, "seconds": _INT},
-                            optional={"note": _STR}),
+                            optional={"note": _STR, "billable": _BOOL}),
     "fetch_media": CommandSpec(required={"sha256": _STR}),
     "upload_media": CommandSpec(required={"content_type": _STR, "data": _STR},
                                 optional={"filename": _STR}),
@@ -132,6 +132,27 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "rename_group": CommandSpec(required={"group_id": _INT, "name": _STR}, admin_only=True),
     # Not stored: who is looking at or answering which ticket, told to the other agents.
     "presence": CommandSpec(required={"activity": _STR}, optional={"ticket_id": _OPT_INT}),
+    # New outbound conversations (issue 10): a new ticket and its first message, at once.
+    "start_conversation": CommandSpec(
+        required={"to": _STR, "from_number_id": _INT, "body": _STR},
+        optional={"media": _OBJECTS},
+    ),
+    # The Trash (issue 10): one command per set of tickets; purging is for admins.
+    "delete_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "restore_tickets": CommandSpec(required={"ticket_ids": ListOf(int)}),
+    "empty_trash": CommandSpec(required={}, admin_only=True),
+    "get_trash_retention": CommandSpec(required={}),
+    "set_trash_retention": CommandSpec(required={"days": _OPT_INT}, admin_only=True),
+    # Time (issue 10): one running timer per agent, kept on the relay; entries edited by
+    # their agent (or an admin).
+    "start_timer": CommandSpec(required={"ticket_id": _INT}),
+    "stop_timer": CommandSpec(required={}),
+    "my_timer": CommandSpec(required={}),
+    "ticket_time": CommandSpec(required={"ticket_id": _INT}),
+    "update_time_entry": CommandSpec(required={"entry_id": _INT},
+                                     optional={"seconds": _INT, "note": _STR,
+                                               "billable": _BOOL}),
+    "delete_time_entry": CommandSpec(required={"entry_id": _INT}),
     # Contacts: the person behind the tickets (server/commands_contacts.py).
     "get_contact": CommandSpec(required={"contact_id": _INT}),
     "update_contact": CommandSpec(required={"contact_id": _INT},

@@ -56,6 +56,7 @@ class TicketFilter:
     unassigned: bool = False
     unread: bool = False
     text: str | None = None
+    deleted: bool = False  # True: the Trash, which holds deleted tickets and only those
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,8 @@ def _parse_ticket_cursor(cursor: str) -> tuple[int, int]:
 
 
 def _ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
-    where, params = ["t.deleted = 0"], []
+    where: list[str] = ["t.deleted = 1" if view.deleted else "t.deleted = 0"]
+    params: list[Any] = []
     if view.status:
         where.append(f"t.status IN ({', '.join('?' * len(view.status))})")
         params.extend(TicketStatus(s).value for s in view.status)
@@ -121,15 +123,17 @@ def _ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
     return where, params
 
 
-_LAST_REPLY = (
-    "(SELECT {col} FROM entries e WHERE e.ticket_id = t.id AND e.kind = 'message'"
-    " AND e.direction = 'outbound' ORDER BY e.id DESC LIMIT 1)"
+# The newest reply by the partial index ``entries_replies``: one probe per row, however
+# long the thread and whether or not it has a reply.
+_LAST_REPLY_ID = (
+    "(SELECT max(e.id) FROM entries e WHERE e.ticket_id = t.id AND e.kind = 'message'"
+    " AND e.direction = 'outbound')"
 )
 _TICKET_COLUMNS = (
     "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
     "c.email AS contact_email, "
-    f"{_LAST_REPLY.format(col='e.id')} AS last_reply_id, "
-    f"{_LAST_REPLY.format(col='e.status')} AS last_reply_status"
+    f"{_LAST_REPLY_ID} AS last_reply_id, "
+    f"(SELECT r.status FROM entries r WHERE r.id = {_LAST_REPLY_ID}) AS last_reply_status"
 )
 
 

@@ -221,6 +221,8 @@ def entry_from_row(row: sqlite3.Row) -> Message | Note:
         encoding=row["encoding"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        # (sqlite3.Row's ``in`` looks at values, so keys() it is)
+        from_number_id=row["from_number_id"] if "from_number_id" in row.keys() else None,  # noqa: SIM118
     )
 
 
@@ -232,6 +234,7 @@ def time_entry_from_row(row: sqlite3.Row) -> TimeEntry:
         seconds=row["seconds"],
         note=row["note"],
         created_at=row["created_at"],
+        billable=bool(row["billable"]),
     )
 
 

@@ -219,9 +219,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX held_texts_by_number ON held_texts(number_id, id);
     """,
-    # 6: a contact's note; search by a contact's name and email and by tag (core.queries).
-    # Only contacts with a name or email and tickets with tags are indexed, so the inbound
-    # path, which creates contacts without either and never sets tags, pays nothing.
+    # 6: each ticket's newest reply, for the list's failed-delivery flag: without it a
+    # ticket with a long thread and no reply walks its whole thread for every list window
+    """
+    CREATE INDEX entries_replies ON entries(ticket_id, id)
+        WHERE kind = 'message' AND direction = 'outbound';
+    """,
+    # 7: the business number a reply was sent from, when the agent chose another than the
+    # ticket's; NULL: the ticket's own. The customer's answer to that number threads back
+    # into the ticket (core.writes.record_inbound), found through this index.
+    """
+    ALTER TABLE entries ADD COLUMN from_number_id INTEGER REFERENCES phone_numbers(id);
+    CREATE INDEX entries_from_number ON entries(from_number_id, ticket_id)
+        WHERE from_number_id IS NOT NULL;
+    """,
+    # 8 (issue 10, trash and time): when a ticket went to Trash, so the relay can purge those kept
+    # there longer than the admin's retention; the Trash view walks its own partial index
+    """
+    ALTER TABLE tickets ADD COLUMN deleted_at INTEGER;
+    UPDATE tickets SET deleted_at = updated_at WHERE deleted = 1;
+    CREATE INDEX tickets_trash ON tickets(last_message_at DESC, id DESC) WHERE deleted = 1;
+    CREATE INDEX tickets_trash_age ON tickets(deleted_at) WHERE deleted = 1;
+    -- (issue 10, time): an agent's one running timer lives here, so it survives the inbox
+    -- quitting; stopping it logs a time entry, which may be billable
+    CREATE TABLE running_timers (
+        agent_id   INTEGER PRIMARY KEY REFERENCES agents(id),
+        ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+        started_at INTEGER NOT NULL
+    );
+    CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
+    ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 9 (issue 10, contacts): a contact's note; search by a contact's name and email and by
+    # tag (core.queries). Only contacts with a name or email and tickets with tags are
+    # indexed, so the inbound path, which creates contacts without either and never sets
+    # tags, pays nothing.
     """
     ALTER TABLE contacts ADD COLUMN note TEXT NOT NULL DEFAULT '';
     CREATE INDEX contacts_by_email ON contacts(email COLLATE NOCASE) WHERE email != '';

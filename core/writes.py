@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import contact_rules, records
+from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
     Account,
@@ -529,15 +530,22 @@ def _number_for_e164(ctx: WriteContext, e164: str) -> PhoneNumber:
 def _contact_and_latest_ticket(
     ctx: WriteContext, phone: str, number_id: int
 ) -> tuple[Contact, Ticket | None]:
-    """The sender and their latest ticket on this number, in one query."""
+    """The sender and their latest ticket on this number, in one query.
+
+    A ticket an agent answered from this number (another than its own) counts as on it:
+    the customer answering that reply is answering that ticket. That is one index probe
+    per ticket of this contact, never a list of every ticket ever answered from the number
+    (which an ``IN (SELECT ...)`` builds on each inbound text).
+    """
     row = _one(
         ctx.conn,
         "SELECT c.id AS c_id, c.name AS c_name, c.email AS c_email, c.opted_out AS c_opted_out,"
         " c.created_at AS c_created_at, c.note AS c_note, t.*"
         " FROM contacts c LEFT JOIN tickets t ON t.id = ("
-        "  SELECT id FROM tickets WHERE contact_id = c.id AND number_id = ?"
+        "  SELECT id FROM tickets WHERE contact_id = c.id AND (number_id = ? OR EXISTS ("
+        "   SELECT 1 FROM entries e WHERE e.from_number_id = ? AND e.ticket_id = tickets.id))"
         "  ORDER BY id DESC LIMIT 1) WHERE c.phone = ?",
-        (number_id, phone),
+        (number_id, number_id, phone),
     )
     if row is None:
         return contact_for_phone(ctx, phone), None
@@ -561,20 +569,29 @@ def queue_outbound(
     channel: Channel | None = None,
     segments: int = 1,
     encoding: str = "GSM-7",
+    from_number_id: int | None = None,
 ) -> Message:
-    """Store an agent's reply as queued: from here the outbox owns sending it."""
+    """Store an agent's reply as queued: from here the outbox owns sending it.
+
+    ``from_number_id`` names another of the desk's numbers to send from; the ticket keeps
+    its own number (the one the customer last texted stays the default sender).
+    """
     ticket = ticket_by_id(ctx.conn, ticket_id)
     if ticket.deleted:
         raise StoreError(f"ticket #{ticket_id} is deleted")
     _require_agent(ctx.conn, agent_id)
+    if from_number_id == ticket.number_id:
+        from_number_id = None  # the ticket's own number: nothing to remember
+    elif from_number_id is not None:
+        number_by_id(ctx.conn, from_number_id)
     channel = channel or (Channel.MMS if media else Channel.SMS)
     status = MessageStatus.QUEUED if channel is not Channel.EMAIL else MessageStatus.SENT
     cursor = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, media, author_agent_id,"
-        " status, segments, encoding, created_at, updated_at)"
-        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, segments, encoding, created_at, updated_at, from_number_id)"
+        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (ticket_id, channel.value, body, records.media_to_json(media), agent_id, status.value,
-         segments, encoding, ctx.now, ctx.now),
+         segments, encoding, ctx.now, ctx.now, from_number_id),
     )
     message = entry_by_id(ctx.conn, cursor.lastrowid or 0)
     preview = preview_of(body, len(media))
@@ -588,6 +605,31 @@ def queue_outbound(
              {"ticket": records.to_wire(ticket), "message": records.to_wire(message)})
     assert isinstance(message, Message)
     return message
+
+
+def open_conversation(
+    ctx: WriteContext, *, phone: str, number_id: int, agent_id: int, subject: str
+) -> Ticket:
+    """A new ticket an agent starts with a customer (found or created by phone) on a number.
+
+    It goes to the number's default group, assigned to the agent who started it; being the
+    newest ticket of this contact on this number, the customer's answer threads into it.
+    """
+    number = number_by_id(ctx.conn, number_id)
+    _require_agent(ctx.conn, agent_id)
+    contact = contact_for_phone(ctx, phone)
+    cursor = ctx.conn.execute(
+        "INSERT INTO tickets(contact_id, number_id, subject, group_id, agent_id, unread,"
+        " created_at, updated_at, last_message_at, last_preview)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '')",
+        (contact.id, number.id, subject, number.default_group_id, agent_id, ctx.now, ctx.now,
+         ctx.now),
+    )
+    ticket = ticket_by_id(ctx.conn, cursor.lastrowid or 0)
+    ctx.emit("ticket.created", ticket.id,
+             {"ticket": records.to_wire(ticket), "contact": records.to_wire(contact),
+              "started_by": agent_id})
+    return ticket
 
 
 def mark_sending(ctx: WriteContext, message_id: int) -> Message:
@@ -760,6 +802,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
     values: dict[str, Any] = {}
     for name, value in changes.items():
         values[name] = _ticket_value(ctx.conn, name, value)
+    if "deleted" in values:  # the Trash keeps when, for the admin's retention
+        values["deleted_at"] = ctx.now if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)
@@ -793,20 +837,32 @@ def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
     return value
 
 
-def log_time(
-    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = ""
-) -> TimeEntry:
+MAX_TIME_ENTRY_SECONDS = MAX_SECONDS  # a thousand hours: more is a typo, not work
+
+
+def check_seconds(seconds: int) -> int:
+    """A time entry's length, refused in words when it cannot be one."""
     if seconds <= 0:
         raise StoreError("time logged must be more than zero")
+    if seconds > MAX_TIME_ENTRY_SECONDS:
+        raise StoreError("time logged must be at most 1000 hours")
+    return seconds
+
+
+def log_time(
+    ctx: WriteContext, *, ticket_id: int, agent_id: int, seconds: int, note: str = "",
+    billable: bool = False,
+) -> TimeEntry:
+    check_seconds(seconds)
     ticket_by_id(ctx.conn, ticket_id)
     _require_agent(ctx.conn, agent_id)
     cursor = ctx.conn.execute(
-        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (ticket_id, agent_id, seconds, note, ctx.now),
+        "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at, billable)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (ticket_id, agent_id, seconds, note, ctx.now, int(billable)),
     )
     entry = TimeEntry(id=cursor.lastrowid or 0, ticket_id=ticket_id, agent_id=agent_id,
-                      seconds=seconds, note=note, created_at=ctx.now)
+                      seconds=seconds, note=note, created_at=ctx.now, billable=billable)
     ctx.emit("time.logged", ticket_id, {"time_entry": records.to_wire(entry)})
     return entry
 

@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 
 from core import queries, records, writes
 from core.models import Agent, Media, Message
+from core.phones import NotAPhoneNumber, country_of_number, understood
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
 from core.protocol import COMMANDS, Command
 from core.sms import analyze, as_sent
 from core.store import Store
+from core.tickets import subject_from_body
 from core.writes import WriteContext
 from server.media import path_of, store_bytes
 
@@ -98,9 +100,13 @@ async def run(ctx: Context, command: Command) -> Any:
     if done is not None:
         return done
     value = await write_once(ctx, command, _RECORDED[command.name](ctx, command.args))
-    if command.name in ("reply", "retry_reply"):
+    if command.name in QUEUES_A_MESSAGE:
         ctx.on_queued()
     return value
+
+
+#: Commands that leave a message queued: the outbox is woken once they are written.
+QUEUES_A_MESSAGE = frozenset({"reply", "retry_reply", "start_conversation"})
 
 
 async def answered(ctx: Context, command: Command) -> Any | None:
@@ -152,6 +158,7 @@ def _view(args: dict[str, Any]) -> queries.TicketFilter:
         unassigned=bool(args.get("unassigned")),
         unread=bool(args.get("unread")),
         text=args.get("text"),
+        deleted=bool(args.get("deleted")),
     )
 
 
@@ -270,15 +277,20 @@ def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Messa
     media = tuple(_media_of(ctx, item) for item in args.get("media", []))
 
     def reply(wctx: WriteContext) -> Message:
-        return _queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media)
+        return _queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media,
+                              from_number_id=args.get("from_number_id"))
     return reply
 
 
 def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
-                   media: tuple[Media, ...]) -> Message:
-    """Queue a reply once the relay's own preflight passes (the client is not trusted)."""
+                   media: tuple[Media, ...], *, from_number_id: int | None = None) -> Message:
+    """Queue a reply once the relay's own preflight passes (the client is not trusted).
+
+    The preflight judges the number it will be sent from: the agent's choice, if any,
+    else the ticket's own.
+    """
     ticket = writes.ticket_by_id(wctx.conn, ticket_id)
-    number = writes.number_by_id(wctx.conn, ticket.number_id)
+    number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(wctx.conn, number.account_id)
     contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
     verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
@@ -287,7 +299,8 @@ def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
         raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
     cost = analyze(as_sent(body, trial=account.is_trial))  # Twilio bills the trial prefix
     return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=agent_id, body=body,
-                                 media=media, segments=cost.segments, encoding=cost.encoding)
+                                 media=media, segments=cost.segments, encoding=cost.encoding,
+                                 from_number_id=number.id)
 
 
 def _media_of(ctx: Context, item: dict[str, Any]) -> Media:
@@ -318,7 +331,8 @@ def _retry_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
         if newest != failed.id:
             raise writes.StoreError("a newer reply went out since (or this one was retried "
                                     "already); retry only the newest")
-        return _queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media)
+        return _queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media,
+                              from_number_id=failed.from_number_id)  # the same sender
     return retry
 
 
@@ -352,7 +366,31 @@ def _mark_unread(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
 @_recorded("log_time")
 def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     return lambda w: writes.log_time(w, ticket_id=args["ticket_id"], agent_id=ctx.agent.id,
-                                     seconds=args["seconds"], note=args.get("note", ""))
+                                     seconds=args["seconds"], note=args.get("note", ""),
+                                     billable=bool(args.get("billable", False)))
+
+
+# --- new conversations (issue 10) -----------------------------------------------------
+
+
+@_recorded("start_conversation")
+def _start_conversation(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    """A new ticket with a customer and its first message, in one transaction: a refused
+    preflight leaves no ticket behind, and a resend (same id) makes no second one."""
+    media = tuple(_media_of(ctx, item) for item in args.get("media", []))
+
+    def start(wctx: WriteContext) -> dict[str, Any]:
+        number = writes.number_by_id(wctx.conn, args["from_number_id"])
+        try:
+            to = understood(args["to"], country_of_number(number)).e164
+        except NotAPhoneNumber as error:
+            raise writes.StoreError(str(error)) from None
+        ticket = writes.open_conversation(wctx, phone=to, number_id=number.id,
+                                          agent_id=ctx.agent.id,
+                                          subject=subject_from_body(args["body"]))
+        message = _queue_checked(wctx, ctx.agent.id, ticket.id, args["body"], media)
+        return {"ticket": writes.ticket_by_id(wctx.conn, ticket.id), "message": message}
+    return start
 
 
 def _check_every_command_has_a_handler() -> None:
@@ -361,9 +399,14 @@ def _check_every_command_has_a_handler() -> None:
         raise RuntimeError(f"commands without a handler: {sorted(missing)}")
 
 
-# The contact and admin commands register themselves here; admin_commands runs the check
-# above once every handler is in, so the contact commands are imported before it.
-from server import commands_contacts  # noqa: E402, F401, I001
+# Each domain's commands register themselves here, before the admin commands, whose module
+# runs the check above once every handler is in.
+from server import commands_trash  # noqa: E402, F401, I001
+from server import commands_time  # noqa: E402, F401
+from server import commands_contacts  # noqa: E402, F401
+
+# The admin commands register themselves here; that module runs the check above once every
+# handler is in, whichever of the two modules is imported first.
 from server import admin_commands  # noqa: E402, F401
 
 __all__ = ["CommandRefused", "Context", "run"]

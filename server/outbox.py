@@ -87,7 +87,8 @@ class Outbox:
 
     async def _handle(self, message: Message, limiter: RateLimiter) -> None:
         ticket = await self.store.read(writes.ticket_by_id, message.ticket_id)
-        sender = await self.store.read(writes.number_by_id, ticket.number_id)
+        sender = await self.store.read(writes.number_by_id,
+                                       message.from_number_id or ticket.number_id)
         account = await self.store.read(writes.account_by_id, sender.account_id)
         contact = await self.store.read(writes.contact_by_id, ticket.contact_id)
         if message.status is MessageStatus.SENDING:

@@ -19,6 +19,7 @@ from core.store import Store
 from server.app import Relay
 from server.config import Paths
 from server.outbox import SENDS_PER_SECOND, Outbox
+from server.trash_keeper import keep_trash
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ async def running_relay(
         listening.close()
         raise
     sending: asyncio.Task[None] | None = None
+    keeping: asyncio.Task[None] | None = None
     try:
         relay = Relay(
             store=store,
@@ -94,6 +96,7 @@ async def running_relay(
                         rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")
+        keeping = asyncio.create_task(keep_trash(store), name="trash keeper")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
@@ -115,10 +118,11 @@ async def running_relay(
             server.should_exit = True
             await serving
     finally:
-        if sending is not None:  # also when uvicorn failed to start
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
+        for task in (sending, keeping):  # also when uvicorn failed to start
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         listening.close()  # uvicorn closes its own server; this covers a failed start
         await store.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import sqlite3
 from dataclasses import dataclass
 
 import pytest
@@ -536,3 +537,27 @@ async def test_a_text_filtered_list_pages_downward_only(
     assert all(page.newer is None for page in pages)
     with pytest.raises(BadCursor):
         await desk.store.read(queries.list_tickets, view, after=pages[1].older, limit=4)
+
+
+async def test_the_list_finds_each_tickets_last_reply_by_one_index_probe(desk: Desk) -> None:
+    """The failed-delivery flag must not walk a long thread for every row of every window."""
+    inbound = await desk.inbound("hello")
+    reply = await desk.store.write(writes.queue_outbound, ticket_id=inbound.ticket.id,
+                                   agent_id=None, body="hi")
+    await desk.store.write(writes.mark_failed, reply.id, error_code=30003)
+
+    def plans(conn: sqlite3.Connection) -> tuple[TicketRow, list[str]]:
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        try:
+            page = queries.list_tickets(conn, TicketFilter())
+        finally:
+            conn.set_trace_callback(None)
+        details = [row[3] for sql in statements if sql.lstrip().upper().startswith("SELECT")
+                   for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        return page.items[0], details
+
+    row, details = await desk.store.read(plans)
+    assert (row.last_reply_id, row.last_reply_status) == (reply.id, "failed")
+    probes = [d for d in details if " e " in f" {d} " or d.startswith(("SEARCH e", "SCAN e"))]
+    assert probes and all("USING INDEX entries_replies" in d for d in probes), details

@@ -137,12 +137,13 @@ def test_reading_any_text_never_raises(text: str) -> None:
 async def test_a_desk_from_before_contacts_were_searchable_is_searchable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Schema 6 indexes the names and tags a version-5 file already holds."""
+    """The contacts migration indexes the names and tags an older file already holds."""
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
+    before = next(i for i, sql in enumerate(schema.MIGRATIONS) if "contacts_fts" in sql)
     with monkeypatch.context() as patched:
-        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:5])
-        patched.setattr(schema, "SCHEMA_VERSION", 5)
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:before])
+        patched.setattr(schema, "SCHEMA_VERSION", before)
         schema.migrate(conn)
     conn.executescript("""
         INSERT INTO accounts(id, name, sid, auth_token, created_at) VALUES (1, 'A', 'AC1', 't', 0);

@@ -503,7 +503,7 @@ CONNECTED = {"account": ACCOUNT, "numbers": NUMBERS[:1], "repointed": ["+1888555
 CANNED: dict[str, Any] = {
     "list_accounts": [ACCOUNT], "list_numbers": NUMBERS, "list_groups": GROUPS,
     "list_agents": AGENTS, "troubleshoot": TROUBLESHOOT, "check_account": CHECKED,
-    "connect_account": CONNECTED,
+    "connect_account": CONNECTED, "get_trash_retention": {"days": None},
 }
 
 

@@ -275,6 +275,11 @@ class CannedClient(RelayClient):
                         "payload": {"ticket": dict(ticket), "changed": ["unread"]}})
         return dict(ticket)
 
+    def _my_timer(self, args: dict[str, Any]) -> Any:
+        return {"timer": None}
+
+    def _ticket_time(self, args: dict[str, Any]) -> Any:
+        return {"entries": [], "total_seconds": 0, "billable_seconds": 0}
     def _get_contact(self, args: dict[str, Any]) -> Any:
         name, phone, opted_out = CONTACTS[args["contact_id"]]
         return {"contact": {"id": args["contact_id"], "phone": phone, "name": name,

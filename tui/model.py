@@ -45,6 +45,7 @@ class View:
     unassigned: bool = False
     unread: bool = False
     text: str | None = None
+    deleted: bool = False  # the Trash: deleted tickets, and only those
 
     def args(self) -> dict[str, Any]:
         """The filter as ``list_tickets``/``count_tickets`` arguments."""
@@ -61,6 +62,8 @@ class View:
             args["unread"] = True
         if self.text:
             args["text"] = self.text
+        if self.deleted:
+            args["deleted"] = True
         return args
 
     @property
@@ -73,7 +76,7 @@ class View:
         A text search cannot be judged here (the relay's full-text index
         decides), so live events leave a search's results as they are.
         """
-        if ticket.get("deleted"):
+        if bool(ticket.get("deleted")) != self.deleted:
             return False
         if self.status and ticket.get("status") not in self.status:
             return False
@@ -101,6 +104,9 @@ def standard_views(agent_id: int | None) -> list[View]:
         View("Every ticket, any status"),
     ]
     return views
+
+
+TRASH = View("Trash: deleted tickets", deleted=True)
 
 
 def sort_key(row: Row) -> tuple[int, int]:
@@ -306,6 +312,8 @@ class TicketListModel:
         kind = event.get("kind")
         if kind == "contact.updated" and "contact" in payload:
             return self._update_contact(payload["contact"])
+        if kind == "tickets.purged":
+            return self._forget(payload.get("ticket_ids") or [], counted=counted)
         message = payload.get("message")
         replied = isinstance(message, dict) and message.get("direction") == "outbound" \
             and self._note_reply(message)
@@ -379,6 +387,17 @@ class TicketListModel:
         if changed:
             self._on_change()
         return changed
+
+    def _forget(self, ticket_ids: list[int], *, counted: bool) -> bool:
+        """Purged tickets are gone for good: out of every loaded run, and out of the count."""
+        removed = [i for i in ticket_ids if self._take_out(i) is not None]
+        if counted:
+            self._total -= len(removed)
+            if len(removed) < len(ticket_ids) and self.view.deleted:
+                self._schedule_recount()  # some were in the Trash's unloaded middle
+        if removed:
+            self._on_change()
+        return bool(removed)
 
     def _take_out(self, ticket_id: int) -> Row | None:
         for run in (self.head, self.tail):

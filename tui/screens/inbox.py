@@ -24,9 +24,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from core.durations import format_duration, parse_duration
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
+    TRASH,
     Directory,
     ThreadState,
     TicketListModel,
@@ -34,10 +36,19 @@ from tui.model import (
     standard_views,
     with_view_text,
 )
-from tui.screens.contact import ContactScreen
-from tui.screens.contact_form import ContactFormScreen
-from tui.screens.pickers import AssignScreen, ChoiceScreen, TagsScreen, TextPromptScreen
+from tui.screens import time_log
+from tui.screens.from_picker import FromPicker
+from tui.screens.inbox_contacts import ContactActions
+from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
+from tui.screens.pickers import (
+    AssignScreen,
+    ChoiceScreen,
+    ConfirmScreen,
+    TagsScreen,
+    TextPromptScreen,
+)
 from tui.screens.quit import UnsentWork
+from tui.senders import judge_senders
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
@@ -52,7 +63,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(ContactActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -75,6 +86,16 @@ class InboxScreen(Screen[None]):
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
+        # New outbound conversations (issue 10).
+        Binding("c", "new_conversation", "New conversation", show=False,
+                id="inbox.new_conversation"),
+        # The Trash: # or Del deletes (in the Trash: restores), with confirmation; admins empty it.
+        Binding("number_sign,delete", "delete", "Delete", show=False, id="inbox.delete"),
+        Binding("number_sign,delete", "restore", "Restore", id="inbox.restore"),
+        Binding("X", "empty_trash", "Empty trash", id="inbox.empty_trash"),
+        # Time: the agent's one timer (on the relay) starts and stops; L logs and lists entries.
+        Binding("T", "timer", "Timer", show=False, id="inbox.timer"),
+        Binding("L", "time_log", "Log time", show=False, id="inbox.time_log"),
         # Contacts: the person behind the ticket (tui/screens/contact.py).
         Binding("C", "contact_view", "Contact", show=False, id="inbox.contact_view"),
         Binding("E", "edit_contact", "Edit contact", show=False, id="inbox.edit_contact"),
@@ -100,6 +121,10 @@ class InboxScreen(Screen[None]):
         self._pending_state: tuple[ConnectionState, str] | None = None
         self._media_wanted: set[str] = set()
         self.others: dict[int, dict[str, Any]] = {}  # agent id -> their presence frame
+        # The sender the agent chose per ticket (ctrl+f); absent: the ticket's own number.
+        self.chosen_senders: dict[int, int] = {}
+        self.my_timer: dict[str, Any] | None = None  # this agent's running timer, on the relay
+        self.open_time: dict[str, Any] | None = None  # the open ticket's entries and total
 
     # --- layout -------------------------------------------------------------------
 
@@ -150,7 +175,13 @@ class InboxScreen(Screen[None]):
 
         The admin screen is for admins only: agents never see its key.
         """
-        if action == "admin" and (self.client.agent or {}).get("role") != "admin":
+        is_admin = (self.client.agent or {}).get("role") == "admin"
+        if action == "admin" and not is_admin:
+            return False
+        in_trash = self.model.view.deleted
+        if (action == "delete" and in_trash) or (action == "restore" and not in_trash):
+            return False  # one key: deletes in every view, restores in the Trash
+        if action == "empty_trash" and not (in_trash and is_admin):
             return False
         if action == "retry_failed" and self._failed_reply() is None:
             return False  # shown in the footer only where a reply failed
@@ -209,6 +240,17 @@ class InboxScreen(Screen[None]):
             return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
         await self.switch_view(standard_views(self._agent_id())[0])
+        await self._quietly(self._load_my_timer())
+
+    async def _load_my_timer(self) -> None:
+        """The timer runs on the relay: an inbox started again shows it ticking again."""
+        self._show_timer((await self.command("my_timer")).get("timer"))
+
+    def _show_timer(self, timer: dict[str, Any] | None) -> None:
+        self.my_timer = timer
+        if self.showing:
+            self.header.show_timer(timer and timer.get("ticket_id"),
+                                   timer and timer.get("started_at"))
 
     def _agent_id(self) -> int | None:
         agent = self.client.agent or {}
@@ -247,14 +289,56 @@ class InboxScreen(Screen[None]):
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
+        self._time_changed(kind, event.get("ticket_id"), payload)
+        if kind == "tickets.purged":
+            self._close_if_purged(payload.get("ticket_ids") or [])
         if kind == "contact.updated":
             self._tell_contact_views(payload.get("contact") or {})
-        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload):
+        if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
+                and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
             who = contact.get("name") or contact.get("phone") or "a customer"
             preview = (payload.get("message") or {}).get("body", "")[:60]
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)
+
+    def _time_changed(self, kind: str, ticket_id: int | None, payload: dict[str, Any]) -> None:
+        """My timer in the header; the open ticket's total in its title line."""
+        timer = payload.get("timer") or {}
+        if kind in ("timer.started", "timer.stopped") and timer.get("agent_id") == \
+                self._agent_id():
+            running = kind == "timer.started"
+            if running or (self.my_timer or {}).get("ticket_id") == timer.get("ticket_id"):
+                self._show_timer(timer if running else None)
+        if kind.startswith("time.") and self.thread_state is not None \
+                and ticket_id == self.thread_state.ticket_id:
+            self._load_time(ticket_id)
+
+    def _close_if_purged(self, ticket_ids: list[int]) -> None:
+        """The open ticket is gone for good: nothing is left to show or answer."""
+        state = self.thread_state
+        if state is None or state.ticket_id not in ticket_ids:
+            return
+        self.thread_state, self.open_row, self.open_time = None, None, None
+        self.thread.clear()
+        self._refresh_compose_context()
+        self.refresh_bindings()
+        self.notify(f"Ticket #{state.ticket_id} was deleted for good (the Trash was emptied).",
+                    severity="warning", timeout=6)
+        if (self.my_timer or {}).get("ticket_id") == state.ticket_id:
+            self._show_timer(None)  # the relay dropped its timer with it
+
+    @work(exclusive=True, group="time")
+    async def _load_time(self, ticket_id: int) -> None:
+        try:
+            time = await self.command("ticket_time", ticket_id=ticket_id)
+        except CommandError as error:
+            logger.info("could not load the time of #%s: %s", ticket_id, error)
+            return
+        if self.showing and self.thread_state is not None \
+                and self.thread_state.ticket_id == ticket_id:
+            self.open_time = time
+            self._show_title()
 
     def _setup_changed(self, kind: str, payload: dict[str, Any]) -> None:
         """An account, number, group or agent changed: redraw names, re-judge the draft."""
@@ -347,6 +431,8 @@ class InboxScreen(Screen[None]):
         self.open_row = row
         self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
+        self.open_time = None
+        self._load_time(ticket["id"])
         self.client.announce(ticket["id"], "viewing")
         self._show_presence()
         try:
@@ -370,7 +456,9 @@ class InboxScreen(Screen[None]):
             await self._quietly(self.command("mark_read", ticket_id=ticket["id"]))
 
     def _show_title(self) -> None:
-        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names)
+        logged = (self.open_time or {}).get("total_seconds")
+        self.query_one(TicketTitle).show(self.open_row if self.thread_state else None, self.names,
+                                         logged)
 
     def _refresh_compose_context(self) -> None:
         self._show_title()  # whatever changes the draft's facts changes the title's
@@ -384,7 +472,11 @@ class InboxScreen(Screen[None]):
             if self.live_once:
                 self._reload_numbers()  # connected after the last load: ask, then judge
             return
-        self.composer.set_context(ComposeContext.from_wire(row, number, number["account"]))
+        context = ComposeContext.from_wire(row, number, number["account"])
+        chosen = self.names.numbers.get(self.chosen_senders.get(context.ticket_id, -1))
+        if chosen is not None and chosen.get("account"):
+            context = context.sending_from(chosen)
+        self.composer.set_context(context)
 
     @on(ThreadView.OlderWanted)
     def _older_wanted(self, message: ThreadView.OlderWanted) -> None:
@@ -460,7 +552,9 @@ class InboxScreen(Screen[None]):
 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
-        self.send_draft(message.draft, message.context.ticket_id)
+        context = message.context
+        self.send_draft(message.draft, context.ticket_id,
+                        from_number_id=context.number.id if context.from_another_number else None)
 
     @on(Composer.Cancelled)
     def _cancelled(self) -> None:
@@ -472,18 +566,20 @@ class InboxScreen(Screen[None]):
             self.client.announce(self.open_row["ticket"]["id"], "viewing")
 
     @work(group="send")
-    async def send_draft(self, draft: Draft, ticket_id: int) -> None:
+    async def send_draft(self, draft: Draft, ticket_id: int, *,
+                         from_number_id: int | None = None) -> None:
         self._sends += 1
         token = self._sends
         command_id = self._resend_ids.pop((ticket_id, draft.mode, draft.body), "") \
             or f"send-{uuid.uuid4().hex}"
         self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id)
         try:
-            await self._send(draft, ticket_id, command_id)
+            await self._send(draft, ticket_id, command_id, from_number_id)
         finally:
             self._sending.pop(token, None)
 
-    async def _send(self, draft: Draft, ticket_id: int, command_id: str) -> None:
+    async def _send(self, draft: Draft, ticket_id: int, command_id: str,
+                    from_number_id: int | None = None) -> None:
         try:
             if draft.mode == "note":
                 await self.command("add_note", ticket_id=ticket_id, body=draft.body,
@@ -493,6 +589,8 @@ class InboxScreen(Screen[None]):
                 args: dict[str, Any] = {"ticket_id": ticket_id, "body": draft.body}
                 if media:
                     args["media"] = media
+                if from_number_id is not None:
+                    args["from_number_id"] = from_number_id  # the relay judges it again
                 await self.command("reply", command_id=command_id, **args)
         except CommandError as error:
             if self.showing:
@@ -507,6 +605,53 @@ class InboxScreen(Screen[None]):
         self.composer.sent()
         self._viewing_again()
         self.thread.focus()
+
+    # --- choosing the sender (issue 10: conversations) ------------------------------------
+
+    @on(Composer.SenderWanted)
+    def _sender_wanted(self, message: Composer.SenderWanted) -> None:
+        """The From picker for this draft: every number judged for this customer."""
+        context, draft = message.context, message.draft
+        verdicts = judge_senders(context, self.names.numbers.values(), draft.body,
+                                 [item.attachment for item in draft.attachments])
+        who = context.contact.name or context.contact.phone
+        picker = FromPicker(verdicts, current_id=context.number.id,
+                            default_id=context.ticket_number_id, who=who)
+        self.app.push_screen(picker, lambda chosen: self._sender_chosen(context, chosen))
+
+    def _sender_chosen(self, context: ComposeContext, number_id: int | None) -> None:
+        if number_id is not None:
+            if number_id == context.ticket_number_id:
+                self.chosen_senders.pop(context.ticket_id, None)
+            else:
+                self.chosen_senders[context.ticket_id] = number_id
+            self._refresh_compose_context()
+        if self.showing:
+            self.composer.start("reply")
+
+    def action_new_conversation(self) -> None:
+        customers = [KnownCustomer(str(row.get("contact_name") or ""),
+                                   str(row.get("contact_phone") or ""),
+                                   bool(row.get("contact_opted_out")))
+                     for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
+        screen = NewConversationScreen(self.names.numbers.values(), customers)
+        self.app.push_screen(screen, self._conversation_wanted)
+
+    def _conversation_wanted(self, wanted: dict[str, Any] | None) -> None:
+        if wanted is not None:
+            self.start_conversation(wanted)
+
+    @work(group="send")
+    async def start_conversation(self, wanted: dict[str, Any]) -> None:
+        """One command, one id: resent after a reconnect, the relay makes one ticket."""
+        try:
+            started = await self.command("start_conversation",
+                                         command_id=f"start-{uuid.uuid4().hex}", **wanted)
+        except CommandError as error:
+            self.notify(str(error), title="Not started", severity="error", timeout=8)
+            return
+        ticket = started["ticket"]
+        self.notify(f"Ticket #{ticket['id']} started with {wanted['to']}.", timeout=5)
 
     # --- quitting -----------------------------------------------------------------------
 
@@ -660,11 +805,169 @@ class InboxScreen(Screen[None]):
         views += [View(f"Group {g['name']}, open & pending", status=("open", "pending"),
                        group_id=g["id"]) for g in self.names.groups.values()]
         views += [View(f"{label} only", status=(value,)) for label, value in STATUSES]
+        views.append(TRASH)
         options = [(view.label, view) for view in views]
         self._pick(ChoiceScreen("Show", options, None), self._view_chosen)
 
     def _view_chosen(self, view: View) -> None:
         self.run_worker(self.switch_view(view), group="view", exclusive=True)
+
+    # --- the Trash ----------------------------------------------------------------
+
+    def action_delete(self) -> None:
+        self._confirm_on_targets("delete", "Move {} to the Trash?", "delete_tickets")
+
+    def action_restore(self) -> None:
+        self._confirm_on_targets("restore", "Restore {} from the Trash, as it was?",
+                                 "restore_tickets")
+
+    def _confirm_on_targets(self, verb: str, question: str, name: str) -> None:
+        """Ask once for the whole set (selected with space, else the current ticket)."""
+        targets = self._targets()
+        if not targets:
+            self.notify("No ticket here.", severity="warning")
+            return
+        which = f"ticket #{targets[0]}" if len(targets) == 1 else f"{len(targets)} tickets"
+        self._pick(ConfirmScreen(question.format(which), yes=verb.capitalize()),
+                   lambda yes: yes and self._in_one_command(targets, verb, name))
+
+    @work(group="act")
+    async def _in_one_command(self, targets: list[int], verb: str, name: str) -> None:
+        """One command for the set: all of it moves or none, and a resend is not redone."""
+        try:
+            result = await self.command(name, ticket_ids=targets)
+        except CommandError as error:
+            self.notify(str(error), title=f"Could not {verb}", severity="error")
+            return
+        moved = next(iter(result.values()), []) if isinstance(result, dict) else []
+        if self.showing:
+            self.tickets.selected.clear()
+            self.tickets.refresh_rows()
+            done = "Moved to the Trash" if verb == "delete" else "Restored"
+            self.notify(f"{done}: {', '.join(f'#{i}' for i in moved) or 'nothing to do'}.",
+                        timeout=3)
+
+    # --- time -----------------------------------------------------------------------
+
+    def _one_target(self) -> int | None:
+        """The ticket under the cursor (or the open one, from the thread): time is per ticket."""
+        row = self.tickets.current() if self.focused is not self.thread else None
+        ticket = (row or self.open_row or {}).get("ticket")
+        if ticket is None:
+            self.notify("No ticket here.", severity="warning")
+            return None
+        return int(ticket["id"])
+
+    def action_timer(self) -> None:
+        """Start my timer on this ticket, or stop it if it runs here (one key, both ways)."""
+        ticket_id = self._one_target()
+        if ticket_id is not None:
+            self._toggle_timer(ticket_id)
+
+    @work(group="act")
+    async def _toggle_timer(self, ticket_id: int) -> None:
+        stopping = (self.my_timer or {}).get("ticket_id") == ticket_id
+        try:
+            if stopping:
+                result = await self.command("stop_timer")
+            else:
+                result = await self.command("start_timer", ticket_id=ticket_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not use the timer", severity="error")
+            return
+        stopped = result.get("stopped")
+        if not stopping:
+            self._show_timer(result.get("timer"))
+        elif stopped is not None:
+            self._show_timer(None)
+        said = [] if stopping else [f"Timer started on #{ticket_id}."]
+        if stopped:
+            logged = format_duration(stopped["time_entry"]["seconds"])
+            said.insert(0, f"Stopped the timer on #{stopped['timer']['ticket_id']}: "
+                           f"{logged} logged.")
+        if said:
+            self.notify(" ".join(said), timeout=4)
+
+    def action_time_log(self) -> None:
+        """The ticket's time entries, one key away, with "log time" first."""
+        ticket_id = self._one_target()
+        if ticket_id is not None:
+            self._open_time_log(ticket_id)
+
+    @work(group="act")
+    async def _open_time_log(self, ticket_id: int) -> None:
+        try:
+            time = await self.command("ticket_time", ticket_id=ticket_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the time", severity="error")
+            return
+        self._pick(ChoiceScreen(time_log.log_title(ticket_id, time),
+                                time_log.log_options(ticket_id, time, self.names)),
+                   lambda chosen: self._time_entry_chosen(ticket_id, chosen))
+
+    def _time_entry_chosen(self, ticket_id: int, chosen: Any) -> None:
+        if chosen == time_log.NEW_ENTRY:
+            self._pick(TextPromptScreen(f"Log time on #{ticket_id}", "1h30m, 45m or 1:30", "",
+                                        validate=time_log.duration_problem),
+                       lambda text: self._ask_note(ticket_id, parse_duration(text)))
+        elif not time_log.may_change(chosen, self.client.agent or {}):
+            self.notify("Only its agent (or an admin) may change this entry.", timeout=4)
+        else:
+            self._pick(ChoiceScreen(time_log.entry_label(chosen, self.names),
+                                    time_log.entry_actions(chosen)),
+                       lambda action: self._change_entry(chosen, action))
+
+    def _ask_note(self, ticket_id: int, seconds: int) -> None:
+        def billable(note: str) -> None:
+            self._pick(ConfirmScreen(f"Is this {format_duration(seconds)} billable?",
+                                     yes="Billable", no="Not billable"),
+                       lambda yes: self._time_command(
+                           "log time", "log_time", ticket_id=ticket_id, seconds=seconds,
+                           note=note.strip(), billable=bool(yes)))
+        self._pick(TextPromptScreen("What was it for? (optional)", "a short note", ""), billable)
+
+    def _change_entry(self, entry: dict[str, Any], action: str) -> None:
+        entry_id = entry["id"]
+        if action == time_log.EDIT_DURATION:
+            self._pick(TextPromptScreen("New duration", "1h30m, 45m or 1:30",
+                                        format_duration(entry["seconds"]),
+                                        validate=time_log.duration_problem),
+                       lambda text: self._time_command("change the entry", "update_time_entry",
+                                                       entry_id=entry_id,
+                                                       seconds=parse_duration(text)))
+        elif action == time_log.EDIT_NOTE:
+            self._pick(TextPromptScreen("New note", "a short note", entry.get("note", "")),
+                       lambda note: self._time_command("change the entry", "update_time_entry",
+                                                       entry_id=entry_id, note=note.strip()))
+        elif action == time_log.TOGGLE_BILLABLE:
+            self._time_command("change the entry", "update_time_entry", entry_id=entry_id,
+                               billable=not entry.get("billable"))
+        elif action == time_log.DELETE_ENTRY:
+            self._pick(ConfirmScreen("Delete this time entry?", yes="Delete"),
+                       lambda yes: yes and self._time_command(
+                           "delete the entry", "delete_time_entry", entry_id=entry_id))
+
+    @work(group="act")
+    async def _time_command(self, describe: str, name: str, **args: Any) -> None:
+        try:
+            await self.command(name, **args)
+        except CommandError as error:
+            self.notify(str(error), title=f"Could not {describe}", severity="error")
+
+    def action_empty_trash(self) -> None:
+        self._pick(ConfirmScreen("Empty the Trash? Its tickets, messages and notes are deleted "
+                                 "for good.", yes="Empty"),
+                   lambda yes: yes and self._empty_trash())
+
+    @work(group="act")
+    async def _empty_trash(self) -> None:
+        try:
+            result = await self.command("empty_trash")
+        except CommandError as error:
+            self.notify(str(error), title="Could not empty the Trash", severity="error")
+            return
+        purged = len(result.get("purged", [])) if isinstance(result, dict) else 0
+        self.notify(f"Deleted {purged} tickets for good.", timeout=3)
 
     def action_search(self) -> None:
         """A new search starts empty: the last one is in the header, and Esc clears it."""
@@ -719,54 +1022,6 @@ class InboxScreen(Screen[None]):
         from tui.screens.admin.admin import AdminScreen
 
         self.app.push_screen(AdminScreen(self.client))
-
-    # --- contacts -------------------------------------------------------------------
-
-    def _contact_row(self) -> dict[str, Any] | None:
-        """The ticket whose person ``C`` and ``E`` mean: the highlighted row while the list
-        has focus (a search result, say), otherwise the open ticket."""
-        if self.focused is self.tickets or self.open_row is None:
-            return self.tickets.current() or self.open_row
-        return self.open_row
-
-    def action_contact_view(self) -> None:
-        row = self._contact_row()
-        if row is None:
-            self.notify("No ticket here.", severity="warning")
-            return
-        screen = ContactScreen(row["ticket"]["contact_id"], self.command,
-                               edit=self._edit_contact)
-        self._pick(screen, self.open_ticket)
-
-    def action_edit_contact(self) -> None:
-        row = self._contact_row()
-        if row is None:
-            self.notify("No ticket here.", severity="warning")
-            return
-        self._edit_contact_of(row["ticket"]["contact_id"])
-
-    @work(group="contact")
-    async def _edit_contact_of(self, contact_id: int) -> None:
-        try:
-            found = await self.command("get_contact", contact_id=contact_id)
-        except CommandError as error:
-            self.notify(str(error), title="Could not load the contact", severity="error")
-            return
-        if self.showing:
-            self._edit_contact(found["contact"])
-
-    def _edit_contact(self, contact: dict[str, Any]) -> None:
-        async def save(changes: dict[str, str]) -> Any:
-            return await self.command("update_contact", contact_id=contact["id"], **changes)
-
-        self.app.push_screen(ContactFormScreen(contact, save))
-
-    def _tell_contact_views(self, contact: dict[str, Any]) -> None:
-        """A contact view open on this person shows the change at once."""
-        for screen in self.app.screen_stack:
-            if isinstance(screen, ContactScreen) and screen.contact_id == contact.get("id") \
-                    and screen.loaded:
-                screen.show_contact(contact)
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
         try:

@@ -90,9 +90,12 @@ class ComposeContext:
     data, and set again whenever any of it changes (the contact may opt out mid-draft)."""
 
     ticket_id: int
-    number: PhoneNumber  # the number the ticket came in on, which the reply goes out from
+    number: PhoneNumber  # the number the reply goes out from: the ticket's, or the agent's choice
     account: Account  # its account; ``auth_token`` is "" on the client
     contact: Contact
+    # The ticket's own number (the one the customer last texted); ``number`` differs from it
+    # when the agent chose another sender (ctrl+f). 0: not known (a context built by hand).
+    ticket_number_id: int = 0
 
     @classmethod
     def from_wire(
@@ -116,25 +119,47 @@ class ComposeContext:
                 f"ticket #{ticket['id']} came in on number id {ticket['number_id']}, "
                 f"not {number['id']}"
             )
-        if number["account_id"] != account["id"]:
-            raise ValueError(f"number {number['e164']} is not in account id {account['id']}")
-        phone = _pick(PhoneNumber, number)
-        phone["status"] = NumberStatus(phone.get("status", NumberStatus.ACTIVE))
-        phone["sender_type"] = SenderType(phone.get("sender_type", SenderType.LONG_CODE))
-        rules = _pick(Account, account)
-        rules["auth_token"] = ""
-        rules["geo_permissions"] = tuple(rules.get("geo_permissions", ()))
+        phone, rules = sender_from_wire(number, account)
         return cls(
             ticket_id=ticket["id"],
-            number=PhoneNumber(**phone),
-            account=Account(**rules),
+            number=phone,
+            account=rules,
             contact=Contact(
                 id=ticket["contact_id"],
                 phone=ticket_row["contact_phone"],
                 name=ticket_row.get("contact_name", ""),
                 opted_out=bool(ticket_row.get("contact_opted_out", False)),
             ),
+            ticket_number_id=phone.id,
         )
+
+    @property
+    def from_another_number(self) -> bool:
+        """Whether the agent chose to send from another number than the ticket's own."""
+        return bool(self.ticket_number_id) and self.number.id != self.ticket_number_id
+
+    def sending_from(self, number: Mapping[str, Any]) -> ComposeContext:
+        """The same draft sent from another of the desk's numbers (a ``list_numbers`` item):
+        judged by that number's rules, and by its account's."""
+        account = number.get("account")
+        if account is None:
+            raise ValueError(f"number {number.get('e164')!r} came without its account")
+        phone, rules = sender_from_wire(number, account)
+        return replace(self, number=phone, account=rules)
+
+
+def sender_from_wire(number: Mapping[str, Any],
+                     account: Mapping[str, Any]) -> tuple[PhoneNumber, Account]:
+    """A ``list_numbers`` item and its account's sending rules, as preflight reads them."""
+    if number["account_id"] != account["id"]:
+        raise ValueError(f"number {number['e164']} is not in account id {account['id']}")
+    phone = _pick(PhoneNumber, number)
+    phone["status"] = NumberStatus(phone.get("status", NumberStatus.ACTIVE))
+    phone["sender_type"] = SenderType(phone.get("sender_type", SenderType.LONG_CODE))
+    rules = _pick(Account, account)
+    rules["auth_token"] = ""
+    rules["geo_permissions"] = tuple(rules.get("geo_permissions", ()))
+    return PhoneNumber(**phone), Account(**rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +352,9 @@ class Composer(Widget):
                 id="composer.remove_attachment"),
         Binding("ctrl+o", "editor", "$EDITOR", id="composer.editor"),
         Binding("ctrl+n", "toggle_mode", "Reply/note", id="composer.toggle_mode"),
+        # Not in the footer (full already); the help screen lists it, the title shows the choice.
+        Binding("ctrl+f", "choose_sender", "Choose From", show=False,
+                id="composer.choose_sender"),
     ]
 
     class Submitted(Message):
@@ -339,6 +367,15 @@ class Composer(Widget):
 
     class Cancelled(Message):
         """The agent left the composer (escape); the draft is kept."""
+
+    class SenderWanted(Message):
+        """The agent wants to choose the number the reply goes out from (ctrl+f): the lead
+        knows the desk's numbers and opens the From picker for this draft."""
+
+        def __init__(self, draft: Draft, context: ComposeContext) -> None:
+            super().__init__()
+            self.draft = draft
+            self.context = context
 
     def __init__(
         self,
@@ -533,6 +570,16 @@ class Composer(Widget):
 
     def action_cancel(self) -> None:
         self.post_message(self.Cancelled())
+
+    def action_choose_sender(self) -> None:
+        context = self._ctx
+        if context is None:
+            return
+        if self._mode == "note":
+            self._refuse("A private note is not sent from any number; switch to reply "
+                         f"({self._key('toggle_mode')}) to choose one.")
+            return
+        self.post_message(self.SenderWanted(self._draft(), context))
 
     def action_smart_encoding(self) -> None:
         """Put Twilio's Smart Encoding replacements into the text itself (one undo step), so
@@ -747,7 +794,8 @@ class Composer(Widget):
             self.border_title = Content(f"Private note on #{context.ticket_id}: agents only")
         else:
             who = context.contact.name or context.contact.phone
-            self.border_title = Content(f"Reply to {who} from {context.number.e164}")
+            chosen = " (chosen)" if context.from_another_number else ""
+            self.border_title = Content(f"Reply to {who} from {context.number.e164}{chosen}")
         send, other = ("add note", "reply") if self._mode == "note" else ("send", "note")
         self.border_subtitle = Content(
             f"{self._key('send')} {send} · {self._key('toggle_mode')} {other} · "

@@ -7,11 +7,15 @@ changes independently of everything else on screen.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.text import Text
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
+
+from core.durations import format_clock
 
 _STATES = {
     "connecting": ("◌", "connecting", "warning"),
@@ -35,6 +39,34 @@ class InboxHeader(Widget):
     state = reactive("connecting")
     detail = reactive("")
     presence = reactive("")  # other agents on the open ticket, e.g. "Bo is replying"
+    timer = reactive("")  # the agent's running timer, e.g. "⏱ #12 0:05:07"
+
+    _running: tuple[int, int] | None = None  # (ticket id, started at, ms since the epoch)
+    _ticker: Timer | None = None
+
+    def show_timer(self, ticket_id: int | None, started_at_ms: int | None) -> None:
+        """Show (or clear) the running timer; it ticks once a second only while it runs."""
+        running = ticket_id is not None and started_at_ms is not None
+        self._running = (ticket_id, started_at_ms) \
+            if ticket_id is not None and started_at_ms is not None else None
+        if running and self._ticker is None:
+            self._ticker = self.set_interval(1.0, self._tick)
+        elif not running and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self._tick()
+
+    @property
+    def ticking(self) -> bool:
+        return self._ticker is not None
+
+    def _tick(self) -> None:
+        if self._running is None:
+            self.timer = ""
+            return
+        ticket_id, started = self._running
+        elapsed = (time.time() * 1000 - started) // 1000
+        self.timer = f"⏱ #{ticket_id} {format_clock(int(elapsed))}"
 
     def render(self) -> Text:
         left = Text()
@@ -50,6 +82,8 @@ class InboxHeader(Widget):
             left.append(f"  ·  👀 {self.presence}", style="bold")
         mark, word, tone = _STATES.get(self.state, ("?", self.state, "warning"))
         right = Text(f"{mark} {word}", style=f"bold {self._colour(tone)}")
+        if self.timer:
+            right = Text(f"{self.timer}  ", style="bold") + right
         if self.detail and self.state != "live":
             right.append(f" ({self.detail})", style=self._colour(tone))
         right.append(" ")

@@ -588,6 +588,10 @@ class ThreadView(ScrollView, can_focus=True):
             author = entry.get("author_agent_id")
             who = (self.names.agent(author) if author is not None else "") or "Sent"
             parts = [(f"→ {who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
+            sender = entry.get("from_number_id")  # set only when not the ticket's own number
+            if sender is not None:
+                number = self.names.numbers.get(sender) or {}
+                parts.append((f" · from {number.get('e164') or f'number {sender}'}", "meta"))
             status = str(entry.get("status") or "")
             label, style = _STATUS_LABELS.get(status, (status, "meta"))
             if label:

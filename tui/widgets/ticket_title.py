@@ -12,10 +12,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from core.durations import format_duration
 from tui.widgets.render import Names
 
 
-def ticket_title(row: dict[str, Any] | None, names: Names) -> Text:
+def ticket_title(row: dict[str, Any] | None, names: Names,
+                 logged_seconds: int | None = None) -> Text:
     """``#12 Emma · open · urgent · Shipping · Ana · 🏷 billing, refund`` (empty: no ticket)."""
     if row is None:
         return Text("")
@@ -35,6 +37,8 @@ def ticket_title(row: dict[str, Any] | None, names: Names) -> Text:
     if tags:
         line.append(" · 🏷 ")
         line.append(", ".join(tags), style="italic")
+    if logged_seconds:
+        line.append(f" · ⏱ {format_duration(logged_seconds)} logged")
     return line
 
 
@@ -43,6 +47,7 @@ class TicketTitle(Static):
 
     DEFAULT_CSS = (Path(__file__).with_suffix(".tcss")).read_text()
 
-    def show(self, row: dict[str, Any] | None, names: Names) -> None:
-        self.update(ticket_title(row, names))
+    def show(self, row: dict[str, Any] | None, names: Names,
+             logged_seconds: int | None = None) -> None:
+        self.update(ticket_title(row, names, logged_seconds))
         self.display = row is not None

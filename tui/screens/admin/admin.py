@@ -105,6 +105,7 @@ class AdminScreen(Screen[None]):
         "number.updated": ("numbers",),
         "agent.updated": ("people",),
         "group.updated": ("people", "numbers"),
+        "trash.retention_set": ("people",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:

@@ -143,13 +143,35 @@ def not_empty(text: str) -> str | None:
     return None if text.strip() else "The name cannot be empty."
 
 
+def retention_words(days: int | None) -> str:
+    if days is None:
+        return "Trash: tickets are kept until an admin empties it (K to change)"
+    return f"Trash: tickets kept there more than {days} days are purged (K to change)"
+
+
+def days_problem(text: str) -> str | None:
+    """For the retention prompt: a whole number of days from 1 to 3650, or empty."""
+    typed = text.strip()
+    if not typed:
+        return None
+    if not typed.isascii() or not typed.isdigit() or not 1 <= int(typed) <= 3650:
+        return "Type a number of days from 1 to 3650, or leave it empty to keep them."
+    return None
+
+
 class PeoplePane(AdminPane):
-    """Agents above, groups below; tab moves between the two lists."""
+    """Agents above, groups below; tab moves between the two lists. Under them, how long
+    the Trash keeps deleted tickets (a desk-wide setting with no tab of its own)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("K", "trash_retention", "Trash retention", id="admin.trash_retention"),
+    ]
 
     def __init__(self, client: Any, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
         self.agents: dict[str, dict[str, Any]] = {}
         self.groups: dict[int, dict[str, Any]] = {}
+        self.retention_days: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("Agents", classes="people-title")
@@ -160,6 +182,7 @@ class PeoplePane(AdminPane):
         groups = GroupsTable(cursor_type="row", zebra_stripes=True, id="groups-table")
         groups.add_columns("Name", "Agents")
         yield groups
+        yield Label("", id="trash-retention", classes="people-title")
 
     @property
     def agents_table(self) -> AgentsTable:
@@ -172,8 +195,11 @@ class PeoplePane(AdminPane):
     async def reload(self) -> None:
         agents = await self.call("load the agents", "list_agents")
         groups = await self.call("load the groups", "list_groups")
-        if agents is None or groups is None:
+        retention = await self.call("load the Trash retention", "get_trash_retention")
+        if agents is None or groups is None or retention is None:
             return
+        self.retention_days = retention.get("days")
+        self.query_one("#trash-retention", Label).update(retention_words(self.retention_days))
         self.loaded = True
         self.groups = {group["id"]: group for group in groups}
         table = self.agents_table
@@ -203,6 +229,23 @@ class PeoplePane(AdminPane):
     def current_group(self) -> dict[str, Any] | None:
         key = table_row_key(self.groups_table)
         return self.groups.get(int(key)) if key is not None else None
+
+    def action_trash_retention(self) -> None:
+        self.change_retention()
+
+    @work(exclusive=True, group="people")
+    async def change_retention(self) -> None:
+        current = "" if self.retention_days is None else str(self.retention_days)
+        typed = await self.ask(TextPromptScreen(
+            "Purge tickets in the Trash after how many days?",
+            "days; empty: keep them until the Trash is emptied", current,
+            validate=days_problem))
+        if typed is None:
+            return
+        days = int(typed) if typed.strip() else None
+        if await self.call("set the Trash retention", "set_trash_retention",
+                           days=days) is not None:
+            await self.reload()
 
     # --- agents ---------------------------------------------------------------------
 
