@@ -180,11 +180,14 @@ def name_contacts(path: Path) -> tuple[str, str, str]:
 
 
 async def contact_search_figures(store: Store, name: str, phone: str, email: str) -> None:
-    """Search by name, phone (three formats), email, tag and #number: the first window."""
+    """Search by plain words, name, phone (three formats), email, tag and #number: the
+    first window of each (a plain word pays for looking it up as a name and a tag too)."""
     national = phone.removeprefix("+1")
     dashed = f"+1 {national[:3]}-{national[3:6]}-{national[6:]}"
     top = await store.read(lambda c: c.execute("SELECT max(id) FROM tickets").fetchone()[0])
-    for label, text in (("name, common", "Jordan"), ("name, one person", name),
+    for label, text in (("word, common", COMMON), ("word, rare", RARE),
+                        ("two words", "refund invoice"), ("name, common", "Jordan"),
+                        ("name, one person", name),
                         ("name, nobody", "Zachariah"), ("name, two words", "jordan rey"),
                         ("phone E.164", phone),
                         ("phone national", national), ("phone dashed", dashed),

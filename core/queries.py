@@ -7,15 +7,12 @@ Functions take a sqlite3 connection and run in a reader's thread.
 
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
-import unicodedata
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from core import records
+from core.fts import fts_query, run_match
 from core.models import (
     Account,
     Agent,
@@ -27,52 +24,26 @@ from core.models import (
     OptOutChange,
     PhoneNumber,
     Ticket,
-    TicketStatus,
     TimeEntry,
 )
-from core.search_terms import SearchTerms, read_search_text
+from core.ticket_rows import (
+    TICKET_COLUMNS,
+    BadCursor,
+    Page,
+    TicketFilter,
+    TicketRow,
+    parse_ticket_cursor,
+    ticket_conditions,
+    ticket_cursor,
+    ticket_row,
+    window,
+)
+from core.ticket_search import count_found, search_tickets
 
-T = TypeVar("T")
+__all__ = ["BadCursor", "Page", "TicketFilter", "TicketRow", "fts_query"]
 
-MAX_WINDOW = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One window of a longer list and the cursors to its neighbours."""
-
-    items: tuple[T, ...]
-    older: str | None  # pass as ``before`` for the next window down; None at the end
-    newer: str | None  # pass as ``after`` for the window above; None at the top
-
-
-@dataclass(frozen=True, slots=True)
-class TicketFilter:
-    """Which tickets a view shows. Fields left as None do not filter."""
-
-    status: tuple[TicketStatus, ...] | None = None
-    group_id: int | None = None
-    agent_id: int | None = None
-    unassigned: bool = False
-    unread: bool = False
-    text: str | None = None
-    deleted: bool = False  # True: the Trash, which holds deleted tickets and only those
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRow:
-    """A ticket with what the list shows beside it."""
-
-    ticket: Ticket
-    contact_name: str
-    contact_phone: str
-    contact_opted_out: bool
-    # The newest reply's id and status: the list flags a ticket whose last reply failed.
-    last_reply_id: int | None = None
-    last_reply_status: str | None = None
-    # In a search: which readings of the text found it ("number", "name", "phone", "email",
-    # "tag", "messages"), so the search box can say why it is there.
-    matched: tuple[str, ...] = ()
+#: The default view: every ticket not in the Trash.
+EVERY_TICKET = TicketFilter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,77 +52,9 @@ class SearchHit:
     ticket_id: int
 
 
-class BadCursor(ValueError):
-    """A cursor that this store did not hand out."""
-
-
-def _window(limit: int) -> int:
-    return max(1, min(int(limit), MAX_WINDOW))
-
-
-# --- tickets --------------------------------------------------------------------------
-
-
-def _ticket_cursor(ticket: Ticket) -> str:
-    return f"{ticket.last_message_at}.{ticket.id}"
-
-
-def _parse_ticket_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        at, ticket_id = cursor.split(".")
-        return int(at), int(ticket_id)
-    except ValueError:
-        raise BadCursor(f"not a ticket cursor: {cursor!r}") from None
-
-
-def _ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
-    where: list[str] = ["t.deleted = 1" if view.deleted else "t.deleted = 0"]
-    params: list[Any] = []
-    if view.status:
-        where.append(f"t.status IN ({', '.join('?' * len(view.status))})")
-        params.extend(TicketStatus(s).value for s in view.status)
-    if view.group_id is not None:
-        where.append("t.group_id = ?")
-        params.append(view.group_id)
-    if view.unassigned:
-        where.append("t.agent_id IS NULL")
-    elif view.agent_id is not None:
-        where.append("t.agent_id = ?")
-        params.append(view.agent_id)
-    if view.unread:
-        where.append("t.unread = 1")
-    return where, params
-
-
-# The newest reply by the partial index ``entries_replies``: one probe per row, however
-# long the thread and whether or not it has a reply.
-_LAST_REPLY_ID = (
-    "(SELECT max(e.id) FROM entries e WHERE e.ticket_id = t.id AND e.kind = 'message'"
-    " AND e.direction = 'outbound')"
-)
-_TICKET_COLUMNS = (
-    "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
-    "c.email AS contact_email, "
-    f"{_LAST_REPLY_ID} AS last_reply_id, "
-    f"(SELECT r.status FROM entries r WHERE r.id = {_LAST_REPLY_ID}) AS last_reply_status"
-)
-
-
-def _ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:
-    return TicketRow(
-        ticket=records.ticket_from_row(row),
-        contact_name=row["contact_name"],
-        contact_phone=row["contact_phone"],
-        contact_opted_out=bool(row["contact_opted_out"]),
-        last_reply_id=row["last_reply_id"],
-        last_reply_status=row["last_reply_status"],
-        matched=matched,
-    )
-
-
 def list_tickets(
     conn: sqlite3.Connection,
-    view: TicketFilter = TicketFilter(),
+    view: TicketFilter = EVERY_TICKET,
     *,
     before: str | None = None,
     after: str | None = None,
@@ -162,20 +65,20 @@ def list_tickets(
     ``before`` walks down (older), ``after`` walks up (newer); with neither,
     the window starts at the top.
     """
-    limit = _window(limit)
+    limit = window(limit)
     if view.text and view.text.strip():
         if after is not None:
             raise BadCursor("search results page downward only; keep the windows you have seen")
-        return _search_tickets(conn, view, before=before, limit=limit)
+        return search_tickets(conn, view, before=before, limit=limit)
     ascending = after is not None and before is None
     keyset: list[str] = []
     bounds: list[Any] = []
     if before is not None:
         keyset.append("(t.last_message_at, t.id) < (?, ?)")
-        bounds.extend(_parse_ticket_cursor(before))
+        bounds.extend(parse_ticket_cursor(before))
     elif after is not None:
         keyset.append("(t.last_message_at, t.id) > (?, ?)")
-        bounds.extend(_parse_ticket_cursor(after))
+        bounds.extend(parse_ticket_cursor(after))
     order = "ASC" if ascending else "DESC"
     # With ``status IN (open, pending)`` SQLite reads every matching ticket and
     # sorts them (66 ms at 100,000 open tickets). One ordered index walk per
@@ -185,9 +88,9 @@ def list_tickets(
         if view.status and len(view.status) > 1 else [view]
     selects, values = [], []
     for one in views:
-        where, params = _ticket_conditions(one)
+        where, params = ticket_conditions(one)
         selects.append(
-            f"SELECT * FROM (SELECT {_TICKET_COLUMNS} FROM tickets t"
+            f"SELECT * FROM (SELECT {TICKET_COLUMNS} FROM tickets t"
             f" JOIN contacts c ON c.id = t.contact_id WHERE {' AND '.join(where + keyset)}"
             f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?)"
         )
@@ -195,12 +98,12 @@ def list_tickets(
     sql = " UNION ALL ".join(selects) + f" ORDER BY last_message_at {order}, id {order} LIMIT ?"
     rows = conn.execute(sql, (*values, limit + 1)).fetchall()
     more = len(rows) > limit
-    items = [_ticket_row(row) for row in rows[:limit]]
+    items = [ticket_row(row) for row in rows[:limit]]
     if ascending:
         items.reverse()
     if not items:
         return Page((), None, None)
-    first, last = _ticket_cursor(items[0].ticket), _ticket_cursor(items[-1].ticket)
+    first, last = ticket_cursor(items[0].ticket), ticket_cursor(items[-1].ticket)
     if ascending:
         return Page(tuple(items), older=last, newer=first if more else None)
     return Page(
@@ -210,256 +113,13 @@ def list_tickets(
     )
 
 
-def count_tickets(conn: sqlite3.Connection, view: TicketFilter = TicketFilter()) -> int:
+def count_tickets(conn: sqlite3.Connection, view: TicketFilter = EVERY_TICKET) -> int:
     """How many tickets a view holds (for the list's scrollbar and counters)."""
-    where, params = _ticket_conditions(view)
     if view.text and view.text.strip():
-        direct, direct_params = _direct_conditions(read_search_text(view.text))
-        selects, values = [], []
-        if direct:
-            selects.append(f"SELECT t.id FROM tickets t WHERE {' AND '.join(where)}"
-                           f" AND ({' OR '.join(direct)})")
-            values += [*params, *direct_params]
-        query = fts_query(view.text)
-        if query is not None:
-            selects.append(
-                "SELECT e.ticket_id FROM entries_fts f"
-                " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
-                f" WHERE entries_fts MATCH ? AND {' AND '.join(where)}"
-            )
-            values += [query, *params]
-        if not selects:
-            return 0
-        rows = list(_match(conn, f"SELECT count(*) FROM ({' UNION '.join(selects)})", values))
-        return rows[0][0] if rows else 0
+        return count_found(conn, view)
+    where, params = ticket_conditions(view)
     sql = f"SELECT count(*) FROM tickets t WHERE {' AND '.join(where)}"
     return conn.execute(sql, params).fetchone()[0]
-
-
-# A search cursor is either where the walk of direct matches (ticket number, contact, tag)
-# stopped, "d<last_message_at>.<id>", or a position in the full-text walk that follows it.
-_DIRECT_CURSOR = "d"
-_FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
-
-
-def _name_query(words: str) -> str | None:
-    """Every word of ``words`` as the start of a word of a contact's name (FTS5)."""
-    terms = [f'"{m.group(1)}"*' for m in _TERM.finditer(words)]
-    return " ".join(terms) or None
-
-
-def _direct_conditions(terms: SearchTerms) -> tuple[list[str], list[Any]]:
-    """SQL for the tickets the text finds without the messages' index: by number, by its
-    contact's name (words from their start), phone or email, or by a whole tag; each an
-    index look-up (contacts_fts, contacts' phone and email, ticket_tags)."""
-    if terms.ticket_id is not None:
-        return ["t.id = ?"], [terms.ticket_id]
-    contacts: list[str] = []
-    params: list[Any] = []
-    if terms.phone is not None:
-        contacts.append("SELECT id FROM contacts WHERE phone = ?")
-        params.append(terms.phone)
-    if terms.email is not None:
-        contacts.append("SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''")
-        params.append(terms.email)
-    name = _name_query(terms.words) if terms.phone is None and terms.email is None else None
-    if name is not None:
-        contacts.append("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?")
-        params.append(name)
-    conditions = []
-    if contacts:
-        conditions.append(f"t.contact_id IN ({' UNION '.join(contacts)})")
-    if terms.words and terms.phone is None and terms.email is None:
-        conditions.append("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)")
-        params.append(terms.words)
-    return conditions, params
-
-
-def _name_matches(words: str, name: str) -> bool:
-    """The Python twin of the contacts_fts look-up: each word starts a word of the name,
-    ignoring case and accents as its tokenizer does ("jose" finds "José")."""
-    if not name:
-        return False
-    wanted = [_folded(m.group(1)) for m in _TERM.finditer(words)]
-    have = [_folded(m.group(1)) for m in _TERM.finditer(name)]
-    return bool(wanted) and all(any(h.startswith(w) for h in have) for w in wanted)
-
-
-def _folded(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _direct_kinds(row: sqlite3.Row, terms: SearchTerms) -> tuple[str, ...]:
-    """Which direct readings of the search text this ticket matched, in the box's words."""
-    kinds: list[str] = []
-    if terms.ticket_id is not None and row["id"] == terms.ticket_id:
-        kinds.append("number")
-    words = terms.words.casefold()
-    if terms.phone is None and terms.email is None and terms.ticket_id is None \
-            and _name_matches(terms.words, row["contact_name"] or ""):
-        kinds.append("name")
-    if terms.phone is not None and row["contact_phone"] == terms.phone:
-        kinds.append("phone")
-    if terms.email is not None and (row["contact_email"] or "").casefold() == terms.email:
-        kinds.append("email")
-    if terms.ticket_id is None and terms.phone is None and terms.email is None and words \
-            and words in (tag.casefold() for tag in json.loads(row["tags"])):
-        kinds.append("tag")
-    return tuple(kinds)
-
-
-def _direct_matches(
-    conn: sqlite3.Connection, view: TicketFilter, terms: SearchTerms,
-    *, before: str | None, limit: int,
-) -> tuple[list[TicketRow], str | None]:
-    """Tickets found by number, contact or tag, newest first; the cursor when more remain.
-
-    The window's ids are chosen first and only then are their rows read: the list's
-    columns cost two look-ups a ticket, too many to pay for every match of a common name.
-    """
-    direct, direct_params = _direct_conditions(terms)
-    if not direct:
-        return [], None
-    where, params = _ticket_conditions(view)
-    keyset, bounds = [], []
-    if before is not None:
-        keyset.append("(t.last_message_at, t.id) < (?, ?)")
-        bounds.extend(_parse_ticket_cursor(before[len(_DIRECT_CURSOR):]))
-    # A name or tag many tickets have (a common first name, a busy tag) fills the window
-    # among the newest tickets: walk those. Otherwise look the few matches up and sort them.
-    ids = _walk_newest(conn, where + keyset, [*params, *bounds], terms, limit + 1)
-    if ids is None:
-        ids = [row[0] for row in _match(
-            conn,
-            f"SELECT t.id FROM tickets t WHERE {' AND '.join(where + keyset)}"
-            f" AND ({' OR '.join(direct)}) ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
-            (*params, *bounds, *direct_params, limit + 1))]
-    rows = {row["id"]: row for row in conn.execute(
-        f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE t.id IN ({', '.join('?' * len(ids[:limit]))})", ids[:limit])}
-    items = [_ticket_row(rows[i], _direct_kinds(rows[i], terms)) for i in ids[:limit]]
-    if len(ids) > limit:
-        return items, _DIRECT_CURSOR + _ticket_cursor(items[-1].ticket)
-    return items, None
-
-
-#: How many of the newest tickets a search by name or tag reads before it looks its matches
-#: up instead: enough to fill a window of 50 for a name one customer in twenty has.
-WALK_LIMIT = 1000
-
-
-def _walk_newest(
-    conn: sqlite3.Connection, where: list[str], params: list[Any], terms: SearchTerms,
-    wanted: int,
-) -> list[int] | None:
-    """The ids of the ``wanted`` newest tickets whose contact's name or tag matches, found
-    among the newest WALK_LIMIT tickets of the view; None when fewer are there."""
-    if terms.ticket_id is not None or terms.phone is not None or terms.email is not None \
-            or not terms.words:
-        return None
-    cursor = conn.execute(
-        "SELECT t.id, t.tags, c.name AS contact_name FROM tickets t INDEXED BY tickets_recent"
-        f" JOIN contacts c ON c.id = t.contact_id WHERE {' AND '.join(where)}"
-        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?", (*params, WALK_LIMIT))
-    words = terms.words.casefold()
-    found: list[int] = []
-    while batch := cursor.fetchmany(100):
-        for ticket_id, tags, name in batch:
-            if _name_matches(terms.words, name) or (
-                    words in tags.casefold()
-                    and words in (tag.casefold() for tag in json.loads(tags))):
-                found.append(ticket_id)
-                if len(found) == wanted:
-                    return found
-    return None
-
-
-def _search_tickets(
-    conn: sqlite3.Connection, view: TicketFilter, *, before: str | None, limit: int
-) -> Page[TicketRow]:
-    """Tickets the text finds: first by number, contact and tag, then by their messages
-    and notes, ordered by their newest match, each saying which readings matched.
-
-    Walks the full-text index newest-first and stops as soon as the window is
-    full, so a common word costs no more than a rare one. The cursor is the
-    position in that walk; a ticket is shown at its newest match only, and not
-    again if it was a direct match. Search windows page downward only (``newer``
-    is None): a client keeps the windows it has seen, as the inbox does, rather
-    than walking the index backwards.
-    """
-    terms = read_search_text(view.text or "")
-    found: list[TicketRow] = []
-    if before is None or before.startswith(_DIRECT_CURSOR):
-        found, cursor = _direct_matches(conn, view, terms, before=before, limit=limit)
-        if cursor is not None:
-            return Page(tuple(found), older=cursor, newer=None)
-        before = None
-    query = fts_query(view.text or "")
-    if query is None:
-        return Page(tuple(found), None, None)
-    if len(found) == limit:  # the full-text walk starts in the next window
-        return Page(tuple(found), older=_FTS_FROM_THE_TOP, newer=None)
-    try:
-        position = int(before) if before is not None else None
-    except ValueError:
-        raise BadCursor(f"not a search cursor: {before!r}") from None
-    where, params = _ticket_conditions(view)
-    ticket_sql = (
-        f"SELECT {_TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE t.id = ? AND {' AND '.join(where)}"
-    )
-    seen: set[int] = {row.ticket.id for row in found}
-    last_position: int | None = None
-    for entry_id, ticket_id in _matches_newest_first(conn, query, position):
-        last_position = entry_id
-        if ticket_id in seen:
-            continue
-        seen.add(ticket_id)
-        if position is not None and _has_match_after(conn, query, ticket_id, position):
-            continue  # shown in an earlier window at a newer match
-        row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
-        if row is not None and not _direct_kinds(row, terms):  # else shown with the direct
-            found.append(_ticket_row(row, ("messages",)))
-            if len(found) == limit:
-                break
-    else:
-        last_position = None  # the walk reached the oldest match
-    older = str(last_position) if last_position is not None else None
-    return Page(tuple(found), older=older, newer=None)
-
-
-def _matches_newest_first(
-    conn: sqlite3.Connection, query: str, before: int | None
-) -> Iterator[tuple[int, int]]:
-    sql = (
-        "SELECT f.rowid, e.ticket_id FROM entries_fts f JOIN entries e ON e.id = f.rowid"
-        " WHERE entries_fts MATCH ?"
-    )
-    params: list[Any] = [query]
-    if before is not None:
-        sql += " AND f.rowid < ?"
-        params.append(before)
-    sql += " ORDER BY f.rowid DESC"
-    cursor = _match(conn, sql, params)
-    if isinstance(cursor, list):
-        return
-    while batch := cursor.fetchmany(256):
-        yield from batch
-
-
-def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, position: int) -> bool:
-    newer_ids = [
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position)
-        )
-    ]
-    return any(
-        list(_match(conn, "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?",
-                    (query, entry_id)))
-        for entry_id in newer_ids
-    )
 
 
 # --- a contact's tickets --------------------------------------------------------------
@@ -481,10 +141,10 @@ def contact_tickets(
     A person has few tickets; the tickets_of_contact index finds them all and the
     window is cut from them by the same keyset the ticket list uses.
     """
-    limit = _window(limit)
+    limit = window(limit)
     keyset, bounds = "", ()
     if before is not None:
-        keyset, bounds = " AND (t.last_message_at, t.id) < (?, ?)", _parse_ticket_cursor(before)
+        keyset, bounds = " AND (t.last_message_at, t.id) < (?, ?)", parse_ticket_cursor(before)
     rows = conn.execute(
         "SELECT t.*, n.e164 AS number_e164 FROM tickets t"
         " JOIN phone_numbers n ON n.id = t.number_id"
@@ -493,7 +153,7 @@ def contact_tickets(
     ).fetchall()
     items = [ContactTicket(records.ticket_from_row(row), row["number_e164"])
              for row in rows[:limit]]
-    older = _ticket_cursor(items[-1].ticket) if len(rows) > limit else None
+    older = ticket_cursor(items[-1].ticket) if len(rows) > limit else None
     return Page(tuple(items), older=older, newer=None)
 
 
@@ -513,7 +173,7 @@ def thread(
     With no cursor it is the newest window, the one an agent opens a ticket
     to; ``before`` pages up into history, ``after`` down towards the present.
     """
-    limit = _window(limit)
+    limit = window(limit)
     try:
         anchor = int(before if before is not None else after) if (before or after) else None
     except ValueError:
@@ -545,27 +205,6 @@ def thread(
 
 # --- search ---------------------------------------------------------------------------
 
-# Letters and digits only: "_" and a few other code points are word characters
-# to Python but separators to SQLite's tokenizer, and a quoted term that the
-# tokenizer splits becomes a phrase, which a detail=none index cannot answer.
-_TERM = re.compile(r"([^\W_]+)(\*?)", re.UNICODE)
-
-
-def fts_query(text: str) -> str | None:
-    """Turn what an agent typed into a safe FTS5 query, or None when there is no word.
-
-    Every word must appear. A word ending in ``*`` matches as a prefix; others
-    match whole words only, because FTS5 answers a prefix by merging the
-    postings of every term that starts with it, which for a common prefix over
-    a million messages costs tens of milliseconds where a whole word costs one.
-    """
-    terms = []
-    for match in _TERM.finditer(text):
-        word, star = match.group(1), match.group(2)
-        terms.append(f'"{word}"*' if star else f'"{word}"')
-    return " ".join(terms) or None
-
-
 def search(
     conn: sqlite3.Connection, text: str, *, before: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
@@ -582,26 +221,11 @@ def search(
         sql += " AND f.rowid < ?"
         params.append(before)
     sql += " ORDER BY f.rowid DESC LIMIT ?"
-    params.append(_window(limit))
+    params.append(window(limit))
     return [
         SearchHit(entry=records.entry_from_row(row), ticket_id=row["ticket_id"])
-        for row in _match(conn, sql, params)
+        for row in run_match(conn, sql, params)
     ]
-
-
-def _match(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Cursor | list[Any]:
-    """Run a MATCH query; a term SQLite's tokenizer cannot take matches nothing.
-
-    ``fts_query`` already keeps to letters and digits, but Python and SQLite
-    disagree on a handful of rare code points; an agent who types one gets no
-    results rather than an error.
-    """
-    try:
-        return conn.execute(sql, params)
-    except sqlite3.OperationalError as error:
-        if "fts5" in str(error) or "syntax error" in str(error):
-            return []
-        raise
 
 
 # --- the event log --------------------------------------------------------------------

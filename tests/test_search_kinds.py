@@ -11,7 +11,7 @@ from conftest import UK, US, Desk, customer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import queries, schema, writes
+from core import queries, schema, ticket_search, writes
 from core.queries import Page, TicketFilter, TicketRow
 from core.search_terms import phone_in_e164, read_search_text, ticket_number
 from core.store import Store
@@ -165,3 +165,53 @@ async def test_a_desk_from_before_contacts_were_searchable_is_searchable(
             assert (await store.read(queries.list_tickets, TicketFilter(text=gone))).items == ()
     finally:
         await store.close()
+
+
+async def test_a_tag_lists_its_tickets_by_their_latest_text(desk: Desk) -> None:
+    """ticket_tags keeps each ticket's last activity: a new text moves it to the top."""
+    older = (await desk.inbound("one", from_=customer(1))).ticket.id
+    newer = (await desk.inbound("two", from_=customer(2))).ticket.id
+    for ticket_id in (older, newer):
+        await desk.update(ticket_id, tags=["gold"])
+    assert [r.ticket.id for r in await search(desk, "gold")] == [newer, older]
+    await desk.inbound("three", from_=customer(1))
+    assert [r.ticket.id for r in await search(desk, "gold")] == [older, newer]
+    assert [r.ticket.id for r in await search(desk, "gold", limit=1)] == [older, newer]
+
+
+@pytest.mark.parametrize("lots", [0, 1, 1000])
+async def test_a_common_name_walks_the_newest_and_finds_what_a_lookup_does(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, lots: int
+) -> None:
+    """Whether the name is common (the newest tickets are walked, or looked up when the
+    walk runs dry) or rare (looked up), the same tickets come back in the same order."""
+    ids = []
+    for n in range(7):
+        ticket = (await desk.inbound("hi", from_=customer(n))).ticket
+        await desk.store.write(writes.update_contact, ticket.contact_id,
+                               name=f"{'Jordan' if n % 2 else 'Maya'} Q{n}")
+        ids.append(ticket.id)
+    monkeypatch.setattr(ticket_search, "LOTS", lots)
+    monkeypatch.setattr(ticket_search, "WALK_LIMIT", 2 if lots == 0 else 3000)
+    for limit in (1, 2, 50):
+        rows = await search(desk, "jord", limit=limit)
+        assert [(r.ticket.id, r.matched) for r in rows] == [
+            (ids[n], ("name",)) for n in (5, 3, 1)]
+
+
+async def test_each_reading_is_an_index_look_up(desk: Desk) -> None:
+    """The plans: a tag reads ticket_tags_recent in order (no sort of the tag's tickets);
+    a name reads only its people's tickets (tickets_of_contact), never every ticket."""
+    def plan(conn: sqlite3.Connection, sql: str) -> str:
+        rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["x"] * sql.count("?"))
+        return " | ".join(row[3] for row in rows)
+
+    tag = await desk.store.read(plan, "SELECT t.id FROM ticket_tags tt INDEXED BY"
+                                " ticket_tags_recent JOIN tickets t ON t.id = tt.ticket_id"
+                                " WHERE tt.tag = ? AND t.deleted = 0"
+                                " ORDER BY tt.last_message_at DESC, tt.ticket_id DESC LIMIT 5")
+    assert "ticket_tags_recent" in tag and "TEMP B-TREE" not in tag
+    name = await desk.store.read(plan, "SELECT t.id FROM tickets t WHERE t.deleted = 0 AND"
+                                 " t.contact_id IN (SELECT rowid FROM contacts_fts WHERE"
+                                 " contacts_fts MATCH ?) ORDER BY t.last_message_at DESC")
+    assert "tickets_of_contact (contact_id=?)" in name and "SCAN t" not in name
