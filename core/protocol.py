@@ -159,6 +159,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
                                   optional={"name": _STR, "email": _STR, "note": _STR}),
     "contact_tickets": CommandSpec(required={"contact_id": _INT},
                                    optional={"before": _OPT_STR, "limit": _INT}),
+    # Two contacts who are one person: the second's tickets and phones join the first.
+    "merge_contacts": CommandSpec(required={"contact_id": _INT, "merge_contact_id": _INT},
+                                  admin_only=True),
 }
 
 

@@ -156,6 +156,7 @@ def opt_out_change_from_row(row: sqlite3.Row) -> OptOutChange:
         source=row["source"],
         at=row["at"],
         number_id=row["number_id"],
+        phone=row["phone"],
     )
 
 
@@ -193,6 +194,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         updated_at=row["updated_at"],
         last_message_at=row["last_message_at"],
         last_preview=row["last_preview"],
+        customer_phone=row["customer_phone"],
     )
 
 

@@ -103,7 +103,9 @@ LAST_REPLY_ID = (
     " AND e.direction = 'outbound')"
 )
 TICKET_COLUMNS = (
-    "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
+    "t.*, c.name AS contact_name, t.customer_phone AS contact_phone, "
+    "(SELECT p.opted_out FROM contact_phones p WHERE p.e164 = t.customer_phone)"
+    " AS contact_opted_out, "
     "c.email AS contact_email, "
     f"{LAST_REPLY_ID} AS last_reply_id, "
     f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status"

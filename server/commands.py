@@ -292,7 +292,7 @@ def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
     ticket = writes.ticket_by_id(wctx.conn, ticket_id)
     number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(wctx.conn, number.account_id)
-    contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+    contact = writes.contact_at_phone(wctx.conn, ticket.contact_id, ticket.customer_phone)
     verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
                         body=body, attachments=media)
     if not verdict.ok:

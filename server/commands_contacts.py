@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core import queries, records, writes
+from core import contacts, queries, records, writes
 from core.writes import WriteContext
 from server.commands import CommandRefused, Context, _direct, _guarded_read, _recorded
 
@@ -22,7 +22,9 @@ async def _get_contact(ctx: Context, args: dict[str, Any]) -> Any:
     if found is None:
         raise CommandRefused("not_found", f"contact {args['contact_id']} does not exist")
     history = await ctx.store.read(queries.opt_out_history, found.id)
-    return {"contact": records.to_wire(found), "opt_out_history": records.to_wire(history)}
+    phones = await ctx.store.read(contacts.phones_of, found.id)
+    return {"contact": records.to_wire(found), "phones": records.to_wire(phones),
+            "opt_out_history": records.to_wire(history)}
 
 
 @_direct("contact_tickets")
@@ -43,3 +45,9 @@ def _update_contact(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContex
     if not changes:
         raise CommandRefused("bad_args", "update_contact needs a name, email or note to change")
     return lambda w: writes.update_contact(w, args["contact_id"], **changes)
+
+
+@_recorded("merge_contacts")
+def _merge_contacts(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    """Admins only (checked again inside the write's transaction); done once per id."""
+    return lambda w: contacts.merge_contacts(w, args["contact_id"], args["merge_contact_id"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk
@@ -87,3 +88,83 @@ async def test_an_edit_is_checked_reaches_every_agent_and_is_done_once(desk: Liv
         found = await admin.call("list_tickets", text="jordan r")
         top = found["items"][0]
         assert (top["ticket"]["id"], top["matched"]) == (newest, ["name"])
+
+
+HOME = "+15125550177"
+
+
+async def _sent_to(desk: LiveDesk, agent: Any, ticket_id: int, body: str) -> str:
+    """Reply on a ticket, wait until Twilio (the simulator) has it, say where it went."""
+    reply = await agent.call("reply", ticket_id=ticket_id, body=body)
+    while not [m for m in desk.sim.messages if m.body == body]:
+        await agent.event("message.updated")
+    assert reply["body"] == body
+    return next(m for m in desk.sim.messages if m.body == body).to
+
+
+async def test_a_merge_moves_tickets_and_phones_once_and_replies_keep_their_phone(
+    desk: LiveDesk,
+) -> None:
+    """Jordan texts from a work and a home phone (two contacts); an admin merges them. The
+    tickets and phones follow, each phone keeps its STOP, a resend is not redone, an agent
+    may not merge, and replies go to each ticket's own phone; the next text from either
+    phone threads into the person's open ticket on that number."""
+    await desk.text("From work", from_=JORDAN, to=US_TOLL_FREE)
+    await desk.text("STOP", from_=HOME, to=UK_LONG_CODE)
+    await desk.text("From home", from_=HOME, to=US_TOLL_FREE)
+    page = await desk.relay.store.read(queries.list_tickets)
+    by_phone = {row.contact_phone: row.ticket for row in page.items}
+    work, home = by_phone[JORDAN], by_phone[HOME]
+    assert work.contact_id != home.contact_id
+    async with wire(desk, desk.agent_token) as agent, wire(desk) as admin:
+        await admin.call("update_contact", contact_id=home.contact_id, name="Jordan at home",
+                         email="jordan@example.com")
+        await admin.call("update_contact", contact_id=work.contact_id, name="Jordan Reyes")
+        with pytest.raises(Refused) as refused:
+            await agent.call("merge_contacts", contact_id=work.contact_id,
+                             merge_contact_id=home.contact_id)
+        assert refused.value.code == "forbidden"
+        with pytest.raises(Refused) as refused:
+            await admin.call("merge_contacts", contact_id=work.contact_id,
+                             merge_contact_id=work.contact_id)
+        assert refused.value.code == "refused"
+        merged = await admin.call("merge_contacts", command_id="merge-1",
+                                  contact_id=work.contact_id, merge_contact_id=home.contact_id)
+        seen = await agent.event("contact.merged")
+        assert seen["payload"]["merged_id"] == home.contact_id
+        assert seen["payload"]["contact"]["name"] == "Jordan Reyes"  # the kept one's
+        assert seen["payload"]["contact"]["email"] == "jordan@example.com"  # was empty
+        assert sorted(seen["payload"]["ticket_ids"]) == sorted(
+            r.ticket.id for r in page.items if r.ticket.contact_id == home.contact_id)
+        assert [(p["e164"], p["opted_out"]) for p in merged["phones"]] == [
+            (JORDAN, False), (HOME, True)]
+        again = await admin.call("merge_contacts", command_id="merge-1",
+                                 contact_id=work.contact_id, merge_contact_id=home.contact_id)
+        assert again == merged  # answered from the record, not redone (nor refused)
+        with pytest.raises(Refused) as refused:
+            await admin.call("get_contact", contact_id=home.contact_id)
+        assert refused.value.code == "not_found"
+        person = await agent.call("get_contact", contact_id=work.contact_id)
+        assert [p["e164"] for p in person["phones"]] == [JORDAN, HOME]
+        assert [(c["phone"], c["opted_out"]) for c in person["opt_out_history"]] == [
+            (HOME, True)]
+        tickets = await agent.call("contact_tickets", contact_id=work.contact_id)
+        assert {i["ticket"]["id"] for i in tickets["items"]} >= {work.id, home.id}
+
+        # STOP is per phone: the home phone's follows it into the merged contact, and the
+        # work phone is still reachable. Each reply goes to its ticket's own phone.
+        assert await _sent_to(desk, agent, work.id, "To your work phone") == JORDAN
+        with pytest.raises(Refused) as refused:
+            await agent.call("reply", ticket_id=home.id, body="Are you there?")
+        assert "opted out" in refused.value.message
+        await desk.text("START", from_=HOME, to=UK_LONG_CODE)
+        await agent.event("contact.updated")
+        assert await _sent_to(desk, agent, home.id, "To your home phone") == HOME
+
+    # One person, one contact: the next text from the home phone on the US number threads
+    # into the person's newest open ticket there, and replies follow to the home phone.
+    await desk.text("Still there?", from_=HOME, to=US_TOLL_FREE)
+    after = await desk.relay.store.read(queries.list_tickets)
+    top = after.items[0]
+    assert top.ticket.contact_id == work.contact_id and top.contact_phone == HOME
+    assert len({r.ticket.contact_id for r in after.items}) == 1

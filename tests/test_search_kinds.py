@@ -11,7 +11,7 @@ from conftest import UK, US, Desk, customer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import queries, schema, ticket_search, writes
+from core import contacts, queries, schema, ticket_search, writes
 from core.queries import Page, TicketFilter, TicketRow
 from core.search_terms import phone_in_e164, read_search_text, ticket_number
 from core.store import Store
@@ -156,6 +156,9 @@ async def test_a_desk_from_before_contacts_were_searchable_is_searchable(
     conn.close()
     store = await Store.open(path)
     try:
+        # Its ticket is with the contact's phone, which is the contact's one phone.
+        assert (await store.read(queries.ticket, 7)).customer_phone == "+15125550133"
+        assert [p.e164 for p in await store.read(contacts.phones_of, 1)] == ["+15125550133"]
         for text, kind in (("jose", "name"), ("VIP", "tag"), ("512 555 0133", "phone")):
             page = await store.read(queries.list_tickets, TicketFilter(text=text))
             assert [(r.ticket.id, r.matched) for r in page.items] == [(7, (kind,))], text
