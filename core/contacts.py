@@ -15,6 +15,7 @@ from typing import Any
 
 from core import records
 from core.models import Contact
+from core.phones import NotAPhoneNumber, understood
 from core.writes import StoreError, WriteContext, contact_by_id
 
 
@@ -78,3 +79,66 @@ def merge_contacts(ctx: WriteContext, keep_id: int, merge_id: int) -> Merged:
         "phones": records.to_wire(merged.phones), "ticket_ids": list(moved),
     })
     return merged
+
+
+#: The longest phone text an agent may type (E.164 is at most 16 characters).
+MAX_TYPED_PHONE = 40
+
+
+def add_phone(ctx: WriteContext, contact_id: int, typed: str) -> tuple[ContactPhone, ...]:
+    """Give a contact another phone, typed in any format (national numbers read as US).
+
+    A phone is one person's: one already on another contact is refused with that
+    contact's name, since the two are then one person and merging is the way.
+    """
+    contact = contact_by_id(ctx.conn, contact_id)
+    if len(typed) > MAX_TYPED_PHONE:
+        raise StoreError(f"a phone number is at most {MAX_TYPED_PHONE} characters")
+    try:
+        e164 = understood(typed).e164
+    except NotAPhoneNumber as error:
+        raise StoreError(str(error)) from None
+    owner = ctx.conn.execute(
+        "SELECT c.id, c.name FROM contact_phones p JOIN contacts c ON c.id = p.contact_id"
+        " WHERE p.e164 = ?", (e164,)).fetchone()
+    if owner is not None and owner[0] == contact_id:
+        raise StoreError(f"{e164} is already one of this contact's phones")
+    if owner is not None:
+        raise StoreError(f"{e164} is {owner[1] or 'another contact'}'s phone (contact"
+                         f" {owner[0]}): if they are one person, merge the two contacts")
+    ctx.conn.execute("INSERT INTO contact_phones(e164, contact_id, opted_out, added_at)"
+                     " VALUES (?, ?, 0, ?)", (e164, contact_id, ctx.now))
+    return _phones_changed(ctx, contact)
+
+
+def remove_phone(ctx: WriteContext, contact_id: int, e164: str) -> tuple[ContactPhone, ...]:
+    """Take a phone off a contact; its tickets keep it (it is who they were with).
+
+    Refused for the contact's only phone, and for one that said STOP: removing it would
+    forget the STOP, and a later text from it would start a contact Twilio still blocks.
+    """
+    contact = contact_by_id(ctx.conn, contact_id)
+    phones = phones_of(ctx.conn, contact_id)
+    phone = next((p for p in phones if p.e164 == e164), None)
+    if phone is None:
+        raise StoreError(f"{e164} is not one of this contact's phones")
+    if len(phones) == 1:
+        raise StoreError("a contact keeps at least one phone")
+    if phone.opted_out:
+        raise StoreError(f"{e164} replied STOP: it stays, so the desk remembers that")
+    if contact.phone == e164:  # the first phone goes: the next one becomes the first
+        heir = next(p for p in phones if p.e164 != e164)
+        ctx.conn.execute("DELETE FROM contact_phones WHERE e164 = ?", (e164,))
+        ctx.conn.execute("UPDATE contacts SET phone = ?, opted_out = ? WHERE id = ?",
+                         (heir.e164, heir.opted_out, contact_id))
+        contact.phone, contact.opted_out = heir.e164, heir.opted_out
+    else:
+        ctx.conn.execute("DELETE FROM contact_phones WHERE e164 = ?", (e164,))
+    return _phones_changed(ctx, contact)
+
+
+def _phones_changed(ctx: WriteContext, contact: Contact) -> tuple[ContactPhone, ...]:
+    phones = phones_of(ctx.conn, contact.id)
+    ctx.emit("contact.updated", None, {"contact": records.to_wire(contact),
+                                       "phones": records.to_wire(phones)})
+    return phones

@@ -162,6 +162,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
     # Two contacts who are one person: the second's tickets and phones join the first.
     "merge_contacts": CommandSpec(required={"contact_id": _INT, "merge_contact_id": _INT},
                                   admin_only=True),
+    "add_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
+    "remove_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
 }
 
 

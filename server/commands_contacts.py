@@ -51,3 +51,14 @@ def _update_contact(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContex
 def _merge_contacts(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     """Admins only (checked again inside the write's transaction); done once per id."""
     return lambda w: contacts.merge_contacts(w, args["contact_id"], args["merge_contact_id"])
+
+
+@_recorded("add_contact_phone")
+def _add_contact_phone(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    """Another phone for the person; one already someone else's is refused (merge them)."""
+    return lambda w: {"phones": contacts.add_phone(w, args["contact_id"], args["phone"])}
+
+
+@_recorded("remove_contact_phone")
+def _remove_contact_phone(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    return lambda w: {"phones": contacts.remove_phone(w, args["contact_id"], args["phone"])}

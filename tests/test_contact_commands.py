@@ -93,6 +93,12 @@ async def test_an_edit_is_checked_reaches_every_agent_and_is_done_once(desk: Liv
 HOME = "+15125550177"
 
 
+async def _said(agent: Any, keyword: str) -> None:
+    """Wait until the relay has applied a STOP or START (the wire replays older events)."""
+    while (await agent.event("contact.updated"))["payload"].get("source") != keyword:
+        pass
+
+
 async def _sent_to(desk: LiveDesk, agent: Any, ticket_id: int, body: str) -> str:
     """Reply on a ticket, wait until Twilio (the simulator) has it, say where it went."""
     reply = await agent.call("reply", ticket_id=ticket_id, body=body)
@@ -158,7 +164,7 @@ async def test_a_merge_moves_tickets_and_phones_once_and_replies_keep_their_phon
             await agent.call("reply", ticket_id=home.id, body="Are you there?")
         assert "opted out" in refused.value.message
         await desk.text("START", from_=HOME, to=UK_LONG_CODE)
-        await agent.event("contact.updated")
+        await _said(agent, "keyword:START")
         assert await _sent_to(desk, agent, home.id, "To your home phone") == HOME
 
     # One person, one contact: the next text from the home phone on the US number threads
@@ -168,3 +174,55 @@ async def test_a_merge_moves_tickets_and_phones_once_and_replies_keep_their_phon
     top = after.items[0]
     assert top.ticket.contact_id == work.contact_id and top.contact_phone == HOME
     assert len({r.ticket.contact_id for r in after.items}) == 1
+
+
+async def test_phones_are_added_in_any_format_checked_and_thread_to_the_person(
+    desk: LiveDesk,
+) -> None:
+    """An agent gives Jordan a home phone (typed nationally): a text from it then threads
+    into Jordan's open ticket on that number. A phone already someone else's is refused
+    with their name; bad numbers and removals that would lose something are refused."""
+    await desk.text("From work", from_=JORDAN, to=US_TOLL_FREE)
+    await desk.text("Hi, I'm Sam", from_="+15125550188", to=US_TOLL_FREE)
+    page = await desk.relay.store.read(queries.list_tickets)
+    jordan = next(r.ticket for r in page.items if r.contact_phone == JORDAN)
+    sam = next(r.ticket for r in page.items if r.contact_phone != JORDAN)
+    async with wire(desk, desk.agent_token) as agent, wire(desk) as admin:
+        await agent.call("update_contact", contact_id=sam.contact_id, name="Sam Kim")
+        added = await agent.call("add_contact_phone", command_id="p-1",
+                                 contact_id=jordan.contact_id, phone="(512) 555-0177")
+        assert [p["e164"] for p in added["phones"]] == [JORDAN, HOME]
+        seen = await admin.event("contact.updated")  # Sam's name, then Jordan's phones
+        seen = await admin.event("contact.updated")
+        assert [p["e164"] for p in seen["payload"]["phones"]] == [JORDAN, HOME]
+        again = await agent.call("add_contact_phone", command_id="p-1",
+                                 contact_id=jordan.contact_id, phone="(512) 555-0177")
+        assert again == added  # a resend is answered, not refused as a duplicate
+        for typed, why in (("512 555 0188", "Sam Kim's phone"), ("12", "not a valid"),
+                           ("x" * 41, "at most 40"), ("5125550177", "already one of")):
+            with pytest.raises(Refused) as refused:
+                await agent.call("add_contact_phone", contact_id=jordan.contact_id,
+                                 phone=typed)
+            assert refused.value.code == "refused" and why in refused.value.message, typed
+        with pytest.raises(Refused) as refused:
+            await agent.call("remove_contact_phone", contact_id=sam.contact_id,
+                             phone="+15125550188")
+        assert "at least one phone" in refused.value.message
+
+    await desk.text("From home now", from_=HOME, to=US_TOLL_FREE)
+    ticket = await desk.relay.store.read(queries.ticket, jordan.id)
+    assert ticket.customer_phone == HOME and ticket.last_preview == "From home now"
+    async with wire(desk, desk.agent_token) as agent:
+        await desk.text("STOP", from_=HOME, to=US_TOLL_FREE)
+        await _said(agent, "keyword:STOP")
+        with pytest.raises(Refused) as refused:
+            await agent.call("remove_contact_phone", command_id="r-1",
+                             contact_id=jordan.contact_id, phone=HOME)
+        assert "STOP" in refused.value.message
+        await desk.text("START", from_=HOME, to=US_TOLL_FREE)
+        await _said(agent, "keyword:START")
+        left = await agent.call("remove_contact_phone", command_id="r-2",
+                                contact_id=jordan.contact_id, phone=JORDAN)  # the first phone: the other becomes first
+        assert [p["e164"] for p in left["phones"]] == [HOME]
+        person = await agent.call("get_contact", command_id="r-3", contact_id=jordan.contact_id)
+        assert person["contact"]["phone"] == HOME
