@@ -1,8 +1,9 @@
 """The contact commands: the person behind the tickets, seen and edited by any agent.
 
-A contact is found from any of their tickets (``ticket.contact_id``). Edits are
-checked on the relay (core.contact_rules) and go to every inbox as
-``contact.updated``; a resent edit is answered from its record, not redone.
+A contact is found from any of their tickets (``ticket.contact_id``). Edits (name,
+email, note, phones) are checked on the relay (core.contact_rules, core.contacts) and
+go to every inbox as ``contact.updated``; an admin merges two contacts who are one
+person (``contact.merged``). A resent change is answered from its record, not redone.
 """
 
 from __future__ import annotations

@@ -221,8 +221,9 @@ async def test_phones_are_added_in_any_format_checked_and_thread_to_the_person(
         assert "STOP" in refused.value.message
         await desk.text("START", from_=HOME, to=US_TOLL_FREE)
         await _said(agent, "keyword:START")
+        # The first phone goes: the other becomes the contact's first.
         left = await agent.call("remove_contact_phone", command_id="r-2",
-                                contact_id=jordan.contact_id, phone=JORDAN)  # the first phone: the other becomes first
+                                contact_id=jordan.contact_id, phone=JORDAN)
         assert [p["e164"] for p in left["phones"]] == [HOME]
         person = await agent.call("get_contact", command_id="r-3", contact_id=jordan.contact_id)
         assert person["contact"]["phone"] == HOME
