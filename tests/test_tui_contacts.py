@@ -16,6 +16,7 @@ from core import queries, writes
 from tui.app import InboxApp
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
+from tui.screens.pickers import ChoiceScreen, ConfirmScreen
 
 SIZE = (150, 44)
 JORDAN = "+15125550133"
@@ -96,3 +97,45 @@ async def test_search_finds_a_phone_in_any_format_and_says_how(desk: LiveDesk) -
                     "the contact view")
         assert [i["ticket"]["id"] for i in app.screen.items] == [
             inbox.model.row(0)["ticket"]["id"]]
+
+
+HOME = "+15125550177"
+
+
+async def test_an_admin_merges_two_contacts_and_another_inbox_follows(desk: LiveDesk) -> None:
+    """The admin finds the other contact by number from Jordan's contact view (M), is told
+    what will move, and merges; an agent's inbox, with the merged-away contact's view
+    open, follows to the kept contact (both phones listed) and its rows show the name."""
+    await desk.text("From work", from_=JORDAN)
+    first = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
+    await desk.relay.store.write(writes.update_contact, first.contact_id, name="Jordan Reyes")
+    await desk.text("From home", from_=HOME)
+    admin = InboxApp(desk.config(admin=True, data_dir=desk.home / "a"), backoff=(30,))
+    agent = InboxApp(desk.config(admin=False, data_dir=desk.home / "b"), backoff=(30,))
+    async with admin.run_test(size=SIZE) as pilot, agent.run_test(size=SIZE) as other:
+        for app, driver in ((admin, pilot), (agent, other)):
+            await until(driver, lambda app=app: app.inbox.model.row(1) is not None, "two rows")
+        await other.press("C")  # the newest row: the home phone's contact
+        await until(other, lambda: isinstance(agent.screen, ContactScreen)
+                    and agent.screen.loaded, "the agent's contact view")
+        away = agent.screen
+        assert isinstance(away, ContactScreen) and away.contact_id != first.contact_id
+        assert not away.check_action("merge", ())  # merging is for admins
+
+        await pilot.press("j", "C")
+        await until(pilot, lambda: isinstance(admin.screen, ContactScreen)
+                    and admin.screen.loaded, "the admin's contact view")
+        await pilot.press("M", *"512 555 0177", "enter")
+        await until(pilot, lambda: isinstance(admin.screen, ChoiceScreen), "the contact picker")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(admin.screen, ConfirmScreen), "the question")
+        question = str(admin.screen.query_one(".confirm-question", Static).render())
+        assert "1 ticket(s)" in question and HOME in question and "Jordan Reyes" in question
+        await pilot.press("y")
+
+        await until(other, lambda: away.contact_id == first.contact_id and away.loaded
+                    and [p["e164"] for p in away.phones] == [JORDAN, HOME],
+                    "the agent's view follows to Jordan, with both phones")
+        await until(other, lambda: {agent.inbox.model.row(i)["contact_name"]
+                                    for i in (0, 1)} == {"Jordan Reyes"}, "both rows named")
+        assert {agent.inbox.model.row(i)["contact_phone"] for i in (0, 1)} == {JORDAN, HOME}

@@ -4,8 +4,9 @@ Why a screen of its own: one customer may text several business numbers and come
 back after a ticket was closed (or deleted); each of those is a separate ticket,
 and this is the one place that lists them together, newest first, each with the
 number it came through. Enter opens one (the inbox shows its thread), ``E``
-edits the name, email and note. The screen asks the relay itself (through the
-``command`` it is given) and follows ``contact.updated`` while it is open.
+edits the name, email, note and phones, ``M`` (admins) merges another contact
+into this one. The screen asks the relay itself (through the ``command`` it is
+given) and follows ``contact.updated`` and ``contact.merged`` while it is open.
 """
 
 from __future__ import annotations
@@ -32,15 +33,16 @@ WINDOW = 100
 OLDER = "older"
 
 
-def contact_summary(contact: dict[str, Any]) -> Text:
-    """Name (or the phone), then phone, email, opt-out state and note, one per line."""
+def contact_summary(contact: dict[str, Any], phones: list[dict[str, Any]] | None = None) -> Text:
+    """Name (or the phone), then every phone (each with its own STOP), email and note."""
     text = Text()
     text.append(contact.get("name") or contact.get("phone", ""), style="bold")
-    details = [contact.get("phone", "")]
+    known = phones or [{"e164": contact.get("phone", ""),
+                        "opted_out": bool(contact.get("opted_out"))}]
+    details = [p["e164"] + (" (opted out: STOP)" if p.get("opted_out") else "")
+               for p in known]
     if contact.get("email"):
         details.append(contact["email"])
-    if contact.get("opted_out"):
-        details.append("opted out (STOP)")
     text.append("\n" + "  ·  ".join(d for d in details if d))
     if contact.get("note"):
         text.append("\n" + contact["note"], style="italic")
@@ -67,15 +69,19 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="contact.close"),
         Binding("E", "edit", "Edit contact", id="contact.edit"),
+        Binding("M", "merge", "Merge another into this", id="contact.merge"),
         Binding("j", "move(1)", "Down", show=False, id="contact.down"),
         Binding("k", "move(-1)", "Up", show=False, id="contact.up"),
     ]
 
     def __init__(self, contact_id: int, command: Command,
-                 edit: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 edit: Callable[[dict[str, Any]], None] | None = None,
+                 merge: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__()
         self.contact_id = contact_id
         self.contact: dict[str, Any] = {}
+        self.phones: list[dict[str, Any]] = []
+        self._merge = merge
         self.items: list[dict[str, Any]] = []
         self.older: str | None = None
         self.loaded = False
@@ -104,14 +110,19 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
             return
         self.items = list(page["items"])
         self.older = page.get("older")
-        self.show_contact(found["contact"])
+        self.contact = {}
+        self.show_contact(found["contact"], found.get("phones"))
         self._show_tickets()
         self.loaded = True
 
-    def show_contact(self, contact: dict[str, Any]) -> None:
+    def show_contact(self, contact: dict[str, Any],
+                     phones: list[dict[str, Any]] | None = None) -> None:
         """Called when it loads and when another agent (or this one) changes it."""
         self.contact = {**self.contact, **contact}
-        self.query_one("#contact-summary", Static).update(contact_summary(self.contact))
+        if phones is not None:
+            self.phones = list(phones)
+        self.query_one("#contact-summary", Static).update(
+            contact_summary(self.contact, self.phones))
         count = len(self.items)
         more = "+" if self.older else ""
         self.query_one("#contact-title", Label).update(
@@ -136,8 +147,9 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
             self.load_older()
             return
         item = next(i for i in self.items if str(i["ticket"]["id"]) == event.option.id)
+        phone = item["ticket"].get("customer_phone") or self.contact.get("phone", "")
         self.dismiss({"ticket": item["ticket"], "contact_name": self.contact.get("name", ""),
-                      "contact_phone": self.contact.get("phone", ""),
+                      "contact_phone": phone,
                       "contact_opted_out": bool(self.contact.get("opted_out"))})
 
     @work(exclusive=True, group="contact")
@@ -154,9 +166,29 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
         self.older = page.get("older")
         self._show_tickets()
 
+    def contact_changed(self, kind: str, payload: dict[str, Any]) -> None:
+        """A ``contact.updated`` or ``contact.merged`` event: shown at once if it is about
+        this person; merged away, the view follows the contact it joined."""
+        contact = payload.get("contact") or {}
+        if kind == "contact.merged" and self.contact_id in (contact.get("id"),
+                                                            payload.get("merged_id")):
+            self.contact_id = contact.get("id", self.contact_id)
+            self.load()
+        elif contact.get("id") == self.contact_id and self.loaded:
+            self.show_contact(contact, payload.get("phones"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "merge":
+            return self._merge is not None
+        return True
+
     def action_edit(self) -> None:
         if self._edit is not None and self.contact:
-            self._edit(self.contact)
+            self._edit({**self.contact, "phones": self.phones})
+
+    def action_merge(self) -> None:
+        if self._merge is not None and self.contact:
+            self._merge(self.contact)
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)

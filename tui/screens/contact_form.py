@@ -1,10 +1,12 @@
-"""A small form for a contact's name, email and note; the relay's refusal shows inline.
+"""A small form for a contact's name, email, phones and note; the relay's refusal shows
+inline.
 
 Why the form waits for the relay: the relay is the one that checks an email
 (syntax, normalized) and a name's length, and only it can say no. So Ctrl+S
 sends ``update_contact`` and the form closes only when the relay took it; a
-refusal ("'jordan@' is not a valid email address: ...") stays on the form
-under the fields, and the agent fixes it there.
+refusal ("'jordan@' is not a valid email address: ...", "+15125550188 is Sam
+Kim's phone: ... merge the two contacts") stays on the form under the fields,
+and the agent fixes it there. Phones are typed comma-separated, in any format.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from textual.widgets import Input, Label, Static, TextArea
 
 from tui.client import CommandError
 
-Save = Callable[[dict[str, str]], Awaitable[Any]]
+Save = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
@@ -48,6 +50,9 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
             yield Label("Email")
             yield Input(value=self.contact.get("email", ""), placeholder="name@example.com",
                         id="contact-email")
+            yield Label("Phones (comma-separated, any format)")
+            yield Input(value=", ".join(self.phones()), placeholder="+15125550133",
+                        id="contact-phones")
             yield Label("Note")
             yield TextArea(self.contact.get("note", ""), id="contact-note")
             yield Static("", id="contact-form-error")
@@ -56,12 +61,23 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self.query_one("#contact-name", Input).focus()
 
-    def changes(self) -> dict[str, str]:
-        """The fields that differ from what the contact has now."""
+    def phones(self) -> list[str]:
+        """The contact's phones as it came (its first phone when the list is unknown)."""
+        known = self.contact.get("phones") or [{"e164": self.contact.get("phone", "")}]
+        return [p["e164"] for p in known if p.get("e164")]
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that differ from what the contact has now (phones as a list)."""
         typed = {"name": self.query_one("#contact-name", Input).value,
                  "email": self.query_one("#contact-email", Input).value,
                  "note": self.query_one("#contact-note", TextArea).text}
-        return {k: v for k, v in typed.items() if v != self.contact.get(k, "")}
+        changed: dict[str, Any] = {k: v for k, v in typed.items()
+                                   if v != self.contact.get(k, "")}
+        phones = [p.strip() for p in self.query_one("#contact-phones", Input).value.split(",")
+                  if p.strip()]
+        if phones != self.phones():
+            changed["phones"] = phones
+        return changed
 
     @on(Input.Changed)
     def _typed(self) -> None:
@@ -80,7 +96,7 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
         self._send(changes)
 
     @work(exclusive=True, group="contact-form")
-    async def _send(self, changes: dict[str, str]) -> None:
+    async def _send(self, changes: dict[str, Any]) -> None:
         try:
             saved = await self._save(changes)
         except CommandError as error:

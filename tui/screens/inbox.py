@@ -33,7 +33,9 @@ from tui.model import (
     ThreadState,
     TicketListModel,
     View,
+    is_about,
     standard_views,
+    with_contact,
     with_view_text,
 )
 from tui.screens import time_log
@@ -292,8 +294,8 @@ class InboxScreen(ContactActions, Screen[None]):
         self._time_changed(kind, event.get("ticket_id"), payload)
         if kind == "tickets.purged":
             self._close_if_purged(payload.get("ticket_ids") or [])
-        if kind == "contact.updated":
-            self._tell_contact_views(payload.get("contact") or {})
+        if kind in ("contact.updated", "contact.merged"):
+            self._tell_contact_views(kind, payload)
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
                 and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
@@ -374,12 +376,10 @@ class InboxScreen(ContactActions, Screen[None]):
 
     def _update_open_ticket(self, kind: str, ticket_id: int | None,
                             payload: dict[str, Any]) -> None:
-        contact = payload.get("contact")
-        if kind == "contact.updated" and contact and self.open_row is not None \
-                and contact.get("id") == self.open_row["ticket"].get("contact_id"):
+        if kind in ("contact.updated", "contact.merged") and self.open_row is not None \
+                and is_about(self.open_row, payload):
             # A STOP (or START) changes what may be sent to the open ticket right now.
-            self.open_row = {**self.open_row, "contact_opted_out": bool(contact.get("opted_out")),
-                             "contact_name": contact.get("name", "")}
+            self.open_row = with_contact(self.open_row, payload)
             self._refresh_compose_context()
         state = self.thread_state
         if state is None or ticket_id != state.ticket_id:

@@ -1,4 +1,5 @@
-"""The inbox's contact keys: ``C`` the contact view, ``E`` the contact form.
+"""The inbox's contact keys: ``C`` the contact view, ``E`` the contact form, and from the
+contact view an admin's ``M``: merging another contact into this one.
 
 Why a mixin of its own: the inbox screen routes keys and events; what a contact key
 does (which person it means, which screen it opens, how an open contact view follows
@@ -12,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from core.phones import NotAPhoneNumber, understood
 from tui.client import CommandError
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
+from tui.screens.pickers import ChoiceScreen, ConfirmScreen, TextPromptScreen
 
 if TYPE_CHECKING:
     from textual.app import App
 
+    from tui.client import RelayClient
     from tui.widgets.ticket_list import TicketList
 
 
@@ -27,6 +31,7 @@ class ContactActions:
 
     if TYPE_CHECKING:  # what the inbox screen provides
         app: App[Any]
+        client: RelayClient
         tickets: TicketList
         open_row: dict[str, Any] | None
         focused: Any
@@ -49,8 +54,10 @@ class ContactActions:
         if row is None:
             self.notify("No ticket here.", severity="warning")
             return
+        admin = (self.client.agent or {}).get("role") == "admin"
         screen = ContactScreen(row["ticket"]["contact_id"], self.command,
-                               edit=self._edit_contact)
+                               edit=self._edit_contact,
+                               merge=self._merge_into if admin else None)
         self._pick(screen, self.open_ticket)
 
     def action_edit_contact(self) -> None:
@@ -68,18 +75,113 @@ class ContactActions:
             self.notify(str(error), title="Could not load the contact", severity="error")
             return
         if self.showing:
-            self._edit_contact(found["contact"])
+            self._edit_contact({**found["contact"], "phones": found.get("phones") or []})
 
     def _edit_contact(self, contact: dict[str, Any]) -> None:
-        async def save(changes: dict[str, str]) -> Any:
-            return await self.command("update_contact", contact_id=contact["id"], **changes)
+        async def save(changes: dict[str, Any]) -> Any:
+            return await save_contact(self.command, contact["id"], changes)
 
         self.app.push_screen(ContactFormScreen(contact, save))
 
-    def _tell_contact_views(self, contact: dict[str, Any]) -> None:
-        """A contact view open on this person shows the change at once."""
+    def _tell_contact_views(self, kind: str, payload: dict[str, Any]) -> None:
+        """A contact view open on this person (or on one merged away) shows it at once."""
         for screen in self.app.screen_stack:
-            if isinstance(screen, ContactScreen) and screen.contact_id == contact.get("id") \
-                    and screen.loaded:
-                screen.show_contact(contact)
+            if isinstance(screen, ContactScreen):
+                screen.contact_changed(kind, payload)
 
+    # --- merging two contacts who are one person (admins) ---------------------------
+
+    def _merge_into(self, keep: dict[str, Any]) -> None:
+        """Find the other contact by name or number, then confirm what will move."""
+        self._pick(TextPromptScreen(f"Merge into {who(keep)}: find the other contact",
+                                    "a name or a phone number", ""),
+                   lambda text: text.strip() and self._find_to_merge(keep, text.strip()))
+
+    @work(group="contact")
+    async def _find_to_merge(self, keep: dict[str, Any], text: str) -> None:
+        try:
+            found = await self.command("list_tickets", text=text, limit=100)
+        except CommandError as error:
+            self.notify(str(error), title="Could not search", severity="error")
+            return
+        people = other_contacts(found.get("items") or [], keep["id"])
+        if not people:
+            self.notify(f"No other contact matches “{text}”.", severity="warning")
+            return
+        self._pick(ChoiceScreen(f"Which contact is {who(keep)} too?", people),
+                   lambda other: other is not None and self._confirm_merge(keep, other))
+
+    @work(group="contact")
+    async def _confirm_merge(self, keep: dict[str, Any], other_id: int) -> None:
+        try:
+            other = await self.command("get_contact", contact_id=other_id)
+            tickets = await self.command("contact_tickets", contact_id=other_id, limit=100)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load the contact", severity="error")
+            return
+        self._pick(ConfirmScreen(merge_question(keep, other, tickets), yes="Merge"),
+                   lambda yes: yes and self._merge(keep["id"], other_id))
+
+    @work(group="contact")
+    async def _merge(self, keep_id: int, other_id: int) -> None:
+        try:
+            merged = await self.command("merge_contacts", contact_id=keep_id,
+                                        merge_contact_id=other_id)
+        except CommandError as error:
+            self.notify(str(error), title="Could not merge", severity="error")
+            return
+        self.notify(f"Merged into {who(merged['contact'])}: "
+                    f"{len(merged['ticket_ids'])} tickets moved.", timeout=4)
+
+
+def who(contact: dict[str, Any]) -> str:
+    return contact.get("name") or contact.get("phone") or f"contact {contact.get('id')}"
+
+
+def other_contacts(items: list[dict[str, Any]], keep_id: int) -> list[tuple[str, int]]:
+    """The distinct contacts a search found, but the one kept, as picker choices."""
+    seen: dict[int, str] = {}
+    for item in items:
+        contact_id = item["ticket"]["contact_id"]
+        if contact_id != keep_id and contact_id not in seen:
+            name, phone = item.get("contact_name") or "", item.get("contact_phone") or ""
+            seen[contact_id] = f"{name} · {phone}" if name else phone
+    return [(label, contact_id) for contact_id, label in seen.items()]
+
+
+def merge_question(keep: dict[str, Any], other: dict[str, Any], tickets: dict[str, Any]) -> str:
+    """What a merge will do, in words, before the admin says yes."""
+    person = other["contact"]
+    count = f"{len(tickets.get('items') or [])}{'+' if tickets.get('older') else ''}"
+    phones = ", ".join(p["e164"] for p in other.get("phones") or []) or person.get("phone", "")
+    return (f"Merge {who(person)} into {who(keep)}? Their {count} ticket(s) and phone(s)"
+            f" {phones} move to {who(keep)}, and {who(person)} is removed. {who(keep)}'s"
+            " name, email and note stay (an empty one takes theirs). This cannot be undone.")
+
+
+async def save_contact(command: Callable[..., Awaitable[Any]], contact_id: int,
+                       changes: dict[str, Any]) -> Any:
+    """The form's changes as relay commands: name, email and note in one; each phone added
+    or removed against the phones the contact has now (typed in any format)."""
+    fields = {k: v for k, v in changes.items() if k in ("name", "email", "note")}
+    saved = await command("update_contact", contact_id=contact_id, **fields) if fields else None
+    if "phones" not in changes:
+        return saved
+    now = [p["e164"] for p in (await command("get_contact", contact_id=contact_id))["phones"]]
+    typed = [as_e164(phone) for phone in changes["phones"]]
+    for phone in typed:
+        if phone not in now:
+            await command("add_contact_phone", contact_id=contact_id, phone=phone)
+    for phone in now:
+        if phone not in typed:
+            await command("remove_contact_phone", contact_id=contact_id, phone=phone)
+    return (await command("get_contact", contact_id=contact_id))["contact"]
+
+
+def as_e164(typed: str) -> str:
+    """A typed phone as E.164 when it reads as one; else as typed, for the relay to refuse
+    in its own words."""
+    try:
+        return understood(typed).e164
+    except NotAPhoneNumber:
+        return typed
