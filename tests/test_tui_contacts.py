@@ -12,7 +12,7 @@ import pytest
 from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
 from textual.widgets import Input, OptionList, Static
 
-from core import queries, writes
+from core import contacts, queries, writes
 from tui.app import InboxApp
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
@@ -56,6 +56,7 @@ async def test_contact_view_lists_every_ticket_and_opens_one(desk: LiveDesk) -> 
 async def test_an_edit_is_refused_inline_then_saved_and_seen_by_another_inbox(
     desk: LiveDesk,
 ) -> None:
+    await desk.text("Hi", from_="+12025550199")  # someone else, with a phone of their own
     await desk.text("Hello", from_=JORDAN)
     mine = InboxApp(desk.config(admin=False, data_dir=desk.home / "a"), backoff=(30,))
     theirs = InboxApp(desk.config(admin=True, data_dir=desk.home / "b"), backoff=(30,))
@@ -79,6 +80,22 @@ async def test_an_edit_is_refused_inline_then_saved_and_seen_by_another_inbox(
         saved = await desk.relay.store.read(queries.contact_by_phone, JORDAN)
         assert saved is not None and (saved.name, saved.email) == (
             "Jordan Reyes", "jordan@example.com")
+
+        # Phones, typed in any format: one already someone else's is refused on the form.
+        await pilot.press("E")
+        await until(pilot, lambda: isinstance(mine.screen, ContactFormScreen), "the form again")
+        form = mine.screen
+        phones = form.query_one("#contact-phones", Input)
+        assert phones.value == JORDAN
+        phones.value = f"{JORDAN}, (202) 555-0199"
+        await pilot.press("ctrl+s")
+        error = form.query_one("#contact-form-error", Static)
+        await until(pilot, lambda: "merge the two contacts" in str(error.render()), "refused")
+        phones.value = f"{JORDAN}, 512 555 0177"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: mine.screen is mine.inbox, "the form closed")
+        person = await desk.relay.store.read(contacts.phones_of, saved.id)
+        assert [p.e164 for p in person] == [JORDAN, "+15125550177"]
 
 
 async def test_search_finds_a_phone_in_any_format_and_says_how(desk: LiveDesk) -> None:
