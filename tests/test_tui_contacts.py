@@ -14,9 +14,11 @@ from textual.widgets import Input, OptionList, Static
 
 from core import contacts, queries, writes
 from tui.app import InboxApp
+from tui.screens import inbox_contacts
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
 from tui.screens.pickers import ChoiceScreen, ConfirmScreen
+from tui.widgets.earlier import EarlierConversations
 
 SIZE = (150, 44)
 JORDAN = "+15125550133"
@@ -156,3 +158,43 @@ async def test_an_admin_merges_two_contacts_and_another_inbox_follows(desk: Live
         await until(other, lambda: {agent.inbox.model.row(i)["contact_name"]
                                     for i in (0, 1)} == {"Jordan Reyes"}, "both rows named")
         assert {agent.inbox.model.row(i)["contact_phone"] for i in (0, 1)} == {JORDAN, HOME}
+
+
+async def test_h_shows_the_earlier_conversations_above_the_thread_and_hides_them(
+    desk: LiveDesk, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Jordan's two closed tickets (one per number) above the open one's thread, newest
+    first, a window at a time; Enter opens one; H again hides them."""
+    monkeypatch.setattr(inbox_contacts, "EARLIER_WINDOW", 2)
+    earlier = []
+    for body, to in (("First question", US_TOLL_FREE), ("Second question", UK_LONG_CODE)):
+        await desk.text(body, from_=JORDAN, to=to)
+        ticket = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
+        await desk.relay.store.write(writes.update_ticket, ticket.id, status="closed")
+        earlier.append(ticket.id)
+    await desk.text("Third time", from_=JORDAN, to=US_TOLL_FREE)
+    app = InboxApp(desk.config(admin=False, data_dir=desk.home), backoff=(30,))
+    async with app.run_test(size=SIZE) as pilot:
+        inbox = app.inbox
+        await until(pilot, lambda: inbox.model.row(0) is not None, "the open ticket")
+        await pilot.press("enter")
+        await until(pilot, lambda: inbox.thread_state is not None
+                    and len(inbox.thread.entries) == 1, "its thread")
+        await pilot.press("H")
+        panel = inbox.query_one(EarlierConversations)
+        await until(pilot, lambda: panel.display and panel.items, "the earlier conversations")
+        assert [i["ticket"]["id"] for i in panel.items] == [earlier[1]]
+        assert panel.older is not None and "closed" in str(panel.get_option_at_index(0).prompt)
+        await pilot.press("j", "enter")  # "Load older conversations…"
+        await until(pilot, lambda: len(panel.items) == 2, "the older window")
+        assert [i["ticket"]["id"] for i in panel.items] == [earlier[1], earlier[0]]
+        assert UK_LONG_CODE in str(panel.get_option_at_index(0).prompt)
+        await pilot.press("H")
+        await until(pilot, lambda: not panel.display, "hidden again")
+        await pilot.press("H")
+        await until(pilot, lambda: panel.display and len(panel.items) == 1, "shown again")
+        await pilot.press("enter")  # open the newest earlier one
+        await until(pilot, lambda: inbox.thread_state is not None
+                    and inbox.thread_state.ticket_id == earlier[1]
+                    and len(inbox.thread.entries) == 1, "the earlier ticket's thread")
+        assert inbox.thread.entries[0]["body"] == "Second question"

@@ -101,6 +101,7 @@ class InboxScreen(ContactActions, Screen[None]):
         # Contacts: the person behind the ticket (tui/screens/contact.py).
         Binding("C", "contact_view", "Contact", show=False, id="inbox.contact_view"),
         Binding("E", "edit_contact", "Edit contact", show=False, id="inbox.edit_contact"),
+        Binding("H", "earlier", "Earlier conversations", show=False, id="inbox.earlier"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -429,6 +430,7 @@ class InboxScreen(ContactActions, Screen[None]):
         """Show a ticket's newest window; ``then`` ("reply"/"note") starts the composer after."""
         ticket = row["ticket"]
         self.open_row = row
+        self.earlier_follows(ticket)
         self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
         self.open_time = None

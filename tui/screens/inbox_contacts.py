@@ -18,11 +18,13 @@ from tui.client import CommandError
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
 from tui.screens.pickers import ChoiceScreen, ConfirmScreen, TextPromptScreen
+from tui.widgets.earlier import EarlierConversations
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from tui.client import RelayClient
+    from tui.widgets.thread_view import ThreadView
     from tui.widgets.ticket_list import TicketList
 
 
@@ -33,12 +35,14 @@ class ContactActions:
         app: App[Any]
         client: RelayClient
         tickets: TicketList
+        thread: ThreadView
         open_row: dict[str, Any] | None
         focused: Any
         showing: bool
 
         def command(self, name: str, /, **args: Any) -> Awaitable[Any]: ...
         def notify(self, message: str, **kwargs: Any) -> None: ...
+        def query(self, selector: Any) -> Any: ...
         def _pick(self, screen: Any, then: Callable[[Any], None]) -> None: ...
         async def open_ticket(self, row: dict[str, Any], then: str | None = None) -> None: ...
 
@@ -88,6 +92,66 @@ class ContactActions:
         for screen in self.app.screen_stack:
             if isinstance(screen, ContactScreen):
                 screen.contact_changed(kind, payload)
+
+    # --- earlier conversations above the thread (H) ---------------------------------
+
+    def action_earlier(self) -> None:
+        """The person's other tickets above the thread, or hidden again: one key both ways."""
+        panel = self._earlier_panel()
+        if panel.display:
+            panel.display = False
+            self.thread.focus()
+            return
+        if self.open_row is None:
+            self.notify("Open a ticket first.", severity="warning")
+            return
+        self._load_earlier(self.open_row["ticket"])
+
+    def earlier_follows(self, ticket: dict[str, Any]) -> None:
+        """Another ticket opened: shown earlier conversations become that person's."""
+        panel = self._earlier_panel()
+        if panel.display and panel.ticket_id != ticket["id"]:
+            self._load_earlier(ticket, focus=False)
+
+    def _earlier_panel(self) -> EarlierConversations:
+        found = self.query(EarlierConversations)
+        if found:
+            return found.first()
+        panel = EarlierConversations(id="earlier")
+        panel.display = False
+        self.thread.parent.mount(panel, before=self.thread)
+        return panel
+
+    @work(group="earlier", exclusive=True)
+    async def _load_earlier(self, ticket: dict[str, Any], *, more: bool = False,
+                            focus: bool = True) -> None:
+        panel = self._earlier_panel()
+        try:
+            page = await self.command("contact_tickets", contact_id=ticket["contact_id"],
+                                      before=panel.older if more else None,
+                                      limit=EARLIER_WINDOW)
+        except CommandError as error:
+            self.notify(str(error), title="Could not load earlier conversations",
+                        severity="error")
+            return
+        if not self.showing or (self.open_row or {}).get("ticket", {}).get("id") != ticket["id"]:
+            return  # another ticket was opened meanwhile
+        panel.show_window(ticket["id"], list(page["items"]), page.get("older"), more=more)
+        panel.display = True
+        if focus and not more:
+            panel.focus()
+
+    def on_earlier_conversations_chosen(self, message: EarlierConversations.Chosen) -> None:
+        ticket = message.item["ticket"]
+        row = self.open_row or {}
+        self.open_ticket({"ticket": ticket, "contact_name": row.get("contact_name", ""),
+                          "contact_phone": ticket.get("customer_phone", ""),
+                          "contact_opted_out": False})
+
+    def on_earlier_conversations_wants_older(self, message: EarlierConversations.WantsOlder,
+                                             ) -> None:
+        if self.open_row is not None:
+            self._load_earlier(self.open_row["ticket"], more=True)
 
     # --- merging two contacts who are one person (admins) ---------------------------
 
@@ -185,3 +249,7 @@ def as_e164(typed: str) -> str:
         return understood(typed).e164
     except NotAPhoneNumber:
         return typed
+
+
+#: How many earlier conversations one request brings; "Load older" brings the next.
+EARLIER_WINDOW = 20
