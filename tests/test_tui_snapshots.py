@@ -286,6 +286,10 @@ class CannedClient(RelayClient):
                             "email": "maya.patel@example.com" if args["contact_id"] == 1 else "",
                             "note": "Prefers texts after 5pm." if args["contact_id"] == 1 else "",
                             "opted_out": opted_out, "created_at": NOW - 90 * DAY},
+                # Maya was merged with her home phone's contact, which said STOP.
+                "phones": [{"e164": phone, "opted_out": opted_out, "added_at": 0}] + (
+                    [{"e164": "+15125550177", "opted_out": True, "added_at": 0}]
+                    if args["contact_id"] == 1 else []),
                 "opt_out_history": []}
 
     def _contact_tickets(self, args: dict[str, Any]) -> Any:
