@@ -218,3 +218,29 @@ async def test_each_reading_is_an_index_look_up(desk: Desk) -> None:
                                  " t.contact_id IN (SELECT rowid FROM contacts_fts WHERE"
                                  " contacts_fts MATCH ?) ORDER BY t.last_message_at DESC")
     assert "tickets_of_contact (contact_id=?)" in name and "SCAN t" not in name
+
+
+async def test_any_of_a_contacts_phones_finds_all_their_tickets(jordan) -> None:
+    """After another phone joins Jordan, searching it finds Jordan's tickets (and the
+    ticket that phone texted), each saying "phone"."""
+    desk, first, second = jordan
+    contact_id = (await desk.ticket(first)).contact_id
+    await desk.store.write(contacts.add_phone, contact_id, "512-555-0177")
+    third = (await desk.inbound("From home", from_="+15125550177", to=US)).ticket.id
+    assert third == first  # the person's open ticket on that number
+    rows = await search(desk, "(512) 555-0177")
+    assert [(r.ticket.id, r.matched) for r in rows] == [
+        (first, ("phone",)), (second, ("phone",))]
+    assert rows[0].contact_phone == "+15125550177"  # the phone that ticket is with now
+
+
+@given(st.integers(min_value=200, max_value=999), st.integers(min_value=200, max_value=999),
+       st.integers(min_value=0, max_value=9999),
+       st.sampled_from(["{a}{b}{c}", "{a}-{b}-{c}", "({a}) {b}-{c}", "{a}.{b}.{c}",
+                        "+1 {a} {b} {c}", "1-{a}-{b}-{c}", "+1({a}){b}-{c}", " {a} {b} {c} "]))
+def test_a_us_number_in_any_common_format_reads_as_one_e164(
+    area: int, exchange: int, line: int, layout: str
+) -> None:
+    typed = layout.format(a=area, b=exchange, c=f"{line:04d}")
+    assert phone_in_e164(typed.strip()) == f"+1{area}{exchange}{line:04d}", typed
+    assert read_search_text(typed).phone == f"+1{area}{exchange}{line:04d}", typed
