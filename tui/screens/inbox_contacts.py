@@ -219,8 +219,9 @@ def merge_question(keep: dict[str, Any], other: dict[str, Any], tickets: dict[st
     count = f"{len(tickets.get('items') or [])}{'+' if tickets.get('older') else ''}"
     phones = ", ".join(p["e164"] for p in other.get("phones") or []) or person.get("phone", "")
     return (f"Merge {who(person)} into {who(keep)}? Their {count} ticket(s) and phone(s)"
-            f" {phones} move to {who(keep)}, and {who(person)} is removed. {who(keep)}'s"
-            " name, email and note stay (an empty one takes theirs). This cannot be undone.")
+            f" {phones} move to {who(keep)}, and the contact {who(person)} is removed."
+            f" {who(keep)}'s name, email and note stay (an empty one takes theirs)."
+            " This cannot be undone.")
 
 
 async def save_contact(command: Callable[..., Awaitable[Any]], contact_id: int,
