@@ -257,7 +257,9 @@ def contact(conn: sqlite3.Connection, contact_id: int) -> Contact | None:
 
 
 def contact_by_phone(conn: sqlite3.Connection, phone: str) -> Contact | None:
-    row = conn.execute("SELECT * FROM contacts WHERE phone = ?", (phone,)).fetchone()
+    """The contact any of whose phones is ``phone``."""
+    row = conn.execute("SELECT c.* FROM contact_phones p JOIN contacts c ON c.id = p.contact_id"
+                       " WHERE p.e164 = ?", (phone,)).fetchone()
     return records.contact_from_row(row) if row else None
 
 
