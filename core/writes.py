@@ -504,12 +504,15 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         ticket.unread = True
         ticket.updated_at = ticket.last_message_at = ctx.now
         ticket.last_preview = preview
-        ticket.customer_phone = text.from_  # a merged contact's other phone: answer it there
         conn.execute(
             "UPDATE tickets SET status = ?, unread = 1, updated_at = ?, last_message_at = ?,"
-            " last_preview = ?, customer_phone = ? WHERE id = ?",
-            (ticket.status.value, ctx.now, ctx.now, preview, text.from_, ticket.id),
+            " last_preview = ? WHERE id = ?",
+            (ticket.status.value, ctx.now, ctx.now, preview, ticket.id),
         )
+        if ticket.customer_phone != text.from_:  # another of the person's phones: answer there
+            ticket.customer_phone = text.from_
+            conn.execute("UPDATE tickets SET customer_phone = ? WHERE id = ?",
+                         (text.from_, ticket.id))
 
     channel = Channel.MMS if text.media else Channel.SMS
     encoding = "GSM-7" if is_gsm7(text.body) else "UCS-2"
