@@ -248,8 +248,9 @@ def _found_directly(conn: sqlite3.Connection, row: sqlite3.Row, terms: SearchTer
     if terms.email is not None:
         return (row["contact_email"] or "").casefold() == terms.email
     words = terms.words.casefold()
-    return _has_words(row["contact_name"] or "", _wanted_words(terms.words)) or (
-        bool(words) and words in (tag.casefold() for tag in json.loads(row["tags"])))
+    return (bool(words) and words in row["tags"].casefold()
+            and words in (tag.casefold() for tag in json.loads(row["tags"]))) \
+        or _has_words(row["contact_name"] or "", _wanted_words(terms.words))
 
 
 def search_tickets(
@@ -267,6 +268,7 @@ def search_tickets(
     """
     terms = read_search_text(view.text or "")
     found: list[TicketRow] = []
+    every_direct_here = before is None  # else some were listed in earlier windows
     if before is None or before.startswith(DIRECT_CURSOR):
         found, cursor = _direct_matches(conn, view, terms, before=before, limit=limit)
         if cursor is not None:
@@ -296,7 +298,8 @@ def search_tickets(
         if position is not None and _has_match_after(conn, query, ticket_id, position):
             continue  # shown in an earlier window at a newer match
         row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
-        if row is not None and not _found_directly(conn, row, terms):
+        # Found directly: listed already (in this window when every direct match is here).
+        if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
             found.append(ticket_row(row, ("messages",)))
             if len(found) == limit:
                 break

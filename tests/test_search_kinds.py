@@ -91,10 +91,11 @@ async def test_closed_and_filtered_out_tickets_follow_the_view(jordan) -> None:
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
 async def test_paging_lists_each_ticket_once(desk: Desk, limit: int) -> None:
-    """Six of Jordan's tickets (by name) and three strangers' mentioning Jordan."""
+    """Six of Jordan's tickets (by name, their texts naming Jordan too) and three strangers'
+    mentioning Jordan: each listed once, however the windows fall."""
     ids = []
     for _ in range(6):
-        result = await desk.inbound("hi", from_=JORDAN, to=US)
+        result = await desk.inbound("hi, jordan here", from_=JORDAN, to=US)
         await desk.update(result.ticket.id, status="closed")
         ids.append(result.ticket.id)
     await desk.store.write(writes.update_contact, (await desk.ticket(ids[0])).contact_id,
