@@ -1,6 +1,7 @@
 """Store benchmark: group-commit ingest and full-text search over 1M messages.
 
     .venv/bin/python bench/store.py [--messages 1000000] [--ingest 200000] [--writers 50]
+    .venv/bin/python bench/store.py --search-file DIR/bench.sqlite3   # a file --dir kept
 
 Ingest: ``--writers`` concurrent tasks write through the single
 group-committing writer with ``synchronous=FULL``; a write counts only once
@@ -156,6 +157,47 @@ def bulk_fill(path: Path, start: int, total: int, contacts: int) -> float:
     return time.perf_counter() - t0
 
 
+FIRST_NAMES = ("Jordan", "Maya", "Tom", "Ana", "Priya", "Li", "Omar", "Sofia", "Grace", "Sam")
+SURNAMES = ("Reyes", "Patel", "Hughes", "Souza", "Raman", "Wei", "Haddad", "Rossi", "Kim", "Lee")
+
+
+def name_contacts(path: Path) -> tuple[str, str, str]:
+    """Give every contact a name and an email and one ticket in 100 a tag, as agents
+    would have over time; return one contact's name, phone and email to look up."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "UPDATE contacts SET name = ?, email = ? WHERE id = ?",
+        [(f"{FIRST_NAMES[i % 10]} {SURNAMES[i // 10 % 10]}{i}", f"customer{i}@example.com", i)
+         for (i,) in conn.execute("SELECT id FROM contacts").fetchall()],
+    )
+    conn.execute("UPDATE tickets SET tags = '[\"vip\"]' WHERE id % 100 = 0")
+    name, phone, email = conn.execute(
+        "SELECT name, phone, email FROM contacts ORDER BY id DESC LIMIT 1").fetchone()
+    conn.execute("COMMIT")
+    conn.close()
+    return name, phone, email
+
+
+async def contact_search_figures(store: Store, name: str, phone: str, email: str) -> None:
+    """Search by plain words, name, phone (three formats), email, tag and #number: the
+    first window of each (a plain word pays for looking it up as a name and a tag too)."""
+    national = phone.removeprefix("+1")
+    dashed = f"+1 {national[:3]}-{national[3:6]}-{national[6:]}"
+    top = await store.read(lambda c: c.execute("SELECT max(id) FROM tickets").fetchone()[0])
+    for label, text in (("word, common", COMMON), ("word, rare", RARE),
+                        ("two words", "refund invoice"), ("name, common", "Jordan"),
+                        ("name, one person", name),
+                        ("name, nobody", "Zachariah"), ("name, two words", "jordan rey"),
+                        ("phone E.164", phone),
+                        ("phone national", national), ("phone dashed", dashed),
+                        ("email", email.upper()), ("tag", "VIP"), ("#number", f"#{top}")):
+        p50, p99, n = await timed(store, 200, queries.list_tickets,
+                                  queries.TicketFilter(text=text), limit=50)
+        print(f"ticket search by {label} {text!r}: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+              f" ({n} tickets)")
+
+
 async def timed(store: Store, runs: int, fn, *args, **kwargs) -> tuple[float, float, int]:
     samples = []
     result = None
@@ -176,7 +218,15 @@ async def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000,
                         help="distinct customers; each starts a ticket (default 100,000)")
     parser.add_argument("--dir", default=None, help="where to put the file (default: a temp dir)")
+    parser.add_argument("--search-file", default=None,
+                        help="only time searches by contact, tag and #number over this file")
     args = parser.parse_args()
+    if args.search_file:  # only the search figures, over a file an earlier run left
+        found = name_contacts(Path(args.search_file))
+        store = await Store.open(Path(args.search_file))
+        await contact_search_figures(store, *found)
+        await store.close()
+        return
 
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="smsdesk-bench-"))
     path = workdir / "bench.sqlite3"
@@ -243,6 +293,10 @@ async def main() -> None:
     p50, p99, n = await timed(store, 50, queries.list_tickets,
                               queries.TicketFilter(text=COMMON), limit=50)
     print(f"ticket search {COMMON!r}: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({n} tickets)")
+    await store.close()
+    found = name_contacts(path)
+    store = await Store.open(path)
+    await contact_search_figures(store, *found)
     await store.close()
     if args.dir is None:
         shutil.rmtree(workdir)

@@ -49,7 +49,8 @@ def hold_inbound(ctx: WriteContext, text: InboundText, number_id: int, reason: s
     if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
         contact = contact_for_phone(ctx, text.from_)
         set_opt_out(ctx, contact.id, opted_out=keyword is Keyword.OPT_OUT,
-                    source=f"keyword:{normalized(text.body)}", number_id=number_id)
+                    source=f"keyword:{normalized(text.body)}", number_id=number_id,
+                    phone=text.from_)
     ctx.conn.execute(
         "INSERT OR IGNORE INTO held_texts(number_id, message_sid, from_phone, body, media,"
         " segments, reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -148,6 +148,7 @@ class OptOutChange:
     source: str  # "keyword:STOP", "agent:<name>", "twilio:21610", ...
     at: int
     number_id: int | None = None
+    phone: str | None = None  # which of the contact's phones said it
 
 
 @dataclass(slots=True)
@@ -158,6 +159,7 @@ class Contact:
     email: str = ""
     opted_out: bool = False
     created_at: int = 0
+    note: str = ""  # what agents should know about this person
 
 
 @dataclass(slots=True)
@@ -199,6 +201,8 @@ class Ticket:
     updated_at: int = 0
     last_message_at: int = 0
     last_preview: str = ""
+    # The phone this conversation is with (one of the contact's): replies go there.
+    customer_phone: str = ""
 
 
 @dataclass(slots=True)

@@ -182,6 +182,17 @@ COMMANDS: Mapping[str, CommandSpec] = {
                                  optional={"scenario_id": _OPT_INT}, admin_only=True),
     "delete_scenario": CommandSpec(required={"scenario_id": _INT}, admin_only=True),
     "run_scenario": CommandSpec(required={"scenario_id": _INT, "ticket_ids": ListOf(int)}),
+    # Contacts: the person behind the tickets (server/commands_contacts.py).
+    "get_contact": CommandSpec(required={"contact_id": _INT}),
+    "update_contact": CommandSpec(required={"contact_id": _INT},
+                                  optional={"name": _STR, "email": _STR, "note": _STR}),
+    "contact_tickets": CommandSpec(required={"contact_id": _INT},
+                                   optional={"before": _OPT_STR, "limit": _INT}),
+    # Two contacts who are one person: the second's tickets and phones join the first.
+    "merge_contacts": CommandSpec(required={"contact_id": _INT, "merge_contact_id": _INT},
+                                  admin_only=True),
+    "add_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
+    "remove_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
 }
 
 

@@ -145,6 +145,7 @@ def contact_from_row(row: sqlite3.Row) -> Contact:
         email=row["email"],
         opted_out=bool(row["opted_out"]),
         created_at=row["created_at"],
+        note=row["note"],
     )
 
 
@@ -155,6 +156,7 @@ def opt_out_change_from_row(row: sqlite3.Row) -> OptOutChange:
         source=row["source"],
         at=row["at"],
         number_id=row["number_id"],
+        phone=row["phone"],
     )
 
 
@@ -192,6 +194,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         updated_at=row["updated_at"],
         last_message_at=row["last_message_at"],
         last_preview=row["last_preview"],
+        customer_phone=row["customer_phone"],
     )
 
 

@@ -250,6 +250,87 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
     ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9 (issue 10, contacts): a contact's note; search by a contact's name and email and by
+    # tag (core.queries). Only contacts with a name or email and tickets with tags are
+    # indexed, so the inbound path, which creates contacts without either and never sets
+    # tags, pays nothing.
+    """
+    ALTER TABLE contacts ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    CREATE INDEX contacts_by_email ON contacts(email COLLATE NOCASE) WHERE email != '';
+
+    CREATE VIRTUAL TABLE contacts_fts USING fts5(
+        name, content = 'contacts', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2', detail = none,
+        prefix = '1 2 3 4 5 6'
+    );
+    INSERT INTO contacts_fts(rowid, name) SELECT id, name FROM contacts WHERE name != '';
+    CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts WHEN new.name != '' BEGIN
+        INSERT INTO contacts_fts(rowid, name) VALUES (new.id, new.name);
+    END;
+    CREATE TRIGGER contacts_fts_update AFTER UPDATE OF name ON contacts BEGIN
+        INSERT INTO contacts_fts(contacts_fts, rowid, name)
+            SELECT 'delete', old.id, old.name WHERE old.name != '';
+        INSERT INTO contacts_fts(rowid, name) SELECT new.id, new.name WHERE new.name != '';
+    END;
+    CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts WHEN old.name != '' BEGIN
+        INSERT INTO contacts_fts(contacts_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    END;
+
+    -- A ticket's tags, one row each, with the ticket's last activity copied in so a tag's
+    -- tickets are read newest first straight from the index (a busy tag sorts nothing).
+    -- Only tagged tickets pay for the copy when a text arrives.
+    CREATE TABLE ticket_tags (
+        tag             TEXT    NOT NULL COLLATE NOCASE,
+        ticket_id       INTEGER NOT NULL REFERENCES tickets(id),
+        last_message_at INTEGER NOT NULL,
+        PRIMARY KEY (tag, ticket_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX ticket_tags_of_ticket ON ticket_tags(ticket_id);
+    CREATE INDEX ticket_tags_recent ON ticket_tags(tag, last_message_at DESC, ticket_id DESC);
+    INSERT OR IGNORE INTO ticket_tags(tag, ticket_id, last_message_at)
+        SELECT j.value, t.id, t.last_message_at FROM tickets t, json_each(t.tags) j
+        WHERE t.tags != '[]';
+    CREATE TRIGGER ticket_tags_insert AFTER INSERT ON tickets WHEN new.tags != '[]' BEGIN
+        INSERT OR IGNORE INTO ticket_tags(tag, ticket_id, last_message_at)
+            SELECT value, new.id, new.last_message_at FROM json_each(new.tags);
+    END;
+    CREATE TRIGGER ticket_tags_update AFTER UPDATE OF tags ON tickets BEGIN
+        DELETE FROM ticket_tags WHERE ticket_id = old.id;
+        INSERT OR IGNORE INTO ticket_tags(tag, ticket_id, last_message_at)
+            SELECT value, new.id, new.last_message_at FROM json_each(new.tags);
+    END;
+    CREATE TRIGGER ticket_tags_activity AFTER UPDATE OF last_message_at ON tickets
+        WHEN new.tags != '[]' BEGIN
+        UPDATE ticket_tags SET last_message_at = new.last_message_at WHERE ticket_id = new.id;
+    END;
+    CREATE TRIGGER ticket_tags_delete AFTER DELETE ON tickets BEGIN
+        DELETE FROM ticket_tags WHERE ticket_id = old.id;
+    END;
+
+    -- A contact may have several phones (merged contacts, a work and a home phone); each
+    -- phone belongs to one contact and keeps its own STOP state. contacts.phone stays the
+    -- contact's first phone; the trigger gives every new contact its row here.
+    CREATE TABLE contact_phones (
+        e164       TEXT    PRIMARY KEY,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id),
+        opted_out  INTEGER NOT NULL DEFAULT 0,
+        added_at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_phones_of_contact ON contact_phones(contact_id);
+    INSERT INTO contact_phones(e164, contact_id, opted_out, added_at)
+        SELECT phone, id, opted_out, created_at FROM contacts;
+    CREATE TRIGGER contact_phones_first AFTER INSERT ON contacts BEGIN
+        INSERT INTO contact_phones(e164, contact_id, opted_out, added_at)
+            VALUES (new.phone, new.id, new.opted_out, new.created_at);
+    END;
+    -- Which of the contact's phones a STOP or START came from (the audit trail).
+    ALTER TABLE opt_out_changes ADD COLUMN phone TEXT;
+    UPDATE opt_out_changes SET phone = (SELECT phone FROM contacts c WHERE c.id = contact_id);
+    -- The number a ticket's conversation is with: replies go there, whatever phones its
+    -- contact gains or loses later.
+    ALTER TABLE tickets ADD COLUMN customer_phone TEXT NOT NULL DEFAULT '';
+    UPDATE tickets SET customer_phone = (SELECT phone FROM contacts c WHERE c.id = contact_id);
+    """,
     # 10 (issue 10, ticket fields): the fields an admin defines; a ticket keeps its values by
     # key in tickets.custom_fields, so retiring a field (retired_at) loses nothing. The
     # activity history reads a ticket's events newest first through events_of_ticket.

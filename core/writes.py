@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import fields, records
+from core import contact_rules, fields, records
 from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
@@ -373,7 +373,8 @@ def _set_agent_groups(conn: sqlite3.Connection, agent_id: int, group_ids: Iterab
 
 def contact_for_phone(ctx: WriteContext, phone: str) -> Contact:
     """The contact who owns a phone number, created on first contact."""
-    row = _one(ctx.conn, "SELECT * FROM contacts WHERE phone = ?", (phone,))
+    row = _one(ctx.conn, "SELECT c.* FROM contact_phones p JOIN contacts c"
+               " ON c.id = p.contact_id WHERE p.e164 = ?", (phone,))
     if row is not None:
         return records.contact_from_row(row)
     cursor = ctx.conn.execute(
@@ -383,10 +384,20 @@ def contact_for_phone(ctx: WriteContext, phone: str) -> Contact:
 
 
 def update_contact(
-    ctx: WriteContext, contact_id: int, *, name: str | None = None, email: str | None = None
+    ctx: WriteContext,
+    contact_id: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    note: str | None = None,
 ) -> Contact:
+    """Change what agents know of a person; each value is checked first (core.contact_rules),
+    and a refused one changes nothing."""
     contact_by_id(ctx.conn, contact_id)
-    changes = {k: v for k, v in (("name", name), ("email", email)) if v is not None}
+    try:
+        changes = contact_rules.checked_contact_changes(name=name, email=email, note=note)
+    except contact_rules.InvalidContact as error:
+        raise StoreError(str(error)) from None
     _update_row(ctx.conn, "contacts", contact_id, changes)
     contact = contact_by_id(ctx.conn, contact_id)
     ctx.emit("contact.updated", None, {"contact": records.to_wire(contact)})
@@ -400,19 +411,42 @@ def set_opt_out(
     opted_out: bool,
     source: str,
     number_id: int | None = None,
+    phone: str | None = None,
 ) -> Contact:
-    """Change a contact's opt-out state and write the change to its audit trail."""
+    """Change one of a contact's phones' opt-out state (``phone``, or the contact's first)
+    and write the change to its audit trail. Each phone keeps its own: a merged contact's
+    STOP from one phone leaves the other reachable. ``contacts.opted_out`` follows the
+    first phone's."""
     contact = contact_by_id(ctx.conn, contact_id)
-    if contact.opted_out == opted_out:
+    phone = phone or contact.phone
+    row = _one(ctx.conn, "SELECT opted_out FROM contact_phones WHERE e164 = ? AND"
+               " contact_id = ?", (phone, contact_id))
+    if row is None:
+        raise NotFound(f"{phone} is not a phone of contact {contact_id}")
+    if bool(row["opted_out"]) == opted_out:
         return contact
-    ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?", (opted_out, contact_id))
+    ctx.conn.execute("UPDATE contact_phones SET opted_out = ? WHERE e164 = ?", (opted_out, phone))
+    if phone == contact.phone:
+        ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?",
+                         (opted_out, contact_id))
+        contact.opted_out = opted_out
     ctx.conn.execute(
-        "INSERT INTO opt_out_changes(contact_id, opted_out, source, number_id, at)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (contact_id, opted_out, source, number_id, ctx.now),
+        "INSERT INTO opt_out_changes(contact_id, opted_out, source, number_id, at, phone)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (contact_id, opted_out, source, number_id, ctx.now, phone),
     )
-    contact.opted_out = opted_out
-    ctx.emit("contact.updated", None, {"contact": records.to_wire(contact), "source": source})
+    ctx.emit("contact.updated", None, {"contact": records.to_wire(contact), "source": source,
+                                       "phone": phone, "phone_opted_out": opted_out})
+    return contact
+
+
+def contact_at_phone(conn: sqlite3.Connection, contact_id: int, phone: str) -> Contact:
+    """The contact as reached at one of their phones: that phone and its own STOP state,
+    which is what a reply to a ticket with that phone is judged by."""
+    contact = contact_by_id(conn, contact_id)
+    row = _one(conn, "SELECT opted_out FROM contact_phones WHERE e164 = ?", (phone,))
+    contact.phone = phone
+    contact.opted_out = bool(row["opted_out"]) if row is not None else contact.opted_out
     return contact
 
 
@@ -461,14 +495,16 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
     if routing is Routing.NEW or latest is None:
         cursor = conn.execute(
             "INSERT INTO tickets(contact_id, number_id, subject, group_id, created_at,"
-            " updated_at, last_message_at, last_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, last_message_at, last_preview, customer_phone)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (contact.id, number.id, subject_from_body(text.body), number.default_group_id,
-             ctx.now, ctx.now, ctx.now, preview),
+             ctx.now, ctx.now, ctx.now, preview, text.from_),
         )
         ticket = Ticket(
             id=cursor.lastrowid or 0, contact_id=contact.id, number_id=number.id,
             subject=subject_from_body(text.body), group_id=number.default_group_id,
             created_at=ctx.now, updated_at=ctx.now, last_message_at=ctx.now, last_preview=preview,
+            customer_phone=text.from_,
         )
     else:
         ticket = latest
@@ -481,6 +517,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
             " last_preview = ? WHERE id = ?",
             (ticket.status.value, ctx.now, ctx.now, preview, ticket.id),
         )
+        if ticket.customer_phone != text.from_:  # another of the person's phones: answer there
+            ticket.customer_phone = text.from_
+            conn.execute("UPDATE tickets SET customer_phone = ? WHERE id = ?",
+                         (text.from_, ticket.id))
 
     channel = Channel.MMS if text.media else Channel.SMS
     encoding = "GSM-7" if is_gsm7(text.body) else "UCS-2"
@@ -510,7 +550,8 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
     keyword = keyword_in(text.body)
     if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
         set_opt_out(ctx, contact.id, opted_out=keyword is Keyword.OPT_OUT,
-                    source=f"keyword:{normalized(text.body)}", number_id=number.id)
+                    source=f"keyword:{normalized(text.body)}", number_id=number.id,
+                    phone=text.from_)
     return InboundResult(message, ticket, duplicate=False, routing=routing, keyword=keyword)
 
 
@@ -537,17 +578,22 @@ def _contact_and_latest_ticket(
     """
     row = _one(
         ctx.conn,
-        "SELECT c.id AS c_id, c.name AS c_name, c.email AS c_email, c.opted_out AS c_opted_out,"
-        " c.created_at AS c_created_at, t.* FROM contacts c LEFT JOIN tickets t ON t.id = ("
+        "SELECT c.id AS c_id, c.phone AS c_phone, c.name AS c_name, c.email AS c_email,"
+        " c.opted_out AS c_opted_out,"
+        " c.created_at AS c_created_at, c.note AS c_note, t.*"
+        " FROM contacts c LEFT JOIN tickets t ON t.id = ("
         "  SELECT id FROM tickets WHERE contact_id = c.id AND (number_id = ? OR EXISTS ("
         "   SELECT 1 FROM entries e WHERE e.from_number_id = ? AND e.ticket_id = tickets.id))"
-        "  ORDER BY id DESC LIMIT 1) WHERE c.phone = ?",
+        "  ORDER BY id DESC LIMIT 1)"
+        " WHERE c.id = (SELECT contact_id FROM contact_phones WHERE e164 = ?)",
         (number_id, number_id, phone),
     )
     if row is None:
         return contact_for_phone(ctx, phone), None
-    contact = Contact(id=row["c_id"], phone=phone, name=row["c_name"], email=row["c_email"],
-                      opted_out=bool(row["c_opted_out"]), created_at=row["c_created_at"])
+    contact = Contact(id=row["c_id"], phone=row["c_phone"], name=row["c_name"],
+                      email=row["c_email"],
+                      opted_out=bool(row["c_opted_out"]), created_at=row["c_created_at"],
+                      note=row["c_note"])
     latest = records.ticket_from_row(row) if row["id"] is not None else None
     return contact, latest
 
@@ -616,10 +662,10 @@ def open_conversation(
     contact = contact_for_phone(ctx, phone)
     cursor = ctx.conn.execute(
         "INSERT INTO tickets(contact_id, number_id, subject, group_id, agent_id, unread,"
-        " created_at, updated_at, last_message_at, last_preview)"
-        " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '')",
+        " created_at, updated_at, last_message_at, last_preview, customer_phone)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', ?)",
         (contact.id, number.id, subject, number.default_group_id, agent_id, ctx.now, ctx.now,
-         ctx.now),
+         ctx.now, phone),
     )
     ticket = ticket_by_id(ctx.conn, cursor.lastrowid or 0)
     ctx.emit("ticket.created", ticket.id,

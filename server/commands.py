@@ -295,7 +295,7 @@ def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
     ticket = writes.ticket_by_id(wctx.conn, ticket_id)
     number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(wctx.conn, number.account_id)
-    contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+    contact = writes.contact_at_phone(wctx.conn, ticket.contact_id, ticket.customer_phone)
     verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
                         body=body, attachments=media)
     if not verdict.ok:
@@ -409,6 +409,7 @@ from server import commands_time  # noqa: E402, F401
 from server import commands_fields  # noqa: E402, F401
 from server import commands_canned  # noqa: E402, F401
 from server import commands_scenarios  # noqa: E402, F401
+from server import commands_contacts  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -90,10 +90,10 @@ class Outbox:
         sender = await self.store.read(writes.number_by_id,
                                        message.from_number_id or ticket.number_id)
         account = await self.store.read(writes.account_by_id, sender.account_id)
-        contact = await self.store.read(writes.contact_by_id, ticket.contact_id)
+        to = ticket.customer_phone  # the phone this conversation is with, of the contact's
         if message.status is MessageStatus.SENDING:
             checked, found = await self._find_at_twilio(
-                account.sid, account.auth_token, message, to=contact.phone, from_=sender.e164
+                account.sid, account.auth_token, message, to=to, from_=sender.e164
             )
             if not checked:
                 return
@@ -106,7 +106,7 @@ class Outbox:
         await limiter.wait_turn(sender.e164, sender.sender_type)
         try:
             sent = await asyncio.to_thread(
-                twilio_api.send_message, account.sid, account.auth_token, to=contact.phone,
+                twilio_api.send_message, account.sid, account.auth_token, to=to,
                 from_=sender.e164, body=message.body,
                 media_urls=[self.media_url(item) for item in message.media],
                 status_callback=f"{self.public_url().rstrip('/')}/twilio/status",

@@ -8,7 +8,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.model import Directory, ThreadState, TicketListModel, View, sort_key, standard_views
+from tui.model import (
+    Directory,
+    ThreadState,
+    TicketListModel,
+    View,
+    is_about,
+    sort_key,
+    standard_views,
+    with_contact,
+)
 
 
 def ticket(ticket_id: int, at: int, **fields: Any) -> dict[str, Any]:
@@ -233,3 +242,28 @@ def test_every_standard_view_is_named_for_the_statuses_it_holds() -> None:
         assert view.status in (("open", "pending"), None)
         assert view.label.lower().endswith(scope), view.label
     assert len({v.label for v in standard_views(agent_id=1)}) == 5
+
+
+def test_a_stop_from_one_phone_changes_only_that_phones_rows() -> None:
+    """A contact with two phones: each row is its ticket's phone, with that phone's STOP."""
+    work = {"ticket": {"id": 1, "contact_id": 7}, "contact_name": "", "contact_phone": "+1512",
+            "contact_opted_out": False}
+    home = {**work, "ticket": {"id": 2, "contact_id": 7}, "contact_phone": "+1513"}
+    stop = {"contact": {"id": 7, "name": "Jordan", "phone": "+1512", "opted_out": False},
+            "source": "keyword:STOP", "phone": "+1513", "phone_opted_out": True}
+    assert with_contact(work, stop)["contact_opted_out"] is False
+    assert with_contact(home, stop)["contact_opted_out"] is True
+    assert with_contact(home, stop)["contact_phone"] == "+1513"
+    assert with_contact(home, stop)["contact_name"] == "Jordan"
+
+
+def test_a_merge_moves_the_merged_contacts_rows_to_the_kept_one() -> None:
+    row = {"ticket": {"id": 3, "contact_id": 9}, "contact_name": "J at home",
+           "contact_phone": "+1513", "contact_opted_out": True}
+    merged = {"contact": {"id": 7, "name": "Jordan Reyes", "phone": "+1512"}, "merged_id": 9,
+              "phones": [{"e164": "+1512", "opted_out": False},
+                         {"e164": "+1513", "opted_out": True}]}
+    assert is_about(row, merged) and not is_about({**row, "ticket": {"contact_id": 8}}, merged)
+    after = with_contact(row, merged)
+    assert (after["ticket"]["contact_id"], after["contact_name"], after["contact_opted_out"]) == (
+        7, "Jordan Reyes", True)

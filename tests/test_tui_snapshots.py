@@ -32,6 +32,7 @@ from core.sms import analyze
 from tui.app import InboxApp
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.config import Config
+from tui.screens.contact import ContactScreen
 from tui.screens.help import HelpScreen
 from tui.screens.pickers import ChoiceScreen
 from tui.widgets import render
@@ -141,6 +142,15 @@ TICKETS = [
     _ticket(101, 12, priority="medium", ago=40 * DAY, preview="Is the warranty two years?"),
     _ticket(100, 13, status="resolved", agent=1, ago=50 * DAY, preview="Got it, thank you!"),
     _ticket(99, 1, status="closed", agent=2, ago=70 * DAY, preview="Perfect."),
+]
+
+
+# Maya's tickets the open list does not show: one on the UK number, one in the trash.
+EARLIER = [
+    {**_ticket(80, 1, status="resolved", ago=120 * DAY, number=UK,
+               preview="Thanks, the exchange arrived.")},
+    {**_ticket(61, 1, status="closed", ago=200 * DAY, preview="Wrong size, can I swap it?"),
+     "deleted": True},
 ]
 
 
@@ -270,6 +280,26 @@ class CannedClient(RelayClient):
 
     def _ticket_time(self, args: dict[str, Any]) -> Any:
         return {"entries": [], "total_seconds": 0, "billable_seconds": 0}
+    def _get_contact(self, args: dict[str, Any]) -> Any:
+        name, phone, opted_out = CONTACTS[args["contact_id"]]
+        return {"contact": {"id": args["contact_id"], "phone": phone, "name": name,
+                            "email": "maya.patel@example.com" if args["contact_id"] == 1 else "",
+                            "note": "Prefers texts after 5pm." if args["contact_id"] == 1 else "",
+                            "opted_out": opted_out, "created_at": NOW - 90 * DAY},
+                # Maya was merged with her home phone's contact, which said STOP.
+                "phones": [{"e164": phone, "opted_out": opted_out, "added_at": 0}] + (
+                    [{"e164": "+15125550177", "opted_out": True, "added_at": 0}]
+                    if args["contact_id"] == 1 else []),
+                "opt_out_history": []}
+
+    def _contact_tickets(self, args: dict[str, Any]) -> Any:
+        """Every ticket of the person, any number, closed and deleted ones too."""
+        found = [t for t in self.tickets.values() if t["contact_id"] == args["contact_id"]]
+        found += [t for t in EARLIER if t["contact_id"] == args["contact_id"]]
+        found.sort(key=lambda t: (t["last_message_at"], t["id"]), reverse=True)
+        numbers = {n["id"]: n["e164"] for n in NUMBERS}
+        return {"items": [{"ticket": dict(t), "number": numbers[t["number_id"]]} for t in found],
+                "older": None, "newer": None}
 
     def _fetch_media(self, args: dict[str, Any]) -> Any:
         if args["sha256"] != PNG_SHA:
@@ -420,6 +450,22 @@ def test_status_picker(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+def test_contact_view(snap_compare: Any) -> None:
+    """C on a ticket: the person, then every ticket of theirs on any number, newest first."""
+    app = inbox_app()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await listed(pilot)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, ContactScreen) and app.screen.loaded,
+                    "the contact view")
+        await pilot.pause()
+        _no_toasts(app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
+    assert ("contact_tickets", {"contact_id": 1, "limit": 100}) in _client(app).calls
 
 
 # -- what the snapshots showed to be wrong once, kept from coming back -------------------------

@@ -28,6 +28,8 @@ from tui.screens.admin.scenarios import ActionsList, ScenarioEditor, ScenariosTa
 from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.canned_picker import CannedPicker
+from tui.screens.contact import ContactScreen
+from tui.screens.contact_form import ContactFormScreen
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
 from tui.screens.inbox_scenarios import ScenarioCommands
@@ -43,6 +45,7 @@ BINDING_OWNERS: tuple[type, ...] = (
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
     GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
     ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
+    ContactScreen, ContactFormScreen,
 )
 
 

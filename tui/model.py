@@ -185,6 +185,10 @@ class Directory:
                 self.numbers[number_id] = {**number, "account": rules}
 
 
+#: What a search can match, in the order the search box names them (docs/protocol.md).
+MATCH_KINDS = ("number", "name", "phone", "email", "tag", "messages")
+
+
 class TicketListModel:
     """The current view's tickets as the list widget sees them (``TicketSource``).
 
@@ -228,6 +232,13 @@ class TicketListModel:
         if from_tail >= 0:
             return self.tail[from_tail]
         return None
+
+    def matched(self) -> list[str]:
+        """In a search: which readings of the text found the loaded rows (the relay's
+        ``matched``: number, name, phone, email, tag, messages), in that order."""
+        found = {kind for run in (self.head, self.tail) for row in run
+                 for kind in row.get("matched") or ()}
+        return [kind for kind in MATCH_KINDS if kind in found]
 
     def index_of(self, ticket_id: int) -> int | None:
         for i, row in enumerate(self.head):
@@ -299,8 +310,8 @@ class TicketListModel:
     def _apply(self, event: dict[str, Any], *, counted: bool) -> bool:
         payload = event.get("payload") or {}
         kind = event.get("kind")
-        if kind == "contact.updated" and "contact" in payload:
-            return self._update_contact(payload["contact"])
+        if kind in ("contact.updated", "contact.merged") and "contact" in payload:
+            return self._update_contact(payload)
         if kind == "tickets.purged":
             return self._forget(payload.get("ticket_ids") or [], counted=counted)
         message = payload.get("message")
@@ -319,7 +330,7 @@ class TicketListModel:
         elif kind == "ticket.created" and "contact" in payload:
             contact = payload["contact"]
             row = {"ticket": ticket, "contact_name": contact.get("name", ""),
-                   "contact_phone": contact.get("phone", ""),
+                   "contact_phone": ticket.get("customer_phone") or contact.get("phone", ""),
                    "contact_opted_out": bool(contact.get("opted_out"))}
         else:
             # A ticket we had not loaded: its place is known, its contact is not
@@ -364,14 +375,12 @@ class TicketListModel:
                     return True
         return False
 
-    def _update_contact(self, contact: dict[str, Any]) -> bool:
+    def _update_contact(self, payload: dict[str, Any]) -> bool:
         changed = False
         for run in (self.head, self.tail):
             for i, row in enumerate(run):
-                if row["ticket"].get("contact_id") == contact.get("id"):
-                    run[i] = {**row, "contact_name": contact.get("name", ""),
-                              "contact_phone": contact.get("phone", row["contact_phone"]),
-                              "contact_opted_out": bool(contact.get("opted_out"))}
+                if is_about(row, payload):
+                    run[i] = with_contact(row, payload)
                     changed = True
         if changed:
             self._on_change()
@@ -582,3 +591,30 @@ def with_view_text(view: View, text: str | None) -> View:
     text = (text or "").strip() or None
     label = view.label if text is None else f"Search: {text}"
     return replace(view, text=text, label=label)
+
+
+def is_about(row: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether a ``contact.updated`` or ``contact.merged`` event concerns a row's ticket."""
+    contact_id = row["ticket"].get("contact_id")
+    return contact_id == (payload.get("contact") or {}).get("id") \
+        or (contact_id is not None and contact_id == payload.get("merged_id"))
+
+
+def with_contact(row: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """A row as a contact event leaves it: the person's name (and, after a merge, the kept
+    contact's id), and the STOP state of the row's own phone, since a contact may have
+    several phones and each keeps its own."""
+    contact = payload.get("contact") or {}
+    phone = row.get("contact_phone") or contact.get("phone", "")
+    changed = {**row, "ticket": {**row["ticket"], "contact_id": contact.get("id")},
+               "contact_name": contact.get("name", ""), "contact_phone": phone}
+    if "phone" in payload:  # a STOP or START from one phone
+        if payload["phone"] == phone:
+            changed["contact_opted_out"] = bool(payload.get("phone_opted_out"))
+    elif "phones" in payload:
+        for known in payload["phones"]:
+            if known.get("e164") == phone:
+                changed["contact_opted_out"] = bool(known.get("opted_out"))
+    elif phone == contact.get("phone"):
+        changed["contact_opted_out"] = bool(contact.get("opted_out"))
+    return changed

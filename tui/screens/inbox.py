@@ -33,12 +33,15 @@ from tui.model import (
     ThreadState,
     TicketListModel,
     View,
+    is_about,
     standard_views,
+    with_contact,
     with_view_text,
 )
 from tui.screens import time_log
 from tui.screens.from_picker import FromPicker
 from tui.screens.inbox_canned import CannedActions
+from tui.screens.inbox_contacts import ContactActions
 from tui.screens.inbox_fields import FieldActions
 from tui.screens.inbox_scenarios import ScenarioActions
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
@@ -66,7 +69,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
+class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -105,6 +108,10 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
         Binding("Y", "activity", "Activity", show=False, id="inbox.activity"),
         # Scenarios (issue 10): a picker, run on the selected tickets or the current one.
         Binding("S", "scenario", "Run scenario", show=False, id="inbox.scenario"),
+        # Contacts: the person behind the ticket (tui/screens/contact.py).
+        Binding("C", "contact_view", "Contact", show=False, id="inbox.contact_view"),
+        Binding("E", "edit_contact", "Edit contact", show=False, id="inbox.edit_contact"),
+        Binding("H", "earlier", "Earlier conversations", show=False, id="inbox.earlier"),
     ]
 
     def __init__(self, client: RelayClient, drafts_file: Path | None = None) -> None:
@@ -306,6 +313,8 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
             self.canned_changed(payload)
         elif kind == "scenarios.updated":
             self.scenarios_changed()
+        if kind in ("contact.updated", "contact.merged"):
+            self._tell_contact_views(kind, payload)
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
                 and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
@@ -386,12 +395,10 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
 
     def _update_open_ticket(self, kind: str, ticket_id: int | None,
                             payload: dict[str, Any]) -> None:
-        contact = payload.get("contact")
-        if kind == "contact.updated" and contact and self.open_row is not None \
-                and contact.get("id") == self.open_row["ticket"].get("contact_id"):
+        if kind in ("contact.updated", "contact.merged") and self.open_row is not None \
+                and is_about(self.open_row, payload):
             # A STOP (or START) changes what may be sent to the open ticket right now.
-            self.open_row = {**self.open_row, "contact_opted_out": bool(contact.get("opted_out")),
-                             "contact_name": contact.get("name", "")}
+            self.open_row = with_contact(self.open_row, payload)
             self._refresh_compose_context()
         state = self.thread_state
         if state is None or ticket_id != state.ticket_id:
@@ -414,8 +421,9 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
         self.tickets.refresh_rows()
         self.refresh_bindings()  # "R Retry failed" follows the rows' replies
         self.header.total = self.model.total
-        self.header.view = self.model.view.label
         view = self.model.view
+        matched = self.model.matched() if view.is_search else []
+        self.header.view = view.label + (f" (by {', '.join(matched)})" if matched else "")
         self.tickets.empty_text = (
             f"No ticket matches “{view.text}”." if view.is_search
             else f"No tickets in “{view.label}”." if self.model.loaded else "Loading…")
@@ -440,6 +448,7 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
         """Show a ticket's newest window; ``then`` ("reply"/"note") starts the composer after."""
         ticket = row["ticket"]
         self.open_row = row
+        self.earlier_follows(ticket)
         self.refresh_bindings()  # "l Thread" now leads somewhere
         self.thread_state = ThreadState(ticket["id"])
         self.open_time = None
@@ -985,8 +994,8 @@ class InboxScreen(FieldActions, CannedActions, ScenarioActions, Screen[None]):
 
     def action_search(self) -> None:
         """A new search starts empty: the last one is in the header, and Esc clears it."""
-        self._pick(TextPromptScreen("Search tickets", "words in messages and notes; * for a prefix",
-                                    ""),
+        self._pick(TextPromptScreen("Search tickets",
+                                    "name, phone, email, tag, #number or words (* a prefix)", ""),
                    self._search_chosen)
 
     def _search_chosen(self, text: str) -> None:

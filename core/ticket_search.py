@@ -1,0 +1,379 @@
+"""Finding tickets by what an agent typed into the search box.
+
+"Jordan" may be a contact's name, a tag or a word in a message; "512 555 0133" a
+phone; "a@b.co" an email; "#123" a ticket number. Only the readings the text can
+have are asked (core.search_terms decides), each through its own index and each
+cut to one window, newest activity first; their id lists are merged and only that
+window's rows are read. Tickets found that way come first, then those whose
+messages or notes hold every word (the full-text walk, as before contacts were
+searchable). Each row says which readings found it.
+
+Why the care: the search runs on every keystroke's worth of Enter over 100,000
+tickets, and a plain word must cost what it did before names and tags were
+searchable (one empty index look-up each), while a name a tenth of the desk has
+must not sort thousands of tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.fts import TERM, fts_query, run_match
+from core.search_terms import SearchTerms, read_search_text
+from core.ticket_rows import (
+    TICKET_COLUMNS,
+    BadCursor,
+    Page,
+    TicketFilter,
+    TicketRow,
+    parse_ticket_cursor,
+    ticket_conditions,
+    ticket_cursor,
+    ticket_row,
+)
+
+# A search cursor is either where the direct matches (number, contact, tag) stopped,
+# "d<last_message_at>.<id>", or a position in the full-text walk that follows them.
+DIRECT_CURSOR = "d"
+_FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
+
+#: Up to this many contacts with a name, their tickets are looked up and sorted; more, and
+#: the newest tickets of the view are walked instead, since a name that common fills a
+#: window among them. (The name index keeps prefixes of up to six letters, so counting
+#: the contacts a prefix finds is cheap.)
+LOTS = 3000
+#: How many of the view's newest tickets that walk reads before it looks the matches up.
+WALK_LIMIT = 3000
+
+
+@dataclass(slots=True)
+class _Found:
+    """Ticket ids one search found directly, each with its sort key and readings."""
+
+    keys: dict[int, int] = field(default_factory=dict)  # ticket id -> last_message_at
+    kinds: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, rows: list[tuple[int, int]]) -> None:
+        for at, ticket_id in rows:
+            self.keys[ticket_id] = at
+            self.kinds.setdefault(ticket_id, []).append(kind)
+
+    def newest(self, wanted: int) -> list[int]:
+        return sorted(self.keys, key=lambda i: (self.keys[i], i), reverse=True)[:wanted]
+
+
+@dataclass(slots=True)
+class _Scope:
+    """The view's conditions and the keyset bound, as SQL over ``tickets t``."""
+
+    where: list[str]
+    params: list[Any]
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.where)
+
+
+def _name_query(words: str) -> str | None:
+    """Every word of ``words`` as the start of a word of a contact's name (FTS5)."""
+    terms = [f'"{m.group(1)}"*' for m in TERM.finditer(words)]
+    return " ".join(terms) or None
+
+
+def _reads_as_words(terms: SearchTerms) -> bool:
+    """Only plain text can be a name or a tag: not a number, phone or email."""
+    return bool(terms.words) and terms.ticket_id is None and terms.phone is None \
+        and terms.email is None
+
+
+def _newest(conn: sqlite3.Connection, scope: _Scope, condition: str, params: list[Any],
+            wanted: int) -> list[tuple[int, int]]:
+    return [tuple(row) for row in run_match(
+        conn,
+        f"SELECT t.last_message_at, t.id FROM tickets t WHERE {scope.sql} AND {condition}"
+        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
+        (*scope.params, *params, wanted))]
+
+
+def _contacts_with_phone_or_email(conn: sqlite3.Connection, terms: SearchTerms) -> list[int]:
+    if terms.phone is not None:
+        return [r[0] for r in conn.execute(
+            "SELECT contact_id FROM contact_phones WHERE e164 = ?", (terms.phone,))]
+    if terms.email is not None:
+        return [r[0] for r in conn.execute(
+            "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''",
+            (terms.email,))]
+    return []
+
+
+def _ids_condition(column: str, ids: list[int]) -> tuple[str, list[Any]]:
+    return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
+
+
+def _walk_for_names(conn: sqlite3.Connection, scope: _Scope, words: str,
+                    wanted: int) -> list[tuple[int, int]] | None:
+    """The ``wanted`` newest tickets of the view whose contact's name matches, read from
+    the view's newest tickets in order; None when WALK_LIMIT of them did not fill it."""
+    cursor = conn.execute(
+        f"SELECT t.last_message_at, t.id, c.name FROM tickets t"
+        f" JOIN contacts c ON c.id = t.contact_id WHERE {scope.sql}"
+        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?", (*scope.params, WALK_LIMIT))
+    wanted_words = _wanted_words(words)
+    found: list[tuple[int, int]] = []
+    read = 0
+    while batch := cursor.fetchmany(200):
+        read += len(batch)
+        for at, ticket_id, name in batch:
+            if _has_words(name, wanted_words):
+                found.append((at, ticket_id))
+                if len(found) == wanted:
+                    return found
+    return found if read < WALK_LIMIT else None
+
+
+def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
+             wanted: int) -> list[tuple[int, int]]:
+    """Tickets whose contact's name holds every word (from a word's start), newest first.
+
+    A name few contacts have: their tickets are looked up (tickets_of_contact) and
+    sorted. A name many have (Jordan, one contact in ten) fills the window among the
+    view's newest tickets, so those are walked instead of sorting thousands.
+    """
+    query = _name_query(words)
+    if query is None:
+        return []
+    named = list(run_match(conn, "SELECT count(*) FROM (SELECT 1 FROM contacts_fts"
+                           " WHERE contacts_fts MATCH ? LIMIT ?)", (query, LOTS + 1)))
+    if not named or not named[0][0]:
+        return []
+    if named[0][0] > LOTS:
+        walked = _walk_for_names(conn, scope, words, wanted)
+        if walked is not None:
+            return walked
+    return _newest(conn, scope, "t.contact_id IN (SELECT rowid FROM contacts_fts"
+                   " WHERE contacts_fts MATCH ?)", [query], wanted)
+
+
+def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
+            wanted: int) -> list[tuple[int, int]]:
+    """Tickets with the whole tag (any case), newest first, straight from ticket_tags_recent."""
+    return [tuple(row) for row in conn.execute(
+        "SELECT t.last_message_at, t.id FROM ticket_tags tt INDEXED BY ticket_tags_recent"
+        f" JOIN tickets t ON t.id = tt.ticket_id WHERE tt.tag = ? AND {scope.sql}"
+        " ORDER BY tt.last_message_at DESC, tt.ticket_id DESC LIMIT ?",
+        (tag, *scope.params, wanted))]
+
+
+def _direct(conn: sqlite3.Connection, scope: _Scope, terms: SearchTerms,
+            wanted: int) -> _Found:
+    """The ``wanted`` newest tickets each direct reading finds, every one by an index."""
+    found = _Found()
+    if terms.ticket_id is not None:
+        found.add("number", _newest(conn, scope, "t.id = ?", [terms.ticket_id], wanted))
+        return found
+    if terms.phone is not None or terms.email is not None:
+        contacts = _contacts_with_phone_or_email(conn, terms)
+        if contacts:
+            condition, params = _ids_condition("t.contact_id", contacts)
+            found.add("phone" if terms.phone is not None else "email",
+                      _newest(conn, scope, condition, params, wanted))
+        return found
+    if not _reads_as_words(terms):
+        return found
+    found.add("name", _by_name(conn, scope, terms.words, wanted))
+    found.add("tag", _by_tag(conn, scope, terms.words, wanted))
+    return found
+
+
+def _direct_matches(
+    conn: sqlite3.Connection, view: TicketFilter, terms: SearchTerms,
+    *, before: str | None, limit: int,
+) -> tuple[list[TicketRow], str | None]:
+    """Tickets found by number, contact or tag, newest first; the cursor when more remain.
+
+    Each reading brings at most a window's ids; only the merged window's rows are read,
+    since the list's columns cost two look-ups a ticket.
+    """
+    where, params = ticket_conditions(view)
+    if before is not None:
+        where.append("(t.last_message_at, t.id) < (?, ?)")
+        params.extend(parse_ticket_cursor(before[len(DIRECT_CURSOR):]))
+    found = _direct(conn, _Scope(where, params), terms, limit + 1)
+    ids = found.newest(limit + 1)
+    if not ids:
+        return [], None
+    window = ids[:limit]
+    rows = {row["id"]: row for row in conn.execute(
+        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f" WHERE t.id IN ({', '.join('?' * len(window))})", window)}
+    items = [ticket_row(rows[i], tuple(found.kinds[i])) for i in window]
+    if len(ids) > limit:
+        return items, DIRECT_CURSOR + ticket_cursor(items[-1].ticket)
+    return items, None
+
+
+def _wanted_words(words: str) -> list[str]:
+    return [_folded(m.group(1)) for m in TERM.finditer(words)]
+
+
+def _has_words(name: str, wanted: list[str]) -> bool:
+    """The Python twin of the contacts_fts look-up: each word starts a word of the name,
+    ignoring case and accents as its tokenizer does ("jose" finds "José")."""
+    if not name or not wanted:
+        return False
+    have = [_folded(m.group(1)) for m in TERM.finditer(name)]
+    return all(any(h.startswith(w) for h in have) for w in wanted)
+
+
+def _folded(word: str) -> str:
+    folded = word.casefold()
+    if folded.isascii():
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _found_directly(conn: sqlite3.Connection, row: sqlite3.Row, terms: SearchTerms) -> bool:
+    """Whether a message match was already listed among the direct matches."""
+    if terms.ticket_id is not None:
+        return row["id"] == terms.ticket_id
+    if terms.phone is not None:
+        return conn.execute("SELECT 1 FROM contact_phones WHERE e164 = ? AND contact_id = ?",
+                            (terms.phone, row["contact_id"])).fetchone() is not None
+    if terms.email is not None:
+        return (row["contact_email"] or "").casefold() == terms.email
+    words = terms.words.casefold()
+    return (bool(words) and words in row["tags"].casefold()
+            and words in (tag.casefold() for tag in json.loads(row["tags"]))) \
+        or _has_words(row["contact_name"] or "", _wanted_words(terms.words))
+
+
+def search_tickets(
+    conn: sqlite3.Connection, view: TicketFilter, *, before: str | None, limit: int
+) -> Page[TicketRow]:
+    """Tickets the text finds: first by number, contact and tag, then by their messages
+    and notes, ordered by their newest match, each saying which readings matched.
+
+    Walks the full-text index newest-first and stops as soon as the window is
+    full, so a common word costs no more than a rare one. The cursor is the
+    position in that walk; a ticket is shown at its newest match only, and not
+    again if it was a direct match. Search windows page downward only (``newer``
+    is None): a client keeps the windows it has seen, as the inbox does, rather
+    than walking the index backwards.
+    """
+    terms = read_search_text(view.text or "")
+    found: list[TicketRow] = []
+    every_direct_here = before is None  # else some were listed in earlier windows
+    if before is None or before.startswith(DIRECT_CURSOR):
+        found, cursor = _direct_matches(conn, view, terms, before=before, limit=limit)
+        if cursor is not None:
+            return Page(tuple(found), older=cursor, newer=None)
+        before = None
+    query = fts_query(view.text or "")
+    if query is None:
+        return Page(tuple(found), None, None)
+    if len(found) == limit:  # the full-text walk starts in the next window
+        return Page(tuple(found), older=_FTS_FROM_THE_TOP, newer=None)
+    try:
+        position = int(before) if before is not None else None
+    except ValueError:
+        raise BadCursor(f"not a search cursor: {before!r}") from None
+    where, params = ticket_conditions(view)
+    ticket_sql = (
+        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f" WHERE t.id = ? AND {' AND '.join(where)}"
+    )
+    seen: set[int] = {row.ticket.id for row in found}
+    last_position: int | None = None
+    for entry_id, ticket_id in _matches_newest_first(conn, query, position):
+        last_position = entry_id
+        if ticket_id in seen:
+            continue
+        seen.add(ticket_id)
+        if position is not None and _has_match_after(conn, query, ticket_id, position):
+            continue  # shown in an earlier window at a newer match
+        row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
+        # Found directly: listed already (in this window when every direct match is here).
+        if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
+            found.append(ticket_row(row, ("messages",)))
+            if len(found) == limit:
+                break
+    else:
+        last_position = None  # the walk reached the oldest match
+    older = str(last_position) if last_position is not None else None
+    return Page(tuple(found), older=older, newer=None)
+
+
+def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
+    """How many tickets a search finds (the header's count): each reading by its index."""
+    terms = read_search_text(view.text or "")
+    where, params = ticket_conditions(view)
+    scope = " AND ".join(where)
+    selects: list[str] = []
+    values: list[Any] = []
+
+    def add(condition: str, args: list[Any]) -> None:
+        selects.append(f"SELECT t.id FROM tickets t WHERE {scope} AND {condition}")
+        values.extend([*params, *args])
+
+    if terms.ticket_id is not None:
+        add("t.id = ?", [terms.ticket_id])
+    contacts = _contacts_with_phone_or_email(conn, terms)
+    if contacts:
+        add(*_ids_condition("t.contact_id", contacts))
+    name = _name_query(terms.words) if _reads_as_words(terms) else None
+    if name is not None:
+        add("t.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)",
+            [name])
+    if _reads_as_words(terms):
+        add("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)", [terms.words])
+    query = fts_query(view.text or "")
+    if query is not None:
+        selects.append(
+            "SELECT e.ticket_id FROM entries_fts f"
+            " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
+            f" WHERE entries_fts MATCH ? AND {scope}"
+        )
+        values.extend([query, *params])
+    if not selects:
+        return 0
+    rows = list(run_match(conn, f"SELECT count(*) FROM ({' UNION '.join(selects)})", values))
+    return rows[0][0] if rows else 0
+
+
+def _matches_newest_first(
+    conn: sqlite3.Connection, query: str, before: int | None
+) -> Iterator[tuple[int, int]]:
+    sql = (
+        "SELECT f.rowid, e.ticket_id FROM entries_fts f JOIN entries e ON e.id = f.rowid"
+        " WHERE entries_fts MATCH ?"
+    )
+    params: list[Any] = [query]
+    if before is not None:
+        sql += " AND f.rowid < ?"
+        params.append(before)
+    sql += " ORDER BY f.rowid DESC"
+    cursor = run_match(conn, sql, params)
+    if isinstance(cursor, list):
+        return
+    while batch := cursor.fetchmany(256):
+        yield from batch
+
+
+def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, position: int) -> bool:
+    newer_ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position)
+        )
+    ]
+    return any(
+        list(run_match(conn, "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?",
+                       (query, entry_id)))
+        for entry_id in newer_ids
+    )
