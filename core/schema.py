@@ -250,6 +250,29 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
     ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
     """,
+    # 12 (issue 10, loose ends): which tickets each remembered command result speaks of,
+    # so purging a ticket scrubs the results that still hold its words (core.trash); the
+    # results kept before this version are linked by the ticket ids their JSON names
+    """
+    CREATE TABLE command_result_tickets (
+        ticket_id  INTEGER NOT NULL,
+        agent_id   INTEGER NOT NULL,
+        command_id TEXT    NOT NULL,
+        PRIMARY KEY (ticket_id, agent_id, command_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO command_result_tickets(ticket_id, agent_id, command_id)
+        SELECT ticket_id, agent_id, command_id FROM (
+            SELECT json_extract(result, '$.ticket_id') AS ticket_id, agent_id, command_id
+                FROM command_results WHERE json_valid(result)
+            UNION ALL
+            SELECT json_extract(result, '$.ticket.id'), agent_id, command_id
+                FROM command_results WHERE json_valid(result)
+            UNION ALL
+            SELECT json_extract(result, '$.id'), agent_id, command_id
+                FROM command_results
+                WHERE json_valid(result) AND json_extract(result, '$.contact_id') IS NOT NULL
+        ) WHERE typeof(ticket_id) = 'integer';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

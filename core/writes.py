@@ -747,12 +747,21 @@ def save_setting(ctx: WriteContext, key: str, value: str) -> None:
 
 
 def remember_result(ctx: WriteContext, agent_id: int, command_id: str, result: str) -> None:
-    """Keep a command's answer so the same command id is answered, never redone."""
+    """Keep a command's answer so the same command id is answered, never redone.
+
+    The tickets the command's events concern are noted with it: purging one of them
+    scrubs this answer too (core.trash), since it may hold the ticket's words.
+    """
     ctx.conn.execute(
         "INSERT OR IGNORE INTO command_results(agent_id, command_id, result, at)"
         " VALUES (?, ?, ?, ?)",
         (agent_id, command_id, result, ctx.now),
     )
+    ctx.conn.executemany(
+        "INSERT OR IGNORE INTO command_result_tickets(ticket_id, agent_id, command_id)"
+        " VALUES (?, ?, ?)",
+        [(ticket_id, agent_id, command_id)
+         for ticket_id in sorted({e.ticket_id for e in ctx.events if e.ticket_id is not None})])
 
 
 # --- ticket work ----------------------------------------------------------------------
