@@ -199,6 +199,9 @@ class Ticket:
     updated_at: int = 0
     last_message_at: int = 0
     last_preview: str = ""
+    # In the Trash: since when (the retention counts from it) and who put it there.
+    deleted_at: int | None = None
+    deleted_by: int | None = None
 
 
 @dataclass(slots=True)

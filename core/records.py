@@ -192,6 +192,8 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         updated_at=row["updated_at"],
         last_message_at=row["last_message_at"],
         last_preview=row["last_preview"],
+        deleted_at=row["deleted_at"],
+        deleted_by=row["deleted_by"],
     )
 
 

@@ -250,10 +250,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX running_timers_of_ticket ON running_timers(ticket_id);
     ALTER TABLE time_entries ADD COLUMN billable INTEGER NOT NULL DEFAULT 0;
     """,
-    # 12 (issue 10, loose ends): which tickets each remembered command result speaks of,
-    # so purging a ticket scrubs the results that still hold its words (core.trash); the
-    # results kept before this version are linked by the ticket ids their JSON names
+    # 12 (issue 10, loose ends): who moved a ticket to the Trash (the Trash view says
+    # "deleted 3d ago by Dana"; NULL for tickets deleted before this version); and which
+    # tickets each remembered command result speaks of, so purging a ticket scrubs the
+    # results that still hold its words (core.trash); the results kept before this
+    # version are linked by the ticket ids their JSON names
     """
+    ALTER TABLE tickets ADD COLUMN deleted_by INTEGER REFERENCES agents(id);
     CREATE TABLE command_result_tickets (
         ticket_id  INTEGER NOT NULL,
         agent_id   INTEGER NOT NULL,

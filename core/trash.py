@@ -38,9 +38,11 @@ def _distinct(ticket_ids: Iterable[int]) -> list[int]:
     return ids
 
 
-def delete_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
-    """Move tickets to the Trash; return those that moved (already there: left as they are)."""
-    return _set_deleted(ctx, _distinct(ticket_ids), deleted=True)
+def delete_tickets(ctx: WriteContext, ticket_ids: Iterable[int],
+                   by: int | None = None) -> list[int]:
+    """Move tickets to the Trash (``by``: the agent, shown there); return those that moved
+    (already there: left as they are)."""
+    return _set_deleted(ctx, _distinct(ticket_ids), deleted=True, by=by)
 
 
 def restore_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
@@ -48,13 +50,15 @@ def restore_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
     return _set_deleted(ctx, _distinct(ticket_ids), deleted=False)
 
 
-def _set_deleted(ctx: WriteContext, ids: list[int], *, deleted: bool) -> list[int]:
+def _set_deleted(ctx: WriteContext, ids: list[int], *, deleted: bool,
+                 by: int | None = None) -> list[int]:
     tickets = [ticket_by_id(ctx.conn, ticket_id) for ticket_id in ids]  # all exist, or none move
     moved = [ticket.id for ticket in tickets if ticket.deleted != deleted]
     for ticket_id in moved:
-        # Only the flag and when: status, agent, tags, unread and updated_at stay as they were.
-        ctx.conn.execute("UPDATE tickets SET deleted = ?, deleted_at = ? WHERE id = ?",
-                         (int(deleted), ctx.now if deleted else None, ticket_id))
+        # Only the flag, when and by whom: status, agent, tags, unread and updated_at stay.
+        ctx.conn.execute(
+            "UPDATE tickets SET deleted = ?, deleted_at = ?, deleted_by = ? WHERE id = ?",
+            (int(deleted), ctx.now if deleted else None, by if deleted else None, ticket_id))
         ticket = ticket_by_id(ctx.conn, ticket_id)
         ctx.emit("ticket.updated", ticket_id,
                  {"ticket": records.to_wire(ticket), "changed": ["deleted"]})

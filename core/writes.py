@@ -790,8 +790,10 @@ _TICKET_FIELDS = {
 }
 
 
-def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
-    """Change ticket fields: status, priority, group, agent, tags, read state..."""
+def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
+                  **changes: Any) -> Ticket:
+    """Change ticket fields: status, priority, group, agent, tags, read state...
+    (``by``: the agent making the change, kept when it moves the ticket to the Trash)"""
     unknown = set(changes) - _TICKET_FIELDS
     if unknown:
         raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a ticket")
@@ -801,6 +803,7 @@ def update_ticket(ctx: WriteContext, ticket_id: int, **changes: Any) -> Ticket:
         values[name] = _ticket_value(ctx.conn, name, value)
     if "deleted" in values:  # the Trash keeps when, for the admin's retention
         values["deleted_at"] = ctx.now if values["deleted"] else None
+        values["deleted_by"] = by if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)

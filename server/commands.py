@@ -359,7 +359,7 @@ def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], 
     changes = {k: v for k, v in args.items() if k != "ticket_id"}
     if not changes:
         raise CommandRefused("bad_args", "set_ticket needs at least one field to change")
-    return lambda w: writes.update_ticket(w, args["ticket_id"], **changes)
+    return lambda w: writes.update_ticket(w, args["ticket_id"], by=ctx.agent.id, **changes)
 
 
 @_recorded("mark_read")

@@ -18,7 +18,7 @@ from server.media_sweep import sweep_media
 
 @_recorded("delete_tickets")
 def _delete_tickets(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    return lambda w: {"deleted": trash.delete_tickets(w, args["ticket_ids"])}
+    return lambda w: {"deleted": trash.delete_tickets(w, args["ticket_ids"], by=ctx.agent.id)}
 
 
 @_recorded("restore_tickets")

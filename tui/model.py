@@ -127,6 +127,8 @@ class Directory:
     agents: dict[int, dict[str, Any]] = field(default_factory=dict)
     numbers: dict[int, dict[str, Any]] = field(default_factory=dict)
     accounts: dict[int, dict[str, Any]] = field(default_factory=dict)  # sending rules only
+    # Days a ticket stays in the Trash before the relay purges it; None: until emptied.
+    trash_retention_days: int | None = None
 
     def group(self, group_id: int | None) -> str:
         if group_id is None:
@@ -173,6 +175,8 @@ class Directory:
                 or self.numbers.get(number["id"], {}).get("account")
             self.numbers[number["id"]] = {**number, "account": account} \
                 if "account" not in number and account else number
+        elif kind == "trash.retention_set":
+            self.trash_retention_days = payload.get("days")
         else:
             return False
         return True
@@ -209,6 +213,11 @@ class TicketListModel:
         self._loading: asyncio.Task[None] | None = None
         self._recount: asyncio.TimerHandle | None = None
         self._wanted: tuple[int, int] = (0, 0)
+
+    @property
+    def in_trash(self) -> bool:
+        """Whether the view is the Trash: the list then shows who deleted what, and when."""
+        return self.view.deleted
         self.error: str | None = None  # the last load error, in words
         self.loaded = False  # the current view's first window has arrived
         self._early: list[dict[str, Any]] = []  # events that came while it was on its way

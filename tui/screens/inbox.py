@@ -226,15 +226,16 @@ class InboxScreen(Screen[None]):
     @work(exclusive=True, group="start")
     async def _start(self) -> None:
         try:
-            groups, agents, numbers = await asyncio.gather(
+            groups, agents, numbers, retention = await asyncio.gather(
                 self.command("list_groups"), self.command("list_agents"),
-                self.command("list_numbers"))
+                self.command("list_numbers"), self.command("get_trash_retention"))
         except CommandError as error:
             self.notify(str(error), title="Could not load the desk", severity="error")
             return
         if not self.showing:
             return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
+        self.names.trash_retention_days = retention.get("days")
         await self.switch_view(standard_views(self._agent_id())[0])
         await self._quietly(self._load_my_timer())
 
