@@ -39,7 +39,7 @@ async def test_toasts_never_cover_the_ticket_list_at_either_size(desk: LiveDesk)
             await rows(pilot, app, 1)
             app.inbox.notify("Ticket #1 started with +12025550123.\nA second line.",
                              title="Started")
-            toasts = await until(pilot, lambda: list(app.screen.query(Toast)),
+            toasts = await until(pilot, lambda app=app: list(app.screen.query(Toast)),
                                  what="the toast")
             toast = toasts[0]
             await pilot.pause()
