@@ -7,17 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import LiveDesk, live_desk, until
+from desk_harness import UK_LONG_CODE, LiveDesk, live_desk, until
 from textual.pilot import Pilot
 from textual.widgets._toast import Toast
 
+from core import queries
 from core.models import now_ms
 from tui.app import InboxApp
+from tui.drafts import KeptDraft, drafts_path, keep_drafts, load_drafts
 from tui.model import TRASH
+from tui.screens.from_picker import FromPicker
+from tui.screens.quit import QuitScreen
 from tui.widgets import render
+from tui.widgets.composer import Composer
 from tui.widgets.ticket_list import TicketList
 
 DAY = 86_400_000
+SIZE = (150, 44)
+UK_MOBILE = "+447400123456"
 
 
 @pytest.fixture
@@ -92,3 +99,81 @@ async def test_the_trash_says_who_deleted_each_ticket_when_and_when_it_will_be_p
             await until(bo_pilot, lambda: "kept" in list_text(bo), what="kept until emptied")
         finally:
             render.clock = now_ms
+
+
+def test_a_kept_draft_remembers_its_sender_and_a_bad_one_is_read_as_none(
+        tmp_path: Path) -> None:
+    path = drafts_path(tmp_path)
+    keep_drafts(path, [KeptDraft(7, "reply", "from the UK line", "send-1", 2),
+                       KeptDraft(8, "note", "a note", "", None)])
+    assert [(d.ticket_id, d.command_id, d.from_number_id) for d in load_drafts(path)] == [
+        (7, "send-1", 2), (8, "", None)]
+    path.write_text('[{"ticket_id": 7, "mode": "reply", "body": "x", "from_number_id": "2"},'
+                    ' {"ticket_id": 8, "mode": "reply", "body": "y", "from_number_id": true}]')
+    assert [d.from_number_id for d in load_drafts(path)] == [None, None]
+
+
+async def test_a_kept_reply_comes_back_with_the_number_it_was_written_for(
+        desk: LiveDesk) -> None:
+    await desk.text("Hello from London", from_=UK_MOBILE)
+    uk = next(n for n in await desk.relay.store.read(queries.numbers)
+              if n.e164 == UK_LONG_CODE)
+    app = InboxApp(desk.config(data_dir=desk.home))
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter")
+        composer = app.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.context is not None, what="the composer")
+        await pilot.press("r", "ctrl+f")
+        await until(pilot, lambda: isinstance(app.screen, FromPicker), what="the From picker")
+        await pilot.press(*"900456", "enter")
+        await until(pilot, lambda: composer.context is not None
+                    and composer.context.number.e164 == UK_LONG_CODE, what="the UK line")
+        await pilot.press(*"Cheers from our UK line", "escape", "ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, QuitScreen), what="the question")
+        await pilot.press("d")
+    kept = load_drafts(drafts_path(desk.home))
+    assert [(d.body, d.from_number_id) for d in kept] == [("Cheers from our UK line", uk.id)]
+
+    again = InboxApp(desk.config(data_dir=desk.home))
+    async with again.run_test(size=SIZE) as pilot:
+        await rows(pilot, again, 1)
+        await pilot.press("enter")
+        composer = again.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.text == "Cheers from our UK line"
+                    and composer.context is not None
+                    and composer.context.number.e164 == UK_LONG_CODE, what="draft and sender")
+        assert UK_LONG_CODE in str(composer.border_title)
+        await pilot.press("r", "ctrl+s")
+        await until(pilot, lambda: _sent(desk, "Cheers from our UK line"), what="sent",
+                    timeout=10)
+    assert _sent(desk, "Cheers from our UK line") == [(UK_MOBILE, UK_LONG_CODE)]
+
+
+async def test_a_kept_reply_on_its_way_goes_again_under_its_id_from_its_number(
+        desk: LiveDesk) -> None:
+    """It never reached the relay: sent again, under the same id, from the chosen number."""
+    await desk.text("Hello from London", from_=UK_MOBILE)
+    store = desk.relay.store
+    ticket_id = (await store.read(queries.list_tickets)).items[0].ticket.id
+    uk = next(n for n in await store.read(queries.numbers) if n.e164 == UK_LONG_CODE)
+    keep_drafts(drafts_path(desk.home), [KeptDraft(ticket_id, "reply", "On its way to you",
+                                                   "send-kept-1", uk.id)])
+    app = InboxApp(desk.config(data_dir=desk.home))
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter")
+        composer = app.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.text == "On its way to you", what="the draft")
+        await pilot.press("r", "ctrl+s")
+        await until(pilot, lambda: _sent(desk, "On its way to you"), what="sent", timeout=10)
+    assert _sent(desk, "On its way to you") == [(UK_MOBILE, UK_LONG_CODE)]
+    remembered = await store.read(lambda conn: conn.execute(
+        "SELECT count(*) FROM command_results WHERE command_id = 'send-kept-1'").fetchone()[0])
+    assert remembered == 1
+
+
+def _sent(desk: LiveDesk, body: str) -> list[tuple[str, str]]:
+    """(to, from) of each message the simulator took with this body."""
+    return [(m.to, m.from_) for m in desk.sim.messages if m.body == body
+            and m.direction != "inbound"]

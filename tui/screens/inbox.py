@@ -566,7 +566,8 @@ class InboxScreen(Screen[None]):
         token = self._sends
         command_id = self._resend_ids.pop((ticket_id, draft.mode, draft.body), "") \
             or f"send-{uuid.uuid4().hex}"
-        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id)
+        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id,
+                                         from_number_id if draft.mode == "reply" else None)
         try:
             await self._send(draft, ticket_id, command_id, from_number_id)
         finally:
@@ -652,7 +653,8 @@ class InboxScreen(Screen[None]):
     def unsent_work(self) -> UnsentWork:
         """What quitting now would lose: typed text, replies and notes on their way, actions."""
         composer = self.composer if self.showing else None
-        typed = [KeptDraft(ticket_id, mode, text)
+        typed = [KeptDraft(ticket_id, mode, text, "", self.chosen_senders.get(ticket_id)
+                           if mode == "reply" else None)
                  for ticket_id, mode, text in (composer.unsent_drafts() if composer else [])]
         actions = [c for c in self.client.unsent() if c.name not in ("reply", "add_note")]
         return UnsentWork(typed=typed, sending=list(self._sending.values()), actions=actions)
@@ -680,6 +682,9 @@ class InboxScreen(Screen[None]):
                                                           draft.body):
                 if draft.command_id:
                     self._resend_ids[(ticket_id, draft.mode, draft.body)] = draft.command_id
+                if draft.from_number_id is not None:  # from the number it was written for
+                    self.chosen_senders[ticket_id] = draft.from_number_id
+                    self._refresh_compose_context()
                 self.notify(f"The {draft.mode} you kept when you quit is back in the composer."
                             + (" It may have reached the relay already: sent unchanged, it"
                                " still goes out only once." if draft.command_id else ""),
