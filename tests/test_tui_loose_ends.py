@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import UK_LONG_CODE, LiveDesk, live_desk, until
+from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets._toast import Toast
 
 from core import queries
@@ -20,6 +21,7 @@ from tui.screens.from_picker import FromPicker
 from tui.screens.quit import QuitScreen
 from tui.widgets import render
 from tui.widgets.composer import Composer
+from tui.widgets.send_review import SendReview
 from tui.widgets.ticket_list import TicketList
 
 DAY = 86_400_000
@@ -38,21 +40,34 @@ async def rows(pilot: Pilot[Any], app: InboxApp, count: int) -> None:
                 and all(app.inbox.model.row(i) for i in range(count)), what=f"{count} rows")
 
 
-async def test_toasts_never_cover_the_ticket_list_at_either_size(desk: LiveDesk) -> None:
+def covered_by_toasts(app: InboxApp, widget: Widget) -> bool:
+    """Whether a toast shows over any cell of ``widget`` (what the agent sees, clipping
+    and layers included)."""
+    region = widget.region
+    return any(isinstance(app.screen.get_widget_at(x, y)[0], Toast)
+               for x in range(region.x, region.right) for y in range(region.y, region.bottom))
+
+
+async def test_toasts_cover_neither_the_ticket_list_nor_the_composer(desk: LiveDesk) -> None:
+    """They go over the thread, between the two: at the top right they hid the list's
+    status column, at the bottom the composer's reasons a reply cannot go."""
     await desk.text("Where is my parcel?")
     for size in ((120, 36), (80, 24)):
         app = InboxApp(desk.config())
         async with app.run_test(size=size, notifications=True) as pilot:
             await rows(pilot, app, 1)
-            app.inbox.notify("Ticket #1 started with +12025550123.\nA second line.",
-                             title="Started")
-            toasts = await until(pilot, lambda app=app: list(app.screen.query(Toast)),
-                                 what="the toast")
-            toast = toasts[0]
-            await pilot.pause()
-            listed = app.inbox.query_one(TicketList).region
-            assert toast.region.height > 0
-            assert not toast.region.overlaps(listed), (size, toast.region, listed)
+            await pilot.press("enter", "r", *"Hi")
+            composer = app.inbox.composer
+            await until(pilot, lambda app=app: app.inbox.composer.context is not None,
+                        what="the composer")
+            for n in range(3):
+                app.notify(f"toast {n}\nwith a second line", timeout=30)
+            await until(pilot, lambda app=app: len(app.screen.query(Toast)) == 3,
+                        what="the toasts")
+            await pilot.pause(0.1)
+            assert covered_by_toasts(app, app.inbox.thread), size  # shown, over the thread
+            assert not covered_by_toasts(app, app.inbox.tickets), size
+            assert not covered_by_toasts(app, composer), size
 
 
 def list_text(app: InboxApp) -> str:
@@ -177,3 +192,40 @@ def _sent(desk: LiveDesk, body: str) -> list[tuple[str, str]]:
     """(to, from) of each message the simulator took with this body."""
     return [(m.to, m.from_) for m in desk.sim.messages if m.body == body
             and m.direction != "inbound"]
+
+
+async def test_retrying_a_failed_reply_shows_the_send_review_with_its_number_first(
+        desk: LiveDesk) -> None:
+    unreachable = "+13125550164"
+    await desk.text("Did you get my address?", from_=unreachable)
+    desk.sim.state.knobs.fail_to[unreachable] = 30003
+    app = InboxApp(desk.config(send_review=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter", "r", *"Yes, thanks", "ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SendReview), what="the first review")
+        await pilot.press("y")
+        await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
+                    == "undelivered", what="the failure in the list", timeout=10)
+        desk.sim.state.knobs.fail_to.pop(unreachable)
+        await pilot.press("h", "R")
+        review = await until(pilot, lambda: isinstance(app.screen, SendReview) and app.screen,
+                             what="the retry's review")
+        title = str(review.query_one("#send-review-title").render())
+        assert unreachable in title and f"from {US_TOLL_FREE}" in title
+        assert "Yes, thanks" in str(review.query_one("#send-review-text").render())
+        await pilot.press("n")  # not now: nothing goes
+        await pilot.pause(0.2)
+        assert _sent(desk, "Yes, thanks") == [(unreachable, US_TOLL_FREE)]
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, SendReview), what="the review again")
+        await pilot.press("e")  # change it first: a new reply from the same number
+        composer = app.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.text == "Yes, thanks" and composer.has_focus_within,
+                    what="the text in the composer")
+        await pilot.press("escape", "h", "R")
+        await until(pilot, lambda: isinstance(app.screen, SendReview), what="the review again")
+        await pilot.press("y")
+        await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
+                    == "delivered", what="the retry delivered", timeout=10)
+    assert _sent(desk, "Yes, thanks") == [(unreachable, US_TOLL_FREE)] * 2

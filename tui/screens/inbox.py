@@ -38,6 +38,8 @@ from tui.model import (
 )
 from tui.screens import time_log
 from tui.screens.from_picker import FromPicker
+from tui.screens.inbox_retry import RetryActions
+from tui.screens.inbox_toasts import ToastPlacement
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import (
     AssignScreen,
@@ -51,7 +53,7 @@ from tui.senders import judge_senders
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
-from tui.widgets.ticket_list import FAILED_STATUSES, TicketList
+from tui.widgets.ticket_list import TicketList
 from tui.widgets.ticket_title import TicketTitle
 
 logger = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -226,18 +228,23 @@ class InboxScreen(Screen[None]):
     @work(exclusive=True, group="start")
     async def _start(self) -> None:
         try:
-            groups, agents, numbers, retention = await asyncio.gather(
+            groups, agents, numbers = await asyncio.gather(
                 self.command("list_groups"), self.command("list_agents"),
-                self.command("list_numbers"), self.command("get_trash_retention"))
+                self.command("list_numbers"))
         except CommandError as error:
             self.notify(str(error), title="Could not load the desk", severity="error")
             return
         if not self.showing:
             return  # quitting: the answers came as the screen went
         self.names.load(groups, agents, numbers)
-        self.names.trash_retention_days = retention.get("days")
         await self.switch_view(standard_views(self._agent_id())[0])
         await self._quietly(self._load_my_timer())
+        await self._quietly(self._load_trash_retention())
+
+    async def _load_trash_retention(self) -> None:
+        """When the Trash's tickets will be purged (its list shows the date); then by event."""
+        self.names.trash_retention_days = (await self.command("get_trash_retention"))["days"]
+        self.tickets.refresh_rows()
 
     async def _load_my_timer(self) -> None:
         """The timer runs on the relay: an inbox started again shows it ticking again."""
@@ -766,33 +773,6 @@ class InboxScreen(Screen[None]):
                         for tag in row["ticket"].get("tags") or []})
         self._pick(TagsScreen(list(ticket.get("tags") or []), known),
                    lambda tags: self._set_on_targets("tag", tags=tags))
-
-    def _failed_reply(self) -> int | None:
-        """The id of the failed newest reply of the ticket an action would apply to."""
-        row = self.tickets.current() if self.focused is not self.thread else None
-        if row is None and self.open_row is not None:
-            index = self.model.index_of(self.open_row["ticket"]["id"])
-            row = self.model.row(index) if index is not None else None
-        if row is None or row.get("last_reply_status") not in FAILED_STATUSES:
-            return None
-        return row.get("last_reply_id")
-
-    def action_retry_failed(self) -> None:
-        """Send the failed reply again, as a new message through the same checks."""
-        message_id = self._failed_reply()
-        if message_id is None:
-            self.notify("The newest reply here did not fail.", timeout=3)
-            return
-        self._retry(message_id)
-
-    @work(group="act")
-    async def _retry(self, message_id: int) -> None:
-        try:
-            await self.command("retry_reply", message_id=message_id)
-        except CommandError as error:
-            self.notify(str(error), title="Could not retry", severity="error")
-            return
-        self.notify("Sending the failed reply again.", timeout=3)
 
     def action_mark_unread(self) -> None:
         targets = self._targets()
