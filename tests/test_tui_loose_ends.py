@@ -10,19 +10,23 @@ import pytest
 from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import OptionList
 from textual.widgets._toast import Toast
 
 from core import queries
 from core.models import now_ms
 from tui.app import InboxApp
+from tui.client import CommandError
 from tui.drafts import KeptDraft, drafts_path, keep_drafts, load_drafts
 from tui.model import TRASH
 from tui.screens.from_picker import FromPicker
+from tui.screens.pickers import ChoiceScreen
 from tui.screens.quit import QuitScreen
 from tui.widgets import render
 from tui.widgets.composer import Composer
 from tui.widgets.send_review import SendReview
 from tui.widgets.ticket_list import TicketList
+from tui.widgets.ticket_title import TicketTitle
 
 DAY = 86_400_000
 SIZE = (150, 44)
@@ -229,3 +233,44 @@ async def test_retrying_a_failed_reply_shows_the_send_review_with_its_number_fir
         await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
                     == "delivered", what="the retry delivered", timeout=10)
     assert _sent(desk, "Yes, thanks") == [(unreachable, US_TOLL_FREE)] * 2
+
+
+def picker_lines(app: InboxApp) -> list[str]:
+    options = app.screen.query_one("#picker-options", OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_another_agents_time_entry_is_view_only_and_totals_update_live(
+        desk: LiveDesk) -> None:
+    await desk.text("Invoice question")
+    ada, bo = InboxApp(desk.config()), InboxApp(desk.config(admin=False))
+    async with ada.run_test(size=SIZE) as ada_pilot, bo.run_test(size=SIZE) as bo_pilot:
+        await rows(ada_pilot, ada, 1)
+        await rows(bo_pilot, bo, 1)
+        for pilot, app in ((ada_pilot, ada), (bo_pilot, bo)):
+            await pilot.press("enter")
+            await until(pilot, lambda app=app: app.inbox.thread_state
+                        and app.inbox.thread_state.entries, what="the ticket open")
+        ticket_id = bo.inbox.thread_state.ticket_id
+        await ada.inbox.command("log_time", ticket_id=ticket_id, seconds=2700, note="call")
+        title = bo.inbox.query_one(TicketTitle)
+        await until(bo_pilot, lambda: "45m logged" in title.render().plain,
+                    what="Ada's time in Bo's title")
+        await bo.inbox.command("log_time", ticket_id=ticket_id, seconds=600, note="email")
+        await until(ada_pilot, lambda: "55m logged" in
+                    ada.inbox.query_one(TicketTitle).render().plain, what="Bo's, in Ada's")
+        await bo_pilot.press("h", "L")
+        await until(bo_pilot, lambda: isinstance(bo.screen, ChoiceScreen), what="the log")
+        lines = picker_lines(bo)
+        assert any("email" in line and "view only" not in line for line in lines), lines
+        assert any("call" in line and "view only: Ada's" in line for line in lines), lines
+        await bo_pilot.press("down", "down", "enter")  # Ada's (the older) entry
+        await until(bo_pilot, lambda: any(n.title == "View only" for n in bo._notifications),
+                    what="the view-only notice")
+        assert not isinstance(bo.screen, ChoiceScreen)  # no actions offered
+        entries = (await bo.inbox.command("ticket_time", ticket_id=ticket_id))["entries"]
+        adas = next(e for e in entries if e["note"] == "call")
+        with pytest.raises(CommandError, match="only its agent"):
+            await bo.inbox.command("delete_time_entry", entry_id=adas["id"])
+        with pytest.raises(CommandError, match="only its agent"):
+            await bo.inbox.command("update_time_entry", entry_id=adas["id"], seconds=60)

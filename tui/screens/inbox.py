@@ -881,7 +881,8 @@ class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
             self.notify(str(error), title="Could not load the time", severity="error")
             return
         self._pick(ChoiceScreen(time_log.log_title(ticket_id, time),
-                                time_log.log_options(ticket_id, time, self.names)),
+                                time_log.log_options(ticket_id, time, self.names,
+                                                     self.client.agent or {})),
                    lambda chosen: self._time_entry_chosen(ticket_id, chosen))
 
     def _time_entry_chosen(self, ticket_id: int, chosen: Any) -> None:
@@ -890,7 +891,9 @@ class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
                                         validate=time_log.duration_problem),
                        lambda text: self._ask_note(ticket_id, parse_duration(text)))
         elif not time_log.may_change(chosen, self.client.agent or {}):
-            self.notify("Only its agent (or an admin) may change this entry.", timeout=4)
+            who = self.names.agent(chosen.get("agent_id"))
+            self.notify(f"This is {who}'s entry: only {who} (or an admin) may change it.",
+                        title="View only", timeout=5)
         else:
             self._pick(ChoiceScreen(time_log.entry_label(chosen, self.names),
                                     time_log.entry_actions(chosen)),
