@@ -20,10 +20,11 @@ from tui.client import CommandError
 from tui.drafts import KeptDraft, drafts_path, keep_drafts, load_drafts
 from tui.model import TRASH
 from tui.screens.from_picker import FromPicker
+from tui.screens.new_conversation import NewConversationScreen
 from tui.screens.pickers import ChoiceScreen
 from tui.screens.quit import QuitScreen
 from tui.widgets import render
-from tui.widgets.composer import Composer
+from tui.widgets.composer import AttachFile, Composer
 from tui.widgets.send_review import SendReview
 from tui.widgets.ticket_list import TicketList
 from tui.widgets.ticket_title import TicketTitle
@@ -274,3 +275,48 @@ async def test_another_agents_time_entry_is_view_only_and_totals_update_live(
             await bo.inbox.command("delete_time_entry", entry_id=adas["id"])
         with pytest.raises(CommandError, match="only its agent"):
             await bo.inbox.command("update_time_entry", entry_id=adas["id"], seconds=60)
+
+
+async def test_a_new_conversation_carries_a_photo_and_an_sms_only_sender_refuses_it(
+        desk: LiveDesk, tmp_path: Path) -> None:
+    photo = tmp_path / "receipt.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    app = InboxApp(desk.config(admin=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.inbox.names.numbers, what="the numbers")
+        await pilot.press("c")
+        screen = await until(pilot, lambda: isinstance(app.screen, NewConversationScreen)
+                             and app.screen, what="the new conversation screen")
+        await pilot.press(*"(201) 555-0188", "enter", *"Your receipt", "ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, AttachFile), what="the file prompt")
+        await pilot.press(*str(photo), "enter")
+        await until(pilot, lambda: screen.attachments, what="the photo attached")
+        assert "receipt.png (image/png" in str(screen.query_one("#nc-attachments").render())
+        assert screen.sender is not None and screen.sender.context.number.e164 == US_TOLL_FREE
+        uk = next(v for v in screen._verdicts if v.context.number.e164 == UK_LONG_CODE)
+        assert any("SMS-only" in r.reason or "MMS" in r.reason for r in uk.refusals)
+        await pilot.press("ctrl+f")  # the agent picks the UK line anyway
+        await until(pilot, lambda: isinstance(app.screen, FromPicker), what="the From picker")
+        await pilot.press(*"900456", "enter")
+        await until(pilot, lambda: screen.sender is not None
+                    and screen.sender.context.number.e164 == UK_LONG_CODE, what="the UK line")
+        assert screen.sender.refusals  # said in the verdict, and sending is refused
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: any("SMS-only" in n.message for n in app._notifications),
+                    what="attaching refused with the reason")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert app.screen is screen and not _sent(desk, "Your receipt")
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: isinstance(app.screen, FromPicker), what="the From picker")
+        await pilot.press(*"550100", "enter")
+        await until(pilot, lambda: screen.sender is not None and not screen.sender.refusals,
+                    what="the toll-free line again")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: _sent(desk, "Your receipt"), what="sent", timeout=10)
+    assert _sent(desk, "Your receipt") == [("+12015550188", US_TOLL_FREE)]
+    sent = next(m for m in desk.sim.messages if m.body == "Your receipt")
+    assert len(sent.media) == 1
+    ticket = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
+    thread = await desk.relay.store.read(queries.thread, ticket.id)
+    assert [m.media[0].filename for m in thread.items] == ["receipt.png"]

@@ -645,12 +645,21 @@ class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
 
     @work(group="send")
     async def start_conversation(self, wanted: dict[str, Any]) -> None:
-        """One command, one id: resent after a reconnect, the relay makes one ticket."""
+        """One command, one id: resent after a reconnect, the relay makes one ticket.
+        Its files are uploaded first, as a reply's are, and named by their sha256."""
+        args = {key: value for key, value in wanted.items() if key != "attachments"}
         try:
+            media = [await self._upload(item) for item in wanted.get("attachments") or ()]
+            if media:
+                args["media"] = media
             started = await self.command("start_conversation",
-                                         command_id=f"start-{uuid.uuid4().hex}", **wanted)
+                                         command_id=f"start-{uuid.uuid4().hex}", **args)
         except CommandError as error:
             self.notify(str(error), title="Not started", severity="error", timeout=8)
+            return
+        except OSError as error:
+            self.notify(f"Could not read the attachment: {error}", title="Not started",
+                        severity="error", timeout=8)
             return
         ticket = started["ticket"]
         self.notify(f"Ticket #{ticket['id']} started with {wanted['to']}.", timeout=5)
