@@ -2,11 +2,14 @@
 
 Twilio itself answers STOP/START/HELP on long codes and toll-free numbers and
 blocks further messages to an opted-out number with error 21610. The inbox
-mirrors that state so an agent sees it before trying to reply.
+mirrors that state so an agent sees it before trying to reply, per business
+number: a STOP sent to one of the desk's numbers blocks that number only.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from enum import Enum
 
 
@@ -42,3 +45,40 @@ def keyword_in(body: str) -> Keyword | None:
     if word in HELP_WORDS:
         return Keyword.HELP
     return None
+
+
+# --- whether a customer may be texted from a number ----------------------------------------
+#
+# Twilio applies a STOP to the sender it was sent to (a number, or the Messaging Service it
+# belongs to), so the desk judges opt-out per (customer, business number): the newest change
+# of the contact for that number, or one made for every number (number_id NULL: an admin's,
+# say), decides. A contact with no recorded change at all keeps its own flag (rows written
+# before changes were recorded per number).
+
+def _state_sql(contact: str, number: str) -> str:
+    """SQL for 1/0: whether ``contact`` (an SQL expression) is opted out from ``number``."""
+    return (
+        "coalesce((SELECT o.opted_out FROM opt_out_changes o WHERE o.contact_id = "
+        f"{contact} AND (o.number_id = {number} OR o.number_id IS NULL)"
+        " ORDER BY o.id DESC LIMIT 1), CASE WHEN EXISTS (SELECT 1 FROM opt_out_changes o"
+        f" WHERE o.contact_id = {contact}) THEN 0 ELSE (SELECT oc.opted_out FROM contacts oc"
+        f" WHERE oc.id = {contact}) END)"
+    )
+
+
+def opted_out_numbers_sql(contact: str) -> str:
+    """SQL for a JSON array of the ids of the numbers ``contact`` is opted out from."""
+    return (f"(SELECT json_group_array(p.id) FROM phone_numbers p"
+            f" WHERE {_state_sql(contact, 'p.id')} = 1)")
+
+
+def opted_out_from(conn: sqlite3.Connection, contact_id: int, number_id: int) -> bool:
+    """Whether the contact may not be texted from this business number."""
+    row = conn.execute(f"SELECT {_state_sql('?1', '?2')}", (contact_id, number_id)).fetchone()
+    return bool(row[0])
+
+
+def opted_out_number_ids(conn: sqlite3.Connection, contact_id: int) -> list[int]:
+    """The business numbers the contact is opted out from, by id."""
+    row = conn.execute(f"SELECT {opted_out_numbers_sql('?1')}", (contact_id,)).fetchone()
+    return sorted(json.loads(row[0]))

@@ -7,13 +7,14 @@ Functions take a sqlite3 connection and run in a reader's thread.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
-from core import records
+from core import optout, records
 from core.models import (
     Account,
     Agent,
@@ -67,6 +68,9 @@ class TicketRow:
     # The newest reply's id and status: the list flags a ticket whose last reply failed.
     last_reply_id: int | None = None
     last_reply_status: str | None = None
+    # The desk's numbers the contact is opted out from (a STOP blocks the number it was sent
+    # to); ``contact_opted_out`` says it for the ticket's own number.
+    contact_opted_out_number_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +128,21 @@ _LAST_REPLY_ID = (
     " AND e.direction = 'outbound')"
 )
 _TICKET_COLUMNS = (
-    "t.*, c.name AS contact_name, c.phone AS contact_phone, c.opted_out AS contact_opted_out, "
+    "t.*, c.name AS contact_name, c.phone AS contact_phone, "
+    f"{optout.opted_out_numbers_sql('c.id')} AS contact_opted_out_number_ids, "
     f"{_LAST_REPLY_ID} AS last_reply_id, "
     f"(SELECT r.status FROM entries r WHERE r.id = {_LAST_REPLY_ID}) AS last_reply_status"
 )
 
 
 def _ticket_row(row: sqlite3.Row) -> TicketRow:
+    blocked = sorted(json.loads(row["contact_opted_out_number_ids"] or "[]"))
     return TicketRow(
         ticket=records.ticket_from_row(row),
         contact_name=row["contact_name"],
         contact_phone=row["contact_phone"],
-        contact_opted_out=bool(row["contact_opted_out"]),
+        contact_opted_out=row["number_id"] in blocked,
+        contact_opted_out_number_ids=tuple(blocked),
         last_reply_id=row["last_reply_id"],
         last_reply_status=row["last_reply_status"],
     )

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import records
+from core import optout, records
 from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
@@ -393,18 +393,26 @@ def set_opt_out(
     source: str,
     number_id: int | None = None,
 ) -> Contact:
-    """Change a contact's opt-out state and write the change to its audit trail."""
+    """Change a contact's opt-out state for ``number_id`` (None: every number) and write the
+    change to its audit trail. The contact's own flag says whether it is opted out from
+    any number; the event names each number it is opted out from (core.optout)."""
     contact = contact_by_id(ctx.conn, contact_id)
-    if contact.opted_out == opted_out:
+    before = contact.opted_out if number_id is None \
+        else optout.opted_out_from(ctx.conn, contact_id, number_id)
+    if before == opted_out:
         return contact
-    ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?", (opted_out, contact_id))
     ctx.conn.execute(
         "INSERT INTO opt_out_changes(contact_id, opted_out, source, number_id, at)"
         " VALUES (?, ?, ?, ?, ?)",
         (contact_id, opted_out, source, number_id, ctx.now),
     )
-    contact.opted_out = opted_out
-    ctx.emit("contact.updated", None, {"contact": records.to_wire(contact), "source": source})
+    blocked = optout.opted_out_number_ids(ctx.conn, contact_id)
+    contact.opted_out = bool(blocked) or (opted_out and number_id is None)
+    ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?",
+                     (contact.opted_out, contact_id))
+    ctx.emit("contact.updated", None, {"contact": records.to_wire(contact), "source": source,
+                                       "number_id": number_id,
+                                       "opted_out_number_ids": blocked})
     return contact
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from core import queries, records, writes
+from core import optout, queries, records, writes
 from core.models import Agent, Media, Message
 from core.phones import NotAPhoneNumber, country_of_number, understood
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
@@ -302,6 +302,8 @@ def _queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
     number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(wctx.conn, number.account_id)
     contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+    # A STOP blocks the number it was sent to: judged for this sender (core.optout).
+    contact.opted_out = optout.opted_out_from(wctx.conn, contact.id, number.id)
     verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
                         body=body, attachments=media)
     if not verdict.ok:

@@ -320,3 +320,36 @@ async def test_a_new_conversation_carries_a_photo_and_an_sms_only_sender_refuses
     ticket = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
     thread = await desk.relay.store.read(queries.thread, ticket.id)
     assert [m.media[0].filename for m in thread.items] == ["receipt.png"]
+
+
+async def test_a_stop_blocks_the_number_it_was_sent_to_in_the_picker_and_on_the_relay(
+        desk: LiveDesk) -> None:
+    customer = "+12025550123"
+    await desk.text("Where is my parcel?", from_=customer)  # to the toll-free number
+    app = InboxApp(desk.config(admin=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 1)
+        await pilot.press("enter")
+        composer = app.inbox.query_one(Composer)
+        await until(pilot, lambda: composer.context is not None, what="the composer")
+        await desk.text("STOP", from_=customer, to=UK_LONG_CODE)  # to the UK line only
+        await until(pilot, lambda: (app.inbox.open_row or {}).get(
+            "contact_opted_out_number_ids"), what="the STOP, live")
+        ticket_id = app.inbox.open_row["ticket"]["id"]
+        assert not app.inbox.open_row["contact_opted_out"]  # the ticket's own number may
+        await pilot.press("r", *"On its way", "ctrl+f")
+        picker = await until(pilot, lambda: isinstance(app.screen, FromPicker) and app.screen,
+                             what="the From picker")
+        verdicts = {v.context.number.e164: v for v in picker.verdicts}
+        assert 21610 in [r.code for r in verdicts[UK_LONG_CODE].refusals]
+        assert 21610 not in [r.code for r in verdicts[US_TOLL_FREE].refusals]
+        assert verdicts[US_TOLL_FREE].suggested
+        await pilot.press("escape")
+        numbers = {n["e164"]: n["id"] for n in app.inbox.names.numbers.values()}
+        with pytest.raises(CommandError, match=r"opted out|STOP|21610|unsubscribed"):
+            await app.inbox.command("reply", ticket_id=ticket_id, body="From the UK line",
+                                    from_number_id=numbers[UK_LONG_CODE])
+        await app.inbox.command("reply", ticket_id=ticket_id, body="From the toll-free line")
+        await until(pilot, lambda: _sent(desk, "From the toll-free line"), what="sent",
+                    timeout=10)
+    assert _sent(desk, "From the UK line") == []

@@ -189,6 +189,17 @@ class Directory:
                 self.numbers[number_id] = {**number, "account": rules}
 
 
+def opt_out_fields(ticket: dict[str, Any], contact: dict[str, Any],
+                   blocked: list[int] | None) -> dict[str, Any]:
+    """A row's opt-out, per business number (a STOP blocks the number it was sent to): for
+    the ticket's own number, and the list of every number the contact is opted out from.
+    An event without the list (an older relay) says it for the contact as a whole."""
+    if blocked is None:
+        return {"contact_opted_out": bool(contact.get("opted_out"))}
+    return {"contact_opted_out": ticket.get("number_id") in blocked,
+            "contact_opted_out_number_ids": list(blocked)}
+
+
 class TicketListModel:
     """The current view's tickets as the list widget sees them (``TicketSource``).
 
@@ -309,7 +320,7 @@ class TicketListModel:
         payload = event.get("payload") or {}
         kind = event.get("kind")
         if kind == "contact.updated" and "contact" in payload:
-            return self._update_contact(payload["contact"])
+            return self._update_contact(payload["contact"], payload.get("opted_out_number_ids"))
         if kind == "tickets.purged":
             return self._forget(payload.get("ticket_ids") or [], counted=counted)
         message = payload.get("message")
@@ -373,14 +384,17 @@ class TicketListModel:
                     return True
         return False
 
-    def _update_contact(self, contact: dict[str, Any]) -> bool:
+    def _update_contact(self, contact: dict[str, Any],
+                        blocked: list[int] | None = None) -> bool:
+        """A contact changed; ``blocked``: the numbers it is now opted out from, when the
+        change was an opt-out (each row then says it for its ticket's own number)."""
         changed = False
         for run in (self.head, self.tail):
             for i, row in enumerate(run):
                 if row["ticket"].get("contact_id") == contact.get("id"):
                     run[i] = {**row, "contact_name": contact.get("name", ""),
-                              "contact_phone": contact.get("phone", row["contact_phone"]),
-                              "contact_opted_out": bool(contact.get("opted_out"))}
+                              "contact_phone": contact.get("phone", row["contact_phone"])}
+                    run[i].update(opt_out_fields(row["ticket"], contact, blocked))
                     changed = True
         if changed:
             self._on_change()

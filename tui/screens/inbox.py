@@ -33,6 +33,7 @@ from tui.model import (
     ThreadState,
     TicketListModel,
     View,
+    opt_out_fields,
     standard_views,
     with_view_text,
 )
@@ -380,8 +381,9 @@ class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
         if kind == "contact.updated" and contact and self.open_row is not None \
                 and contact.get("id") == self.open_row["ticket"].get("contact_id"):
             # A STOP (or START) changes what may be sent to the open ticket right now.
-            self.open_row = {**self.open_row, "contact_opted_out": bool(contact.get("opted_out")),
-                             "contact_name": contact.get("name", "")}
+            self.open_row = {**self.open_row, "contact_name": contact.get("name", ""),
+                             **opt_out_fields(self.open_row["ticket"], contact,
+                                              payload.get("opted_out_number_ids"))}
             self._refresh_compose_context()
         state = self.thread_state
         if state is None or ticket_id != state.ticket_id:
@@ -634,7 +636,9 @@ class InboxScreen(RetryActions, ToastPlacement, Screen[None]):
     def action_new_conversation(self) -> None:
         customers = [KnownCustomer(str(row.get("contact_name") or ""),
                                    str(row.get("contact_phone") or ""),
-                                   bool(row.get("contact_opted_out")))
+                                   bool(row.get("contact_opted_out")),
+                                   None if row.get("contact_opted_out_number_ids") is None
+                                   else frozenset(row["contact_opted_out_number_ids"]))
                      for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
         screen = NewConversationScreen(self.names.numbers.values(), customers)
         self.app.push_screen(screen, self._conversation_wanted)

@@ -40,6 +40,9 @@ class KnownCustomer:
     name: str
     phone: str
     opted_out: bool = False
+    # The desk's numbers they are opted out from (a STOP blocks the number it was sent to);
+    # None: not known, ``opted_out`` then holds for every number.
+    opted_out_number_ids: frozenset[int] | None = None
 
 
 class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
@@ -206,7 +209,9 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         phone, account = sender_from_wire(number, number["account"])
         contact = contact_for(to, customer.name if customer else "",
                               customer.opted_out if customer else False)
-        return ComposeContext(ticket_id=0, number=phone, account=account, contact=contact)
+        return ComposeContext(ticket_id=0, number=phone, account=account, contact=contact,
+                              opted_out_number_ids=customer.opted_out_number_ids
+                              if customer else None)
 
     # -- keys ---------------------------------------------------------------------------------
 
