@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from textual.widgets._toast import Toast
 from core import queries
 from core.models import now_ms
 from tui.app import InboxApp
-from tui.client import CommandError
+from tui.client import CommandError, RelayClient
 from tui.drafts import KeptDraft, drafts_path, keep_drafts, load_drafts
 from tui.model import TRASH
 from tui.screens.from_picker import FromPicker
@@ -353,3 +354,19 @@ async def test_a_stop_blocks_the_number_it_was_sent_to_in_the_picker_and_on_the_
         await until(pilot, lambda: _sent(desk, "From the toll-free line"), what="sent",
                     timeout=10)
     assert _sent(desk, "From the UK line") == []
+
+
+@pytest.mark.parametrize("read", ["get_trash_retention", "my_timer", "ticket_time"])
+async def test_reads_the_inbox_makes_on_its_own_are_no_work_that_quitting_asks_about(
+        read: str) -> None:
+    """The inbox loads the Trash retention, the timer and a ticket's time by itself: one
+    still on its way when the agent quits is nothing the agent did."""
+    client = RelayClient("ws://127.0.0.1:9/ws", "token")  # never connects: it stays queued
+    asking = asyncio.create_task(client.command(read, ticket_id=1))
+    await asyncio.sleep(0)
+    assert client.unsent() == []
+    asking.cancel()
+    working = asyncio.create_task(client.command("log_time", ticket_id=1, seconds=60))
+    await asyncio.sleep(0)
+    assert [c.name for c in client.unsent()] == ["log_time"]  # work, by contrast
+    working.cancel()
