@@ -9,11 +9,12 @@ replies after a merge still go where each conversation was.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from core import records
+from core import optout, records
 from core.models import Contact
 from core.phones import NotAPhoneNumber, understood
 from core.writes import StoreError, WriteContext, contact_by_id
@@ -21,11 +22,13 @@ from core.writes import StoreError, WriteContext, contact_by_id
 
 @dataclass(frozen=True, slots=True)
 class ContactPhone:
-    """One of a contact's phones and whether it said STOP."""
+    """One of a contact's phones and whether it said STOP (to any of the desk's numbers;
+    ``opted_out_number_ids``: to which)."""
 
     e164: str
     opted_out: bool
     added_at: int
+    opted_out_number_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +44,12 @@ class Merged:
 def phones_of(conn: sqlite3.Connection, contact_id: int) -> tuple[ContactPhone, ...]:
     """The contact's phones, the first one (``contacts.phone``) first."""
     rows = conn.execute(
-        "SELECT p.e164, p.opted_out, p.added_at FROM contact_phones p"
+        "SELECT p.e164, p.opted_out, p.added_at,"
+        f" {optout.opted_out_numbers_sql('p.e164')} FROM contact_phones p"
         " JOIN contacts c ON c.id = p.contact_id WHERE p.contact_id = ?"
         " ORDER BY p.e164 != c.phone, p.added_at, p.e164", (contact_id,))
-    return tuple(ContactPhone(r[0], bool(r[1]), r[2]) for r in rows)
+    return tuple(ContactPhone(r[0], bool(r[1]), r[2], tuple(sorted(json.loads(r[3]))))
+                 for r in rows)
 
 
 def merge_contacts(ctx: WriteContext, keep_id: int, merge_id: int) -> Merged:

@@ -203,6 +203,9 @@ class Ticket:
     last_preview: str = ""
     # The phone this conversation is with (one of the contact's): replies go there.
     customer_phone: str = ""
+    # In the Trash: since when (the retention counts from it) and who put it there.
+    deleted_at: int | None = None
+    deleted_by: int | None = None
 
 
 @dataclass(slots=True)

@@ -195,6 +195,8 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         last_message_at=row["last_message_at"],
         last_preview=row["last_preview"],
         customer_phone=row["customer_phone"],
+        deleted_at=row["deleted_at"],
+        deleted_by=row["deleted_by"],
     )
 
 

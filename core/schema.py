@@ -384,6 +384,34 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (agent_id, command_id, ticket_id)
     ) WITHOUT ROWID;
     """,
+    # 12 (issue 10, loose ends): who moved a ticket to the Trash (the Trash view says
+    # "deleted 3d ago by Dana"; NULL for tickets deleted before this version); and which
+    # tickets each remembered command result speaks of, so purging a ticket scrubs the
+    # results that still hold its words (core.trash); the results kept before this
+    # version are linked by the ticket ids their JSON names
+    """
+    ALTER TABLE tickets ADD COLUMN deleted_by INTEGER REFERENCES agents(id);
+    -- Opt-out is judged per (customer phone, business number) from the audit trail (core.optout).
+    CREATE INDEX opt_out_changes_by_phone ON opt_out_changes(phone, id);
+    CREATE TABLE command_result_tickets (
+        ticket_id  INTEGER NOT NULL,
+        agent_id   INTEGER NOT NULL,
+        command_id TEXT    NOT NULL,
+        PRIMARY KEY (ticket_id, agent_id, command_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO command_result_tickets(ticket_id, agent_id, command_id)
+        SELECT ticket_id, agent_id, command_id FROM (
+            SELECT json_extract(result, '$.ticket_id') AS ticket_id, agent_id, command_id
+                FROM command_results WHERE json_valid(result)
+            UNION ALL
+            SELECT json_extract(result, '$.ticket.id'), agent_id, command_id
+                FROM command_results WHERE json_valid(result)
+            UNION ALL
+            SELECT json_extract(result, '$.id'), agent_id, command_id
+                FROM command_results
+                WHERE json_valid(result) AND json_extract(result, '$.contact_id') IS NOT NULL
+        ) WHERE typeof(ticket_id) = 'integer';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

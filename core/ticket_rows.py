@@ -7,11 +7,12 @@ show the same columns; both read them from here.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from core import records
+from core import optout, records
 from core.models import Ticket, TicketStatus
 
 T = TypeVar("T")
@@ -52,6 +53,9 @@ class TicketRow:
     # The newest reply's id and status: the list flags a ticket whose last reply failed.
     last_reply_id: int | None = None
     last_reply_status: str | None = None
+    # The desk's numbers the ticket's phone is opted out from (a STOP blocks the number it was
+    # sent to); ``contact_opted_out`` says it for the ticket's own number.
+    contact_opted_out_number_ids: tuple[int, ...] = ()
     # In a search: which readings of the text found it ("number", "name", "phone", "email",
     # "tag", "messages"), so the search box can say why it is there.
     matched: tuple[str, ...] = ()
@@ -104,8 +108,7 @@ LAST_REPLY_ID = (
 )
 TICKET_COLUMNS = (
     "t.*, c.name AS contact_name, t.customer_phone AS contact_phone, "
-    "(SELECT p.opted_out FROM contact_phones p WHERE p.e164 = t.customer_phone)"
-    " AS contact_opted_out, "
+    f"{optout.opted_out_numbers_sql('t.customer_phone')} AS contact_opted_out_number_ids, "
     "c.email AS contact_email, "
     f"{LAST_REPLY_ID} AS last_reply_id, "
     f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status"
@@ -113,11 +116,13 @@ TICKET_COLUMNS = (
 
 
 def ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:
+    blocked = sorted(json.loads(row["contact_opted_out_number_ids"] or "[]"))
     return TicketRow(
         ticket=records.ticket_from_row(row),
         contact_name=row["contact_name"],
         contact_phone=row["contact_phone"],
-        contact_opted_out=bool(row["contact_opted_out"]),
+        contact_opted_out=row["number_id"] in blocked,
+        contact_opted_out_number_ids=tuple(blocked),
         last_reply_id=row["last_reply_id"],
         last_reply_status=row["last_reply_status"],
         matched=matched,

@@ -5,7 +5,9 @@ with its status, agent, group, tags and thread untouched. Purging removes
 everything the ticket held: its messages and notes (and with them their
 full-text entries and media references), its time entries, and the ticket
 itself; the event log keeps its sequence (clients resume by it) but loses
-the purged tickets' words, so no body outlives the purge there either.
+the purged tickets' words, and so do the remembered command results that spoke of
+them, so no body outlives the purge there either. Their media files go after the
+commit (server/media_sweep.py), once nothing else names them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ MAX_TICKETS_PER_COMMAND = 1000
 # Replies the outbox still holds: their ticket waits in the Trash until Twilio has them.
 _IN_FLIGHT = ("queued", "sending")
 _PURGED_PAYLOAD = '{"purged":true}'
+#: What a remembered command result becomes once a ticket it spoke of is purged.
+PURGED_RESULT = '{"purged_ticket":true}'
 
 
 def _distinct(ticket_ids: Iterable[int]) -> list[int]:
@@ -34,9 +38,11 @@ def _distinct(ticket_ids: Iterable[int]) -> list[int]:
     return ids
 
 
-def delete_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
-    """Move tickets to the Trash; return those that moved (already there: left as they are)."""
-    return _set_deleted(ctx, _distinct(ticket_ids), deleted=True)
+def delete_tickets(ctx: WriteContext, ticket_ids: Iterable[int],
+                   by: int | None = None) -> list[int]:
+    """Move tickets to the Trash (``by``: the agent, shown there); return those that moved
+    (already there: left as they are)."""
+    return _set_deleted(ctx, _distinct(ticket_ids), deleted=True, by=by)
 
 
 def restore_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
@@ -44,13 +50,15 @@ def restore_tickets(ctx: WriteContext, ticket_ids: Iterable[int]) -> list[int]:
     return _set_deleted(ctx, _distinct(ticket_ids), deleted=False)
 
 
-def _set_deleted(ctx: WriteContext, ids: list[int], *, deleted: bool) -> list[int]:
+def _set_deleted(ctx: WriteContext, ids: list[int], *, deleted: bool,
+                 by: int | None = None) -> list[int]:
     tickets = [ticket_by_id(ctx.conn, ticket_id) for ticket_id in ids]  # all exist, or none move
     moved = [ticket.id for ticket in tickets if ticket.deleted != deleted]
     for ticket_id in moved:
-        # Only the flag and when: status, agent, tags, unread and updated_at stay as they were.
-        ctx.conn.execute("UPDATE tickets SET deleted = ?, deleted_at = ? WHERE id = ?",
-                         (int(deleted), ctx.now if deleted else None, ticket_id))
+        # Only the flag, when and by whom: status, agent, tags, unread and updated_at stay.
+        ctx.conn.execute(
+            "UPDATE tickets SET deleted = ?, deleted_at = ?, deleted_by = ? WHERE id = ?",
+            (int(deleted), ctx.now if deleted else None, by if deleted else None, ticket_id))
         ticket = ticket_by_id(ctx.conn, ticket_id)
         ctx.emit("ticket.updated", ticket_id,
                  {"ticket": records.to_wire(ticket), "changed": ["deleted"]})
@@ -93,9 +101,21 @@ def _purge(ctx: WriteContext, ids: list[int]) -> list[int]:
     conn.execute(f"DELETE FROM running_timers WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"UPDATE events SET payload = ? WHERE ticket_id IN ({marks})",
                  (_PURGED_PAYLOAD, *ids))
+    _scrub_results(conn, ids, marks)
     conn.execute(f"DELETE FROM tickets WHERE id IN ({marks})", ids)
     ctx.emit("tickets.purged", None, {"ticket_ids": ids})
     return ids
+
+
+def _scrub_results(conn: sqlite3.Connection, ids: list[int], marks: str) -> None:
+    """Remembered answers about the purged tickets lose their words but stay remembered:
+    a command resent under the same id is told its ticket was purged, never redone (a
+    dropped record would let a resent start_conversation open the ticket again)."""
+    conn.execute(
+        "UPDATE command_results SET result = ? WHERE (agent_id, command_id) IN"
+        " (SELECT agent_id, command_id FROM command_result_tickets"
+        f" WHERE ticket_id IN ({marks}))", (PURGED_RESULT, *ids))
+    conn.execute(f"DELETE FROM command_result_tickets WHERE ticket_id IN ({marks})", ids)
 
 
 def retention_days(conn: sqlite3.Connection) -> int | None:

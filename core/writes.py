@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import contact_rules, fields, records
+from core import contact_rules, fields, optout, records
 from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
@@ -414,39 +414,54 @@ def set_opt_out(
     phone: str | None = None,
 ) -> Contact:
     """Change one of a contact's phones' opt-out state (``phone``, or the contact's first)
-    and write the change to its audit trail. Each phone keeps its own: a merged contact's
-    STOP from one phone leaves the other reachable. ``contacts.opted_out`` follows the
-    first phone's."""
+    for ``number_id`` (None: every number) and write the change to its audit trail.
+
+    Twilio applies a STOP to the number it was sent to, and a merged contact's STOP from one
+    phone leaves the other reachable, so the state is per (phone, number) (core.optout).
+    ``contact_phones.opted_out`` says whether the phone is opted out from any number, and
+    ``contacts.opted_out`` the same for the contact's first phone.
+    """
     contact = contact_by_id(ctx.conn, contact_id)
     phone = phone or contact.phone
     row = _one(ctx.conn, "SELECT opted_out FROM contact_phones WHERE e164 = ? AND"
                " contact_id = ?", (phone, contact_id))
     if row is None:
         raise NotFound(f"{phone} is not a phone of contact {contact_id}")
-    if bool(row["opted_out"]) == opted_out:
+    before = bool(row["opted_out"]) if number_id is None \
+        else optout.opted_out_from(ctx.conn, phone, number_id)
+    if before == opted_out:
         return contact
-    ctx.conn.execute("UPDATE contact_phones SET opted_out = ? WHERE e164 = ?", (opted_out, phone))
-    if phone == contact.phone:
-        ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?",
-                         (opted_out, contact_id))
-        contact.opted_out = opted_out
     ctx.conn.execute(
         "INSERT INTO opt_out_changes(contact_id, opted_out, source, number_id, at, phone)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (contact_id, opted_out, source, number_id, ctx.now, phone),
     )
+    blocked = optout.opted_out_number_ids(ctx.conn, phone)
+    anywhere = bool(blocked) or (opted_out and number_id is None)
+    ctx.conn.execute("UPDATE contact_phones SET opted_out = ? WHERE e164 = ?", (anywhere, phone))
+    if phone == contact.phone:
+        ctx.conn.execute("UPDATE contacts SET opted_out = ? WHERE id = ?",
+                         (anywhere, contact_id))
+        contact.opted_out = anywhere
     ctx.emit("contact.updated", None, {"contact": records.to_wire(contact), "source": source,
-                                       "phone": phone, "phone_opted_out": opted_out})
+                                       "phone": phone, "phone_opted_out": anywhere,
+                                       "number_id": number_id,
+                                       "opted_out_number_ids": blocked})
     return contact
 
 
-def contact_at_phone(conn: sqlite3.Connection, contact_id: int, phone: str) -> Contact:
-    """The contact as reached at one of their phones: that phone and its own STOP state,
-    which is what a reply to a ticket with that phone is judged by."""
+def contact_at_phone(conn: sqlite3.Connection, contact_id: int, phone: str,
+                     number_id: int | None = None) -> Contact:
+    """The contact as reached at one of their phones, from ``number_id`` if given: that
+    phone and its own STOP state for that number (for any number without one), which is
+    what a reply to a ticket with that phone is judged by."""
     contact = contact_by_id(conn, contact_id)
     row = _one(conn, "SELECT opted_out FROM contact_phones WHERE e164 = ?", (phone,))
     contact.phone = phone
-    contact.opted_out = bool(row["opted_out"]) if row is not None else contact.opted_out
+    if number_id is not None:
+        contact.opted_out = optout.opted_out_from(conn, phone, number_id)
+    elif row is not None:
+        contact.opted_out = bool(row["opted_out"])
     return contact
 
 
@@ -801,12 +816,21 @@ def save_setting(ctx: WriteContext, key: str, value: str) -> None:
 
 
 def remember_result(ctx: WriteContext, agent_id: int, command_id: str, result: str) -> None:
-    """Keep a command's answer so the same command id is answered, never redone."""
+    """Keep a command's answer so the same command id is answered, never redone.
+
+    The tickets the command's events concern are noted with it: purging one of them
+    scrubs this answer too (core.trash), since it may hold the ticket's words.
+    """
     ctx.conn.execute(
         "INSERT OR IGNORE INTO command_results(agent_id, command_id, result, at)"
         " VALUES (?, ?, ?, ?)",
         (agent_id, command_id, result, ctx.now),
     )
+    ctx.conn.executemany(
+        "INSERT OR IGNORE INTO command_result_tickets(ticket_id, agent_id, command_id)"
+        " VALUES (?, ?, ?)",
+        [(ticket_id, agent_id, command_id)
+         for ticket_id in sorted({e.ticket_id for e in ctx.events if e.ticket_id is not None})])
 
 
 # --- ticket work ----------------------------------------------------------------------
@@ -842,7 +866,7 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     ``by`` is the agent making the change (None: the desk itself); the event keeps it and
     the fields' values before, for the ticket's activity history. Custom field values are
     checked against the admin's definitions, and resolving (or closing) is refused while a
-    field required to resolve is empty, naming them.
+    field required to resolve is empty, naming them. Moving it to the Trash keeps ``by``.
     """
     unknown = set(changes) - _TICKET_FIELDS
     if unknown:
@@ -856,6 +880,7 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
         values["custom_fields"] = json.dumps(custom, sort_keys=True)
     if "deleted" in values:  # the Trash keeps when, for the admin's retention
         values["deleted_at"] = ctx.now if values["deleted"] else None
+        values["deleted_by"] = by if values["deleted"] else None
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)

@@ -24,6 +24,7 @@ from core.protocol import COMMANDS, Command
 from core.sms import analyze, as_sent
 from core.store import Store
 from core.tickets import subject_from_body
+from core.trash import PURGED_RESULT
 from core.writes import WriteContext
 from server.media import path_of, store_bytes
 
@@ -113,7 +114,15 @@ QUEUES_A_MESSAGE = frozenset({"reply", "retry_reply", "start_conversation"})
 async def answered(ctx: Context, command: Command) -> Any | None:
     """The remembered result of a command already carried out under this id, if any."""
     remembered = await ctx.store.read(queries.remembered_result, ctx.agent.id, command.id)
-    return None if remembered is None else json.loads(remembered)
+    return None if remembered is None else _recalled(remembered)
+
+
+def _recalled(remembered: str) -> Any:
+    """A remembered answer; one scrubbed by a purge says so instead of being redone."""
+    if remembered == PURGED_RESULT:
+        raise CommandRefused("not_found", "done already; its ticket has since been purged "
+                                          "from the Trash")
+    return json.loads(remembered)
 
 
 async def write_once(ctx: Context, command: Command, change: Callable[[WriteContext], Any]) -> Any:
@@ -121,7 +130,7 @@ async def write_once(ctx: Context, command: Command, change: Callable[[WriteCont
     def once(wctx: WriteContext) -> Any:
         again = queries.remembered_result(wctx.conn, ctx.agent.id, command.id)
         if again is not None:  # a twin of this command committed in the meantime
-            return json.loads(again)
+            return _recalled(again)
         value = records.to_wire(change(wctx))
         writes.remember_result(wctx, ctx.agent.id, command.id, json.dumps(value))
         return value
@@ -295,7 +304,9 @@ def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
     ticket = writes.ticket_by_id(wctx.conn, ticket_id)
     number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(wctx.conn, number.account_id)
-    contact = writes.contact_at_phone(wctx.conn, ticket.contact_id, ticket.customer_phone)
+    # A STOP blocks the number it was sent to, from the phone that sent it (core.optout).
+    contact = writes.contact_at_phone(wctx.conn, ticket.contact_id, ticket.customer_phone,
+                                      number.id)
     verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
                         body=body, attachments=media)
     if not verdict.ok:

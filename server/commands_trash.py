@@ -10,13 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from core import trash
+from core.protocol import Command
 from core.writes import WriteContext
-from server.commands import Context, _direct, _recorded
+from server.commands import Context, _direct, _recorded, _staged, answered, write_once
+from server.media_sweep import sweep_media
 
 
 @_recorded("delete_tickets")
 def _delete_tickets(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    return lambda w: {"deleted": trash.delete_tickets(w, args["ticket_ids"])}
+    return lambda w: {"deleted": trash.delete_tickets(w, args["ticket_ids"], by=ctx.agent.id)}
 
 
 @_recorded("restore_tickets")
@@ -24,9 +26,15 @@ def _restore_tickets(ctx: Context, args: dict[str, Any]) -> Callable[[WriteConte
     return lambda w: {"restored": trash.restore_tickets(w, args["ticket_ids"])}
 
 
-@_recorded("empty_trash")
-def _empty_trash(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    return lambda w: {"purged": trash.empty_trash(w)}
+@_staged("empty_trash")  # keeps its own record: files go only after the commit
+async def _empty_trash(ctx: Context, command: Command) -> Any:
+    """Purge, and once that committed, remove the media files nothing names any more."""
+    done = await answered(ctx, command)
+    if done is not None:
+        return done
+    purged = await write_once(ctx, command, lambda w: {"purged": trash.empty_trash(w)})
+    await sweep_media(ctx.store, ctx.media_dir)
+    return purged
 
 
 @_direct("get_trash_retention")

@@ -70,10 +70,16 @@ def download(url: str, *, account_sid: str, auth_token: str) -> tuple[bytes, str
 
 
 def store_bytes(folder: Path, data: bytes) -> str:
-    """Keep ``data`` under its sha256 (the same file is kept once); return the hash."""
+    """Keep ``data`` under its sha256 (the same file is kept once); return the hash.
+
+    A file already there gets a fresh time: it is about to be named again, and the media
+    sweep (server/media_sweep.py) leaves recent files alone until their message commits.
+    """
     digest = hashlib.sha256(data).hexdigest()
     path = folder / digest[:2] / digest
-    if not path.exists():
+    try:
+        os.utime(path)
+    except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
         with open(partial, "wb") as out:

@@ -96,7 +96,7 @@ async def running_relay(
                         rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")
-        keeping = asyncio.create_task(keep_trash(store), name="trash keeper")
+        keeping = asyncio.create_task(keep_trash(store, paths.media), name="trash keeper")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import CUSTOMER, Desk
 
-from core import queries, writes
+from core import optout, queries, writes
 from core.models import Contact
 from core.optout import Keyword, keyword_in
 from core.queries import TicketFilter
@@ -150,12 +150,27 @@ async def test_other_texts_change_nothing(desk: Desk, body: str) -> None:
     assert await desk.store.read(queries.opt_out_history, contact.id) == []
 
 
-async def test_opt_out_is_per_contact_not_per_number(desk: Desk) -> None:
+async def test_opt_out_is_per_business_number_as_twilio_applies_it(desk: Desk) -> None:
+    """A STOP to one of the desk's numbers blocks that number, not the others (Twilio's
+    Advanced Opt-Out is per sender); a second STOP to the other number blocks it too."""
     await desk.inbound("STOP", to=desk.us.e164)
     result = await desk.inbound("hello", to=desk.uk.e164)
-    assert (await _contact(desk)).opted_out
+    contact = await _contact(desk)
+    assert contact.opted_out  # from at least one number
+    blocked = await desk.store.read(optout.opted_out_number_ids, contact.phone)
+    assert blocked == [desk.us.id]
+    assert not await desk.store.read(optout.opted_out_from, contact.phone, desk.uk.id)
     rows = (await desk.store.read(queries.list_tickets, TicketFilter())).items
-    assert {r.ticket.id: r.contact_opted_out for r in rows}[result.ticket.id]
+    row = next(r for r in rows if r.ticket.id == result.ticket.id)
+    assert not row.contact_opted_out and row.contact_opted_out_number_ids == (desk.us.id,)
+    await desk.inbound("STOP", to=desk.uk.e164)  # logged, though the contact was opted out
+    assert await desk.store.read(optout.opted_out_number_ids, contact.phone) == sorted(
+        [desk.us.id, desk.uk.id])
+    await desk.inbound("START", to=desk.us.e164)
+    assert await desk.store.read(optout.opted_out_number_ids, contact.phone) == [desk.uk.id]
+    assert (await _contact(desk)).opted_out
+    await desk.inbound("START", to=desk.uk.e164)
+    assert not (await _contact(desk)).opted_out
 
 
 async def test_agent_opt_out_is_audited(desk: Desk) -> None:
@@ -175,3 +190,24 @@ async def test_agent_opt_out_is_audited(desk: Desk) -> None:
         (False, "agent:carol", desk.us.id),
     ]
     assert history[0].at <= history[1].at
+
+
+async def test_opt_out_is_per_phone_and_number_for_a_person_with_two_phones(desk: Desk) -> None:
+    """A STOP from one of a person's phones to one number blocks that pair only: their other
+    phone is still reachable from that number, and the first from the desk's other number."""
+    from core import contacts
+
+    home, work = CUSTOMER, "+12025550177"
+    await desk.inbound("hello", from_=home, to=desk.us.e164)
+    person = await _contact(desk)
+    await desk.store.write(contacts.add_phone, person.id, work)
+    await desk.inbound("STOP", from_=home, to=desk.us.e164)
+    assert await desk.store.read(optout.opted_out_number_ids, home) == [desk.us.id]
+    assert await desk.store.read(optout.opted_out_number_ids, work) == []
+    phones = {p.e164: p for p in await desk.store.read(contacts.phones_of, person.id)}
+    assert phones[home].opted_out and phones[home].opted_out_number_ids == (desk.us.id,)
+    assert not phones[work].opted_out and phones[work].opted_out_number_ids == ()
+    at_work = await desk.store.read(writes.contact_at_phone, person.id, work, desk.us.id)
+    at_home = await desk.store.read(writes.contact_at_phone, person.id, home, desk.us.id)
+    home_uk = await desk.store.read(writes.contact_at_phone, person.id, home, desk.uk.id)
+    assert (at_home.opted_out, at_work.opted_out, home_uk.opted_out) == (True, False, False)

@@ -153,3 +153,24 @@ async def test_a_ticket_deleted_through_set_ticket_ages_in_the_trash_too(
     assert deleted_at is not None
     assert await purge_expired_once(store, clock=lambda: deleted_at + 7 * trash.DAY_MS) == \
         [ids[1]]
+
+
+async def test_the_trash_keeps_who_deleted_each_ticket_and_forgets_it_on_restore(
+        relay: Harness) -> None:
+    ids = await _three_tickets(relay)
+    async with relay.agent() as bo, relay.agent(token=relay.admin_token) as ada:
+        await bo.until("caught_up")
+        me = {a["name"]: a["id"] for a in (await bo.command("list_agents"))["result"]}
+        await bo.command("delete_tickets", ticket_ids=[ids[0]])
+        await ada.command("set_ticket", ticket_id=ids[1], deleted=True)
+        trashed = {row["ticket"]["id"]: row["ticket"] for row in
+                   (await bo.command("list_tickets", deleted=True))["result"]["items"]}
+        assert trashed[ids[0]]["deleted_by"] == me["Bo"]
+        assert trashed[ids[1]]["deleted_by"] == me["Ada"]
+        assert trashed[ids[0]]["deleted_at"] is not None
+        events = await relay.relay.store.read(queries.events_after, 0)
+        told = [e for e in events if e.kind == "ticket.updated" and e.ticket_id == ids[0]]
+        assert told[-1].payload["ticket"]["deleted_by"] == me["Bo"]  # live, for every inbox
+        await bo.command("restore_tickets", ticket_ids=[ids[0]])
+    back = await relay.relay.store.read(queries.ticket, ids[0])
+    assert back is not None and (back.deleted_by, back.deleted_at) == (None, None)

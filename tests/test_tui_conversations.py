@@ -110,7 +110,8 @@ def _visible_lines(thread: ThreadView) -> list[str]:
 
 async def test_a_new_conversation_with_a_customer_who_opted_out_is_refused_before_sending(
         desk: LiveDesk) -> None:
-    """Typed by name, a known customer is found; their STOP is known, so no number may."""
+    """Typed by name, a known customer is found; their STOP to the toll-free number is known,
+    so that number may not text them (Twilio blocks the number the STOP was sent to)."""
     await desk.text("STOP", from_="+12015550123")
     store = desk.relay.store
     contact = next(iter((await store.read(queries.list_tickets)).items))
@@ -126,7 +127,16 @@ async def test_a_new_conversation_with_a_customer_who_opted_out_is_refused_befor
         await pilot.press(*"kim", "enter", *"Hello again")
         await until(pilot, lambda: screen.to == "+12015550123", "Kim's number")
         assert "Kim Park" in str(screen.query_one("#nc-understood").render())
-        assert screen.sender is not None and 21610 in [r.code for r in screen.sender.refusals]
+        verdicts = {v.context.number.e164: v for v in screen._verdicts}
+        assert 21610 in [r.code for r in verdicts[US_TOLL_FREE].refusals]
+        assert 21610 not in [r.code for r in verdicts[UK_LONG_CODE].refusals]
+        assert screen.sender is not None and screen.sender.context.number.e164 != US_TOLL_FREE
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: isinstance(app.screen, FromPicker), "the From picker")
+        await pilot.press(*"550100", "enter")  # the toll-free number, which got the STOP
+        await until(pilot, lambda: screen.sender is not None
+                    and screen.sender.context.number.e164 == US_TOLL_FREE, "the STOPped line")
         await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
         assert app.screen is screen
     assert await store.read(queries.count_tickets) == 1

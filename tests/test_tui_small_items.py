@@ -87,24 +87,6 @@ async def test_tags_show_in_the_thread_title_and_the_list(desk: LiveDesk) -> Non
                     what="the tags column")
 
 
-async def test_toasts_never_cover_the_composer(desk: LiveDesk) -> None:
-    from textual.widgets._toast import Toast
-
-    await desk.text("hello")
-    app = InboxApp(desk.config())
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await rows(pilot, app, 1)
-        await pilot.press("enter", "r", *"Hi")
-        composer = app.inbox.composer
-        await until(pilot, lambda: composer.context is not None, what="the composer")
-        for n in range(3):
-            app.notify(f"toast {n}", timeout=30)
-        await pilot.pause(0.2)
-        toasts = [t.region for t in app.screen.query(Toast)]
-        assert toasts
-        assert all(not t.overlaps(composer.region) for t in toasts)
-
-
 async def test_a_failed_reply_is_flagged_in_the_list_and_R_sends_it_again_once(
         desk: LiveDesk) -> None:
     unreachable = "+13125550164"

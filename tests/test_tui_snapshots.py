@@ -246,6 +246,9 @@ class CannedClient(RelayClient):
     def _list_numbers(self, args: dict[str, Any]) -> Any:
         return NUMBERS
 
+    def _get_trash_retention(self, args: dict[str, Any]) -> Any:
+        return {"days": 30}
+
     def _view(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         found = [t for t in self.tickets.values() if _matches(t, args)]
         return sorted(found, key=lambda t: (t["last_message_at"], t["id"]), reverse=True)

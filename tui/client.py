@@ -54,7 +54,7 @@ FATAL_CODES = frozenset({"unauthorized", "bad_version", "disabled"})
 NOT_WORK = frozenset({
     "list_tickets", "count_tickets", "get_thread", "fetch_media", "upload_media", "search",
     "list_groups", "list_agents", "list_numbers", "list_accounts", "check_account",
-    "troubleshoot", "mark_read",
+    "troubleshoot", "mark_read", "get_trash_retention", "my_timer", "ticket_time",
 })
 
 

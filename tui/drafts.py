@@ -31,6 +31,9 @@ class KeptDraft:
     # have reached the relay before the answer was lost: sent again under the same id,
     # the relay answers from its record instead of sending it a second time.
     command_id: str = ""
+    # The desk's number the agent chose to send it from (the From picker); None: the
+    # ticket's own. Restored with the draft, so it goes out from the same number.
+    from_number_id: int | None = None
 
 
 def drafts_path(data_dir: Path | None = None) -> Path:
@@ -49,9 +52,15 @@ def load_drafts(path: Path) -> list[KeptDraft]:
         if isinstance(item, dict) and isinstance(item.get("ticket_id"), int) \
                 and item.get("mode") in ("reply", "note") and isinstance(item.get("body"), str):
             command_id = item.get("command_id")
+            sender = item.get("from_number_id")
             kept.append(KeptDraft(item["ticket_id"], item["mode"], item["body"],
-                                  command_id if isinstance(command_id, str) else ""))
+                                  command_id if isinstance(command_id, str) else "",
+                                  sender if _is_id(sender) else None))
     return kept
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def save_drafts(path: Path, drafts: list[KeptDraft]) -> None:
@@ -61,7 +70,8 @@ def save_drafts(path: Path, drafts: list[KeptDraft]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = json.dumps([{"ticket_id": d.ticket_id, "mode": d.mode, "body": d.body,
-                        "command_id": d.command_id} for d in drafts],
+                        "command_id": d.command_id, "from_number_id": d.from_number_id}
+                       for d in drafts],
                       ensure_ascii=False, indent=1)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".drafts-", suffix=".tmp")
     try:

@@ -127,6 +127,8 @@ class Directory:
     agents: dict[int, dict[str, Any]] = field(default_factory=dict)
     numbers: dict[int, dict[str, Any]] = field(default_factory=dict)
     accounts: dict[int, dict[str, Any]] = field(default_factory=dict)  # sending rules only
+    # Days a ticket stays in the Trash before the relay purges it; None: until emptied.
+    trash_retention_days: int | None = None
 
     def group(self, group_id: int | None) -> str:
         if group_id is None:
@@ -173,6 +175,8 @@ class Directory:
                 or self.numbers.get(number["id"], {}).get("account")
             self.numbers[number["id"]] = {**number, "account": account} \
                 if "account" not in number and account else number
+        elif kind == "trash.retention_set":
+            self.trash_retention_days = payload.get("days")
         else:
             return False
         return True
@@ -187,6 +191,17 @@ class Directory:
 
 #: What a search can match, in the order the search box names them (docs/protocol.md).
 MATCH_KINDS = ("number", "name", "phone", "email", "tag", "messages")
+
+
+def opt_out_fields(ticket: dict[str, Any], contact: dict[str, Any],
+                   blocked: list[int] | None) -> dict[str, Any]:
+    """A row's opt-out, per business number (a STOP blocks the number it was sent to): for
+    the ticket's own number, and the list of every number the contact is opted out from.
+    An event without the list (an older relay) says it for the contact as a whole."""
+    if blocked is None:
+        return {"contact_opted_out": bool(contact.get("opted_out"))}
+    return {"contact_opted_out": ticket.get("number_id") in blocked,
+            "contact_opted_out_number_ids": list(blocked)}
 
 
 class TicketListModel:
@@ -213,6 +228,11 @@ class TicketListModel:
         self._loading: asyncio.Task[None] | None = None
         self._recount: asyncio.TimerHandle | None = None
         self._wanted: tuple[int, int] = (0, 0)
+
+    @property
+    def in_trash(self) -> bool:
+        """Whether the view is the Trash: the list then shows who deleted what, and when."""
+        return self.view.deleted
         self.error: str | None = None  # the last load error, in words
         self.loaded = False  # the current view's first window has arrived
         self._early: list[dict[str, Any]] = []  # events that came while it was on its way
@@ -608,13 +628,15 @@ def with_contact(row: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]
     phone = row.get("contact_phone") or contact.get("phone", "")
     changed = {**row, "ticket": {**row["ticket"], "contact_id": contact.get("id")},
                "contact_name": contact.get("name", ""), "contact_phone": phone}
-    if "phone" in payload:  # a STOP or START from one phone
+    if "phone" in payload:  # a STOP or START from one phone, for one number or all
         if payload["phone"] == phone:
-            changed["contact_opted_out"] = bool(payload.get("phone_opted_out"))
+            changed.update(opt_out_fields(row["ticket"], {"opted_out": payload.get(
+                "phone_opted_out")}, payload.get("opted_out_number_ids")))
     elif "phones" in payload:
         for known in payload["phones"]:
             if known.get("e164") == phone:
-                changed["contact_opted_out"] = bool(known.get("opted_out"))
+                changed.update(opt_out_fields(row["ticket"], known,
+                                              known.get("opted_out_number_ids")))
     elif phone == contact.get("phone"):
         changed["contact_opted_out"] = bool(contact.get("opted_out"))
     return changed

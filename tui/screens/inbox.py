@@ -43,7 +43,9 @@ from tui.screens.from_picker import FromPicker
 from tui.screens.inbox_canned import CannedActions
 from tui.screens.inbox_contacts import ContactActions
 from tui.screens.inbox_fields import FieldActions
+from tui.screens.inbox_retry import RetryActions
 from tui.screens.inbox_scenarios import ScenarioActions
+from tui.screens.inbox_toasts import ToastPlacement
 from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
 from tui.screens.pickers import (
     AssignScreen,
@@ -58,7 +60,7 @@ from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.details_pane import DetailsPane
 from tui.widgets.header import InboxHeader
 from tui.widgets.thread_view import MediaCache, ThreadView
-from tui.widgets.ticket_list import FAILED_STATUSES, TicketList
+from tui.widgets.ticket_list import TicketList
 from tui.widgets.ticket_title import TicketTitle
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, Screen[None]):
+class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, RetryActions,
+                  ToastPlacement, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -257,6 +260,12 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         self.names.load(groups, agents, numbers)
         await self.switch_view(standard_views(self._agent_id())[0])
         await self._quietly(self._load_my_timer())
+        await self._quietly(self._load_trash_retention())
+
+    async def _load_trash_retention(self) -> None:
+        """When the Trash's tickets will be purged (its list shows the date); then by event."""
+        self.names.trash_retention_days = (await self.command("get_trash_retention"))["days"]
+        self.tickets.refresh_rows()
 
     async def _load_my_timer(self) -> None:
         """The timer runs on the relay: an inbox started again shows it ticking again."""
@@ -592,7 +601,8 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         token = self._sends
         command_id = self._resend_ids.pop((ticket_id, draft.mode, draft.body), "") \
             or f"send-{uuid.uuid4().hex}"
-        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id)
+        self._sending[token] = KeptDraft(ticket_id, draft.mode, draft.body, command_id,
+                                         from_number_id if draft.mode == "reply" else None)
         try:
             await self._send(draft, ticket_id, command_id, from_number_id)
         finally:
@@ -652,7 +662,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
     def action_new_conversation(self) -> None:
         customers = [KnownCustomer(str(row.get("contact_name") or ""),
                                    str(row.get("contact_phone") or ""),
-                                   bool(row.get("contact_opted_out")))
+                                   bool(row.get("contact_opted_out")),
+                                   None if row.get("contact_opted_out_number_ids") is None
+                                   else frozenset(row["contact_opted_out_number_ids"]))
                      for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
         screen = NewConversationScreen(self.names.numbers.values(), customers)
         self.app.push_screen(screen, self._conversation_wanted)
@@ -663,12 +675,21 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
 
     @work(group="send")
     async def start_conversation(self, wanted: dict[str, Any]) -> None:
-        """One command, one id: resent after a reconnect, the relay makes one ticket."""
+        """One command, one id: resent after a reconnect, the relay makes one ticket.
+        Its files are uploaded first, as a reply's are, and named by their sha256."""
+        args = {key: value for key, value in wanted.items() if key != "attachments"}
         try:
+            media = [await self._upload(item) for item in wanted.get("attachments") or ()]
+            if media:
+                args["media"] = media
             started = await self.command("start_conversation",
-                                         command_id=f"start-{uuid.uuid4().hex}", **wanted)
+                                         command_id=f"start-{uuid.uuid4().hex}", **args)
         except CommandError as error:
             self.notify(str(error), title="Not started", severity="error", timeout=8)
+            return
+        except OSError as error:
+            self.notify(f"Could not read the attachment: {error}", title="Not started",
+                        severity="error", timeout=8)
             return
         ticket = started["ticket"]
         self.notify(f"Ticket #{ticket['id']} started with {wanted['to']}.", timeout=5)
@@ -678,7 +699,8 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
     def unsent_work(self) -> UnsentWork:
         """What quitting now would lose: typed text, replies and notes on their way, actions."""
         composer = self.composer if self.showing else None
-        typed = [KeptDraft(ticket_id, mode, text)
+        typed = [KeptDraft(ticket_id, mode, text, "", self.chosen_senders.get(ticket_id)
+                           if mode == "reply" else None)
                  for ticket_id, mode, text in (composer.unsent_drafts() if composer else [])]
         actions = [c for c in self.client.unsent() if c.name not in ("reply", "add_note")]
         return UnsentWork(typed=typed, sending=list(self._sending.values()), actions=actions)
@@ -706,6 +728,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
                                                           draft.body):
                 if draft.command_id:
                     self._resend_ids[(ticket_id, draft.mode, draft.body)] = draft.command_id
+                if draft.from_number_id is not None:  # from the number it was written for
+                    self.chosen_senders[ticket_id] = draft.from_number_id
+                    self._refresh_compose_context()
                 self.notify(f"The {draft.mode} you kept when you quit is back in the composer."
                             + (" It may have reached the relay already: sent unchanged, it"
                                " still goes out only once." if draft.command_id else ""),
@@ -790,33 +815,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
                         for tag in row["ticket"].get("tags") or []})
         self._pick(TagsScreen(list(ticket.get("tags") or []), known),
                    lambda tags: self._set_on_targets("tag", tags=tags))
-
-    def _failed_reply(self) -> int | None:
-        """The id of the failed newest reply of the ticket an action would apply to."""
-        row = self.tickets.current() if self.focused is not self.thread else None
-        if row is None and self.open_row is not None:
-            index = self.model.index_of(self.open_row["ticket"]["id"])
-            row = self.model.row(index) if index is not None else None
-        if row is None or row.get("last_reply_status") not in FAILED_STATUSES:
-            return None
-        return row.get("last_reply_id")
-
-    def action_retry_failed(self) -> None:
-        """Send the failed reply again, as a new message through the same checks."""
-        message_id = self._failed_reply()
-        if message_id is None:
-            self.notify("The newest reply here did not fail.", timeout=3)
-            return
-        self._retry(message_id)
-
-    @work(group="act")
-    async def _retry(self, message_id: int) -> None:
-        try:
-            await self.command("retry_reply", message_id=message_id)
-        except CommandError as error:
-            self.notify(str(error), title="Could not retry", severity="error")
-            return
-        self.notify("Sending the failed reply again.", timeout=3)
 
     def action_mark_unread(self) -> None:
         targets = self._targets()
@@ -925,7 +923,8 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
             self.notify(str(error), title="Could not load the time", severity="error")
             return
         self._pick(ChoiceScreen(time_log.log_title(ticket_id, time),
-                                time_log.log_options(ticket_id, time, self.names)),
+                                time_log.log_options(ticket_id, time, self.names,
+                                                     self.client.agent or {})),
                    lambda chosen: self._time_entry_chosen(ticket_id, chosen))
 
     def _time_entry_chosen(self, ticket_id: int, chosen: Any) -> None:
@@ -934,7 +933,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
                                         validate=time_log.duration_problem),
                        lambda text: self._ask_note(ticket_id, parse_duration(text)))
         elif not time_log.may_change(chosen, self.client.agent or {}):
-            self.notify("Only its agent (or an admin) may change this entry.", timeout=4)
+            who = self.names.agent(chosen.get("agent_id"))
+            self.notify(f"This is {who}'s entry: only {who} (or an admin) may change it.",
+                        title="View only", timeout=5)
         else:
             self._pick(ChoiceScreen(time_log.entry_label(chosen, self.names),
                                     time_log.entry_actions(chosen)),

@@ -4,7 +4,9 @@ The number is typed in any format and read in the sending number's country (the 
 understood and its country are shown as the agent types), or found among the customers
 the inbox knows by typing part of a name. The sender is suggested by tui.senders and can
 be changed with ctrl+f (the From picker); the draft is judged live by core.preflight, as
-the relay will judge it again. Returns ``{"to", "from_number_id", "body"}`` or None.
+the relay will judge it again. Files go with it as in the composer (ctrl+t, ctrl+r), refused
+with the reason while the sender is an SMS-only number. Returns ``{"to", "from_number_id",
+"body", "attachments"}`` (the files still local: the inbox uploads them) or None.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from core.sms import analyze
 from tui.screens.from_picker import FromPicker
 from tui.screens.pickers import matches
 from tui.senders import SenderVerdict, contact_for, judge_senders
-from tui.widgets.composer import ComposeContext, sender_from_wire
+from tui.widgets.composer import AttachFile, ComposeContext, PendingFile, sender_from_wire
+from tui.widgets.send_review import human_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class KnownCustomer:
     name: str
     phone: str
     opted_out: bool = False
+    # The desk's numbers they are opted out from (a STOP blocks the number it was sent to);
+    # None: not known, ``opted_out`` then holds for every number.
+    opted_out_number_ids: frozenset[int] | None = None
 
 
 class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
@@ -47,6 +53,9 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         Binding("ctrl+s", "send", "Send", id="new_conversation.send", priority=True),
         Binding("ctrl+f", "choose_sender", "Choose From", id="new_conversation.choose_sender",
                 priority=True),
+        Binding("ctrl+t", "attach", "Attach", id="new_conversation.attach", priority=True),
+        Binding("ctrl+r", "remove_attachment", "Remove attachment",
+                id="new_conversation.remove_attachment", priority=True),
         Binding("escape", "cancel", "Cancel", id="new_conversation.cancel"),
     ]
 
@@ -59,6 +68,7 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         self._to: str | None = None  # the E.164 understood, once it is one
         self._verdicts: list[SenderVerdict] = []
         self._who = "the customer"
+        self._attachments: tuple[PendingFile, ...] = ()
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="new-conversation-dialog"):
@@ -68,8 +78,10 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
             yield Static(id="nc-from")
             yield TextArea(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
                            id="nc-body")
+            yield Static(id="nc-attachments")
             yield Static(id="nc-verdict")
-            yield Static("ctrl+s send · ctrl+f choose From · esc cancel", classes="nc-hint")
+            yield Static("ctrl+s send · ctrl+f choose From · ctrl+t attach · ctrl+r unattach"
+                         " · esc cancel", classes="nc-hint")
 
     def on_mount(self) -> None:
         self._judge()
@@ -91,6 +103,15 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
             if verdict.number_id == self._chosen_id:
                 return verdict
         return next((v for v in self._verdicts if v.suggested), self._verdicts[0])
+
+    @property
+    def attachments(self) -> tuple[PendingFile, ...]:
+        return self._attachments
+
+    def _show_attachments(self) -> None:
+        lines = [f"+ {item.filename} ({item.content_type}, {human_size(item.size)})"
+                 for item in self._attachments]
+        self.query_one("#nc-attachments", Static).update(Content("\n".join(lines)))
 
     def verdict_text(self) -> str:
         return str(self.query_one("#nc-verdict", Static).render())
@@ -124,8 +145,10 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         self._verdicts = []
         if self._to is not None and self._numbers:
             base = self._context_for(self._numbers[0], self._to, customer)
-            self._verdicts = judge_senders(base, self._numbers, body)
+            self._verdicts = judge_senders(base, self._numbers, body,
+                                           [item.attachment for item in self._attachments])
         self._show_sender(body)
+        self._show_attachments()
 
     def _show_sender(self, body: str) -> None:
         sender = self.sender
@@ -186,7 +209,9 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
         phone, account = sender_from_wire(number, number["account"])
         contact = contact_for(to, customer.name if customer else "",
                               customer.opted_out if customer else False)
-        return ComposeContext(ticket_id=0, number=phone, account=account, contact=contact)
+        return ComposeContext(ticket_id=0, number=phone, account=account, contact=contact,
+                              opted_out_number_ids=customer.opted_out_number_ids
+                              if customer else None)
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -206,19 +231,42 @@ class NewConversationScreen(ModalScreen[dict[str, Any] | None]):
             self._judge()
         self.query_one("#nc-body", TextArea).focus()
 
+    def action_attach(self) -> None:
+        sender = self.sender
+        if sender is not None and not sender.context.number.mms:
+            e164 = sender.context.number.e164
+            self._refuse(f"Attachments are disabled: {e164} is SMS-only, and SMS-only numbers "
+                         "send text only. Choose an MMS-enabled number (ctrl+f) to send files.")
+            return
+        self.app.push_screen(AttachFile(self._attachments), self._attached)
+
+    def _attached(self, pending: PendingFile | None) -> None:
+        if pending is not None:
+            self._attachments = (*self._attachments, pending)
+            self._judge()
+        self.query_one("#nc-body", TextArea).focus()
+
+    def action_remove_attachment(self) -> None:
+        if not self._attachments:
+            self._refuse("There is no attachment to remove.")
+            return
+        self._attachments = self._attachments[:-1]
+        self._judge()
+
     def action_send(self) -> None:
         body = self.query_one("#nc-body", TextArea).text
         sender = self.sender
         if self._to is None or sender is None:
             self._refuse("Type the customer's number first.")
             return
-        if not body.strip():
+        if not body.strip() and not self._attachments:
             self._refuse("Write the message first.")
             return
         if sender.refusals:
             self._refuse("Not sent: " + " ".join(r.reason for r in sender.refusals))
             return
-        self.dismiss({"to": self._to, "from_number_id": sender.number_id, "body": body})
+        self.dismiss({"to": self._to, "from_number_id": sender.number_id, "body": body,
+                      "attachments": self._attachments})
 
     def _refuse(self, why: str) -> None:
         self.app.bell()

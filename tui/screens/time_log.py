@@ -34,12 +34,16 @@ def entry_label(entry: dict[str, Any], names: Names) -> str:
     return " · ".join(parts)
 
 
-def log_options(ticket_id: int, time: dict[str, Any] | None,
-                names: Names) -> list[tuple[str, Any]]:
-    """What ``L`` offers: log new time first, then the ticket's entries, newest first."""
+def log_options(ticket_id: int, time: dict[str, Any] | None, names: Names,
+                agent: dict[str, Any] | None = None) -> list[tuple[str, Any]]:
+    """What ``L`` offers: log new time first, then the ticket's entries, newest first;
+    another agent's entry says up front that ``agent`` may only look at it."""
     options: list[tuple[str, Any]] = [(f"Log time on #{ticket_id}…", NEW_ENTRY)]
     for entry in reversed((time or {}).get("entries") or []):
-        options.append((entry_label(entry, names), entry))
+        label = entry_label(entry, names)
+        if agent is not None and not may_change(entry, agent):
+            label += f" (view only: {names.agent(entry.get('agent_id'))}'s)"
+        options.append((label, entry))
     return options
 
 

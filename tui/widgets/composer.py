@@ -97,6 +97,9 @@ class ComposeContext:
     # The ticket's own number (the one the customer last texted); ``number`` differs from it
     # when the agent chose another sender (ctrl+f). 0: not known (a context built by hand).
     ticket_number_id: int = 0
+    # The desk's numbers the contact is opted out from (a STOP blocks the number it was sent
+    # to); None: not known, and ``contact.opted_out`` holds for every sender.
+    opted_out_number_ids: frozenset[int] | None = None
 
     @classmethod
     def from_wire(
@@ -132,6 +135,8 @@ class ComposeContext:
                 opted_out=bool(ticket_row.get("contact_opted_out", False)),
             ),
             ticket_number_id=phone.id,
+            opted_out_number_ids=None if ticket_row.get("contact_opted_out_number_ids") is None
+            else frozenset(ticket_row["contact_opted_out_number_ids"]),
         )
 
     @property
@@ -146,7 +151,10 @@ class ComposeContext:
         if account is None:
             raise ValueError(f"number {number.get('e164')!r} came without its account")
         phone, rules = sender_from_wire(number, account)
-        return replace(self, number=phone, account=rules)
+        if self.opted_out_number_ids is None:
+            return replace(self, number=phone, account=rules)
+        contact = replace(self.contact, opted_out=phone.id in self.opted_out_number_ids)
+        return replace(self, number=phone, account=rules, contact=contact)
 
 
 def sender_from_wire(number: Mapping[str, Any],

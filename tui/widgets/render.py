@@ -80,6 +80,23 @@ def age(ms: int | None, now: int | None = None) -> str:
     return f"{then:%b} '{then:%y}"
 
 
+def due(ms: int | None, now: int | None = None) -> str:
+    """When something will happen, in at most 7 cells: "in 5h" within a day, else the date
+    ("Dec 28"); "due" once the moment has passed (the next pass does it)."""
+    if ms is None:
+        return ""
+    now = clock() if now is None else now
+    ahead = ms - now
+    if ahead <= 0:
+        return "due"
+    if ahead < _HOUR:
+        return f"in {max(1, ahead // _MINUTE)}m"
+    if ahead < _DAY:
+        return f"in {ahead // _HOUR}h"
+    then, today = _local(ms), _local(now)
+    return _month_day(then) if then.year == today.year else f"{then:%b} '{then:%y}"
+
+
 def stamp(ms: int | None, now: int | None = None) -> str:
     """A message time: just the clock today, the date too on other days."""
     if not ms:

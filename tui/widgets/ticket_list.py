@@ -61,9 +61,17 @@ _AGENT = _Column("agent", "Agent", 12)
 _AGE = _Column("age", "Age", 7)
 _TAGS = _Column("tags", "Tags", 16)
 _DROP_ORDER = ("tags", "agent", "group", "priority")
+# The Trash shows when each ticket went there, by whom, and when it will be purged
+# (deleted_at + the admin's retention; "kept" when tickets stay until the Trash is emptied).
+_DELETED = _Column("deleted", "Deleted", 7)
+_DELETED_BY = _Column("deleted_by", "By", 10)
+_PURGE = _Column("purge", "Purge", 7)
+_TRASH_DROP_ORDER = ("status",)
 # Below this the message is unreadable (at 80 columns it once shrank to 15 characters):
 # columns are dropped before the preview gets narrower.
 _MIN_PREVIEW = 32
+_MIN_TRASH_PREVIEW = 24  # in the Trash, who deleted it and when matter more
+_DAY_MS = 86_400_000
 _UNREAD_MARK = "●"
 _FAILED_MARK = "!"  # the newest reply was not delivered: R sends it again
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
@@ -72,12 +80,17 @@ _PLACEHOLDER = "·" * 3
 
 
 @lru_cache(maxsize=16)
-def columns_for(width: int) -> tuple[_Column, ...]:
-    """Columns for this width, each followed by one blank cell."""
-    fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _TAGS, _AGE]
-    for key in _DROP_ORDER:
+def columns_for(width: int, trash: bool = False) -> tuple[_Column, ...]:
+    """Columns for this width (of the Trash, if ``trash``), each followed by one blank cell."""
+    if trash:
+        fixed = [_MARK, _CONTACT, _STATUS, _DELETED, _DELETED_BY, _PURGE]
+        drop_order, least = _TRASH_DROP_ORDER, _MIN_TRASH_PREVIEW
+    else:
+        fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _TAGS, _AGE]
+        drop_order, least = _DROP_ORDER, _MIN_PREVIEW
+    for key in drop_order:
         used = sum(c.width + 1 for c in fixed)
-        if width - used >= _MIN_PREVIEW:
+        if width - used >= least:
             break
         fixed = [c for c in fixed if c.key != key]
     used = sum(c.width + 1 for c in fixed)
@@ -452,14 +465,14 @@ class TicketList(ScrollView, can_focus=True):
 
     def _header(self, width: int) -> Strip:
         style = self._style("header")
-        text = "".join(fit(c.title, c.width) + " " for c in columns_for(width))
+        text = "".join(fit(c.title, c.width) + " " for c in self._columns(width))
         return Strip([Segment(fit(text, width), style)], width)
 
     def _placeholder(self, width: int, cursor: bool) -> Strip:
         style = self._style("placeholder")
         if cursor:
             style += self._style("cursor")
-        columns = columns_for(width)
+        columns = self._columns(width)
         text = " " * (columns[0].width + 1) + _PLACEHOLDER
         return Strip([Segment(fit(text, width), style)], width)
 
@@ -475,7 +488,7 @@ class TicketList(ScrollView, can_focus=True):
             overlay += self._style("cursor")
         segments: list[Segment] = []
         used = 0
-        for column in columns_for(width):
+        for column in self._columns(width):
             text, style = self._cell(column.key, row)
             segments.append(Segment(fit(text, column.width) + " ", line + style + overlay))
             used += column.width + 1
@@ -485,8 +498,30 @@ class TicketList(ScrollView, can_focus=True):
             return Strip(segments, used).crop(0, width)
         return Strip(segments, width)
 
+    @property
+    def in_trash(self) -> bool:
+        """Whether the source is the Trash (a source that does not say is not)."""
+        return bool(getattr(self.source, "in_trash", False))
+
+    def _columns(self, width: int) -> tuple[_Column, ...]:
+        return columns_for(width, self.in_trash)
+
+    def _trash_cell(self, key: str, ticket: dict[str, Any]) -> str:
+        """When it went to the Trash, who put it there, when the relay will purge it."""
+        deleted_at = ticket.get("deleted_at")
+        if key == "deleted":
+            return render.age(deleted_at)
+        if key == "deleted_by":
+            return self.names.agent(ticket.get("deleted_by"))
+        days = getattr(self.names, "trash_retention_days", None)
+        if days is None:
+            return "kept"  # until an admin empties the Trash
+        return render.due(deleted_at + days * _DAY_MS) if deleted_at else ""
+
     def _cell(self, key: str, row: dict[str, Any]) -> tuple[str, Style]:
         ticket = row["ticket"]
+        if key in ("deleted", "deleted_by", "purge"):
+            return self._trash_cell(key, ticket), self._style("meta")
         if key == "mark":
             sel = _SELECTED_MARK if ticket["id"] in self.selected else " "
             if row.get("last_reply_status") in FAILED_STATUSES:

@@ -1,0 +1,26 @@
+"""Which media files the desk still needs: the sha256s its messages and held texts name.
+
+Media files are kept once per sha256 (server/media.py), so two messages, on two tickets,
+may share one file. A file may be removed only when nothing names it any more: after a
+purge committed, the relay sweeps the files this module does not list. Any new table that
+keeps media (canned responses, say) must be added to ``_KEEPERS`` so its files stay.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# (table, column holding a JSON list of media, each an object with its "sha256")
+_KEEPERS: tuple[tuple[str, str], ...] = (("entries", "media"), ("held_texts", "media"))
+
+
+def referenced_digests(conn: sqlite3.Connection) -> set[str]:
+    """Every sha256 any message or held text names (one pass over the rows with media)."""
+    found: set[str] = set()
+    for table, column in _KEEPERS:
+        rows = conn.execute(
+            f"SELECT DISTINCT json_extract(item.value, '$.sha256') FROM {table},"
+            f" json_each({table}.{column}) AS item"
+            f" WHERE {table}.{column} != '[]' AND json_valid({table}.{column})")
+        found.update(row[0] for row in rows if isinstance(row[0], str))
+    return found
