@@ -1,4 +1,5 @@
-"""Which media files the desk still needs: the sha256s its messages and held texts name.
+"""Which media files the desk still needs: the sha256s its messages, held texts and canned
+responses name.
 
 Media files are kept once per sha256 (server/media.py), so two messages, on two tickets,
 may share one file. A file may be removed only when nothing names it any more: after a
@@ -11,11 +12,13 @@ from __future__ import annotations
 import sqlite3
 
 # (table, column holding a JSON list of media, each an object with its "sha256")
-_KEEPERS: tuple[tuple[str, str], ...] = (("entries", "media"), ("held_texts", "media"))
+_KEEPERS: tuple[tuple[str, str], ...] = (
+    ("entries", "media"), ("held_texts", "media"), ("canned_responses", "media"))
 
 
 def referenced_digests(conn: sqlite3.Connection) -> set[str]:
-    """Every sha256 any message or held text names (one pass over the rows with media)."""
+    """Every sha256 any message, held text or canned response names (one pass over the rows
+    with media)."""
     found: set[str] = set()
     for table, column in _KEEPERS:
         rows = conn.execute(

@@ -153,3 +153,19 @@ def test_results_remembered_before_the_upgrade_are_linked_to_their_tickets(
     linked = conn.execute("SELECT ticket_id, command_id FROM command_result_tickets"
                           " ORDER BY ticket_id").fetchall()
     assert linked == [(7, "reply"), (8, "start"), (9, "set")]
+
+
+async def test_a_canned_responses_attachment_is_never_swept(relay: Harness) -> None:
+    """Canned responses keep media too: a sweep after a purge leaves their files."""
+    folder = relay.relay.media_dir
+    digest = store_bytes(folder, b"the returns label every canned reply attaches")
+    found = path_of(folder, digest)
+    assert found is not None
+    _aged(found)
+    async with relay.agent(token=relay.admin_token) as ada:
+        await ada.until("caught_up")
+        saved = await ada.command("save_canned", title="Returns", body="Label attached", media=[
+            {"sha256": digest, "content_type": "image/png", "size": 46, "filename": "l.png"}])
+        assert saved["type"] == "result", saved
+    assert await sweep_media(relay.relay.store, folder) == []
+    assert path_of(folder, digest) is not None
