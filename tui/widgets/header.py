@@ -56,6 +56,16 @@ class InboxHeader(Widget):
             self._ticker = None
         self._tick()
 
+    # Set from the relay client's callbacks, these changed the header (render ran with the new
+    # count) yet a real terminal kept showing the old one until something else repainted it,
+    # though Pilot saw it right: a refresh asked for from the header's own message pump
+    # reaches the screen. Found by hand in the demo ("4 tickets" over six rows).
+    def _repaint_soon(self) -> None:
+        self.call_later(self.refresh)
+
+    watch_total = watch_view = watch_unread = watch_state = watch_detail = watch_presence = \
+        _repaint_soon
+
     @property
     def ticking(self) -> bool:
         return self._ticker is not None
