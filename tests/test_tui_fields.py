@@ -57,6 +57,11 @@ async def test_the_form_shows_the_refusal_beside_its_field_and_a_second_inbox_se
         await until(bo_pilot, lambda: "Order number *" in pane_text(bo), what="bo's pane")
         assert "First response —" in pane_text(bo)
         assert "Time logged —" in pane_text(bo)
+        await bo_pilot.press("h", "s", *"Resolved", "enter")  # the status key, not the form
+        said = await until(bo_pilot, lambda: [str(n.message) for n in bo._notifications
+                                              if "fill in Order number" in str(n.message)],
+                           what="the refusal to resolve")
+        assert said[0].count(f"#{ticket_id}") == 1, said  # named once, not "#N: … #N"
 
         await opened(ada_pilot, ada)
         await ada_pilot.press("e")

@@ -776,8 +776,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         for ticket_id in targets:
             try:
                 await self.command(name, ticket_id=ticket_id, **changes)
-            except CommandError as error:
-                failures.append(f"#{ticket_id}: {error}")
+            except CommandError as error:  # the relay's words may name the ticket already
+                said = str(error)
+                failures.append(said if f"#{ticket_id}" in said else f"#{ticket_id}: {said}")
         if failures:
             self.notify("\n".join(failures), title=f"Could not {describe}", severity="error")
         elif len(targets) > 1 and self.showing:
