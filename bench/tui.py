@@ -23,7 +23,11 @@ Figures (the issue's targets in brackets):
 * CPU per keypress while scrolling the list (``j`` and ``pagedown``): the app
   process's CPU time per press, with the windows it loads as it goes (< 8 ms);
   then both again over the loaded windows, with the details pane (``i``) closed
-  and open, to show what the pane costs per key;
+  and open, to show what the pane costs per key. Beside them, in the same run:
+  a key bound to nothing (what a press costs before the inbox does anything:
+  the test pilot's waiting and Textual's dispatch), and ``j``/``k`` inside the
+  visible rows (a cursor move without scrolling), so the part that is the
+  inbox's own work, and the part that is scrolling, can be told apart;
 * peak memory of the inbox process, maxrss (< 150 MB), with what Python and
   the imports alone take for comparison.
 """
@@ -146,6 +150,14 @@ async def cpu_per_key(pilot: Any, presses: int) -> dict[str, float]:
     return per_key
 
 
+async def cpu_per_press(pilot: Any, keys: list[str]) -> float:
+    """The app's CPU time per press, over ``keys`` pressed in turn, in ms."""
+    cpu = time.process_time()
+    for key in keys:
+        await pilot.press(key)
+    return (time.process_time() - cpu) / len(keys) * 1000
+
+
 async def measure(port: int, token: str, tickets: int, thread: int, presses: int) -> None:
     imports_before = rss_mb()
     from textual.pilot import Pilot  # noqa: F401  (imported here to count it in the baseline)
@@ -180,6 +192,10 @@ async def measure(port: int, token: str, tickets: int, thread: int, presses: int
         assert long_ticket is not None
 
         await pilot.press("h")  # back to the list
+        # Baselines, same run: a key nothing is bound to, and the cursor moving inside the
+        # visible rows (j then k, from the top: no scrolling, no window to load).
+        nothing = await cpu_per_press(pilot, ["f12"] * presses)
+        in_view = await cpu_per_press(pilot, ["j", "k"] * (presses // 2))
         per_key = await cpu_per_key(pilot, presses)
         scrolled_to = tickets_widget.cursor
         # The same keys again over the windows now loaded, with the details pane closed and
@@ -200,7 +216,12 @@ async def measure(port: int, token: str, tickets: int, thread: int, presses: int
     print(f"  thread open            {thread_open:7.1f} ms   (target < 150 ms; newest window of"
           f" {len(long_ticket.entries)} messages)")
     for key, ms in per_key.items():
-        print(f"  CPU per keypress {key:<9} {ms:5.2f} ms   (target < 8 ms)")
+        print(f"  CPU per keypress {key:<9} {ms:5.2f} ms   (target < 8 ms;"
+              f" {ms - nothing:5.2f} ms above a key bound to nothing)")
+    print(f"    a key bound to nothing    {nothing:5.2f} ms   (the pilot's waiting and"
+          f" Textual's dispatch, before the inbox does anything)")
+    print(f"    j/k inside the visible rows {in_view:5.2f} ms   (a cursor move that scrolls"
+          f" nothing: {in_view - nothing:+.2f} ms above it)")
     for key in per_key:
         print(f"    again, windows loaded: {key:<9} {warm[key]:5.2f} ms pane closed,"
               f" {per_key_pane[key]:5.2f} ms with the details pane open")
