@@ -24,7 +24,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from core.durations import format_duration, parse_duration
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.drafts import KeptDraft, keep_drafts, take_drafts
 from tui.model import (
@@ -38,24 +37,22 @@ from tui.model import (
     with_contact,
     with_view_text,
 )
-from tui.screens import time_log
-from tui.screens.from_picker import FromPicker
 from tui.screens.inbox_canned import CannedActions
 from tui.screens.inbox_contacts import ContactActions
+from tui.screens.inbox_conversations import ConversationActions
 from tui.screens.inbox_fields import FieldActions
 from tui.screens.inbox_retry import RetryActions
 from tui.screens.inbox_scenarios import ScenarioActions
+from tui.screens.inbox_time import TimeActions
 from tui.screens.inbox_toasts import ToastPlacement
-from tui.screens.new_conversation import KnownCustomer, NewConversationScreen
+from tui.screens.inbox_trash import TrashActions
 from tui.screens.pickers import (
     AssignScreen,
     ChoiceScreen,
-    ConfirmScreen,
     TagsScreen,
     TextPromptScreen,
 )
 from tui.screens.quit import UnsentWork
-from tui.senders import judge_senders
 from tui.widgets.composer import ComposeContext, Composer, Draft
 from tui.widgets.details_pane import DetailsPane
 from tui.widgets.header import InboxHeader
@@ -72,7 +69,7 @@ PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent",
 
 
 class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, RetryActions,
-                  ToastPlacement, Screen[None]):
+                  TrashActions, TimeActions, ConversationActions, ToastPlacement, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -267,16 +264,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         self.names.trash_retention_days = (await self.command("get_trash_retention"))["days"]
         self.tickets.refresh_rows()
 
-    async def _load_my_timer(self) -> None:
-        """The timer runs on the relay: an inbox started again shows it ticking again."""
-        self._show_timer((await self.command("my_timer")).get("timer"))
-
-    def _show_timer(self, timer: dict[str, Any] | None) -> None:
-        self.my_timer = timer
-        if self.showing:
-            self.header.show_timer(timer and timer.get("ticket_id"),
-                                   timer and timer.get("started_at"))
-
     def _agent_id(self) -> int | None:
         agent = self.client.agent or {}
         return agent.get("id")
@@ -332,18 +319,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)
 
-    def _time_changed(self, kind: str, ticket_id: int | None, payload: dict[str, Any]) -> None:
-        """My timer in the header; the open ticket's total in its title line."""
-        timer = payload.get("timer") or {}
-        if kind in ("timer.started", "timer.stopped") and timer.get("agent_id") == \
-                self._agent_id():
-            running = kind == "timer.started"
-            if running or (self.my_timer or {}).get("ticket_id") == timer.get("ticket_id"):
-                self._show_timer(timer if running else None)
-        if kind.startswith("time.") and self.thread_state is not None \
-                and ticket_id == self.thread_state.ticket_id:
-            self._load_time(ticket_id)
-
     def _close_if_purged(self, ticket_ids: list[int]) -> None:
         """The open ticket is gone for good: nothing is left to show or answer."""
         state = self.thread_state
@@ -357,18 +332,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
                     severity="warning", timeout=6)
         if (self.my_timer or {}).get("ticket_id") == state.ticket_id:
             self._show_timer(None)  # the relay dropped its timer with it
-
-    @work(exclusive=True, group="time")
-    async def _load_time(self, ticket_id: int) -> None:
-        try:
-            time = await self.command("ticket_time", ticket_id=ticket_id)
-        except CommandError as error:
-            logger.info("could not load the time of #%s: %s", ticket_id, error)
-            return
-        if self.showing and self.thread_state is not None \
-                and self.thread_state.ticket_id == ticket_id:
-            self.open_time = time
-            self._show_title()
 
     def _setup_changed(self, kind: str, payload: dict[str, Any]) -> None:
         """An account, number, group or agent changed: redraw names, re-judge the draft."""
@@ -638,62 +601,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
 
     # --- choosing the sender (issue 10: conversations) ------------------------------------
 
-    @on(Composer.SenderWanted)
-    def _sender_wanted(self, message: Composer.SenderWanted) -> None:
-        """The From picker for this draft: every number judged for this customer."""
-        context, draft = message.context, message.draft
-        verdicts = judge_senders(context, self.names.numbers.values(), draft.body,
-                                 [item.attachment for item in draft.attachments])
-        who = context.contact.name or context.contact.phone
-        picker = FromPicker(verdicts, current_id=context.number.id,
-                            default_id=context.ticket_number_id, who=who)
-        self.app.push_screen(picker, lambda chosen: self._sender_chosen(context, chosen))
-
-    def _sender_chosen(self, context: ComposeContext, number_id: int | None) -> None:
-        if number_id is not None:
-            if number_id == context.ticket_number_id:
-                self.chosen_senders.pop(context.ticket_id, None)
-            else:
-                self.chosen_senders[context.ticket_id] = number_id
-            self._refresh_compose_context()
-        if self.showing:
-            self.composer.start("reply")
-
-    def action_new_conversation(self) -> None:
-        customers = [KnownCustomer(str(row.get("contact_name") or ""),
-                                   str(row.get("contact_phone") or ""),
-                                   bool(row.get("contact_opted_out")),
-                                   None if row.get("contact_opted_out_number_ids") is None
-                                   else frozenset(row["contact_opted_out_number_ids"]))
-                     for row in (*self.model.head, *self.model.tail) if row.get("contact_phone")]
-        screen = NewConversationScreen(self.names.numbers.values(), customers)
-        self.app.push_screen(screen, self._conversation_wanted)
-
-    def _conversation_wanted(self, wanted: dict[str, Any] | None) -> None:
-        if wanted is not None:
-            self.start_conversation(wanted)
-
-    @work(group="send")
-    async def start_conversation(self, wanted: dict[str, Any]) -> None:
-        """One command, one id: resent after a reconnect, the relay makes one ticket.
-        Its files are uploaded first, as a reply's are, and named by their sha256."""
-        args = {key: value for key, value in wanted.items() if key != "attachments"}
-        try:
-            media = [await self._upload(item) for item in wanted.get("attachments") or ()]
-            if media:
-                args["media"] = media
-            started = await self.command("start_conversation",
-                                         command_id=f"start-{uuid.uuid4().hex}", **args)
-        except CommandError as error:
-            self.notify(str(error), title="Not started", severity="error", timeout=8)
-            return
-        except OSError as error:
-            self.notify(f"Could not read the attachment: {error}", title="Not started",
-                        severity="error", timeout=8)
-            return
-        ticket = started["ticket"]
-        self.notify(f"Ticket #{ticket['id']} started with {wanted['to']}.", timeout=5)
-
     # --- quitting -----------------------------------------------------------------------
 
     def unsent_work(self) -> UnsentWork:
@@ -836,39 +743,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
 
     # --- the Trash ----------------------------------------------------------------
 
-    def action_delete(self) -> None:
-        self._confirm_on_targets("delete", "Move {} to the Trash?", "delete_tickets")
-
-    def action_restore(self) -> None:
-        self._confirm_on_targets("restore", "Restore {} from the Trash, as it was?",
-                                 "restore_tickets")
-
-    def _confirm_on_targets(self, verb: str, question: str, name: str) -> None:
-        """Ask once for the whole set (selected with space, else the current ticket)."""
-        targets = self._targets()
-        if not targets:
-            self.notify("No ticket here.", severity="warning")
-            return
-        which = f"ticket #{targets[0]}" if len(targets) == 1 else f"{len(targets)} tickets"
-        self._pick(ConfirmScreen(question.format(which), yes=verb.capitalize()),
-                   lambda yes: yes and self._in_one_command(targets, verb, name))
-
-    @work(group="act")
-    async def _in_one_command(self, targets: list[int], verb: str, name: str) -> None:
-        """One command for the set: all of it moves or none, and a resend is not redone."""
-        try:
-            result = await self.command(name, ticket_ids=targets)
-        except CommandError as error:
-            self.notify(str(error), title=f"Could not {verb}", severity="error")
-            return
-        moved = next(iter(result.values()), []) if isinstance(result, dict) else []
-        if self.showing:
-            self.tickets.selected.clear()
-            self.tickets.refresh_rows()
-            done = "Moved to the Trash" if verb == "delete" else "Restored"
-            self.notify(f"{done}: {', '.join(f'#{i}' for i in moved) or 'nothing to do'}.",
-                        timeout=3)
-
     # --- time -----------------------------------------------------------------------
 
     def _one_target(self) -> int | None:
@@ -879,120 +753,6 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
             self.notify("No ticket here.", severity="warning")
             return None
         return int(ticket["id"])
-
-    def action_timer(self) -> None:
-        """Start my timer on this ticket, or stop it if it runs here (one key, both ways)."""
-        ticket_id = self._one_target()
-        if ticket_id is not None:
-            self._toggle_timer(ticket_id)
-
-    @work(group="act")
-    async def _toggle_timer(self, ticket_id: int) -> None:
-        stopping = (self.my_timer or {}).get("ticket_id") == ticket_id
-        try:
-            if stopping:
-                result = await self.command("stop_timer")
-            else:
-                result = await self.command("start_timer", ticket_id=ticket_id)
-        except CommandError as error:
-            self.notify(str(error), title="Could not use the timer", severity="error")
-            return
-        stopped = result.get("stopped")
-        if not stopping:
-            self._show_timer(result.get("timer"))
-        elif stopped is not None:
-            self._show_timer(None)
-        said = [] if stopping else [f"Timer started on #{ticket_id}."]
-        if stopped:
-            logged = format_duration(stopped["time_entry"]["seconds"])
-            said.insert(0, f"Stopped the timer on #{stopped['timer']['ticket_id']}: "
-                           f"{logged} logged.")
-        if said:
-            self.notify(" ".join(said), timeout=4)
-
-    def action_time_log(self) -> None:
-        """The ticket's time entries, one key away, with "log time" first."""
-        ticket_id = self._one_target()
-        if ticket_id is not None:
-            self._open_time_log(ticket_id)
-
-    @work(group="act")
-    async def _open_time_log(self, ticket_id: int) -> None:
-        try:
-            time = await self.command("ticket_time", ticket_id=ticket_id)
-        except CommandError as error:
-            self.notify(str(error), title="Could not load the time", severity="error")
-            return
-        self._pick(ChoiceScreen(time_log.log_title(ticket_id, time),
-                                time_log.log_options(ticket_id, time, self.names,
-                                                     self.client.agent or {})),
-                   lambda chosen: self._time_entry_chosen(ticket_id, chosen))
-
-    def _time_entry_chosen(self, ticket_id: int, chosen: Any) -> None:
-        if chosen == time_log.NEW_ENTRY:
-            self._pick(TextPromptScreen(f"Log time on #{ticket_id}", "1h30m, 45m or 1:30", "",
-                                        validate=time_log.duration_problem),
-                       lambda text: self._ask_note(ticket_id, parse_duration(text)))
-        elif not time_log.may_change(chosen, self.client.agent or {}):
-            who = self.names.agent(chosen.get("agent_id"))
-            self.notify(f"This is {who}'s entry: only {who} (or an admin) may change it.",
-                        title="View only", timeout=5)
-        else:
-            self._pick(ChoiceScreen(time_log.entry_label(chosen, self.names),
-                                    time_log.entry_actions(chosen)),
-                       lambda action: self._change_entry(chosen, action))
-
-    def _ask_note(self, ticket_id: int, seconds: int) -> None:
-        def billable(note: str) -> None:
-            self._pick(ConfirmScreen(f"Is this {format_duration(seconds)} billable?",
-                                     yes="Billable", no="Not billable"),
-                       lambda yes: self._time_command(
-                           "log time", "log_time", ticket_id=ticket_id, seconds=seconds,
-                           note=note.strip(), billable=bool(yes)))
-        self._pick(TextPromptScreen("What was it for? (optional)", "a short note", ""), billable)
-
-    def _change_entry(self, entry: dict[str, Any], action: str) -> None:
-        entry_id = entry["id"]
-        if action == time_log.EDIT_DURATION:
-            self._pick(TextPromptScreen("New duration", "1h30m, 45m or 1:30",
-                                        format_duration(entry["seconds"]),
-                                        validate=time_log.duration_problem),
-                       lambda text: self._time_command("change the entry", "update_time_entry",
-                                                       entry_id=entry_id,
-                                                       seconds=parse_duration(text)))
-        elif action == time_log.EDIT_NOTE:
-            self._pick(TextPromptScreen("New note", "a short note", entry.get("note", "")),
-                       lambda note: self._time_command("change the entry", "update_time_entry",
-                                                       entry_id=entry_id, note=note.strip()))
-        elif action == time_log.TOGGLE_BILLABLE:
-            self._time_command("change the entry", "update_time_entry", entry_id=entry_id,
-                               billable=not entry.get("billable"))
-        elif action == time_log.DELETE_ENTRY:
-            self._pick(ConfirmScreen("Delete this time entry?", yes="Delete"),
-                       lambda yes: yes and self._time_command(
-                           "delete the entry", "delete_time_entry", entry_id=entry_id))
-
-    @work(group="act")
-    async def _time_command(self, describe: str, name: str, **args: Any) -> None:
-        try:
-            await self.command(name, **args)
-        except CommandError as error:
-            self.notify(str(error), title=f"Could not {describe}", severity="error")
-
-    def action_empty_trash(self) -> None:
-        self._pick(ConfirmScreen("Empty the Trash? Its tickets, messages and notes are deleted "
-                                 "for good.", yes="Empty"),
-                   lambda yes: yes and self._empty_trash())
-
-    @work(group="act")
-    async def _empty_trash(self) -> None:
-        try:
-            result = await self.command("empty_trash")
-        except CommandError as error:
-            self.notify(str(error), title="Could not empty the Trash", severity="error")
-            return
-        purged = len(result.get("purged", [])) if isinstance(result, dict) else 0
-        self.notify(f"Deleted {purged} tickets for good.", timeout=3)
 
     def action_search(self) -> None:
         """A new search starts empty: the last one is in the header, and Esc clears it."""
