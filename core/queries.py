@@ -7,11 +7,12 @@ Functions take a sqlite3 connection and run in a reader's thread.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core import records
+from core import optout, records
 from core.fts import fts_query, run_match
 from core.models import (
     Account,
@@ -127,10 +128,12 @@ def count_tickets(conn: sqlite3.Connection, view: TicketFilter = EVERY_TICKET) -
 
 @dataclass(frozen=True, slots=True)
 class ContactTicket:
-    """One of a person's tickets, with the business number it came through."""
+    """One of a person's tickets, with the business number it came through and the numbers
+    its phone is opted out from (so a reply opened from here is judged as from the list)."""
 
     ticket: Ticket
     number_e164: str
+    opted_out_number_ids: tuple[int, ...] = ()
 
 
 def contact_tickets(
@@ -146,12 +149,14 @@ def contact_tickets(
     if before is not None:
         keyset, bounds = " AND (t.last_message_at, t.id) < (?, ?)", parse_ticket_cursor(before)
     rows = conn.execute(
-        "SELECT t.*, n.e164 AS number_e164 FROM tickets t"
-        " JOIN phone_numbers n ON n.id = t.number_id"
+        "SELECT t.*, n.e164 AS number_e164,"
+        f" {optout.opted_out_numbers_sql('t.customer_phone')} AS opted_out_number_ids"
+        " FROM tickets t JOIN phone_numbers n ON n.id = t.number_id"
         f" WHERE t.contact_id = ?{keyset} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
         (contact_id, *bounds, limit + 1),
     ).fetchall()
-    items = [ContactTicket(records.ticket_from_row(row), row["number_e164"])
+    items = [ContactTicket(records.ticket_from_row(row), row["number_e164"],
+                           tuple(sorted(json.loads(row["opted_out_number_ids"]))))
              for row in rows[:limit]]
     older = ticket_cursor(items[-1].ticket) if len(rows) > limit else None
     return Page(tuple(items), older=older, newer=None)

@@ -35,7 +35,8 @@ async def _contact_tickets(ctx: Context, args: dict[str, Any]) -> Any:
         raise CommandRefused("not_found", f"contact {args['contact_id']} does not exist")
     page = await _guarded_read(ctx, queries.contact_tickets, args["contact_id"],
                                before=args.get("before"), limit=args.get("limit", 50))
-    return {"items": [{"ticket": records.to_wire(item.ticket), "number": item.number_e164}
+    return {"items": [{"ticket": records.to_wire(item.ticket), "number": item.number_e164,
+                       "opted_out_number_ids": list(item.opted_out_number_ids)}
                       for item in page.items],
             "older": page.older, "newer": None}
 

@@ -35,6 +35,7 @@ async def test_contact_view_lists_every_ticket_and_opens_one(desk: LiveDesk) -> 
     first = (await desk.relay.store.read(queries.list_tickets)).items[0].ticket
     await desk.relay.store.write(writes.update_ticket, first.id, status="closed")
     await desk.text("It came, thanks. Different question", from_=JORDAN, to=UK_LONG_CODE)
+    await desk.text("STOP", from_=JORDAN, to=UK_LONG_CODE)  # blocks the UK number only
     app = InboxApp(desk.config(admin=False, data_dir=desk.home), backoff=(30,))
     async with app.run_test(size=SIZE) as pilot:
         inbox = app.inbox
@@ -53,6 +54,10 @@ async def test_contact_view_lists_every_ticket_and_opens_one(desk: LiveDesk) -> 
                     and inbox.thread_state.ticket_id == first.id
                     and len(inbox.thread.entries) == 1, "the closed ticket's thread")
         assert inbox.thread.entries[0]["body"] == "Where is my parcel?"
+        # Opened from here, a ticket is judged by its own number's STOP, as from the list.
+        uk_id = view.items[0]["ticket"]["number_id"]
+        assert inbox.open_row["contact_opted_out"] is False
+        assert inbox.open_row["contact_opted_out_number_ids"] == [uk_id]
 
 
 async def test_an_edit_is_refused_inline_then_saved_and_seen_by_another_inbox(

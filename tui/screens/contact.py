@@ -24,6 +24,7 @@ from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.client import CommandError
+from tui.model import opt_out_fields
 from tui.widgets import render
 
 Command = Callable[..., Awaitable[Any]]
@@ -150,7 +151,8 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
         phone = item["ticket"].get("customer_phone") or self.contact.get("phone", "")
         self.dismiss({"ticket": item["ticket"], "contact_name": self.contact.get("name", ""),
                       "contact_phone": phone,
-                      "contact_opted_out": bool(self.contact.get("opted_out"))})
+                      **opt_out_fields(item["ticket"], self.contact,
+                                       item.get("opted_out_number_ids"))})
 
     @work(exclusive=True, group="contact")
     async def load_older(self) -> None:

@@ -15,6 +15,7 @@ from textual import work
 
 from core.phones import NotAPhoneNumber, understood
 from tui.client import CommandError
+from tui.model import opt_out_fields
 from tui.screens.contact import ContactScreen
 from tui.screens.contact_form import ContactFormScreen
 from tui.screens.pickers import ChoiceScreen, ConfirmScreen, TextPromptScreen
@@ -146,7 +147,7 @@ class ContactActions:
         row = self.open_row or {}
         self.open_ticket({"ticket": ticket, "contact_name": row.get("contact_name", ""),
                           "contact_phone": ticket.get("customer_phone", ""),
-                          "contact_opted_out": False})
+                          **opt_out_fields(ticket, {}, message.item.get("opted_out_number_ids"))})
 
     def on_earlier_conversations_wants_older(self, message: EarlierConversations.WantsOlder,
                                              ) -> None:
