@@ -50,18 +50,6 @@ def contact_summary(contact: dict[str, Any], phones: list[dict[str, Any]] | None
     return text
 
 
-def ticket_line(item: dict[str, Any]) -> Text:
-    """One ticket as the contact view lists it: number, status, business number, preview."""
-    ticket = item["ticket"]
-    status = "in trash" if ticket.get("deleted") else ticket.get("status", "")
-    line = Text()
-    line.append(f"#{ticket['id']:<6}", style="bold")
-    line.append(f"{status:<9} ", style="dim" if status in ("closed", "in trash") else "")
-    line.append(f"{item.get('number', ''):<16} ", style="cyan")
-    line.append(f"{render.stamp(ticket.get('last_message_at')):>12}  ")
-    line.append(render.fit(render.one_line(ticket.get("last_preview", "")), 40))
-    return line
-
 
 class ContactScreen(ModalScreen[dict[str, Any] | None]):
     """Dismissed with the ticket to open, or None."""
@@ -133,8 +121,8 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
         options = self.query_one(OptionList)
         highlighted = options.highlighted
         options.clear_options()
-        options.add_options([Option(ticket_line(item), id=str(item["ticket"]["id"]))
-                             for item in self.items])
+        options.add_options([Option(render.person_ticket_line(item, 40),
+                                    id=str(item["ticket"]["id"])) for item in self.items])
         if self.older:
             options.add_option(Option(Text("Load older tickets…", style="dim"), id=OLDER))
         if self.items:

@@ -25,18 +25,6 @@ from tui.widgets import render
 OLDER = "older"
 
 
-def conversation_line(item: dict[str, Any]) -> Text:
-    """One earlier ticket: number, status, the business number, when, its last words."""
-    ticket = item["ticket"]
-    status = "in trash" if ticket.get("deleted") else ticket.get("status", "")
-    line = Text()
-    line.append(f"#{ticket['id']:<6}", style="bold")
-    line.append(f"{status:<9} ", style="dim" if status in ("closed", "in trash") else "")
-    line.append(f"{item.get('number', ''):<16} ", style="cyan")
-    line.append(f"{render.stamp(ticket.get('last_message_at')):>12}  ")
-    line.append(render.fit(render.one_line(ticket.get("last_preview", "")), 50))
-    return line
-
 
 class EarlierConversations(OptionList):
     """Hidden until asked for; holds the windows loaded so far and a "Load older" line."""
@@ -78,7 +66,7 @@ class EarlierConversations(OptionList):
         if not self.items and older is None:
             self.add_option(Option(Text("No earlier conversations.", style="dim"),
                                    disabled=True))
-        self.add_options([Option(conversation_line(i), id=str(i["ticket"]["id"]))
+        self.add_options([Option(render.person_ticket_line(i, 50), id=str(i["ticket"]["id"]))
                           for i in self.items])
         if older is not None:
             self.add_option(Option(Text("Load older conversations…", style="dim"), id=OLDER))

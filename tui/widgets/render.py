@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 
 from rich.cells import cell_len, set_cell_size
+from rich.text import Text
 
 from core.models import now_ms
 
@@ -215,3 +216,18 @@ def wrap(text: str, width: int) -> list[str]:
     for paragraph in text.split("\n"):
         _wrap_paragraph(paragraph, width, out)
     return out
+
+
+def person_ticket_line(item: dict[str, Any], preview_width: int) -> Text:
+    """One of a person's tickets (a ``contact_tickets`` item): number, status, the business
+    number it came through, when, its last words. The contact view and the earlier
+    conversations above a thread list them alike."""
+    ticket = item["ticket"]
+    status = "in trash" if ticket.get("deleted") else ticket.get("status", "")
+    line = Text()
+    line.append(f"#{ticket['id']:<6}", style="bold")
+    line.append(f"{status:<9} ", style="dim" if status in ("closed", "in trash") else "")
+    line.append(f"{item.get('number', ''):<16} ", style="cyan")
+    line.append(f"{stamp(ticket.get('last_message_at')):>12}  ")
+    line.append(fit(one_line(ticket.get("last_preview", "")), preview_width))
+    return line
