@@ -237,6 +237,39 @@ async def test_retrying_a_failed_reply_shows_the_send_review_with_its_number_fir
     assert _sent(desk, "Yes, thanks") == [(unreachable, US_TOLL_FREE)] * 2
 
 
+def footer_actions(app: InboxApp) -> set[str]:
+    from textual.widgets._footer import FooterKey
+    return {key.action for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footers_retry_follows_the_cursor_onto_a_failed_reply_and_off_it(
+        desk: LiveDesk) -> None:
+    """R is offered where the highlighted ticket's newest reply failed, and only there:
+    the footer is redrawn when that flips, not for every row that moves or loads."""
+    unreachable = "+13125550164"
+    await desk.text("Did you get my address?", from_=unreachable)
+    await desk.text("Unrelated question", from_="+13125550165")
+    desk.sim.state.knobs.fail_to[unreachable] = 30003
+    app = InboxApp(desk.config(send_review=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await rows(pilot, app, 2)
+        failing = next(i for i in range(2)
+                       if app.inbox.model.row(i)["contact_phone"] == unreachable)
+        await pilot.press(*["j"] * failing, "enter", "r", *"Yes", "ctrl+s")
+        await until(pilot, lambda: app.inbox.model.row(
+            app.inbox.model.index_of(app.inbox.open_row["ticket"]["id"]))
+            .get("last_reply_status") == "undelivered", what="the failure", timeout=10)
+        await pilot.press("h")
+        tickets = app.inbox.query_one(TicketList)
+        await until(pilot, lambda: "retry_failed" in footer_actions(app)
+                    and tickets.current()["contact_phone"] == unreachable, what="R offered")
+        await pilot.press("j" if tickets.cursor == 0 else "k")
+        await until(pilot, lambda: "retry_failed" not in footer_actions(app),
+                    what="R gone on the other ticket")
+        await pilot.press("k" if tickets.cursor == 1 else "j")
+        await until(pilot, lambda: "retry_failed" in footer_actions(app), what="R back")
+
+
 def picker_lines(app: InboxApp) -> list[str]:
     options = app.screen.query_one("#picker-options", OptionList)
     return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]

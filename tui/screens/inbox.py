@@ -391,7 +391,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         if not self.showing:
             return
         self.tickets.refresh_rows()
-        self.refresh_bindings()  # "R Retry failed" follows the rows' replies
+        self.refresh_retry_binding()  # "R Retry failed" follows the rows' replies
         self.header.total = self.model.total
         view = self.model.view
         matched = self.model.matched() if view.is_search else []

@@ -34,6 +34,26 @@ class RetryActions:
             return None
         return row.get("last_reply_id")
 
+    def refresh_retry_binding(self: InboxScreen) -> None:
+        """Show or hide the footer's "R Retry failed" as the row it applies to changes.
+
+        Only when it flips: each refresh_bindings recomposes the whole footer
+        (about as much CPU as redrawing the list), and rows change with every
+        window loaded while scrolling.
+        """
+        if (self._failed_reply() is not None) != self._retry_shown:
+            self.refresh_bindings()
+
+    _retry_shown = False  # what the footer shows now: set at each refresh of the bindings
+
+    def refresh_bindings(self: InboxScreen) -> None:
+        """Every refresh (focus changes, the screen's own) records whether R is shown."""
+        self._retry_shown = self._failed_reply() is not None
+        super().refresh_bindings()  # type: ignore[misc]
+
+    def on_ticket_list_highlighted(self: InboxScreen) -> None:
+        self.refresh_retry_binding()  # the highlighted row is the one R applies to
+
     def _retry_row(self: InboxScreen) -> dict[str, Any] | None:
         row = self.tickets.current() if self.focused is not self.thread else None
         if row is None and self.open_row is not None:
