@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from rich.cells import cell_len
+from textual import events
 from textual.app import App, ComposeResult
 from textual.message import Message
 
@@ -179,22 +180,40 @@ async def test_keys_move_the_cursor_and_scroll() -> None:
     async with app.run_test(size=(120, 12)) as pilot:
         tl: TicketList = app.widget
         await pilot.press("j", "j", "down")
-        assert tl.cursor == 3 and tl.scroll_y == 0
+        assert tl.cursor == 3 and tl.top == 0
         assert tl.current() == tl.source.row(3)
         await pilot.press("k")
         assert tl.cursor == 2
         await pilot.press("pagedown")  # 11 rows under the header
-        assert tl.cursor == 13 and tl.scroll_y == 11
+        assert tl.cursor == 13 and tl.top == 11
         await pilot.press("G")
-        assert tl.cursor == 499 and tl.scroll_y == 500 - 11
+        assert tl.cursor == 499 and tl.top == 500 - 11
         assert "Customer 499" in screen_text(tl)[-1]
         await pilot.press("ctrl+u")
         assert tl.cursor == 488
         await pilot.press("g")
-        assert tl.cursor == 0 and tl.scroll_y == 0
+        assert tl.cursor == 0 and tl.top == 0
         await pilot.press("up")
         assert tl.cursor == 0
         assert [m.index for m in app.of(TicketList.Highlighted)][-3:] == [499, 488, 0]
+
+
+async def test_the_wheel_scrolls_the_view_and_the_scrollbar_jumps() -> None:
+    app = Harness(TicketList(Source(500), Names()))
+    async with app.run_test(size=(120, 12)) as pilot:
+        tl: TicketList = app.widget
+        assert tl.row_width == 119  # the last column is the scrollbar's
+        for _ in range(2):  # two turns of the wheel (the pilot has no wheel: as the driver)
+            tl.post_message(events.MouseScrollDown(tl, 5, 5, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        assert tl.top == 2 * TicketList.WHEEL_ROWS and tl.cursor == 0  # the cursor stays
+        await pilot.press("j")  # and the view comes back to it
+        assert tl.top == 1 and tl.cursor == 1  # just enough to show it, at the top
+        await pilot.click(tl, offset=(119, 11))  # the bottom of the scrollbar: the end
+        assert tl.top == 500 - 11 and tl.cursor == tl.top
+        assert "Customer 499" in screen_text(tl)[-1]
+        await pilot.click(tl, offset=(119, 1))  # its top: the start
+        assert tl.top == 0 and tl.cursor == 0
 
 
 async def test_header_stays_and_rows_show_every_column() -> None:
@@ -220,7 +239,7 @@ async def test_narrow_list_drops_columns_and_cuts_the_preview() -> None:
         lines = screen_text(app.widget)
         assert "Agent" not in lines[0] and "Group" not in lines[0]
         assert "…" in lines[1]
-        assert all(len(line) == app.widget.scrollable_content_region.width for line in lines)
+        assert all(len(line) == app.widget.row_width for line in lines)
 
 
 async def test_refresh_rows_keeps_the_highlighted_ticket_on_its_screen_row() -> None:
@@ -231,13 +250,13 @@ async def test_refresh_rows_keeps_the_highlighted_ticket_on_its_screen_row() -> 
         await pilot.press("pagedown", "j", "j")
         before = screen_text(tl)
         ticket_id = tl.current()["ticket"]["id"]
-        screen_row = tl.cursor - tl.scroll_y
+        screen_row = tl.cursor - tl.top
         source.rows.insert(0, ticket_row(999))
         source.rows.insert(0, ticket_row(998))
         tl.refresh_rows()
         await pilot.pause()
         assert tl.current()["ticket"]["id"] == ticket_id
-        assert tl.cursor - tl.scroll_y == screen_row
+        assert tl.cursor - tl.top == screen_row
         assert screen_text(tl) == before  # nothing the agent looks at moved
         await pilot.press("g")
         assert "Customer 999" in screen_text(tl)[2]
@@ -279,7 +298,7 @@ async def test_placeholders_and_requests_for_the_visible_range() -> None:
         assert app.of(TicketList.Highlighted)[-1].row is source.rows[0]
         count = len(source.requests)
         for top in (100, 200, 300):  # three scrolls in one go: one request
-            tl.scroll_to(y=top, animate=False)
+            tl.scroll_to_row(top)
         await pilot.pause()
         assert len(source.requests) == count + 1
         first, last = source.requests[-1]
