@@ -166,3 +166,19 @@ def private_runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         del os.environ["SMSDESK_RUNTIME_DIR"]
     else:
         os.environ["SMSDESK_RUNTIME_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster per test process, started when a test first asks."""
+    from pg_cluster import PgCluster
+
+    cluster = PgCluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A fresh, empty database of its own for this test."""
+    return str(pg_cluster.fresh_database())

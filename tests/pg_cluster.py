@@ -1,0 +1,113 @@
+"""A throwaway PostgreSQL cluster for the tests: its own directory, a free port, loopback only.
+
+Why not a shared server: tests must run on a fresh machine and in CI with nothing set
+up, and must never touch a database someone cares about. One cluster is started per
+test process (per xdist worker) the first time a test asks for it, and each test gets
+its own database in it (``fresh_database``), so tests stay independent.
+
+``initdb`` and ``postgres`` refuse to run as root; as root (CI, these machines) they run
+as the ``postgres`` user, in a directory that user owns. See
+``../shared/reference/postgresql-for-tests.md`` for the facts this follows.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Fast and fine for most tests; a durability test asks for ``durable=True`` (the defaults).
+FAST_SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+
+
+def find_bin_dir() -> Path:
+    """Where initdb and pg_ctl are: $SMSDESK_PG_BIN, then Debian's layout, then PATH."""
+    configured = os.environ.get("SMSDESK_PG_BIN")
+    if configured:
+        return Path(configured)
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                   key=lambda p: int(Path(p).parent.parent.name))
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    raise RuntimeError(
+        "PostgreSQL's initdb was not found: install the postgresql package "
+        "(apt-get install -y postgresql; .ci/run does it) or set SMSDESK_PG_BIN")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """As root, the server's programs run as ``postgres`` (they refuse root)."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@dataclass
+class PgCluster:
+    """One running cluster; ``url(db)`` names a database in it."""
+
+    directory: Path
+    port: int
+    bin_dir: Path
+    durable: bool = False
+    _databases: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, *, durable: bool = False) -> PgCluster:
+        bin_dir = find_bin_dir()
+        directory = Path(tempfile.mkdtemp(prefix="smsdesk-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        cluster = cls(directory, free_port(), bin_dir, durable)
+        data = directory / "data"
+        subprocess.run(_as_server_user([
+            str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
+            check=True, capture_output=True)
+        options = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {directory}"
+        if not durable:
+            options += " " + FAST_SETTINGS
+        subprocess.run(_as_server_user([
+            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"), "-w",
+            "-t", "30", "-o", options, "start"]), check=True, capture_output=True)
+        return cluster
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def fresh_database(self) -> str:
+        """A new empty database; returns its URL."""
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        self._databases.append(name)
+        return self.url(name)
+
+    def log(self) -> str:
+        """The server's log, for a failing test's message."""
+        try:
+            return (self.directory / "log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        subprocess.run(_as_server_user([
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate",
+            "-w", "stop"]), capture_output=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
