@@ -21,6 +21,15 @@ publishes the events after the last one it published: at the start of each
 batch (inside its transaction, before its own, so they stay in order), and
 when idle, every ``FOREIGN_CHECK_SECONDS``, once ``PRAGMA data_version`` (a
 counter only other connections' commits move) says something changed.
+
+Two backends share all of this: SQLite (the default, one file) and PostgreSQL
+(``core/store_pg.py``, several relays on one database). What differs between
+them is behind :class:`Backend`: how a connection runs a callable in its
+thread, how a write transaction begins (PostgreSQL takes one global lock, so
+``seq`` order is commit order across relays and no reader can pass an event
+that commits late), what runs before COMMIT (the FTS5 index; a NOTIFY), and
+how the writer learns that another process committed. No feature knows which
+backend it runs on.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import aiosqlite
 
@@ -67,6 +76,11 @@ class StoreClosed(RuntimeError):
     pass
 
 
+# Put on the writer's queue when another process committed (PostgreSQL's NOTIFY): the
+# writer publishes what it has not, between batches, in order.
+_FOREIGN_COMMIT = object()
+
+
 def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> Any:
     """Run ``fn(sqlite3_connection, *args)`` in the connection's own thread.
 
@@ -77,21 +91,80 @@ def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: An
     return db._execute(lambda: fn(db._conn, *args))
 
 
+def is_postgres_url(location: str) -> bool:
+    """Whether a store location names a PostgreSQL database rather than a SQLite file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+class Conn(Protocol):
+    """A database connection with its own thread: ``run`` hops to it once per call."""
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteConn:
+    """An aiosqlite connection (it owns a thread) as a :class:`Conn`."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await _connect_in_thread(self.db, fn, *args)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+class Backend:
+    """What differs between the SQLite file and a PostgreSQL database (this is SQLite's).
+
+    The hooks that take ``conn`` run in the writer's thread, inside ``_run_batch``.
+    """
+
+    name = "sqlite"
+
+    def begin_write(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # the file's write lock, taken now, not at first write
+
+    def before_jobs(self, conn: Any) -> Any:
+        """State ``before_commit`` needs: here, the newest entry the FTS5 index has."""
+        return newest_entry_id(conn)
+
+    def before_commit(self, conn: Any, state: Any, events: list[Event]) -> None:
+        index_new_entries(conn, state)
+
+    def foreign_events(self, conn: Any, version: int, published_seq: int
+                       ) -> tuple[int, list[Event]]:
+        """(a change marker, events after ``published_seq`` if another process committed)."""
+        return _events_if_changed(conn, version, published_seq)
+
+    async def close_writer(self, writer: Conn) -> None:
+        await writer.run(_checkpoint)
+        await writer.close()
+
+
+SQLITE = Backend()
+
+
 class Store:
     """The durable home of every conversation. Open with ``await Store.open(path)``."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 readers: list[aiosqlite.Connection], *, published: tuple[int, int] = (0, 0)
-                 ) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, writer: Conn, readers: list[Conn], *,
+                 published: tuple[int, int] = (0, 0), backend: Backend = SQLITE,
+                 url: str | None = None) -> None:
+        self.path = path  # the SQLite file (None on PostgreSQL)
+        self.url = url  # the PostgreSQL database (None on SQLite)
+        self.backend = backend
         # (the newest seq given to listeners, the writer's data_version when last checked)
         self._published_seq, self._data_version = published
         self._writer = writer
         self._readers = readers
-        self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._idle_readers: asyncio.Queue[Conn] = asyncio.Queue()
         for reader in readers:
             self._idle_readers.put_nowait(reader)
-        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._jobs: asyncio.Queue[_Job | object | None] = asyncio.Queue()
         self._listeners: list[CommitListener] = []
         self._closed = False
         self.batches = 0  # commits so far; with ``self.jobs`` shows how well commits group
@@ -101,6 +174,11 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, readers: int = 2) -> Store:
+        """Open (creating and migrating) the store: a SQLite file, or a ``postgresql://`` URL."""
+        if isinstance(path, str) and is_postgres_url(path):
+            from core.store_pg import open_pg_store
+
+            return await open_pg_store(cls, path, readers=readers)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Auth tokens live in this file: only the relay's user may read it.
@@ -121,7 +199,8 @@ class Store:
             for conn in opened:
                 await conn.close()
             raise
-        return cls(path, opened[0], opened[1:], published=published)
+        conns: list[Conn] = [SqliteConn(db) for db in opened]
+        return cls(path, conns[0], conns[1:], published=published)
 
     # --- writing ------------------------------------------------------------------
 
@@ -134,6 +213,16 @@ class Store:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._jobs.put_nowait(_Job(fn, args, kwargs, future))
         return await future
+
+    @property
+    def published_seq(self) -> int:
+        """The newest seq the commit listeners have been told of."""
+        return self._published_seq
+
+    def notice_foreign_commit(self) -> None:
+        """Another process committed events: publish them soon (not in the caller's frame)."""
+        if not self._closed:
+            self._jobs.put_nowait(_FOREIGN_COMMIT)
 
     def on_commit(self, listener: CommitListener) -> None:
         """Call ``listener(events)`` after each commit with the events it made durable."""
@@ -152,20 +241,25 @@ class Store:
                 job = self._jobs.get_nowait()
             if job is None:
                 break
+            if job is _FOREIGN_COMMIT:
+                await self._publish_foreign_events()
+                continue
+            assert isinstance(job, _Job)
             batch = [job]
             while len(batch) < MAX_BATCH and not self._jobs.empty():
                 nxt = self._jobs.get_nowait()
                 if nxt is None:
                     stopping = True
                     break
-                batch.append(nxt)
+                if isinstance(nxt, _Job):
+                    batch.append(nxt)  # a foreign commit is read at this batch's start anyway
             await self._commit(batch)
 
     async def _publish_foreign_events(self) -> None:
         """Tell the listeners of events other processes committed, if there are any."""
         try:
-            self._data_version, foreign = await _connect_in_thread(
-                self._writer, _events_if_changed, self._data_version, self._published_seq)
+            self._data_version, foreign = await self._writer.run(
+                self.backend.foreign_events, self._data_version, self._published_seq)
         except Exception:  # the file is busy or unreadable for now: try again next time
             logger.exception("could not check for other processes' events")
             return
@@ -175,8 +269,8 @@ class Store:
         started = time.perf_counter()
         committed: list[Event] = []
         try:
-            committed = await _connect_in_thread(
-                self._writer, _run_batch, batch, self._published_seq)
+            committed = await self._writer.run(
+                _run_batch, batch, self._published_seq, self.backend)
         except BaseException as error:  # the COMMIT itself failed: nothing is durable
             for job in batch:
                 job.outcome = (False, error)
@@ -215,7 +309,7 @@ class Store:
             raise StoreClosed("the store is closed")
         reader = await self._idle_readers.get()
         try:
-            return await _connect_in_thread(reader, lambda conn: fn(conn, *args, **kwargs))
+            return await reader.run(lambda conn: fn(conn, *args, **kwargs))
         finally:
             self._idle_readers.put_nowait(reader)
 
@@ -231,8 +325,7 @@ class Store:
         for _ in self._readers:
             reader = await self._idle_readers.get()
             await reader.close()
-        await _connect_in_thread(self._writer, _checkpoint)
-        await self._writer.close()
+        await self.backend.close_writer(self._writer)
 
     async def __aenter__(self) -> Store:
         return self
@@ -291,7 +384,8 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _run_batch(conn: sqlite3.Connection, batch: list[_Job], published_seq: int) -> list[Event]:
+def _run_batch(conn: Any, batch: list[_Job], published_seq: int, backend: Backend
+               ) -> list[Event]:
     """One transaction, one savepoint per job, one COMMIT (and one fsync) for all.
 
     Returns every event now durable that no listener has heard of, in ``seq`` order:
@@ -302,10 +396,10 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job], published_seq: int) 
     # A cache of numbers for this batch only: another process (the admin CLI)
     # may change a number between two batches, never inside one transaction.
     numbers: dict[str, Any] = {}
-    conn.execute("BEGIN IMMEDIATE")
+    backend.begin_write(conn)
     try:
         events = _events_after(conn, published_seq)
-        indexed_upto = newest_entry_id(conn)
+        state = backend.before_jobs(conn)
         for job in batch:
             conn.execute("SAVEPOINT job")
             ctx = WriteContext(conn, now, numbers=numbers)
@@ -321,7 +415,7 @@ def _run_batch(conn: sqlite3.Connection, batch: list[_Job], published_seq: int) 
                 job.outcome = (True, value)
                 job.events = ctx.events
                 events.extend(ctx.events)
-        index_new_entries(conn, indexed_upto)
+        backend.before_commit(conn, state, events)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

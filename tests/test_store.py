@@ -165,9 +165,9 @@ async def test_file_modes_journal_and_pragmas(desk: Desk) -> None:
     with plain_connect(desk.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # synchronous is per connection and not observable from outside: ask the writer
-    async with desk.store._writer.execute("PRAGMA synchronous") as cursor:
+    async with desk.store._writer.db.execute("PRAGMA synchronous") as cursor:
         assert (await cursor.fetchone())[0] == 2  # FULL
-    async with desk.store._writer.execute("PRAGMA foreign_keys") as cursor:
+    async with desk.store._writer.db.execute("PRAGMA foreign_keys") as cursor:
         assert (await cursor.fetchone())[0] == 1
 
 
