@@ -49,6 +49,9 @@ T = TypeVar("T")
 
 MAX_BATCH = 1024
 FOREIGN_CHECK_SECONDS = 0.5
+# Inserts learn their new key from ``INSERT ... RETURNING`` (added in SQLite 3.35), the
+# one form PostgreSQL shares: its drivers have no ``lastrowid``.
+MIN_SQLITE = (3, 35, 0)
 
 CommitListener = Callable[[list[Event]], None]
 
@@ -65,6 +68,25 @@ class _Job:
 
 class StoreClosed(RuntimeError):
     pass
+
+
+class SqliteTooOld(RuntimeError):
+    """The SQLite library Python was built with lacks what the store's SQL needs."""
+
+
+def require_sqlite() -> None:
+    """Refuse, before any file is touched, a SQLite too old for ``RETURNING``.
+
+    Without this check the first insert would fail mid-batch with a bare syntax
+    error that names no cause and no remedy.
+    """
+    found = sqlite3.sqlite_version_info
+    if found < MIN_SQLITE:
+        have = ".".join(map(str, found))
+        need = ".".join(map(str, MIN_SQLITE))
+        raise SqliteTooOld(f"smsdesk needs SQLite {need} or newer (for INSERT ... RETURNING),"
+                           f" but this Python uses SQLite {have}: run smsdesk with a Python"
+                           " built against a newer SQLite")
 
 
 def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> Any:
@@ -101,6 +123,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, readers: int = 2) -> Store:
+        require_sqlite()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Auth tokens live in this file: only the relay's user may read it.
