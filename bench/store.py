@@ -83,12 +83,13 @@ def insert_message(ctx: writes.WriteContext, i: int, body: str) -> None:
     Measures the group-commit writer itself, apart from the domain logic that
     ``record_inbound`` adds on top (contact, threading, ticket update).
     """
-    cursor = ctx.conn.execute(
+    message_id = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, twilio_sid, status,"
-        " created_at, updated_at) VALUES (1, 'message', 'inbound', 'sms', ?, ?, 'received', ?, ?)",
+        " created_at, updated_at) VALUES (1, 'message', 'inbound', 'sms', ?, ?, 'received', ?, ?)"
+        " RETURNING id",
         (body, f"SMraw{i:028x}", ctx.now, ctx.now),
-    )
-    ctx.emit("message.created", 1, {"message": {"id": cursor.lastrowid, "body": body}})
+    ).fetchone()[0]
+    ctx.emit("message.created", 1, {"message": {"id": message_id, "body": body}})
 
 
 async def insert_rows(store: Store, total: int, writers: int) -> float:

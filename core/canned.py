@@ -168,10 +168,10 @@ def save_response(ctx: WriteContext, *, agent_id: int, response_id: int | None, 
     if not personal:
         _require_folder(ctx.conn, folder_id)
     if response_id is None:
-        cursor = ctx.conn.execute(
+        response_id = ctx.conn.execute(
             "INSERT INTO canned_responses(title, body, folder_id, owner_agent_id, media,"
-            " updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", (*values, ctx.now))
-        response_id = cursor.lastrowid or 0
+            " updated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (*values, ctx.now)).fetchone()[0]
     else:
         ctx.conn.execute(
             "UPDATE canned_responses SET title = ?, body = ?, folder_id = ?,"
@@ -205,9 +205,9 @@ def save_folder(ctx: WriteContext, *, folder_id: int | None, name: str) -> Canne
     if taken is not None and taken["id"] != folder_id:
         raise Conflict(f"there is already a folder called {name}")
     if folder_id is None:
-        cursor = ctx.conn.execute("INSERT INTO canned_folders(name, created_at) VALUES (?, ?)",
-                                  (name, ctx.now))
-        folder_id = cursor.lastrowid or 0
+        folder_id = ctx.conn.execute(
+            "INSERT INTO canned_folders(name, created_at) VALUES (?, ?) RETURNING id",
+            (name, ctx.now)).fetchone()[0]
     else:
         _require_folder(ctx.conn, folder_id)
         ctx.conn.execute("UPDATE canned_folders SET name = ? WHERE id = ?", (name, folder_id))

@@ -29,7 +29,8 @@ from core.writes import (
 def receive_inbound(ctx: WriteContext, text: InboundText) -> InboundResult | HeldText:
     """A customer's text: into its ticket, or held when its number is not in service."""
     row = ctx.conn.execute(
-        "SELECT p.id, p.enabled AND a.connected AS in_service, a.connected FROM phone_numbers p"
+        "SELECT p.id, (p.enabled <> 0 AND a.connected <> 0) AS in_service, a.connected"
+        " FROM phone_numbers p"
         " JOIN accounts a ON a.id = p.account_id WHERE p.e164 = ?", (text.to,)).fetchone()
     if row is None:
         raise UnknownNumber(f"no connected number is {text.to}")
@@ -52,8 +53,9 @@ def hold_inbound(ctx: WriteContext, text: InboundText, number_id: int, reason: s
                     source=f"keyword:{normalized(text.body)}", number_id=number_id,
                     phone=text.from_)
     ctx.conn.execute(
-        "INSERT OR IGNORE INTO held_texts(number_id, message_sid, from_phone, body, media,"
-        " segments, reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO held_texts(number_id, message_sid, from_phone, body, media,"
+        " segments, reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (number_id, text.sid, text.from_, text.body, records.media_to_json(text.media),
          text.segments, reason, ctx.now))
     row = ctx.conn.execute("SELECT * FROM held_texts WHERE message_sid = ?",

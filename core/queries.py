@@ -93,7 +93,7 @@ def list_tickets(
         selects.append(
             f"SELECT * FROM (SELECT {TICKET_COLUMNS} FROM tickets t"
             f" JOIN contacts c ON c.id = t.contact_id WHERE {' AND '.join(where + keyset)}"
-            f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?)"
+            f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?) AS page"
         )
         values += [*params, *bounds, limit + 1]
     sql = " UNION ALL ".join(selects) + f" ORDER BY last_message_at {order}, id {order} LIMIT ?"

@@ -221,10 +221,9 @@ def save_scenario(ctx: WriteContext, *, scenario_id: int | None, name: str,
         raise Conflict(f"there is already a scenario called {name}")
     text = json.dumps(list(checked), separators=(",", ":"))
     if scenario_id is None:
-        cursor = ctx.conn.execute(
-            "INSERT INTO scenarios(name, actions, created_at, updated_at) VALUES (?, ?, ?, ?)",
-            (name, text, ctx.now, ctx.now))
-        scenario_id = cursor.lastrowid or 0
+        scenario_id = ctx.conn.execute(
+            "INSERT INTO scenarios(name, actions, created_at, updated_at) VALUES (?, ?, ?, ?)"
+            " RETURNING id", (name, text, ctx.now, ctx.now)).fetchone()[0]
     else:
         scenario_by_id(ctx.conn, scenario_id)
         ctx.conn.execute("UPDATE scenarios SET name = ?, actions = ?, updated_at = ?"

@@ -58,6 +58,9 @@ T = TypeVar("T")
 
 MAX_BATCH = 1024
 FOREIGN_CHECK_SECONDS = 0.5
+# Inserts learn their new key from ``INSERT ... RETURNING`` (added in SQLite 3.35), the
+# one form PostgreSQL shares: its drivers have no ``lastrowid``.
+MIN_SQLITE = (3, 35, 0)
 
 CommitListener = Callable[[list[Event]], None]
 
@@ -79,6 +82,25 @@ class StoreClosed(RuntimeError):
 # Put on the writer's queue when another process committed (PostgreSQL's NOTIFY): the
 # writer publishes what it has not, between batches, in order.
 _FOREIGN_COMMIT = object()
+
+
+class SqliteTooOld(RuntimeError):
+    """The SQLite library Python was built with lacks what the store's SQL needs."""
+
+
+def require_sqlite() -> None:
+    """Refuse, before any file is touched, a SQLite too old for ``RETURNING``.
+
+    Without this check the first insert would fail mid-batch with a bare syntax
+    error that names no cause and no remedy.
+    """
+    found = sqlite3.sqlite_version_info
+    if found < MIN_SQLITE:
+        have = ".".join(map(str, found))
+        need = ".".join(map(str, MIN_SQLITE))
+        raise SqliteTooOld(f"smsdesk needs SQLite {need} or newer (for INSERT ... RETURNING),"
+                           f" but this Python uses SQLite {have}: run smsdesk with a Python"
+                           " built against a newer SQLite")
 
 
 def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> Any:
@@ -179,6 +201,7 @@ class Store:
             from core.store_pg import open_pg_store
 
             return await open_pg_store(cls, path, readers=readers)
+        require_sqlite()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Auth tokens live in this file: only the relay's user may read it.

@@ -56,13 +56,13 @@ def create_field(ctx: WriteContext, *, label: str, kind: str, choices: Iterable[
     if any(field.label.casefold() == label.casefold() for field in existing):
         raise FieldRefused(f"there is already a field called {label}", "label")
     position = max((field.position for field in existing), default=0) + 1
-    cursor = ctx.conn.execute(
+    field_id = ctx.conn.execute(
         "INSERT INTO ticket_fields(key, label, kind, choices, required_to_resolve, position,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (key_for(label, (field.key for field in existing)), label, kind,
-         json.dumps(list(choices)), int(required_to_resolve), position, ctx.now))
+         json.dumps(list(choices)), int(required_to_resolve), position, ctx.now)).fetchone()[0]
     _announce(ctx)
-    return _field(ctx, cursor.lastrowid or 0)
+    return _field(ctx, field_id)
 
 
 def update_field(ctx: WriteContext, field_id: int, *, label: str | None = None,

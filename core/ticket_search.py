@@ -148,7 +148,7 @@ def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
     if query is None:
         return []
     named = list(run_match(conn, "SELECT count(*) FROM (SELECT 1 FROM contacts_fts"
-                           " WHERE contacts_fts MATCH ? LIMIT ?)", (query, LOTS + 1)))
+                           " WHERE contacts_fts MATCH ? LIMIT ?) AS named", (query, LOTS + 1)))
     if not named or not named[0][0]:
         return []
     if named[0][0] > LOTS:
@@ -342,7 +342,8 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
         values.extend([query, *params])
     if not selects:
         return 0
-    rows = list(run_match(conn, f"SELECT count(*) FROM ({' UNION '.join(selects)})", values))
+    union = " UNION ".join(selects)
+    rows = list(run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
     return rows[0][0] if rows else 0
 
 

@@ -67,7 +67,7 @@ def _set_deleted(ctx: WriteContext, ids: list[int], *, deleted: bool,
 
 def empty_trash(ctx: WriteContext) -> list[int]:
     """Purge every ticket in the Trash (an admin's decision, confirmed in the inbox)."""
-    return _purge(ctx, _trash_where(ctx.conn, "1"))
+    return _purge(ctx, _trash_where(ctx.conn, "1 = 1"))
 
 
 def purge_expired(ctx: WriteContext, *, now: int | None = None) -> list[int]:

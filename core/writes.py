@@ -86,12 +86,12 @@ class WriteContext:
 
     def emit(self, kind: str, ticket_id: int | None, payload: Mapping[str, Any]) -> Event:
         text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        cursor = self.conn.execute(
-            "INSERT INTO events(at, kind, ticket_id, payload) VALUES (?, ?, ?, ?)",
+        seq = self.conn.execute(
+            "INSERT INTO events(at, kind, ticket_id, payload) VALUES (?, ?, ?, ?) RETURNING seq",
             (self.now, kind, ticket_id, text),
-        )
+        ).fetchone()[0]
         event = Event(
-            seq=cursor.lastrowid or 0, kind=kind, ticket_id=ticket_id,
+            seq=seq, kind=kind, ticket_id=ticket_id,
             payload=dict(payload), at=self.now,
         )
         self.events.append(event)
@@ -210,12 +210,12 @@ def add_account(
     if known is not None:
         raise Conflict(f"account {sid} is already connected" if known["connected"] else
                        f"account {sid} was disconnected: connect it again instead of adding it")
-    cursor = ctx.conn.execute(
+    account_id = ctx.conn.execute(
         "INSERT INTO accounts(name, sid, auth_token, geo_permissions, status, type, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (name, sid, auth_token, json.dumps(sorted(set(geo_permissions))), status, type, ctx.now),
-    )
-    account = account_by_id(ctx.conn, cursor.lastrowid or 0)
+    ).fetchone()[0]
+    account = account_by_id(ctx.conn, account_id)
     ctx.emit("account.updated", None, {"account": records.public_account(account)})
     return account
 
@@ -246,8 +246,9 @@ def add_group(ctx: WriteContext, name: str) -> Group:
         raise StoreError("a group needs a name")
     if _one(ctx.conn, "SELECT 1 FROM agent_groups WHERE name = ?", (name,)) is not None:
         raise Conflict(f"group {name!r} already exists")
-    cursor = ctx.conn.execute("INSERT INTO agent_groups(name) VALUES (?)", (name,))
-    group = Group(id=cursor.lastrowid or 0, name=name)
+    group_id = ctx.conn.execute(
+        "INSERT INTO agent_groups(name) VALUES (?) RETURNING id", (name,)).fetchone()[0]
+    group = Group(id=group_id, name=name)
     ctx.emit("group.updated", None, {"group": records.to_wire(group)})
     return group
 
@@ -282,10 +283,10 @@ def save_number(ctx: WriteContext, *, account_id: int, e164: str, **fields: Any)
     _require_group(ctx.conn, fields.get("default_group_id"))
     row = _one(ctx.conn, "SELECT id, account_id FROM phone_numbers WHERE e164 = ?", (e164,))
     if row is None:
-        cursor = ctx.conn.execute(
-            "INSERT INTO phone_numbers(account_id, e164) VALUES (?, ?)", (account_id, e164)
-        )
-        number_id = cursor.lastrowid or 0
+        number_id = ctx.conn.execute(
+            "INSERT INTO phone_numbers(account_id, e164) VALUES (?, ?) RETURNING id",
+            (account_id, e164),
+        ).fetchone()[0]
     elif row["account_id"] != account_id:
         raise Conflict(f"{e164} already belongs to another connected account")
     else:
@@ -315,11 +316,10 @@ def add_agent(
         raise Conflict(f"an agent called {name!r} already exists")
     if _one(ctx.conn, "SELECT 1 FROM agents WHERE token_hash = ?", (token_hash,)) is not None:
         raise Conflict("that token is already in use; issue a new one")
-    cursor = ctx.conn.execute(
-        "INSERT INTO agents(name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
+    agent_id = ctx.conn.execute(
+        "INSERT INTO agents(name, role, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
         (name, Role(role).value, token_hash, ctx.now),
-    )
-    agent_id = cursor.lastrowid or 0
+    ).fetchone()[0]
     _set_agent_groups(ctx.conn, agent_id, group_ids)
     agent = agent_by_id(ctx.conn, agent_id)
     ctx.emit("agent.updated", None, {"agent": _public_agent(agent)})
@@ -377,10 +377,10 @@ def contact_for_phone(ctx: WriteContext, phone: str) -> Contact:
                " ON c.id = p.contact_id WHERE p.e164 = ?", (phone,))
     if row is not None:
         return records.contact_from_row(row)
-    cursor = ctx.conn.execute(
-        "INSERT INTO contacts(phone, created_at) VALUES (?, ?)", (phone, ctx.now)
-    )
-    return Contact(id=cursor.lastrowid or 0, phone=phone, created_at=ctx.now)
+    contact_id = ctx.conn.execute(
+        "INSERT INTO contacts(phone, created_at) VALUES (?, ?) RETURNING id", (phone, ctx.now)
+    ).fetchone()[0]
+    return Contact(id=contact_id, phone=phone, created_at=ctx.now)
 
 
 def update_contact(
@@ -508,15 +508,15 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
     preview = preview_of(text.body, len(text.media))
 
     if routing is Routing.NEW or latest is None:
-        cursor = conn.execute(
+        ticket_id = conn.execute(
             "INSERT INTO tickets(contact_id, number_id, subject, group_id, created_at,"
             " updated_at, last_message_at, last_preview, customer_phone)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (contact.id, number.id, subject_from_body(text.body), number.default_group_id,
              ctx.now, ctx.now, ctx.now, preview, text.from_),
-        )
+        ).fetchone()[0]
         ticket = Ticket(
-            id=cursor.lastrowid or 0, contact_id=contact.id, number_id=number.id,
+            id=ticket_id, contact_id=contact.id, number_id=number.id,
             subject=subject_from_body(text.body), group_id=number.default_group_id,
             created_at=ctx.now, updated_at=ctx.now, last_message_at=ctx.now, last_preview=preview,
             customer_phone=text.from_,
@@ -539,15 +539,15 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
 
     channel = Channel.MMS if text.media else Channel.SMS
     encoding = "GSM-7" if is_gsm7(text.body) else "UCS-2"
-    cursor = conn.execute(
+    message_id = conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, media, twilio_sid,"
         " status, segments, encoding, created_at, updated_at) VALUES (?, 'message', 'inbound',"
-        " ?, ?, ?, ?, 'received', ?, ?, ?, ?)",
+        " ?, ?, ?, ?, 'received', ?, ?, ?, ?) RETURNING id",
         (ticket.id, channel.value, text.body, records.media_to_json(text.media), text.sid,
          text.segments, encoding, ctx.now, ctx.now),
-    )
+    ).fetchone()[0]
     message = Message(
-        id=cursor.lastrowid or 0, ticket_id=ticket.id, direction=Direction.INBOUND,
+        id=message_id, ticket_id=ticket.id, direction=Direction.INBOUND,
         channel=channel, body=text.body, media=text.media, twilio_sid=text.sid,
         status=MessageStatus.RECEIVED, segments=text.segments, encoding=encoding,
         created_at=ctx.now, updated_at=ctx.now,
@@ -643,14 +643,14 @@ def queue_outbound(
         number_by_id(ctx.conn, from_number_id)
     channel = channel or (Channel.MMS if media else Channel.SMS)
     status = MessageStatus.QUEUED if channel is not Channel.EMAIL else MessageStatus.SENT
-    cursor = ctx.conn.execute(
+    message_id = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, media, author_agent_id,"
         " status, segments, encoding, created_at, updated_at, from_number_id)"
-        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (ticket_id, channel.value, body, records.media_to_json(media), agent_id, status.value,
          segments, encoding, ctx.now, ctx.now, from_number_id),
-    )
-    message = entry_by_id(ctx.conn, cursor.lastrowid or 0)
+    ).fetchone()[0]
+    message = entry_by_id(ctx.conn, message_id)
     preview = preview_of(body, len(media))
     ctx.conn.execute(
         "UPDATE tickets SET updated_at = ?, last_message_at = ?, last_preview = ? WHERE id = ?",
@@ -675,14 +675,14 @@ def open_conversation(
     number = number_by_id(ctx.conn, number_id)
     _require_agent(ctx.conn, agent_id)
     contact = contact_for_phone(ctx, phone)
-    cursor = ctx.conn.execute(
+    ticket_id = ctx.conn.execute(
         "INSERT INTO tickets(contact_id, number_id, subject, group_id, agent_id, unread,"
         " created_at, updated_at, last_message_at, last_preview, customer_phone)"
-        " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', ?)",
+        " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, '', ?) RETURNING id",
         (contact.id, number.id, subject, number.default_group_id, agent_id, ctx.now, ctx.now,
          ctx.now, phone),
-    )
-    ticket = ticket_by_id(ctx.conn, cursor.lastrowid or 0)
+    ).fetchone()[0]
+    ticket = ticket_by_id(ctx.conn, ticket_id)
     ctx.emit("ticket.created", ticket.id,
              {"ticket": records.to_wire(ticket), "contact": records.to_wire(contact),
               "started_by": agent_id})
@@ -703,7 +703,7 @@ def mark_sending(ctx: WriteContext, message_id: int) -> Message:
     if message.status is not MessageStatus.QUEUED or message.twilio_sid:
         return message  # moved on since the outbox read it: never a second attempt
     if message.author_agent_id is not None and _one(
-        ctx.conn, "SELECT 1 FROM agents WHERE id = ? AND disabled", (message.author_agent_id,)
+        ctx.conn, "SELECT 1 FROM agents WHERE id = ? AND disabled <> 0", (message.author_agent_id,)
     ) is not None:
         return _set_message_fields(ctx, message_id, status=MessageStatus.FAILED)
     return _set_message_fields(ctx, message_id, status=MessageStatus.SENDING)
@@ -772,12 +772,13 @@ def record_status(
     if kept is not None and not status_moves_forward(MessageStatus(kept["status"]), status):
         return None
     ctx.conn.execute("DELETE FROM early_statuses WHERE twilio_sid = ?", (sid,))
-    cursor = ctx.conn.execute(
-        "INSERT INTO early_statuses(twilio_sid, status, error_code, at) VALUES (?, ?, ?, ?)",
+    kept_id = ctx.conn.execute(
+        "INSERT INTO early_statuses(twilio_sid, status, error_code, at) VALUES (?, ?, ?, ?)"
+        " RETURNING id",
         (sid, status.value, error_code, ctx.now),
-    )
+    ).fetchone()[0]
     ctx.conn.execute("DELETE FROM early_statuses WHERE id <= ?",
-                     ((cursor.lastrowid or 0) - EARLY_STATUS_LIMIT,))
+                     (kept_id - EARLY_STATUS_LIMIT,))
     return None
 
 
@@ -822,13 +823,13 @@ def remember_result(ctx: WriteContext, agent_id: int, command_id: str, result: s
     scrubs this answer too (core.trash), since it may hold the ticket's words.
     """
     ctx.conn.execute(
-        "INSERT OR IGNORE INTO command_results(agent_id, command_id, result, at)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO command_results(agent_id, command_id, result, at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (agent_id, command_id, result, ctx.now),
     )
     ctx.conn.executemany(
-        "INSERT OR IGNORE INTO command_result_tickets(ticket_id, agent_id, command_id)"
-        " VALUES (?, ?, ?)",
+        "INSERT INTO command_result_tickets(ticket_id, agent_id, command_id)"
+        " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(ticket_id, agent_id, command_id)
          for ticket_id in sorted({e.ticket_id for e in ctx.events if e.ticket_id is not None})])
 
@@ -841,13 +842,13 @@ def add_note(ctx: WriteContext, *, ticket_id: int, agent_id: int | None, body: s
         raise StoreError("a note needs some text")
     ticket_by_id(ctx.conn, ticket_id)
     _require_agent(ctx.conn, agent_id)
-    cursor = ctx.conn.execute(
+    note_id = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, body, author_agent_id, created_at, updated_at)"
-        " VALUES (?, 'note', ?, ?, ?, ?)",
+        " VALUES (?, 'note', ?, ?, ?, ?) RETURNING id",
         (ticket_id, body, agent_id, ctx.now, ctx.now),
-    )
+    ).fetchone()[0]
     ctx.conn.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (ctx.now, ticket_id))
-    note = Note(id=cursor.lastrowid or 0, ticket_id=ticket_id, agent_id=agent_id, body=body,
+    note = Note(id=note_id, ticket_id=ticket_id, agent_id=agent_id, body=body,
                 created_at=ctx.now)
     ctx.emit("note.created", ticket_id, {"note": records.to_wire(note)})
     return note
@@ -967,12 +968,12 @@ def log_time(
     check_seconds(seconds)
     ticket_by_id(ctx.conn, ticket_id)
     _require_agent(ctx.conn, agent_id)
-    cursor = ctx.conn.execute(
+    entry_id = ctx.conn.execute(
         "INSERT INTO time_entries(ticket_id, agent_id, seconds, note, created_at, billable)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (ticket_id, agent_id, seconds, note, ctx.now, int(billable)),
-    )
-    entry = TimeEntry(id=cursor.lastrowid or 0, ticket_id=ticket_id, agent_id=agent_id,
+    ).fetchone()[0]
+    entry = TimeEntry(id=entry_id, ticket_id=ticket_id, agent_id=agent_id,
                       seconds=seconds, note=note, created_at=ctx.now, billable=billable)
     ctx.emit("time.logged", ticket_id, {"time_entry": records.to_wire(entry)})
     return entry
