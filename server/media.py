@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
+from server.atomic_file import write_atomically
 from server.config import twilio_api_url
 
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
@@ -74,19 +75,16 @@ def store_bytes(folder: Path, data: bytes) -> str:
 
     A file already there gets a fresh time: it is about to be named again, and the media
     sweep (server/media_sweep.py) leaves recent files alone until their message commits.
+    Each writer has its own temporary file (server/atomic_file.py), so two keeping the
+    same bytes at once (two agents, two relays) each rename a whole file into place; one a
+    crash leaves is unnamed, and the sweep removes it.
     """
     digest = hashlib.sha256(data).hexdigest()
     path = folder / digest[:2] / digest
     try:
         os.utime(path)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        with open(partial, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, path)
+        write_atomically(path, data)
     return digest
 
 
