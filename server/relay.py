@@ -18,6 +18,7 @@ from core.protocol import MAX_MESSAGE_BYTES
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
+from server.media import FileMediaStore
 from server.outbox import SENDS_PER_SECOND, Outbox
 from server.trash_keeper import keep_trash
 
@@ -88,7 +89,7 @@ async def running_relay(
         relay = Relay(
             store=store,
             public_url=await public_url_of(store, public_url, host=host, port=port),
-            media_dir=paths.media,
+            media=FileMediaStore(paths.media),
             media_secret=await media_secret_of(store),
         )
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
@@ -96,7 +97,7 @@ async def running_relay(
                         rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")
-        keeping = asyncio.create_task(keep_trash(store, paths.media), name="trash keeper")
+        keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
