@@ -15,6 +15,7 @@ import uvicorn
 from core import queries, writes
 from core.models import SenderType
 from core.protocol import MAX_MESSAGE_BYTES
+from core.settings import setting_or_init
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
@@ -63,11 +64,10 @@ async def public_url_of(store: Store, given: str | None, *, host: str, port: int
 
 
 async def media_secret_of(store: Store) -> bytes:
-    saved = await store.read(queries.setting, MEDIA_SECRET)
-    if saved is None:
-        saved = secrets.token_hex(32)
-        await store.write(writes.save_setting, MEDIA_SECRET, saved)
-    return bytes.fromhex(saved)
+    """The key media URLs are signed with: made by the first relay on this database, then
+    shared, so any relay serves any relay's URLs (one write, no read-then-write race)."""
+    return bytes.fromhex(await store.write(setting_or_init, MEDIA_SECRET,
+                                           secrets.token_hex(32)))
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The MediaStore contract (server/media.py), for every implementation.
+"""The MediaStore contract (server/media.py), for every implementation, and the media signing
+secret every relay on one database must share.
 
 The contract tests take the ``media_store`` fixture, parametrized over the implementations
 (today the files a relay keeps, and an in-memory one that shows the tests assume nothing
@@ -19,8 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from core import queries
+from core.settings import setting_or_init
+from core.store import Store
 from server.media import FileMediaStore, MediaStore, is_digest
 from server.media_sweep import GRACE_S
+from server.relay import MEDIA_SECRET, media_secret_of
 
 MEDIA_BACKENDS = ["files", "memory"]
 
@@ -196,3 +201,31 @@ async def test_files_are_kept_under_their_first_two_hex_digits(tmp_path: Path) -
     kept = sorted(p.relative_to(media.folder) for p in media.folder.rglob("*") if p.is_file())
     assert kept == [Path(digest[:2]) / digest]  # no .part left behind
 
+
+# --- the media signing secret ----------------------------------------------------------
+
+
+async def test_setting_or_init_keeps_the_first_value(store: Store) -> None:
+    assert await store.write(setting_or_init, "k", "first") == "first"
+    assert await store.write(setting_or_init, "k", "second") == "first"
+    assert await store.read(queries.setting, "k") == "first"
+
+
+async def test_relays_starting_together_sign_with_one_secret(store: Store) -> None:
+    secrets = await asyncio.gather(*(media_secret_of(store) for _ in range(4)))
+    assert len(set(secrets)) == 1 and len(secrets[0]) == 32
+    assert await store.read(queries.setting, MEDIA_SECRET) == secrets[0].hex()
+    assert await media_secret_of(store) == secrets[0]  # and the next start keeps it
+
+
+async def test_two_stores_on_one_database_agree_on_the_secret(tmp_path: Path) -> None:
+    """Two relays (two stores, two writers) on one desk, started at the same moment."""
+    path = tmp_path / "shared.sqlite3"
+    first = await Store.open(path)
+    second = await Store.open(path)
+    try:
+        one, other = await asyncio.gather(media_secret_of(first), media_secret_of(second))
+    finally:
+        await first.close()
+        await second.close()
+    assert one == other
