@@ -398,10 +398,12 @@ def migrate_pg(conn: Any) -> int:
     table included, happens in one transaction under ``MIGRATE_LOCK_KEY``: two sessions
     creating the same table at once can fail on PostgreSQL's catalog, and a second relay
     must wait for the first's migration and then see the version it set. DDL is
-    transactional, so a failed script leaves the database as it was.
+    transactional, so a failed script leaves the database as it was. No parameters are
+    passed (only our own integers are written into the SQL), so a connection whose cursors
+    take ``$1`` (RawCursor) serves as well as one taking ``%s``.
     """
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK_KEY,))
+        conn.execute(f"SELECT pg_advisory_xact_lock({int(MIGRATE_LOCK_KEY)})")
         conn.execute("CREATE TABLE IF NOT EXISTS smsdesk_schema (version integer NOT NULL)")
         row = conn.execute("SELECT max(version) FROM smsdesk_schema").fetchone()
         found = int(row[0] or 0)
@@ -412,5 +414,5 @@ def migrate_pg(conn: Any) -> int:
         for version, script in scripts_to_run(found):
             conn.execute(script)
             conn.execute("DELETE FROM smsdesk_schema")
-            conn.execute("INSERT INTO smsdesk_schema(version) VALUES (%s)", (version,))
+            conn.execute(f"INSERT INTO smsdesk_schema(version) VALUES ({int(version)})")
     return found

@@ -132,6 +132,16 @@ def pg_references(conn: Any, table: str) -> set[tuple[str, str, str]]:
     return {tuple(r) for r in rows}
 
 
+def lite_checks(conn: sqlite3.Connection, table: str) -> int:
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    return int(sql.upper().count("CHECK ("))
+
+
+def pg_checks(conn: Any, table: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'c'"
+                            " AND conrelid = %s::regclass", (table,)).fetchone()[0])
+
+
 def pg_tables(conn: Any) -> set[str]:
     rows = conn.execute("SELECT table_name FROM information_schema.tables"
                         " WHERE table_schema = 'public'").fetchall()
@@ -169,7 +179,7 @@ def test_every_sqlite_table_is_there_with_the_same_columns(lite: Any, pg: Any) -
 def test_every_key_index_and_reference_has_its_equivalent(lite: Any, pg: Any) -> None:
     """Each named SQLite index exists by name on the same columns, unique and partial
     alike; each constraint SQLite indexes (UNIQUE, PRIMARY KEY) has a unique index on the
-    same columns; every reference points at the same column."""
+    same columns; every reference points at the same column; as many CHECKs."""
     for table in lite_tables(lite):
         found = pg_indexes(pg, table)
         partial = {r[1]: bool(r[4]) for r in lite.execute(f"PRAGMA index_list({table})")}
@@ -180,6 +190,7 @@ def test_every_key_index_and_reference_has_its_equivalent(lite: Any, pg: Any) ->
                 continue
             assert found.get(name) == (columns, unique, partial[name], "btree"), name
         assert lite_references(lite, table) == pg_references(pg, table), table
+        assert lite_checks(lite, table) == pg_checks(pg, table), table
     gin = {n for t in ("entries", "contacts") for n, v in pg_indexes(pg, t).items()
            if v[3] == "gin"}
     assert gin == GIN_INDEXES
@@ -231,6 +242,19 @@ def test_migrating_again_changes_nothing(pg: Any) -> None:
     assert schema_pg.migrate_pg(pg) == SCHEMA_VERSION
     assert version_of(pg) == [(SCHEMA_VERSION,)]
     assert pg.execute("SELECT count(*) FROM tickets").fetchone() == (2,)
+
+
+def test_a_later_version_runs_only_its_own_script(
+    pg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How version 13 will come: a database at 12 runs the 13 script alone, once."""
+    monkeypatch.setattr(schema_pg, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema_pg.PG_MIGRATIONS, SCHEMA_VERSION + 1,
+                        "ALTER TABLE tickets ADD COLUMN later text NOT NULL DEFAULT ''")
+    assert schema_pg.migrate_pg(pg) == SCHEMA_VERSION
+    assert schema_pg.migrate_pg(pg) == SCHEMA_VERSION + 1
+    assert version_of(pg) == [(SCHEMA_VERSION + 1,)]
+    assert pg_columns(pg, "tickets")[-1] == ("later", "text", True, "''")
 
 
 def test_relays_starting_together_migrate_exactly_once(pg_url: str) -> None:
@@ -437,7 +461,8 @@ def test_a_database_owner_without_superuser_can_migrate(pg_cluster: Any) -> None
         admin.execute(f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")
         admin.execute(f"CREATE DATABASE {name} OWNER {name}")
     owner_url = pg_cluster.url(name).replace("postgres@", f"{name}@")
-    with psycopg.connect(owner_url, autocommit=True) as conn:
+    # With the store's cursors ($1 parameters, core/pg.py) as well as psycopg's default.
+    with psycopg.connect(owner_url, autocommit=True, cursor_factory=psycopg.RawCursor) as conn:
         assert conn.execute("SELECT current_user, rolsuper FROM pg_roles"
                             " WHERE rolname = current_user").fetchone() == (name, False)
         assert schema_pg.migrate_pg(conn) == 0
