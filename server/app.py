@@ -14,7 +14,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from core import held, queries, writes
@@ -23,6 +22,7 @@ from core.store import Store
 from server import commands, media, webhooks
 from server.agents_ws import AgentSessions, Session
 from server.hub import Hub
+from server.media import MediaStore
 from server.presence import PresenceBoard
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class BodyTooLarge(Exception):
 class Relay:
     store: Store
     public_url: str
-    media_dir: Path
+    media: MediaStore  # inbound MMS, agents' uploads, the signed outbound URLs
     media_secret: bytes
     hub: Hub = field(default_factory=Hub)
     on_queued: Callable[[], None] = lambda: None
@@ -80,7 +80,7 @@ class Relay:
         await session.run()
 
     def _command_context(self, agent: Agent) -> commands.Context:
-        return commands.Context(store=self.store, agent=agent, media_dir=self.media_dir,
+        return commands.Context(store=self.store, agent=agent, media=self.media,
                                 on_queued=self.on_queued, public_url=self.public_url)
 
     # --- http --------------------------------------------------------------------
@@ -161,7 +161,7 @@ class Relay:
             data, kind = await asyncio.to_thread(
                 media.download, ref.url, account_sid=account.sid, auth_token=account.auth_token
             )
-            digest = await asyncio.to_thread(media.store_bytes, self.media_dir, data)
+            digest = await self.media.put(data)
         except Exception as error:
             logger.warning("could not fetch media %s: %s", ref.url, error)
             return Media(content_type=ref.content_type, size=0, twilio_url=ref.url)
@@ -193,12 +193,12 @@ class Relay:
             return
         digest, kind, token = parts[2], parts[3].replace("~", "/"), parts[4]
         expected = _media_token(self.media_secret, digest, kind)
-        found = media.path_of(self.media_dir, digest)
         # compare_digest refuses non-ASCII text (TypeError); no such token is ours.
-        if not token.isascii() or not hmac.compare_digest(token, expected) or found is None:
+        signed = token.isascii() and hmac.compare_digest(token, expected)
+        data = await self.media.read(digest) if signed else None
+        if data is None:
             await _answer(send, 404, b"not found\n")
             return
-        data = await asyncio.to_thread(found.read_bytes)
         await _answer(send, 200, data, kind)
 
 

@@ -7,13 +7,12 @@ reconnect, say) is answered from that record and never done twice.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
+import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from core import queries, records, writes
@@ -26,7 +25,7 @@ from core.store import Store
 from core.tickets import subject_from_body
 from core.trash import PURGED_RESULT
 from core.writes import WriteContext
-from server.media import path_of, store_bytes
+from server.media import MediaStore
 
 #: Answered by the connection itself (server/agents_ws.py), not here: they concern it alone.
 SESSION_COMMANDS = {"presence"}
@@ -48,7 +47,7 @@ class CommandRefused(Exception):
 class Context:
     store: Store
     agent: Agent
-    media_dir: Path
+    media: MediaStore  # where attachments are kept (files, or the database)
     on_queued: Callable[[], None] = lambda: None  # wakes the outbox
     public_url: str = ""  # where Twilio reaches this relay: the admin commands point numbers here
     # The command being run is for admins only: its write checks, in its own transaction,
@@ -59,7 +58,10 @@ class Context:
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Any]]
 StagedHandler = Callable[[Context, Command], Awaitable[Any]]
 _DIRECT: dict[str, Handler] = {}
-_RECORDED: dict[str, Callable[[Context, dict[str, Any]], Callable[[WriteContext], Any]]] = {}
+Change = Callable[[WriteContext], Any]
+#: A recorded command's change; built by a coroutine when it must look something up first
+#: (the size of an attached file, say), which then happens before the transaction.
+_RECORDED: dict[str, Callable[[Context, dict[str, Any]], Change | Awaitable[Change]]] = {}
 _STAGED: dict[str, StagedHandler] = {}
 
 
@@ -101,7 +103,10 @@ async def run(ctx: Context, command: Command) -> Any:
     done = await answered(ctx, command)
     if done is not None:
         return done
-    value = await write_once(ctx, command, _RECORDED[command.name](ctx, command.args))
+    change = _RECORDED[command.name](ctx, command.args)
+    if inspect.isawaitable(change):
+        change = await change
+    value = await write_once(ctx, command, change)
     if command.name in QUEUES_A_MESSAGE:
         ctx.on_queued()
     return value
@@ -216,10 +221,9 @@ async def _search(ctx: Context, args: dict[str, Any]) -> Any:
 
 @_direct("fetch_media")
 async def _fetch_media(ctx: Context, args: dict[str, Any]) -> Any:
-    path = path_of(ctx.media_dir, args["sha256"])
-    if path is None:
+    data = await ctx.media.read(args["sha256"])
+    if data is None:
         raise CommandRefused("not_found", "no such media")
-    data = await asyncio.to_thread(path.read_bytes)
     return {"sha256": args["sha256"], "size": len(data),
             "data": base64.b64encode(data).decode("ascii")}
 
@@ -235,7 +239,7 @@ async def _upload_media(ctx: Context, args: dict[str, Any]) -> Any:
         raise CommandRefused("refused", f"Twilio does not accept {args['content_type']} for MMS")
     if len(data) > MAX_MEDIA_TOTAL_BYTES:
         raise CommandRefused("refused", "an MMS can carry at most 5 MB of attachments")
-    digest = await asyncio.to_thread(store_bytes, ctx.media_dir, data)
+    digest = await ctx.media.put(data)
     return {"sha256": digest, "size": len(data), "content_type": args["content_type"],
             "filename": args.get("filename", "")}
 
@@ -285,8 +289,8 @@ async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
 
 
 @_recorded("reply")
-def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
-    media = tuple(media_of(ctx, item) for item in args.get("media", []))
+async def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
+    media = await attachments(ctx, args)
 
     def reply(wctx: WriteContext) -> Message:
         return queue_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"], media,
@@ -317,14 +321,19 @@ def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
                                  from_number_id=number.id)
 
 
-def media_of(ctx: Context, item: dict[str, Any]) -> Media:
+async def attachments(ctx: Context, args: dict[str, Any]) -> tuple[Media, ...]:
+    """The command's ``media`` list as Media, each sized from the kept bytes."""
+    return tuple([await media_of(ctx, item) for item in args.get("media", [])])
+
+
+async def media_of(ctx: Context, item: dict[str, Any]) -> Media:
+    """One attachment named by the sha256 of an upload; refused if nothing is kept under it."""
     digest = item.get("sha256")
-    path = path_of(ctx.media_dir, digest) if isinstance(digest, str) else None
-    if path is None:
+    size = await ctx.media.size(digest) if isinstance(digest, str) else None
+    if size is None:
         raise CommandRefused("bad_args", "attach files by the sha256 of an uploaded file")
     return Media(content_type=str(item.get("content_type", "application/octet-stream")),
-                 size=path.stat().st_size, sha256=digest or "",
-                 filename=str(item.get("filename", "")))
+                 size=size, sha256=str(digest), filename=str(item.get("filename", "")))
 
 
 @_recorded("retry_reply")
@@ -388,10 +397,10 @@ def _log_time(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], An
 
 
 @_recorded("start_conversation")
-def _start_conversation(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+async def _start_conversation(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     """A new ticket with a customer and its first message, in one transaction: a refused
     preflight leaves no ticket behind, and a resend (same id) makes no second one."""
-    media = tuple(media_of(ctx, item) for item in args.get("media", []))
+    media = await attachments(ctx, args)
 
     def start(wctx: WriteContext) -> dict[str, Any]:
         number = writes.number_by_id(wctx.conn, args["from_number_id"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from core import canned
 from core.writes import WriteContext
-from server.commands import Context, _direct, _recorded, media_of
+from server.commands import Context, _direct, _recorded, attachments
 
 
 @_direct("list_canned")
@@ -20,8 +20,8 @@ async def _list_canned(ctx: Context, args: dict[str, Any]) -> Any:
 
 
 @_recorded("save_canned")
-def _save_canned(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    media = tuple(media_of(ctx, item) for item in args.get("media", []))
+async def _save_canned(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
+    media = await attachments(ctx, args)
     return lambda w: canned.save_response(
         w, agent_id=ctx.agent.id, response_id=args.get("response_id"), title=args["title"],
         body=args["body"], folder_id=args.get("folder_id"),

@@ -26,14 +26,14 @@ def _restore_tickets(ctx: Context, args: dict[str, Any]) -> Callable[[WriteConte
     return lambda w: {"restored": trash.restore_tickets(w, args["ticket_ids"])}
 
 
-@_staged("empty_trash")  # keeps its own record: files go only after the commit
+@_staged("empty_trash")  # keeps its own record: media goes only after the commit
 async def _empty_trash(ctx: Context, command: Command) -> Any:
-    """Purge, and once that committed, remove the media files nothing names any more."""
+    """Purge, and once that committed, remove the media nothing names any more."""
     done = await answered(ctx, command)
     if done is not None:
         return done
     purged = await write_once(ctx, command, lambda w: {"purged": trash.empty_trash(w)})
-    await sweep_media(ctx.store, ctx.media_dir)
+    await sweep_media(ctx.store, ctx.media)
     return purged
 
 

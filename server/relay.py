@@ -15,9 +15,11 @@ import uvicorn
 from core import queries, writes
 from core.models import SenderType
 from core.protocol import MAX_MESSAGE_BYTES
+from core.settings import setting_or_init
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
+from server.media import FileMediaStore
 from server.outbox import SENDS_PER_SECOND, Outbox
 from server.trash_keeper import keep_trash
 
@@ -62,11 +64,10 @@ async def public_url_of(store: Store, given: str | None, *, host: str, port: int
 
 
 async def media_secret_of(store: Store) -> bytes:
-    saved = await store.read(queries.setting, MEDIA_SECRET)
-    if saved is None:
-        saved = secrets.token_hex(32)
-        await store.write(writes.save_setting, MEDIA_SECRET, saved)
-    return bytes.fromhex(saved)
+    """The key media URLs are signed with: made by the first relay on this database, then
+    shared, so any relay serves any relay's URLs (one write, no read-then-write race)."""
+    return bytes.fromhex(await store.write(setting_or_init, MEDIA_SECRET,
+                                           secrets.token_hex(32)))
 
 
 @asynccontextmanager
@@ -88,7 +89,7 @@ async def running_relay(
         relay = Relay(
             store=store,
             public_url=await public_url_of(store, public_url, host=host, port=port),
-            media_dir=paths.media,
+            media=FileMediaStore(paths.media),
             media_secret=await media_secret_of(store),
         )
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
@@ -96,7 +97,7 @@ async def running_relay(
                         rates={**SENDS_PER_SECOND, **(rates or {})})
         relay.on_queued = outbox.wake
         sending = asyncio.create_task(outbox.run(), name="outbox")
-        keeping = asyncio.create_task(keep_trash(store, paths.media), name="trash keeper")
+        keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,

@@ -81,7 +81,7 @@ async def test_a_command_written_after_the_disable_commits_is_refused(relay: Har
     """The session learns of the change a moment after it commits; the write never misses it."""
     store = relay.relay.store
     ada = next(a for a in await store.read(queries.agents) if a.name == "Ada")
-    ctx = commands.Context(store=store, agent=ada, media_dir=relay.relay.media_dir)
+    ctx = commands.Context(store=store, agent=ada, media=relay.relay.media)
     stale_bo = next(a for a in await store.read(queries.agents) if a.name == "Bo")
     await store.write(writes.update_agent, ada.id, role=Role.AGENT)  # demoted meanwhile
     with pytest.raises(commands.CommandRefused) as refused:
@@ -91,7 +91,7 @@ async def test_a_command_written_after_the_disable_commits_is_refused(relay: Har
     await store.write(writes.update_agent, stale_bo.id, disabled=True)
     await relay.text("hello")
     ticket_id = (await store.read(queries.list_tickets, queries.TicketFilter())).items[0]
-    bo_ctx = commands.Context(store=store, agent=stale_bo, media_dir=relay.relay.media_dir)
+    bo_ctx = commands.Context(store=store, agent=stale_bo, media=relay.relay.media)
     with pytest.raises(commands.CommandRefused):
         await commands.run(bo_ctx, commands.Command(
             id="r1", name="reply", args={"ticket_id": ticket_id.ticket.id, "body": "late"}))
@@ -155,7 +155,7 @@ async def test_an_answer_finishing_after_the_close_is_dropped_not_raised(
     session = Session(receive, send, hub=relay.relay.hub, store=relay.relay.store,
                       context=lambda agent: commands.Context(
                           store=relay.relay.store, agent=agent,
-                          media_dir=relay.relay.media_dir))
+                          media=relay.relay.media))
     await session.close(CLOSE_DISABLED, "disabled")
     await session.send_text('{"type":"result","id":"late","result":null}')
     await session.close(CLOSE_DISABLED, "disabled")

@@ -42,8 +42,8 @@ def _aged(path: Path) -> None:
 
 async def _attach(relay: Harness, ticket_id: int, data: bytes) -> str:
     """A file in the relay's media folder, named by the ticket's first message."""
-    digest = store_bytes(relay.relay.media_dir, data)
-    found = path_of(relay.relay.media_dir, digest)
+    digest = store_bytes(relay.relay.media.folder, data)
+    found = path_of(relay.relay.media.folder, digest)
     assert found is not None
     _aged(found)
     media = media_to_json((Media("image/png", len(data), digest, "a.png"),))
@@ -58,7 +58,7 @@ async def _attach(relay: Harness, ticket_id: int, data: bytes) -> str:
 async def test_emptying_the_trash_removes_the_files_only_the_purged_tickets_named(
         relay: Harness) -> None:
     ids = await _tickets(relay, 3)
-    folder = relay.relay.media_dir
+    folder = relay.relay.media.folder
     only_purged = await _attach(relay, ids[0], b"purged ticket's photo")
     shared = await _attach(relay, ids[1], b"the same photo twice")
     await _attach(relay, ids[2], b"the same photo twice")  # kept: ticket 3 names it
@@ -76,7 +76,7 @@ async def test_emptying_the_trash_removes_the_files_only_the_purged_tickets_name
 async def test_a_file_a_crash_left_unnamed_goes_at_the_next_sweep_and_a_held_texts_stays(
         relay: Harness) -> None:
     ids = await _tickets(relay, 1)
-    folder = relay.relay.media_dir
+    folder = relay.relay.media.folder
     store = relay.relay.store
     orphan = store_bytes(folder, b"purge committed, then the relay stopped")
     held = store_bytes(folder, b"a held text's picture")
@@ -95,7 +95,7 @@ async def test_a_file_a_crash_left_unnamed_goes_at_the_next_sweep_and_a_held_tex
     partial.write_bytes(b"half")
     _aged(partial)
     assert await purge_expired_once(store) == []
-    removed = await sweep_media(store, folder)
+    removed = await sweep_media(store, relay.relay.media)
     assert removed == sorted([orphan, "f00d.part"])
     assert path_of(folder, held) is not None
     assert await store.read(queries.ticket, ids[0]) is not None
@@ -157,7 +157,7 @@ def test_results_remembered_before_the_upgrade_are_linked_to_their_tickets(
 
 async def test_a_canned_responses_attachment_is_never_swept(relay: Harness) -> None:
     """Canned responses keep media too: a sweep after a purge leaves their files."""
-    folder = relay.relay.media_dir
+    folder = relay.relay.media.folder
     digest = store_bytes(folder, b"the returns label every canned reply attaches")
     found = path_of(folder, digest)
     assert found is not None
@@ -167,5 +167,5 @@ async def test_a_canned_responses_attachment_is_never_swept(relay: Harness) -> N
         saved = await ada.command("save_canned", title="Returns", body="Label attached", media=[
             {"sha256": digest, "content_type": "image/png", "size": 46, "filename": "l.png"}])
         assert saved["type"] == "result", saved
-    assert await sweep_media(relay.relay.store, folder) == []
+    assert await sweep_media(relay.relay.store, relay.relay.media) == []
     assert path_of(folder, digest) is not None

@@ -26,6 +26,7 @@ from core import queries, writes
 from core.models import SenderType
 from core.store import Store
 from server.app import Relay
+from server.media import FileMediaStore
 
 PUBLIC_URL = "https://relay.example.test"
 ENDPOINTS = ("/twilio/inbound", "/twilio/status", "/healthz", "/media/x/y/z", "/ws", "/")
@@ -40,7 +41,7 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     await seed(tmp_path / "desk.sqlite3")
     store = await Store.open(tmp_path / "desk.sqlite3")
     try:
-        yield Relay(store=store, public_url=PUBLIC_URL, media_dir=tmp_path / "media",
+        yield Relay(store=store, public_url=PUBLIC_URL, media=FileMediaStore(tmp_path / "media"),
                     media_secret=b"s" * 32, read_timeout=1)
     finally:
         await store.close()

@@ -25,6 +25,7 @@ from relay_harness import CUSTOMER, US_TOLL_FREE, relay_on_loopback, seed
 from core import protocol, writes
 from core.store import Store
 from server.app import Relay
+from server.media import FileMediaStore
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -78,7 +79,7 @@ async def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     await store.write(writes.record_inbound, writes.InboundText(  # ticket 1, to act on
         sid="SM" + "1" * 32, to=US_TOLL_FREE, from_=CUSTOMER, body="hello"))
     app = Relay(store=store, public_url="https://relay.example.test",
-                media_dir=tmp_path / "media", media_secret=b"s" * 32)
+                media=FileMediaStore(tmp_path / "media"), media_secret=b"s" * 32)
     socket = Socket(app)
     socket.frame(json.dumps({"type": "hello", "version": 1, "token": admin_token,
                              "last_seq": None}))
