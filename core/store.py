@@ -47,6 +47,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import aiosqlite
 
 from core import records
+from core.db import is_postgres_url
 from core.models import Event, now_ms
 from core.schema import migrate
 from core.writes import WriteContext, index_new_entries, newest_entry_id
@@ -111,11 +112,6 @@ def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: An
     in the same thread with the same connection, so a whole batch is one hop.
     """
     return db._execute(lambda: fn(db._conn, *args))
-
-
-def is_postgres_url(location: str) -> bool:
-    """Whether a store location names a PostgreSQL database rather than a SQLite file."""
-    return location.startswith(("postgresql://", "postgres://"))
 
 
 class Conn(Protocol):
@@ -197,7 +193,7 @@ class Store:
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, readers: int = 2) -> Store:
         """Open (creating and migrating) the store: a SQLite file, or a ``postgresql://`` URL."""
-        if isinstance(path, str) and is_postgres_url(path):
+        if is_postgres_url(path):
             from core.store_pg import open_pg_store
 
             return await open_pg_store(cls, path, readers=readers)
