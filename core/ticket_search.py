@@ -19,19 +19,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.fts import TERM, fts_query, run_match
+from core.dialect import dialect_of
+from core.fts import TERM, run_match
 from core.search_terms import SearchTerms, read_search_text
 from core.ticket_rows import (
-    TICKET_COLUMNS,
     BadCursor,
     Page,
     TicketFilter,
     TicketRow,
     parse_ticket_cursor,
+    ticket_columns,
     ticket_conditions,
     ticket_cursor,
     ticket_row,
@@ -77,12 +77,6 @@ class _Scope:
     @property
     def sql(self) -> str:
         return " AND ".join(self.where)
-
-
-def _name_query(words: str) -> str | None:
-    """Every word of ``words`` as the start of a word of a contact's name (FTS5)."""
-    terms = [f'"{m.group(1)}"*' for m in TERM.finditer(words)]
-    return " ".join(terms) or None
 
 
 def _reads_as_words(terms: SearchTerms) -> bool:
@@ -144,26 +138,28 @@ def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
     sorted. A name many have (Jordan, one contact in ten) fills the window among the
     view's newest tickets, so those are walked instead of sorting thousands.
     """
-    query = _name_query(words)
+    dialect = dialect_of(conn)
+    query = dialect.name_query(words)
     if query is None:
         return []
-    named = list(run_match(conn, "SELECT count(*) FROM (SELECT 1 FROM contacts_fts"
-                           " WHERE contacts_fts MATCH ? LIMIT ?) AS named", (query, LOTS + 1)))
+    named = list(run_match(conn, f"SELECT count(*) FROM ({dialect.contacts_matching}"
+                           " LIMIT ?) AS named", (query, LOTS + 1)))
     if not named or not named[0][0]:
         return []
     if named[0][0] > LOTS:
         walked = _walk_for_names(conn, scope, words, wanted)
         if walked is not None:
             return walked
-    return _newest(conn, scope, "t.contact_id IN (SELECT rowid FROM contacts_fts"
-                   " WHERE contacts_fts MATCH ?)", [query], wanted)
+    return _newest(conn, scope, f"t.contact_id IN ({dialect.contacts_matching})", [query],
+                   wanted)
 
 
 def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
             wanted: int) -> list[tuple[int, int]]:
     """Tickets with the whole tag (any case), newest first, straight from ticket_tags_recent."""
+    hint = dialect_of(conn).tag_index_hint
     return [tuple(row) for row in conn.execute(
-        "SELECT t.last_message_at, t.id FROM ticket_tags tt INDEXED BY ticket_tags_recent"
+        f"SELECT t.last_message_at, t.id FROM ticket_tags tt {hint}"
         f" JOIN tickets t ON t.id = tt.ticket_id WHERE tt.tag = ? AND {scope.sql}"
         " ORDER BY tt.last_message_at DESC, tt.ticket_id DESC LIMIT ?",
         (tag, *scope.params, wanted))]
@@ -209,7 +205,8 @@ def _direct_matches(
         return [], None
     window = ids[:limit]
     rows = {row["id"]: row for row in conn.execute(
-        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f"SELECT {ticket_columns(dialect_of(conn))} FROM tickets t"
+        f" JOIN contacts c ON c.id = t.contact_id"
         f" WHERE t.id IN ({', '.join('?' * len(window))})", window)}
     items = [ticket_row(rows[i], tuple(found.kinds[i])) for i in window]
     if len(ids) > limit:
@@ -274,7 +271,8 @@ def search_tickets(
         if cursor is not None:
             return Page(tuple(found), older=cursor, newer=None)
         before = None
-    query = fts_query(view.text or "")
+    dialect = dialect_of(conn)
+    query = dialect.fts_query(view.text or "")
     if query is None:
         return Page(tuple(found), None, None)
     if len(found) == limit:  # the full-text walk starts in the next window
@@ -285,17 +283,17 @@ def search_tickets(
         raise BadCursor(f"not a search cursor: {before!r}") from None
     where, params = ticket_conditions(view)
     ticket_sql = (
-        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f"SELECT {ticket_columns(dialect)} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
         f" WHERE t.id = ? AND {' AND '.join(where)}"
     )
     seen: set[int] = {row.ticket.id for row in found}
     last_position: int | None = None
-    for entry_id, ticket_id in _matches_newest_first(conn, query, position):
+    for entry_id, ticket_id in dialect.newest_matches(conn, query, position):
         last_position = entry_id
         if ticket_id in seen:
             continue
         seen.add(ticket_id)
-        if position is not None and _has_match_after(conn, query, ticket_id, position):
+        if position is not None and dialect.has_match_since(conn, query, ticket_id, position):
             continue  # shown in an earlier window at a newer match
         row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
         # Found directly: listed already (in this window when every direct match is here).
@@ -312,6 +310,7 @@ def search_tickets(
 def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     """How many tickets a search finds (the header's count): each reading by its index."""
     terms = read_search_text(view.text or "")
+    dialect = dialect_of(conn)
     where, params = ticket_conditions(view)
     scope = " AND ".join(where)
     selects: list[str] = []
@@ -326,18 +325,16 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     contacts = _contacts_with_phone_or_email(conn, terms)
     if contacts:
         add(*_ids_condition("t.contact_id", contacts))
-    name = _name_query(terms.words) if _reads_as_words(terms) else None
+    name = dialect.name_query(terms.words) if _reads_as_words(terms) else None
     if name is not None:
-        add("t.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)",
-            [name])
+        add(f"t.contact_id IN ({dialect.contacts_matching})", [name])
     if _reads_as_words(terms):
         add("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)", [terms.words])
-    query = fts_query(view.text or "")
+    query = dialect.fts_query(view.text or "")
     if query is not None:
         selects.append(
-            "SELECT e.ticket_id FROM entries_fts f"
-            " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
-            f" WHERE entries_fts MATCH ? AND {scope}"
+            f"SELECT e.ticket_id FROM {dialect.entries_from}"
+            f" JOIN tickets t ON t.id = e.ticket_id WHERE {dialect.entries_match} AND {scope}"
         )
         values.extend([query, *params])
     if not selects:
@@ -346,35 +343,3 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     rows = list(run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
     return rows[0][0] if rows else 0
 
-
-def _matches_newest_first(
-    conn: sqlite3.Connection, query: str, before: int | None
-) -> Iterator[tuple[int, int]]:
-    sql = (
-        "SELECT f.rowid, e.ticket_id FROM entries_fts f JOIN entries e ON e.id = f.rowid"
-        " WHERE entries_fts MATCH ?"
-    )
-    params: list[Any] = [query]
-    if before is not None:
-        sql += " AND f.rowid < ?"
-        params.append(before)
-    sql += " ORDER BY f.rowid DESC"
-    cursor = run_match(conn, sql, params)
-    if isinstance(cursor, list):
-        return
-    while batch := cursor.fetchmany(256):
-        yield from batch
-
-
-def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, position: int) -> bool:
-    newer_ids = [
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position)
-        )
-    ]
-    return any(
-        list(run_match(conn, "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?",
-                       (query, entry_id)))
-        for entry_id in newer_ids
-    )
