@@ -74,14 +74,19 @@ class Dialect:
         """
         raise NotImplementedError
 
-    def has_match_since(self, conn: Any, query: str, ticket_id: int, position: int) -> bool:
-        """Whether the ticket has an entry at or after ``position`` matching ``query``."""
-        newer_ids = [row[0] for row in conn.execute(
-            "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position))]
+    def tickets_matching_since(self, conn: Any, query: str, ticket_ids: Sequence[int],
+                               position: int) -> set[int]:
+        """Those of ``ticket_ids`` with an entry at or after ``position`` matching ``query``
+        (they were listed in an earlier window, at that newer match)."""
         sql = (f"SELECT 1 FROM {self.entries_from} WHERE {self.entries_match}"
                f" AND {self.entry_id} = ?")
-        return any(list(self.run_match(conn, sql, (query, entry_id)))
-                   for entry_id in newer_ids)
+        found = set()
+        for ticket_id in ticket_ids:
+            newer_ids = [row[0] for row in conn.execute(
+                "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position))]
+            if any(list(self.run_match(conn, sql, (query, entry_id))) for entry_id in newer_ids):
+                found.add(ticket_id)
+        return found
 
     # --- JSON (the columns hold JSON as text on both backends) -------------------------
 
@@ -209,14 +214,11 @@ class _Postgres(Dialect):
         smaller of the range and the word's matches in it, whichever plan is chosen; the
         ranges widen while they hold nothing and narrow when they hold many.
         """
-        if before is None:
-            newest = conn.execute("SELECT max(id) FROM entries").fetchone()[0]
-            if newest is None:
-                return
-            before = newest + 1
-        oldest = conn.execute("SELECT min(id) FROM entries").fetchone()[0]
+        oldest, newest = conn.execute("SELECT min(id), max(id) FROM entries").fetchone()
         if oldest is None:
             return
+        if before is None:
+            before = newest + 1
         sql = ("SELECT e.id, e.ticket_id FROM entries e WHERE e.id >= ? AND e.id < ?"
                f" AND {self.entries_match} ORDER BY e.id DESC")
         high, span = before, FIRST_SPAN
@@ -227,12 +229,13 @@ class _Postgres(Dialect):
             high = low
             span = _next_span(span, len(rows))
 
-    def has_match_since(self, conn: Any, query: str, ticket_id: int, position: int) -> bool:
-        # One statement: the tsvector is a column of the entry itself.
-        return conn.execute(
-            "SELECT 1 FROM entries e WHERE e.ticket_id = ? AND e.id >= ?"
-            f" AND {self.entries_match} LIMIT 1", (ticket_id, position, query)
-        ).fetchone() is not None
+    def tickets_matching_since(self, conn: Any, query: str, ticket_ids: Sequence[int],
+                               position: int) -> set[int]:
+        # One statement for the batch: the tsvector is a column of the entry itself.
+        marks = ", ".join("?" * len(ticket_ids))
+        return {row[0] for row in conn.execute(
+            f"SELECT DISTINCT e.ticket_id FROM entries e WHERE e.ticket_id IN ({marks})"
+            f" AND e.id >= ? AND {self.entries_match}", (*ticket_ids, position, query))}
 
     def json_ids_agg(self, expr: str) -> str:
         # ::text, or psycopg would hand back a parsed list; json_agg of no rows is NULL.

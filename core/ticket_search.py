@@ -16,9 +16,11 @@ must not sort thousands of tickets.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,8 @@ _FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
 LOTS = 3000
 #: How many of the view's newest tickets that walk reads before it looks the matches up.
 WALK_LIMIT = 3000
+#: The full-text walk reads the list rows of at least this many tickets at a time.
+MIN_BATCH = 8
 
 
 @dataclass(slots=True)
@@ -282,30 +286,44 @@ def search_tickets(
     except ValueError:
         raise BadCursor(f"not a search cursor: {before!r}") from None
     where, params = ticket_conditions(view)
-    ticket_sql = (
-        f"SELECT {ticket_columns(dialect)} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE t.id = ? AND {' AND '.join(where)}"
-    )
     seen: set[int] = {row.ticket.id for row in found}
-    last_position: int | None = None
-    for entry_id, ticket_id in dialect.newest_matches(conn, query, position):
-        last_position = entry_id
-        if ticket_id in seen:
-            continue
-        seen.add(ticket_id)
-        if position is not None and dialect.has_match_since(conn, query, ticket_id, position):
-            continue  # shown in an earlier window at a newer match
-        row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
-        # Found directly: listed already (in this window when every direct match is here).
-        if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
-            found.append(ticket_row(row, ("messages",)))
-            if len(found) == limit:
-                break
-    else:
-        last_position = None  # the walk reached the oldest match
-    older = str(last_position) if last_position is not None else None
-    return Page(tuple(found), older=older, newer=None)
+    walk = _first_match_of_each(dialect.newest_matches(conn, query, position), seen)
+    while batch := list(itertools.islice(walk, max(limit - len(found), MIN_BATCH))):
+        ticket_ids = [ticket_id for _, ticket_id in batch]
+        rows = _rows_by_id(conn, ticket_ids, where, params)
+        shown_before = set() if position is None else \
+            dialect.tickets_matching_since(conn, query, ticket_ids, position)
+        for entry_id, ticket_id in batch:
+            if ticket_id in shown_before:
+                continue  # shown in an earlier window at a newer match
+            row = rows.get(ticket_id)
+            # Found directly: listed already (in this window when every direct match is here).
+            if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
+                found.append(ticket_row(row, ("messages",)))
+                if len(found) == limit:
+                    return Page(tuple(found), older=str(entry_id), newer=None)
+    return Page(tuple(found), older=None, newer=None)  # the walk reached the oldest match
 
+
+def _first_match_of_each(matches: Iterator[tuple[int, int]], seen: set[int]
+                         ) -> Iterator[tuple[int, int]]:
+    """(entry id, ticket id) of each ticket's newest match only, skipping ``seen`` tickets
+    (which it adds to)."""
+    for entry_id, ticket_id in matches:
+        if ticket_id not in seen:
+            seen.add(ticket_id)
+            yield entry_id, ticket_id
+
+
+def _rows_by_id(conn: sqlite3.Connection, ticket_ids: list[int], where: list[str],
+                params: list[Any]) -> dict[int, sqlite3.Row]:
+    """The list rows of those of ``ticket_ids`` the view shows, by id: one statement for a
+    batch, since on PostgreSQL each statement is a round trip."""
+    marks = ", ".join("?" * len(ticket_ids))
+    return {row["id"]: row for row in conn.execute(
+        f"SELECT {ticket_columns(dialect_of(conn))} FROM tickets t"
+        f" JOIN contacts c ON c.id = t.contact_id WHERE t.id IN ({marks})"
+        f" AND {' AND '.join(where)}", (*ticket_ids, *params))}
 
 def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     """How many tickets a search finds (the header's count): each reading by its index."""
