@@ -214,7 +214,11 @@ async def main() -> None:
     parser.add_argument("--database", default=None,
                         help="an empty PostgreSQL database (default: a throwaway cluster)")
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: temp)")
+    parser.add_argument("--filled", action="store_true",
+                        help="time the stores an earlier run left in --dir and --database")
     args = parser.parse_args()
+    if args.filled and (args.dir is None or args.database is None):
+        parser.error("--filled needs the --dir and --database an earlier run filled")
     if args.messages < args.tickets:
         parser.error("--messages must be at least --tickets (each ticket has a message)")
     cluster = None
@@ -227,20 +231,9 @@ async def main() -> None:
         url = args.database
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="smsdesk-search-"))
     path = workdir / "search.sqlite3"
-    path.unlink(missing_ok=True)
     try:
-        t0 = time.perf_counter()
-        contacts = list(contact_rows(args.tickets))
-        entries, newest = entry_rows(args.tickets, args.messages)
-        tickets = list(ticket_rows(args.tickets, newest))
-        print(f"generated {args.tickets:,} tickets and {args.messages:,} messages"
-              f" in {time.perf_counter() - t0:.1f} s")
-        await make_store(path)
-        print(f"SQLite fill: {fill_sqlite(path, contacts, tickets, entries):.1f} s")
-        await make_store(url)
-        print(f"PostgreSQL fill (COPY, GIN built after): "
-              f"{fill_postgres(url, contacts, tickets, entries):.1f} s")
-        del contacts, tickets, entries
+        if not args.filled:
+            await fill(path, url, args.tickets, args.messages)
         lite = await timings(path, args.tickets, args.runs)
         pg = await timings(url, args.tickets, args.runs)
         report(lite, pg, args.runs)
@@ -249,6 +242,22 @@ async def main() -> None:
             cluster.stop()
         if args.dir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def fill(path: Path, url: str, tickets: int, messages: int) -> None:
+    """The same generated desk into a new SQLite file and an empty PostgreSQL database."""
+    path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    contacts = list(contact_rows(tickets))
+    entries, newest = entry_rows(tickets, messages)
+    rows = list(ticket_rows(tickets, newest))
+    print(f"generated {tickets:,} tickets and {messages:,} messages"
+          f" in {time.perf_counter() - t0:.1f} s")
+    await make_store(path)
+    print(f"SQLite fill: {fill_sqlite(path, contacts, rows, entries):.1f} s")
+    await make_store(url)
+    print(f"PostgreSQL fill (COPY, GIN built after): "
+          f"{fill_postgres(url, contacts, rows, entries):.1f} s")
 
 
 def report(lite: dict[str, tuple], pg: dict[str, tuple], runs: int) -> None:

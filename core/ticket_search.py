@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.dialect import dialect_of
-from core.fts import TERM, run_match
+from core.fts import TERM
 from core.search_terms import SearchTerms, read_search_text
 from core.ticket_rows import (
     BadCursor,
@@ -51,6 +51,8 @@ _FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
 LOTS = 3000
 #: How many of the view's newest tickets that walk reads before it looks the matches up.
 WALK_LIMIT = 3000
+#: Its first page; each next one is twice as long.
+FIRST_WALK_PAGE = 200
 #: The full-text walk reads the list rows of at least this many tickets at a time.
 MIN_BATCH = 8
 
@@ -91,7 +93,7 @@ def _reads_as_words(terms: SearchTerms) -> bool:
 
 def _newest(conn: sqlite3.Connection, scope: _Scope, condition: str, params: list[Any],
             wanted: int) -> list[tuple[int, int]]:
-    return [tuple(row) for row in run_match(
+    return [tuple(row) for row in dialect_of(conn).run_match(
         conn,
         f"SELECT t.last_message_at, t.id FROM tickets t WHERE {scope.sql} AND {condition}"
         " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
@@ -116,22 +118,34 @@ def _ids_condition(column: str, ids: list[int]) -> tuple[str, list[Any]]:
 def _walk_for_names(conn: sqlite3.Connection, scope: _Scope, words: str,
                     wanted: int) -> list[tuple[int, int]] | None:
     """The ``wanted`` newest tickets of the view whose contact's name matches, read from
-    the view's newest tickets in order; None when WALK_LIMIT of them did not fill it."""
-    cursor = conn.execute(
-        f"SELECT t.last_message_at, t.id, c.name FROM tickets t"
-        f" JOIN contacts c ON c.id = t.contact_id WHERE {scope.sql}"
-        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?", (*scope.params, WALK_LIMIT))
+    the view's newest tickets in order; None when WALK_LIMIT of them did not fill it.
+
+    Read in growing keyset pages, not one statement of WALK_LIMIT rows: PostgreSQL's
+    driver fetches a whole result at once, and a common name fills the window within the
+    first page or two.
+    """
     wanted_words = _wanted_words(words)
     found: list[tuple[int, int]] = []
-    read = 0
-    while batch := cursor.fetchmany(200):
-        read += len(batch)
-        for at, ticket_id, name in batch:
+    read, page, after = 0, FIRST_WALK_PAGE, ""
+    bound: tuple[Any, ...] = ()
+    while read < WALK_LIMIT:
+        asked = min(page, WALK_LIMIT - read)
+        rows = conn.execute(
+            f"SELECT t.last_message_at, t.id, c.name FROM tickets t"
+            f" JOIN contacts c ON c.id = t.contact_id WHERE {scope.sql}{after}"
+            " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
+            (*scope.params, *bound, asked)).fetchall()
+        read += len(rows)
+        for at, ticket_id, name in rows:
             if _has_words(name, wanted_words):
                 found.append((at, ticket_id))
                 if len(found) == wanted:
                     return found
-    return found if read < WALK_LIMIT else None
+        if len(rows) < asked:
+            return found  # the view has no more tickets
+        after, bound = " AND (t.last_message_at, t.id) < (?, ?)", tuple(rows[-1][:2])
+        page *= 2
+    return None
 
 
 def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
@@ -146,8 +160,8 @@ def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
     query = dialect.name_query(words)
     if query is None:
         return []
-    named = list(run_match(conn, f"SELECT count(*) FROM ({dialect.contacts_matching}"
-                           " LIMIT ?) AS named", (query, LOTS + 1)))
+    named = list(dialect.run_match(conn, f"SELECT count(*) FROM ({dialect.contacts_matching}"
+                                   " LIMIT ?) AS named", (query, LOTS + 1)))
     if not named or not named[0][0]:
         return []
     if named[0][0] > LOTS:
@@ -158,9 +172,17 @@ def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
                    wanted)
 
 
+def _can_be_a_tag(text: str) -> bool:
+    """A tag never holds NUL: PostgreSQL's text cannot, so none is ever stored there, and
+    asking would fail; SQLite is told the same, so both answer alike."""
+    return "\x00" not in text
+
+
 def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
             wanted: int) -> list[tuple[int, int]]:
     """Tickets with the whole tag (any case), newest first, straight from ticket_tags_recent."""
+    if not _can_be_a_tag(tag):
+        return []
     hint = dialect_of(conn).tag_index_hint
     return [tuple(row) for row in conn.execute(
         f"SELECT t.last_message_at, t.id FROM ticket_tags tt {hint}"
@@ -346,7 +368,7 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     name = dialect.name_query(terms.words) if _reads_as_words(terms) else None
     if name is not None:
         add(f"t.contact_id IN ({dialect.contacts_matching})", [name])
-    if _reads_as_words(terms):
+    if _reads_as_words(terms) and _can_be_a_tag(terms.words):
         add("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)", [terms.words])
     query = dialect.fts_query(view.text or "")
     if query is not None:
@@ -358,6 +380,6 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     if not selects:
         return 0
     union = " UNION ".join(selects)
-    rows = list(run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
+    rows = list(dialect.run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
     return rows[0][0] if rows else 0
 

@@ -282,3 +282,23 @@ async def test_opt_out_states_agree(twins) -> None:
     assert any(row.contact_opted_out_number_ids == (lite.us.id,) for row in rows.items)
     await both(twins, contacts.phones_of, ids["jordan"])
     await both(twins, queries.contact_tickets, ids["jordan"])
+
+
+@pytest.mark.parametrize(("first", "most", "aim", "narrow"), [
+    (1, 2, 1, 4), (2, 3, 2, 16), (5, 1000, 4, 10**9), (1, 2, 1, 0), (3, 1, 1, 40)])
+async def test_the_ranged_walk_on_postgresql_finds_what_fts5_does(
+        twins, monkeypatch: pytest.MonkeyPatch, first: int, most: int, aim: int,
+        narrow: int) -> None:
+    """PostgreSQL reads matches a bounded id range at a time, then from the index
+    (core.dialect); with tiny ranges and row caps every path (range full, range empty and
+    widened, capped and continued below the last row, the index read in pieces) runs, and
+    the answers stay FTS5's."""
+    monkeypatch.setattr("core.dialect.NARROW", narrow)
+    monkeypatch.setattr("core.dialect.FIRST_SPAN", first)
+    monkeypatch.setattr("core.dialect.MOST_ROWS", most)
+    monkeypatch.setattr("core.dialect.MATCHES_PER_SPAN", aim)
+    for text in ("parcel", "par*", "update number", "refund*", "cafe", "ete", "u*", "x*",
+                 "nothing"):
+        for limit in (1, 3, 50):
+            await both(twins, every_hit, text, limit)
+            await both(twins, every_page, text, limit)
