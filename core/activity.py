@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.dialect import dialect_of
 from core.durations import format_duration
 from core.fields import FieldDef, definitions, is_empty, shown_value
 
@@ -41,16 +42,22 @@ class ActivityPage:
     older: int | None  # pass as ``before`` for the next page; None: that was the first change
 
 
+# The payload of a change that only marked a ticket read or unread: not activity.
+UNREAD = '["unread"]'
+
+
 def ticket_activity(conn: sqlite3.Connection, ticket_id: int, *, before: int | None = None,
                     limit: int = 50) -> ActivityPage:
     """The ticket's changes, newest first, a page at a time (keyset on the event seq)."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be 1-{MAX_PAGE}")
     marks = ", ".join("?" for _ in KINDS)
+    dialect = dialect_of(conn)
+    only_unread = f"{dialect.json_get('payload', 'changed')} = {dialect.json_literal(UNREAD)}"
     rows = conn.execute(
         f"SELECT seq, at, kind, payload FROM events WHERE ticket_id = ? AND seq < ?"
         f" AND kind IN ({marks}) AND NOT (kind = 'ticket.updated'"
-        f" AND json_extract(payload, '$.changed') = '[\"unread\"]')"
+        f" AND {only_unread})"
         f" ORDER BY seq DESC LIMIT ?",
         (ticket_id, before if before is not None else 2**62, *KINDS, limit + 1)).fetchall()
     names = {row[0]: row[1] for row in conn.execute("SELECT id, name FROM agents")}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import records
+from core.dialect import dialect_of
 from core.models import Media
 from core.preflight import (
     MAX_BODY_CHARS,
@@ -184,9 +185,12 @@ def save_response(ctx: WriteContext, *, agent_id: int, response_id: int | None, 
 def delete_response(ctx: WriteContext, *, agent_id: int, response_id: int) -> dict[str, Any]:
     current = response_by_id(ctx.conn, response_id)
     _require_owner_or_admin(ctx, agent_id, current.owner_agent_id)
+    dialect = dialect_of(ctx.conn)
     used = ctx.conn.execute(
-        "SELECT name FROM scenarios WHERE EXISTS (SELECT 1 FROM json_each(scenarios.actions)"
-        " WHERE json_extract(value, '$.canned') = ?) ORDER BY name", (response_id,)).fetchall()
+        "SELECT name FROM scenarios WHERE EXISTS (SELECT 1 FROM"
+        f" {dialect.json_elements('scenarios.actions', 'action')}"
+        f" WHERE {dialect.json_get('action.value', 'canned')} = {dialect.json_param()})"
+        " ORDER BY name", (response_id,)).fetchall()
     if used:
         raise StoreError(f"the scenario {', '.join(row['name'] for row in used)} sends it:"
                          " change the scenario first")

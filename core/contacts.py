@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import optout, records
+from core.dialect import dialect_of
 from core.models import Contact
 from core.phones import NotAPhoneNumber, understood
 from core.writes import StoreError, WriteContext, contact_by_id
@@ -45,7 +46,7 @@ def phones_of(conn: sqlite3.Connection, contact_id: int) -> tuple[ContactPhone, 
     """The contact's phones, the first one (``contacts.phone``) first."""
     rows = conn.execute(
         "SELECT p.e164, p.opted_out, p.added_at,"
-        f" {optout.opted_out_numbers_sql('p.e164')} FROM contact_phones p"
+        f" {optout.opted_out_numbers_sql('p.e164', dialect_of(conn))} FROM contact_phones p"
         " JOIN contacts c ON c.id = p.contact_id WHERE p.contact_id = ?"
         " ORDER BY p.e164 != c.phone, p.added_at, p.e164", (contact_id,))
     return tuple(ContactPhone(r[0], bool(r[1]), r[2], tuple(sorted(json.loads(r[3]))))

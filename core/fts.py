@@ -1,11 +1,16 @@
-"""Full-text queries: what an agent typed, made safe for FTS5, and run without surprises."""
+"""Full-text queries: what an agent typed, made safe for FTS5, and run without surprises.
+
+PostgreSQL's tsquery form of the same words is core.dialect's; both keep the words ``TERM``
+finds.
+"""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
+
+from core.db import database_errors
 
 # Letters and digits only: "_" and a few other code points are word characters
 # to Python but separators to SQLite's tokenizer, and a quoted term that the
@@ -28,18 +33,17 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) or None
 
 
-def run_match(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any]
-) -> sqlite3.Cursor | list[Any]:
-    """Run a MATCH query; a term SQLite's tokenizer cannot take matches nothing.
+def run_match(conn: Any, sql: str, params: Sequence[Any]) -> Any:
+    """Run a full-text query; a term the backend's tokenizer cannot take matches nothing.
 
     ``fts_query`` already keeps to letters and digits, but Python and SQLite
     disagree on a handful of rare code points; an agent who types one gets no
-    results rather than an error.
+    results rather than an error. (PostgreSQL's tsquery is quoted word by word, so
+    its parser should never refuse one; "syntax error" covers it if it does.)
     """
     try:
         return conn.execute(sql, params)
-    except sqlite3.OperationalError as error:
+    except database_errors() as error:
         if "fts5" in str(error) or "syntax error" in str(error):
             return []
         raise

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from core.dialect import dialect_of
+
 # (table, column holding a JSON list of media, each an object with its "sha256")
 _KEEPERS: tuple[tuple[str, str], ...] = (
     ("entries", "media"), ("held_texts", "media"), ("canned_responses", "media"))
@@ -19,11 +21,12 @@ _KEEPERS: tuple[tuple[str, str], ...] = (
 def referenced_digests(conn: sqlite3.Connection) -> set[str]:
     """Every sha256 any message, held text or canned response names (one pass over the rows
     with media)."""
+    dialect = dialect_of(conn)
     found: set[str] = set()
     for table, column in _KEEPERS:
         rows = conn.execute(
-            f"SELECT DISTINCT json_extract(item.value, '$.sha256') FROM {table},"
-            f" json_each({table}.{column}) AS item"
-            f" WHERE {table}.{column} != '[]' AND json_valid({table}.{column})")
+            f"SELECT DISTINCT {dialect.json_text('item.value', 'sha256')} FROM {table},"
+            f" {dialect.json_elements(f'{table}.{column}', 'item')}"
+            f" WHERE {table}.{column} != '[]' AND {dialect.json_valid(f'{table}.{column}')}")
         found.update(row[0] for row in rows if isinstance(row[0], str))
     return found

@@ -12,6 +12,8 @@ import json
 import sqlite3
 from enum import Enum
 
+from core.dialect import SQLITE, Dialect, dialect_of
+
 
 class Keyword(Enum):
     OPT_OUT = "opt_out"
@@ -70,9 +72,9 @@ def _state_sql(phone: str, number: str) -> str:
     )
 
 
-def opted_out_numbers_sql(phone: str) -> str:
-    """SQL for a JSON array of the ids of the numbers ``phone`` is opted out from."""
-    return (f"(SELECT json_group_array(optout_n.id) FROM phone_numbers optout_n"
+def opted_out_numbers_sql(phone: str, dialect: Dialect = SQLITE) -> str:
+    """SQL for a JSON array of the ids of the numbers ``phone`` is opted out from (text)."""
+    return (f"(SELECT {dialect.json_ids_agg('optout_n.id')} FROM phone_numbers optout_n"
             f" WHERE {_state_sql(phone, 'optout_n.id')} = 1)")
 
 
@@ -84,5 +86,6 @@ def opted_out_from(conn: sqlite3.Connection, phone: str, number_id: int) -> bool
 
 def opted_out_number_ids(conn: sqlite3.Connection, phone: str) -> list[int]:
     """The business numbers the customer's phone is opted out from, by id."""
-    row = conn.execute(f"SELECT {opted_out_numbers_sql('?1')}", (phone,)).fetchone()
+    row = conn.execute(f"SELECT {opted_out_numbers_sql('?1', dialect_of(conn))}",
+                       (phone,)).fetchone()
     return sorted(json.loads(row[0]))

@@ -30,6 +30,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 
+from core.dialect import POSTGRES, Dialect
+
 # The SQL strings a process runs are few (dynamic ``IN (?,?,…)`` lists add a handful each).
 TRANSLATION_CACHE = 4096
 
@@ -149,7 +151,7 @@ class PgConn:
     ``raw`` is the psycopg connection itself, for what only PostgreSQL has (LISTEN, COPY).
     """
 
-    dialect = "postgresql"  # placeholder: the Dialect object of core/dialect.py comes later
+    dialect: Dialect = POSTGRES  # the SQL fragments that differ from SQLite's
 
     def __init__(self, raw: psycopg.Connection[Row]) -> None:
         self.raw = raw

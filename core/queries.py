@@ -7,13 +7,15 @@ Functions take a sqlite3 connection and run in a reader's thread.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
 from core import optout, records
-from core.fts import fts_query, run_match
+from core.dialect import dialect_of
+from core.fts import fts_query
 from core.models import (
     Account,
     Agent,
@@ -28,12 +30,12 @@ from core.models import (
     TimeEntry,
 )
 from core.ticket_rows import (
-    TICKET_COLUMNS,
     BadCursor,
     Page,
     TicketFilter,
     TicketRow,
     parse_ticket_cursor,
+    ticket_columns,
     ticket_conditions,
     ticket_cursor,
     ticket_row,
@@ -91,7 +93,7 @@ def list_tickets(
     for one in views:
         where, params = ticket_conditions(one)
         selects.append(
-            f"SELECT * FROM (SELECT {TICKET_COLUMNS} FROM tickets t"
+            f"SELECT * FROM (SELECT {ticket_columns(dialect_of(conn))} FROM tickets t"
             f" JOIN contacts c ON c.id = t.contact_id WHERE {' AND '.join(where + keyset)}"
             f" ORDER BY t.last_message_at {order}, t.id {order} LIMIT ?) AS page"
         )
@@ -150,7 +152,8 @@ def contact_tickets(
         keyset, bounds = " AND (t.last_message_at, t.id) < (?, ?)", parse_ticket_cursor(before)
     rows = conn.execute(
         "SELECT t.*, n.e164 AS number_e164,"
-        f" {optout.opted_out_numbers_sql('t.customer_phone')} AS opted_out_number_ids"
+        f" {optout.opted_out_numbers_sql('t.customer_phone', dialect_of(conn))}"
+        " AS opted_out_number_ids"
         " FROM tickets t JOIN phone_numbers n ON n.id = t.number_id"
         f" WHERE t.contact_id = ?{keyset} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
         (contact_id, *bounds, limit + 1),
@@ -214,23 +217,19 @@ def search(
     conn: sqlite3.Connection, text: str, *, before: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
     """Messages and notes matching ``text``, newest first."""
-    query = fts_query(text)
+    dialect = dialect_of(conn)
+    query = dialect.fts_query(text)
     if query is None:
         return []
-    sql = (
-        "SELECT e.* FROM entries_fts f JOIN entries e ON e.id = f.rowid"
-        " WHERE entries_fts MATCH ?"
-    )
-    params: list[Any] = [query]
-    if before is not None:
-        sql += " AND f.rowid < ?"
-        params.append(before)
-    sql += " ORDER BY f.rowid DESC LIMIT ?"
-    params.append(window(limit))
-    return [
-        SearchHit(entry=records.entry_from_row(row), ticket_id=row["ticket_id"])
-        for row in run_match(conn, sql, params)
-    ]
+    # The index's walk, newest first, stopped at the window; then the window's rows.
+    ids = [entry_id for entry_id, _ in
+           itertools.islice(dialect.newest_matches(conn, query, before), window(limit))]
+    if not ids:
+        return []
+    rows = {row["id"]: row for row in conn.execute(
+        f"SELECT * FROM entries WHERE id IN ({', '.join('?' * len(ids))})", ids)}
+    return [SearchHit(entry=records.entry_from_row(rows[i]), ticket_id=rows[i]["ticket_id"])
+            for i in ids if i in rows]
 
 
 # --- the event log --------------------------------------------------------------------

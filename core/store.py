@@ -48,6 +48,7 @@ import aiosqlite
 
 from core import records
 from core.db import is_postgres_url
+from core.dialect import SQLITE, Dialect
 from core.models import Event, now_ms
 from core.schema import migrate
 from core.writes import WriteContext, index_new_entries, newest_entry_id
@@ -112,6 +113,13 @@ def _connect_in_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: An
     in the same thread with the same connection, so a whole batch is one hop.
     """
     return db._execute(lambda: fn(db._conn, *args))
+
+
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's connection carrying its SQL dialect, as ``core.pg.PgConn`` carries its own:
+    features read ``conn.dialect`` for the few fragments that differ (core.dialect)."""
+
+    dialect: Dialect = SQLITE
 
 
 class Conn(Protocol):
@@ -205,11 +213,13 @@ class Store:
         os.chmod(path, 0o600)
         opened: list[aiosqlite.Connection] = []
         try:
-            writer = await aiosqlite.connect(path, isolation_level=None)
+            writer = await aiosqlite.connect(path, isolation_level=None,
+                                           factory=SqliteConnection)
             opened.append(writer)
             published = await _connect_in_thread(writer, _prepare_writer)
             for _ in range(readers):
-                reader = await aiosqlite.connect(path, isolation_level=None)
+                reader = await aiosqlite.connect(path, isolation_level=None,
+                                           factory=SqliteConnection)
                 opened.append(reader)
                 await _connect_in_thread(reader, _prepare_reader)
         except BaseException:

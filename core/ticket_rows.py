@@ -7,12 +7,14 @@ show the same columns; both read them from here.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from core import optout, records
+from core.dialect import Dialect
 from core.models import Ticket, TicketStatus
 
 T = TypeVar("T")
@@ -106,13 +108,20 @@ LAST_REPLY_ID = (
     "(SELECT max(e.id) FROM entries e WHERE e.ticket_id = t.id AND e.kind = 'message'"
     " AND e.direction = 'outbound')"
 )
-TICKET_COLUMNS = (
-    "t.*, c.name AS contact_name, t.customer_phone AS contact_phone, "
-    f"{optout.opted_out_numbers_sql('t.customer_phone')} AS contact_opted_out_number_ids, "
-    "c.email AS contact_email, "
-    f"{LAST_REPLY_ID} AS last_reply_id, "
-    f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status"
-)
+
+
+@functools.cache
+def ticket_columns(dialect: Dialect) -> str:
+    """The columns of a list row, over ``tickets t JOIN contacts c`` (the opt-outs' JSON
+    aggregate is spelled per backend)."""
+    return (
+        "t.*, c.name AS contact_name, t.customer_phone AS contact_phone, "
+        f"{optout.opted_out_numbers_sql('t.customer_phone', dialect)}"
+        " AS contact_opted_out_number_ids, "
+        "c.email AS contact_email, "
+        f"{LAST_REPLY_ID} AS last_reply_id, "
+        f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status"
+    )
 
 
 def ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:

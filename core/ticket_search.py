@@ -16,6 +16,7 @@ must not sort thousands of tickets.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import unicodedata
@@ -23,15 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.fts import TERM, fts_query, run_match
+from core.dialect import dialect_of
+from core.fts import TERM
 from core.search_terms import SearchTerms, read_search_text
 from core.ticket_rows import (
-    TICKET_COLUMNS,
     BadCursor,
     Page,
     TicketFilter,
     TicketRow,
     parse_ticket_cursor,
+    ticket_columns,
     ticket_conditions,
     ticket_cursor,
     ticket_row,
@@ -49,6 +51,10 @@ _FTS_FROM_THE_TOP = str(2**62)  # a position above every entry id
 LOTS = 3000
 #: How many of the view's newest tickets that walk reads before it looks the matches up.
 WALK_LIMIT = 3000
+#: Its first page; each next one is twice as long.
+FIRST_WALK_PAGE = 200
+#: The full-text walk reads the list rows of at least this many tickets at a time.
+MIN_BATCH = 8
 
 
 @dataclass(slots=True)
@@ -79,12 +85,6 @@ class _Scope:
         return " AND ".join(self.where)
 
 
-def _name_query(words: str) -> str | None:
-    """Every word of ``words`` as the start of a word of a contact's name (FTS5)."""
-    terms = [f'"{m.group(1)}"*' for m in TERM.finditer(words)]
-    return " ".join(terms) or None
-
-
 def _reads_as_words(terms: SearchTerms) -> bool:
     """Only plain text can be a name or a tag: not a number, phone or email."""
     return bool(terms.words) and terms.ticket_id is None and terms.phone is None \
@@ -93,7 +93,7 @@ def _reads_as_words(terms: SearchTerms) -> bool:
 
 def _newest(conn: sqlite3.Connection, scope: _Scope, condition: str, params: list[Any],
             wanted: int) -> list[tuple[int, int]]:
-    return [tuple(row) for row in run_match(
+    return [tuple(row) for row in dialect_of(conn).run_match(
         conn,
         f"SELECT t.last_message_at, t.id FROM tickets t WHERE {scope.sql} AND {condition}"
         " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
@@ -118,22 +118,34 @@ def _ids_condition(column: str, ids: list[int]) -> tuple[str, list[Any]]:
 def _walk_for_names(conn: sqlite3.Connection, scope: _Scope, words: str,
                     wanted: int) -> list[tuple[int, int]] | None:
     """The ``wanted`` newest tickets of the view whose contact's name matches, read from
-    the view's newest tickets in order; None when WALK_LIMIT of them did not fill it."""
-    cursor = conn.execute(
-        f"SELECT t.last_message_at, t.id, c.name FROM tickets t"
-        f" JOIN contacts c ON c.id = t.contact_id WHERE {scope.sql}"
-        " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?", (*scope.params, WALK_LIMIT))
+    the view's newest tickets in order; None when WALK_LIMIT of them did not fill it.
+
+    Read in growing keyset pages, not one statement of WALK_LIMIT rows: PostgreSQL's
+    driver fetches a whole result at once, and a common name fills the window within the
+    first page or two.
+    """
     wanted_words = _wanted_words(words)
     found: list[tuple[int, int]] = []
-    read = 0
-    while batch := cursor.fetchmany(200):
-        read += len(batch)
-        for at, ticket_id, name in batch:
+    read, page, after = 0, FIRST_WALK_PAGE, ""
+    bound: tuple[Any, ...] = ()
+    while read < WALK_LIMIT:
+        asked = min(page, WALK_LIMIT - read)
+        rows = conn.execute(
+            f"SELECT t.last_message_at, t.id, c.name FROM tickets t"
+            f" JOIN contacts c ON c.id = t.contact_id WHERE {scope.sql}{after}"
+            " ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
+            (*scope.params, *bound, asked)).fetchall()
+        read += len(rows)
+        for at, ticket_id, name in rows:
             if _has_words(name, wanted_words):
                 found.append((at, ticket_id))
                 if len(found) == wanted:
                     return found
-    return found if read < WALK_LIMIT else None
+        if len(rows) < asked:
+            return found  # the view has no more tickets
+        after, bound = " AND (t.last_message_at, t.id) < (?, ?)", tuple(rows[-1][:2])
+        page *= 2
+    return None
 
 
 def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
@@ -144,26 +156,36 @@ def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str,
     sorted. A name many have (Jordan, one contact in ten) fills the window among the
     view's newest tickets, so those are walked instead of sorting thousands.
     """
-    query = _name_query(words)
+    dialect = dialect_of(conn)
+    query = dialect.name_query(words)
     if query is None:
         return []
-    named = list(run_match(conn, "SELECT count(*) FROM (SELECT 1 FROM contacts_fts"
-                           " WHERE contacts_fts MATCH ? LIMIT ?) AS named", (query, LOTS + 1)))
+    named = list(dialect.run_match(conn, f"SELECT count(*) FROM ({dialect.contacts_matching}"
+                                   " LIMIT ?) AS named", (query, LOTS + 1)))
     if not named or not named[0][0]:
         return []
     if named[0][0] > LOTS:
         walked = _walk_for_names(conn, scope, words, wanted)
         if walked is not None:
             return walked
-    return _newest(conn, scope, "t.contact_id IN (SELECT rowid FROM contacts_fts"
-                   " WHERE contacts_fts MATCH ?)", [query], wanted)
+    return _newest(conn, scope, f"t.contact_id IN ({dialect.contacts_matching})", [query],
+                   wanted)
+
+
+def _can_be_a_tag(text: str) -> bool:
+    """A tag never holds NUL: PostgreSQL's text cannot, so none is ever stored there, and
+    asking would fail; SQLite is told the same, so both answer alike."""
+    return "\x00" not in text
 
 
 def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
             wanted: int) -> list[tuple[int, int]]:
     """Tickets with the whole tag (any case), newest first, straight from ticket_tags_recent."""
+    if not _can_be_a_tag(tag):
+        return []
+    hint = dialect_of(conn).tag_index_hint
     return [tuple(row) for row in conn.execute(
-        "SELECT t.last_message_at, t.id FROM ticket_tags tt INDEXED BY ticket_tags_recent"
+        f"SELECT t.last_message_at, t.id FROM ticket_tags tt {hint}"
         f" JOIN tickets t ON t.id = tt.ticket_id WHERE tt.tag = ? AND {scope.sql}"
         " ORDER BY tt.last_message_at DESC, tt.ticket_id DESC LIMIT ?",
         (tag, *scope.params, wanted))]
@@ -209,7 +231,8 @@ def _direct_matches(
         return [], None
     window = ids[:limit]
     rows = {row["id"]: row for row in conn.execute(
-        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+        f"SELECT {ticket_columns(dialect_of(conn))} FROM tickets t"
+        f" JOIN contacts c ON c.id = t.contact_id"
         f" WHERE t.id IN ({', '.join('?' * len(window))})", window)}
     items = [ticket_row(rows[i], tuple(found.kinds[i])) for i in window]
     if len(ids) > limit:
@@ -274,7 +297,8 @@ def search_tickets(
         if cursor is not None:
             return Page(tuple(found), older=cursor, newer=None)
         before = None
-    query = fts_query(view.text or "")
+    dialect = dialect_of(conn)
+    query = dialect.fts_query(view.text or "")
     if query is None:
         return Page(tuple(found), None, None)
     if len(found) == limit:  # the full-text walk starts in the next window
@@ -284,34 +308,49 @@ def search_tickets(
     except ValueError:
         raise BadCursor(f"not a search cursor: {before!r}") from None
     where, params = ticket_conditions(view)
-    ticket_sql = (
-        f"SELECT {TICKET_COLUMNS} FROM tickets t JOIN contacts c ON c.id = t.contact_id"
-        f" WHERE t.id = ? AND {' AND '.join(where)}"
-    )
     seen: set[int] = {row.ticket.id for row in found}
-    last_position: int | None = None
-    for entry_id, ticket_id in _matches_newest_first(conn, query, position):
-        last_position = entry_id
-        if ticket_id in seen:
-            continue
-        seen.add(ticket_id)
-        if position is not None and _has_match_after(conn, query, ticket_id, position):
-            continue  # shown in an earlier window at a newer match
-        row = conn.execute(ticket_sql, (ticket_id, *params)).fetchone()
-        # Found directly: listed already (in this window when every direct match is here).
-        if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
-            found.append(ticket_row(row, ("messages",)))
-            if len(found) == limit:
-                break
-    else:
-        last_position = None  # the walk reached the oldest match
-    older = str(last_position) if last_position is not None else None
-    return Page(tuple(found), older=older, newer=None)
+    walk = _first_match_of_each(dialect.newest_matches(conn, query, position), seen)
+    while batch := list(itertools.islice(walk, max(limit - len(found), MIN_BATCH))):
+        ticket_ids = [ticket_id for _, ticket_id in batch]
+        rows = _rows_by_id(conn, ticket_ids, where, params)
+        shown_before = set() if position is None else \
+            dialect.tickets_matching_since(conn, query, ticket_ids, position)
+        for entry_id, ticket_id in batch:
+            if ticket_id in shown_before:
+                continue  # shown in an earlier window at a newer match
+            row = rows.get(ticket_id)
+            # Found directly: listed already (in this window when every direct match is here).
+            if row is not None and (every_direct_here or not _found_directly(conn, row, terms)):
+                found.append(ticket_row(row, ("messages",)))
+                if len(found) == limit:
+                    return Page(tuple(found), older=str(entry_id), newer=None)
+    return Page(tuple(found), older=None, newer=None)  # the walk reached the oldest match
 
+
+def _first_match_of_each(matches: Iterator[tuple[int, int]], seen: set[int]
+                         ) -> Iterator[tuple[int, int]]:
+    """(entry id, ticket id) of each ticket's newest match only, skipping ``seen`` tickets
+    (which it adds to)."""
+    for entry_id, ticket_id in matches:
+        if ticket_id not in seen:
+            seen.add(ticket_id)
+            yield entry_id, ticket_id
+
+
+def _rows_by_id(conn: sqlite3.Connection, ticket_ids: list[int], where: list[str],
+                params: list[Any]) -> dict[int, sqlite3.Row]:
+    """The list rows of those of ``ticket_ids`` the view shows, by id: one statement for a
+    batch, since on PostgreSQL each statement is a round trip."""
+    marks = ", ".join("?" * len(ticket_ids))
+    return {row["id"]: row for row in conn.execute(
+        f"SELECT {ticket_columns(dialect_of(conn))} FROM tickets t"
+        f" JOIN contacts c ON c.id = t.contact_id WHERE t.id IN ({marks})"
+        f" AND {' AND '.join(where)}", (*ticket_ids, *params))}
 
 def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     """How many tickets a search finds (the header's count): each reading by its index."""
     terms = read_search_text(view.text or "")
+    dialect = dialect_of(conn)
     where, params = ticket_conditions(view)
     scope = " AND ".join(where)
     selects: list[str] = []
@@ -326,55 +365,21 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter) -> int:
     contacts = _contacts_with_phone_or_email(conn, terms)
     if contacts:
         add(*_ids_condition("t.contact_id", contacts))
-    name = _name_query(terms.words) if _reads_as_words(terms) else None
+    name = dialect.name_query(terms.words) if _reads_as_words(terms) else None
     if name is not None:
-        add("t.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)",
-            [name])
-    if _reads_as_words(terms):
+        add(f"t.contact_id IN ({dialect.contacts_matching})", [name])
+    if _reads_as_words(terms) and _can_be_a_tag(terms.words):
         add("t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)", [terms.words])
-    query = fts_query(view.text or "")
+    query = dialect.fts_query(view.text or "")
     if query is not None:
         selects.append(
-            "SELECT e.ticket_id FROM entries_fts f"
-            " JOIN entries e ON e.id = f.rowid JOIN tickets t ON t.id = e.ticket_id"
-            f" WHERE entries_fts MATCH ? AND {scope}"
+            f"SELECT e.ticket_id FROM {dialect.entries_from}"
+            f" JOIN tickets t ON t.id = e.ticket_id WHERE {dialect.entries_match} AND {scope}"
         )
         values.extend([query, *params])
     if not selects:
         return 0
     union = " UNION ".join(selects)
-    rows = list(run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
+    rows = list(dialect.run_match(conn, f"SELECT count(*) FROM ({union}) AS found", values))
     return rows[0][0] if rows else 0
 
-
-def _matches_newest_first(
-    conn: sqlite3.Connection, query: str, before: int | None
-) -> Iterator[tuple[int, int]]:
-    sql = (
-        "SELECT f.rowid, e.ticket_id FROM entries_fts f JOIN entries e ON e.id = f.rowid"
-        " WHERE entries_fts MATCH ?"
-    )
-    params: list[Any] = [query]
-    if before is not None:
-        sql += " AND f.rowid < ?"
-        params.append(before)
-    sql += " ORDER BY f.rowid DESC"
-    cursor = run_match(conn, sql, params)
-    if isinstance(cursor, list):
-        return
-    while batch := cursor.fetchmany(256):
-        yield from batch
-
-
-def _has_match_after(conn: sqlite3.Connection, query: str, ticket_id: int, position: int) -> bool:
-    newer_ids = [
-        row[0]
-        for row in conn.execute(
-            "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position)
-        )
-    ]
-    return any(
-        list(run_match(conn, "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?",
-                       (query, entry_id)))
-        for entry_id in newer_ids
-    )
