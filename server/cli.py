@@ -302,6 +302,9 @@ def _in_words(error: Exception, url: str | None = None) -> str:
     if isinstance(error, sqlite3.DatabaseError):
         return (f"the database in the data directory cannot be used ({error}); restore it from a"
                 " backup or point SMSDESK_HOME at another directory")
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").startswith("psycopg"):
+        return ("a postgresql:// database needs the PostgreSQL driver: pip install"
+                " 'smsdesk[postgresql]'")
     if isinstance(error, database_errors()):
         where = masked(url) if url else "the PostgreSQL database"
         return f"cannot use {where}: {_first_line(error)}"

@@ -70,7 +70,7 @@ class Outbox:
     public_url: Callable[[], str]
     media_url: Callable[..., str]
     rates: dict[SenderType, float] = field(default_factory=lambda: dict(SENDS_PER_SECOND))
-    takeover_grace: float = TAKEOVER_GRACE
+    takeover_grace: float = field(default_factory=lambda: TAKEOVER_GRACE)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)  # id: (when, delay)
     _lead: Lead | None = None
@@ -83,11 +83,6 @@ class Outbox:
         """A store commit listener: wake when a commit (of any relay) left a reply queued."""
         if any(queues_a_message(event) for event in events):
             self._wake.set()
-
-    @property
-    def leading(self) -> bool:
-        """Whether this relay sends now (the only one on its database that does)."""
-        return self._lead is not None and not self._lead.lost.is_set()
 
     async def run(self) -> None:
         """Work until cancelled, whenever this relay leads the outbox."""

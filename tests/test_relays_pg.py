@@ -33,8 +33,13 @@ from relay_harness import (
     seed,
 )
 
+from core import queries, writes
 from core.store import Store
 from core.store_pg import LEAD_NAMESPACE
+from core.writes import InboundText
+from server import outbox, twilio_api
+from server.config import Paths
+from server.relay import running_relay
 from server.simulator.runner import Simulator
 
 CUSTOMER = "+12015550123"
@@ -225,3 +230,40 @@ async def test_a_relay_started_later_is_told_the_board(relays: Relays, tmp_path:
             seen = await asyncio.wait_for(told(), 15)
             assert (seen["agent"]["name"], seen["ticket_id"], seen["activity"]) == (
                 "Ada", ticket_id, "viewing")
+
+
+async def test_a_reply_left_in_doubt_is_looked_up_after_the_grace_not_resent(
+        tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relay died after Twilio accepted a send and before the SID was written: the
+    relay that leads next waits out the grace (the old call could still be under way),
+    then finds the message at Twilio and records it, without sending it again."""
+    monkeypatch.setattr(outbox, "TAKEOVER_GRACE", 1.5)
+    sim = Simulator()
+    await sim.start(host="127.0.0.1", port=0)
+    monkeypatch.setenv("SMSDESK_TWILIO_API_URL", sim.url)
+    sim.add_account(ACCOUNT_SID, AUTH_TOKEN, friendly_name="Acme")
+    sim.add_number(ACCOUNT_SID, US_TOLL_FREE, mms=True)
+    try:
+        await seed(pg_url)
+        async with await Store.open(pg_url) as store:
+            inbound = await store.write(writes.record_inbound, InboundText(
+                sid="SM" + "7" * 32, to=US_TOLL_FREE, from_=CUSTOMER, body="anyone?"))
+            reply = await store.write(writes.queue_outbound, ticket_id=inbound.ticket.id,
+                                      agent_id=None, body="In doubt.")
+            await store.write(writes.mark_sending, reply.id)
+        await asyncio.to_thread(twilio_api.send_message, ACCOUNT_SID, AUTH_TOKEN, to=CUSTOMER,
+                                from_=US_TOLL_FREE, body="In doubt.", media_urls=[],
+                                status_callback="http://127.0.0.1:9/twilio/status")
+        started = time.monotonic()
+        async with running_relay(Paths(tmp_path, pg_url), public_url=None, host="127.0.0.1",
+                                 port=0) as (relay, _):
+            for _ in range(200):
+                current = await relay.store.read(queries.entry, reply.id)
+                if current is not None and current.twilio_sid:
+                    break
+                await asyncio.sleep(0.05)
+            assert current is not None and current.twilio_sid
+            assert time.monotonic() - started >= 1.5
+        assert len(_sent(sim, "In doubt.")) == 1
+    finally:
+        await sim.stop()
