@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import free_port
+from desk_harness import free_port, live_desk
 from relay_harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -29,6 +29,7 @@ from relay_harness import (
     Harness,
     RelayProcess,
     harness_for,
+    relay_on_loopback,
     relay_process,
     seed,
 )
@@ -268,3 +269,21 @@ async def test_a_reply_left_in_doubt_is_looked_up_after_the_grace_not_resent(
         assert len(_sent(sim, "In doubt.")) == 1
     finally:
         await sim.stop()
+
+
+async def test_the_in_process_harness_runs_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    async with relay_on_loopback(tmp_path, database=pg_url) as relay:
+        assert relay.relay.store.backend.name == "postgresql"
+        async with relay.agent() as agent:
+            await agent.until("caught_up")
+            sid = relay.next_sid()
+            assert (await relay.text("in process", sid=sid))[0] == 200
+            await _event(agent, "ticket.created", twilio_sid=sid)
+    assert not (tmp_path / "smsdesk.sqlite3").exists()
+
+
+async def test_the_live_desk_runs_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    async with live_desk(tmp_path, database=pg_url) as desk:
+        assert desk.relay.store.url == pg_url
+        sent = await desk.text("through the simulator")
+        assert await desk.relay.store.read(queries.message_by_sid, sent.sid) is not None
