@@ -39,7 +39,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -143,6 +144,24 @@ class SqliteConn:
         await self.db.close()
 
 
+@dataclass
+class Lead:
+    """This process leads ``name`` (say, the outbox) until ``lost`` is set or the block ends.
+
+    ``takeover``: another process may have led just before, and may still be finishing
+    what it started (a send to Twilio); work it left in doubt waits ``takeover`` seconds.
+    """
+
+    name: str
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    takeover: bool = False
+
+
+@asynccontextmanager
+async def _always_lead(name: str) -> AsyncIterator[Lead]:
+    yield Lead(name)
+
+
 class Backend:
     """What differs between the SQLite file and a PostgreSQL database (this is SQLite's).
 
@@ -169,6 +188,19 @@ class Backend:
     async def close_writer(self, writer: Conn) -> None:
         await writer.run(_checkpoint)
         await writer.close()
+
+    def leadership(self, name: str) -> AbstractAsyncContextManager[Lead]:
+        """Wait until this process leads ``name``, then lead for the block.
+
+        One relay serves a SQLite file, so it always leads, at once and for good.
+        """
+        return _always_lead(name)
+
+    def share(self, text: str) -> None:
+        """Tell the other processes on this database ``text``: none share a SQLite file."""
+
+    def on_shared(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(text)`` for what other processes share: none here."""
 
 
 SQLITE = Backend()
@@ -256,6 +288,24 @@ class Store:
     def on_commit(self, listener: CommitListener) -> None:
         """Call ``listener(events)`` after each commit with the events it made durable."""
         self._listeners.append(listener)
+
+    # --- several relays on one database -----------------------------------------------
+
+    def leadership(self, name: str) -> AbstractAsyncContextManager[Lead]:
+        """``async with store.leadership("outbox") as lead:`` runs while this relay is the
+        one relay on the database doing ``name``'s work (waiting until it is); it must stop
+        when ``lead.lost`` is set. Why: some work must be done once, not once per relay
+        (sending a reply, keeping a per-sender rate)."""
+        return self.backend.leadership(name)
+
+    def share(self, text: str) -> None:
+        """Tell every other relay on this database ``text`` (small; not stored, no order
+        with events, lost by a relay that is down): for ephemeral state such as presence."""
+        self.backend.share(text)
+
+    def on_shared(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(text)`` for each text another relay shares (never our own)."""
+        self.backend.on_shared(listener)
 
     async def _write_batches(self) -> None:
         stopping = False

@@ -16,6 +16,12 @@ The Store's batching, savepoints, listeners and ordering are the same as on SQLi
 * Fan-out by LISTEN/NOTIFY carrying only the newest seq of each commit (payloads are
   capped at 8,000 bytes; the rows are read once per relay, by its writer, in order).
   A notification only wakes the writer; the writer reads what it has not published.
+* Leadership (``leadership(name)``): work that must be done by one relay at a time (the
+  outbox: each reply sent once, each sender's rate kept) is done by the relay holding a
+  session advisory lock on a connection of its own. If that relay dies, its session ends,
+  the lock is free, and another relay, trying every second, takes over.
+* Shared ephemeral texts (``share``): presence goes to the other relays by NOTIFY on a
+  channel of its own, tagged with the sending relay's origin so it ignores its own.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import secrets
+import zlib
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.models import Event
-from core.store import Backend, Conn, _events_after, _newest_seq
+from core.store import Backend, Conn, Lead, _events_after, _newest_seq
 
 if TYPE_CHECKING:
     from core.pg import PgConn
@@ -44,6 +53,22 @@ CHANNEL = "smsdesk_events"
 # no other application on the database uses ("smsdesk" in ASCII, as an int8).
 WRITE_LOCK = 0x736D736465736B
 LISTEN_RETRY_SECONDS = 1.0
+
+# pg_try_advisory_lock(LEAD_NAMESPACE, crc32(name)): the two-int4 key space, apart from
+# WRITE_LOCK's bigint one ("smsd" in ASCII).
+LEAD_NAMESPACE = 0x736D7364
+LEAD_RETRY_SECONDS = 1.0  # how often a relay that does not lead tries to
+LEAD_CHECK_SECONDS = 1.0  # how often the leader checks its lock's session is alive
+# A host that vanishes sends no FIN: keepalives on both ends end a dead session (and free
+# its lock) within about idle + interval * count seconds.
+CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                     "keepalives_count": 3}
+SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
+                     " SET tcp_keepalives_count = 3")
+
+SHARED_CHANNEL = "smsdesk_shared"
+MAX_SHARED_BYTES = 7900  # NOTIFY's payload limit is 8,000 bytes
+MAX_SHARED_WAITING = 1000  # texts kept while the database is unreachable; then dropped
 
 
 class PgThreadConn:
@@ -73,6 +98,10 @@ class PgBackend(Backend):
     def __init__(self, url: str) -> None:
         self.url = url
         self._listener: asyncio.Task[None] | None = None
+        self._origin = secrets.token_hex(8)  # this relay, in the texts it shares
+        self._shared_listeners: list[Callable[[str], None]] = []
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue()
+        self._sharing: asyncio.Task[None] | None = None
 
     def begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN")
@@ -92,11 +121,118 @@ class PgBackend(Backend):
         return version, _events_after(conn, published_seq)
 
     async def close_writer(self, writer: Conn) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        for task in (self._listener, self._sharing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await writer.close()
+
+    # --- leadership ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def leadership(self, name: str) -> AsyncIterator[Lead]:
+        """Lead ``name`` while holding its session advisory lock (see the module's docstring).
+
+        ``takeover`` is always set: a relay that held the lock a moment ago may still be in
+        the middle of a call it started (its session can end before the process does).
+        """
+        conn = await self._take_lead(_lead_key(name))
+        lead = Lead(name, takeover=True)
+        watching = asyncio.create_task(self._watch_lead(conn, lead), name=f"lead-{name}")
+        try:
+            yield lead
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+            with contextlib.suppress(Exception):
+                await conn.close()  # the session ends: the lock is free for another relay
+
+    async def _take_lead(self, key: int) -> Any:
+        """A connection holding the lock ``key``: waits (retrying each second) until then."""
+        import psycopg
+
+        while True:
+            conn = None
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, **CLIENT_KEEPALIVES)
+                await conn.execute(SERVER_KEEPALIVES)
+                while True:
+                    cursor = await conn.execute(
+                        "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (LEAD_NAMESPACE, key))
+                    row = await cursor.fetchone()
+                    if row is not None and row[0]:
+                        held, conn = conn, None
+                        return held
+                    await asyncio.sleep(LEAD_RETRY_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("cannot try for the lead; retrying", exc_info=True)
+                await asyncio.sleep(LEAD_RETRY_SECONDS)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    async def _watch_lead(self, conn: Any, lead: Lead) -> None:
+        """Set ``lead.lost`` once the lock's session stops answering (then it may be gone)."""
+        try:
+            while True:
+                await asyncio.sleep(LEAD_CHECK_SECONDS)
+                await asyncio.wait_for(conn.execute("SELECT 1"), 5 * LEAD_CHECK_SECONDS)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("lost the lead of %s: its database session broke", lead.name)
+            lead.lost.set()
+
+    # --- shared ephemeral texts ---------------------------------------------------------
+
+    def share(self, text: str) -> None:
+        payload = f"{self._origin} {text}"
+        if len(payload.encode()) > MAX_SHARED_BYTES:
+            logger.warning("not shared with other relays: %d bytes is too long", len(payload))
+            return
+        if self._outgoing.qsize() >= MAX_SHARED_WAITING:
+            return  # the database is unreachable for a while: ephemeral, so dropped
+        if self._sharing is None:
+            self._sharing = asyncio.get_running_loop().create_task(
+                self._send_shared(), name="store-share")
+        self._outgoing.put_nowait(payload)
+
+    def on_shared(self, listener: Callable[[str], None]) -> None:
+        self._shared_listeners.append(listener)
+
+    async def _send_shared(self) -> None:
+        """NOTIFY each shared text in order, on a connection of its own (the listening one
+        is busy waiting)."""
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.url, autocommit=True, **CLIENT_KEEPALIVES) as conn:
+                    while True:
+                        payload = await self._outgoing.get()
+                        await conn.execute("SELECT pg_notify(%s, %s)", (SHARED_CHANNEL, payload))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("sharing with other relays failed; retrying", exc_info=True)
+                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+    def _received_shared(self, payload: str) -> None:
+        origin, _, text = payload.partition(" ")
+        if origin == self._origin:
+            return
+        for listener in self._shared_listeners:
+            try:
+                listener(text)
+            except Exception:
+                logger.exception("shared-text listener %r failed", listener)
 
     def listen(self, store: Store) -> None:
         """Wake ``store``'s writer whenever another relay commits events."""
@@ -111,9 +247,12 @@ class PgBackend(Backend):
                 async with await psycopg.AsyncConnection.connect(
                         self.url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {SHARED_CHANNEL}")
                     store.notice_foreign_commit()  # whatever committed while we were away
                     async for note in conn.notifies():
-                        if int(note.payload or 0) > store.published_seq:
+                        if note.channel == SHARED_CHANNEL:
+                            self._received_shared(note.payload)
+                        elif int(note.payload or 0) > store.published_seq:
                             store.notice_foreign_commit()
             except asyncio.CancelledError:
                 raise
@@ -121,6 +260,12 @@ class PgBackend(Backend):
                 logger.warning("listening for other relays' commits failed; retrying",
                                exc_info=True)
                 await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
+
+def _lead_key(name: str) -> int:
+    """``name`` as a signed int4, the second half of its advisory lock's key."""
+    key = zlib.crc32(name.encode())
+    return key - (1 << 32) if key >= 1 << 31 else key
 
 
 def _prepare_writer(conn: PgConn) -> tuple[int, int]:

@@ -48,7 +48,7 @@ async def add_account(paths: Paths, *, name: str, sid: str, token: str) -> Conne
         raise AdminError(twilio_api.refusal_words(error)) from None
     if info.status != "active":
         raise AdminError(twilio_api.inactive_words(info.status))
-    async with await Store.open(paths.database) as store:
+    async with await Store.open(paths.store) as store:
         known = await store.read(queries.account_by_sid, sid)
         if known is not None and known.connected:
             raise AdminError(f"{sid} is already connected as {known.name!r}; rotate its token"
@@ -88,7 +88,7 @@ async def add_account(paths: Paths, *, name: str, sid: str, token: str) -> Conne
 
 
 async def add_agent(paths: Paths, *, name: str, role: Role, groups: list[str]) -> str:
-    async with await Store.open(paths.database) as store:
+    async with await Store.open(paths.store) as store:
         known = {g.name.lower(): g.id for g in await store.read(queries.groups)}
         missing = [g for g in groups if g.lower() not in known]
         if missing:
@@ -102,12 +102,12 @@ async def add_agent(paths: Paths, *, name: str, role: Role, groups: list[str]) -
 
 
 async def add_group(paths: Paths, name: str) -> None:
-    async with await Store.open(paths.database) as store:
+    async with await Store.open(paths.store) as store:
         await store.write(writes.add_group, name)
 
 
 async def list_accounts(paths: Paths) -> list[str]:
-    async with await Store.open(paths.database) as store:
+    async with await Store.open(paths.store) as store:
         accounts = await store.read(queries.accounts)
         numbers = await store.read(queries.numbers)
     lines = []
@@ -123,7 +123,7 @@ async def list_accounts(paths: Paths) -> list[str]:
 
 
 async def list_agents(paths: Paths) -> list[str]:
-    async with await Store.open(paths.database) as store:
+    async with await Store.open(paths.store) as store:
         agents = await store.read(queries.agents)
         groups = {g.id: g.name for g in await store.read(queries.groups)}
     return [

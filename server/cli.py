@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -112,7 +111,7 @@ def _relay(args: argparse.Namespace) -> int:
     from server.config import data_paths
     from server.relay import serve_forever
 
-    paths = data_paths()
+    paths = data_paths(args.database)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a relay is stopped
         _run(serve_forever(paths, public_url=args.public_url, host=args.host,
                            port=args.port, rates=dict(args.rate or [])))
@@ -139,7 +138,8 @@ def _account_add(args: argparse.Namespace) -> None:
     from server import admin
     from server.config import data_paths
 
-    done = _run(admin.add_account(data_paths(), name=args.name, sid=args.sid, token=args.token))
+    done = _run(admin.add_account(data_paths(args.database), name=args.name, sid=args.sid,
+                                  token=args.token))
     print(f"connected {done.account_name}: {len(done.numbers)} SMS-capable number(s)")
     for number in done.numbers:
         print(f"  {number}" + ("  webhooks -> this relay" if done.repointed else ""))
@@ -151,7 +151,8 @@ def _account_list(args: argparse.Namespace) -> None:
     from server import admin
     from server.config import data_paths
 
-    print("\n".join(_run(admin.list_accounts(data_paths()))) or "no accounts connected")
+    lines = _run(admin.list_accounts(data_paths(args.database)))
+    print("\n".join(lines) or "no accounts connected")
 
 
 def _agent_add(args: argparse.Namespace) -> None:
@@ -159,8 +160,8 @@ def _agent_add(args: argparse.Namespace) -> None:
     from server import admin
     from server.config import data_paths
 
-    token = _run(admin.add_agent(data_paths(), name=args.name, role=Role(args.role),
-                                 groups=args.group or []))
+    token = _run(admin.add_agent(data_paths(args.database), name=args.name,
+                                 role=Role(args.role), groups=args.group or []))
     print(f"agent {args.name} added ({args.role}); their token, shown only now:")
     print(token)
 
@@ -169,15 +170,22 @@ def _agent_list(args: argparse.Namespace) -> None:
     from server import admin
     from server.config import data_paths
 
-    print("\n".join(_run(admin.list_agents(data_paths()))) or "no agents yet")
+    print("\n".join(_run(admin.list_agents(data_paths(args.database)))) or "no agents yet")
 
 
 def _group_add(args: argparse.Namespace) -> None:
     from server import admin
     from server.config import data_paths
 
-    _run(admin.add_group(data_paths(), args.name))
+    _run(admin.add_group(data_paths(args.database), args.name))
     print(f"group {args.name} added")
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", type=check.database_url, metavar="URL",
+                        help="a PostgreSQL database several relays share, e.g."
+                        " postgresql://smsdesk@db.example/smsdesk (default: $SMSDESK_DATABASE,"
+                        " else the SQLite file in the data directory)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--rate", action="append", type=sender_rate, metavar="SENDER=PER_SECOND",
                        help="sends per second per sender type, e.g. long_code=1 toll_free=3"
                        " short_code=100 (repeatable)")
+    _database_option(relay)
     relay.set_defaults(run=_relay)
 
     account = commands.add_parser("account", help="connect Twilio accounts").add_subparsers(
@@ -221,9 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a display name, changeable later")
     add.add_argument("--sid", required=True, help="Account SID (AC...)")
     add.add_argument("--token", required=True, help="the account's auth token")
+    _database_option(add)
     add.set_defaults(run=_admin(_account_add))
-    account.add_parser("list", help="connected accounts and numbers").set_defaults(
-        run=_admin(_account_list))
+    listing = account.add_parser("list", help="connected accounts and numbers")
+    _database_option(listing)
+    listing.set_defaults(run=_admin(_account_list))
 
     agent = commands.add_parser("agent", help="people who answer texts").add_subparsers(
         title="agent commands", metavar="ACTION", required=True)
@@ -232,9 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=["admin", "agent"], default="agent")
     add.add_argument("--group", action="append", type=check.name,
                      help="a group they work in (repeatable)")
+    _database_option(add)
     add.set_defaults(run=_admin(_agent_add))
-    agent.add_parser("list", help="agents, roles and groups").set_defaults(
-        run=_admin(_agent_list))
+    listing = agent.add_parser("list", help="agents, roles and groups")
+    _database_option(listing)
+    listing.set_defaults(run=_admin(_agent_list))
 
     from server.simulator.cli import register as register_simulator
 
@@ -244,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="group commands", metavar="ACTION", required=True)
     add = group.add_parser("add", help="add a group")
     add.add_argument("name", type=check.name)
+    _database_option(add)
     add.set_defaults(run=_admin(_group_add))
     return parser
 
@@ -262,24 +276,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("SMSDESK_DEBUG"):
             raise
-        return fail("smsdesk", _in_words(error))
+        from server.config import without_secrets
+
+        url = getattr(args, "database", None) or os.environ.get("SMSDESK_DATABASE")
+        return fail("smsdesk", without_secrets(_in_words(error, url), url))
 
 
-def _in_words(error: Exception) -> str:
-    """One line for an error no sub-command caught: what is wrong, not where in the code."""
-    from server.config import UnusableHome
+def _in_words(error: Exception, url: str | None = None) -> str:
+    """One line for an error no sub-command caught: what is wrong, not where in the code.
+
+    ``url`` is the PostgreSQL database in use, if any (the caller masks its password).
+    """
+    import sqlite3
+
+    from core.db import database_errors
+    from core.schema import SchemaTooNew
+    from core.store import SqliteTooOld
+    from server.config import UnusableHome, masked
     from server.relay import RelayStartError
 
-    if isinstance(error, UnusableHome | RelayStartError):
+    if isinstance(error, UnusableHome | RelayStartError | SqliteTooOld):
         return str(error)
+    if isinstance(error, SchemaTooNew):
+        return f"{error}: upgrade smsdesk before using this database"
     if isinstance(error, sqlite3.DatabaseError):
         return (f"the database in the data directory cannot be used ({error}); restore it from a"
                 " backup or point SMSDESK_HOME at another directory")
+    if isinstance(error, ModuleNotFoundError) and (error.name or "").startswith("psycopg"):
+        return ("a postgresql:// database needs the PostgreSQL driver: pip install"
+                " 'smsdesk[postgresql]'")
+    if isinstance(error, database_errors()):
+        where = masked(url) if url else "the PostgreSQL database"
+        return f"cannot use {where}: {_first_line(error)}"
     if isinstance(error, OSError) and error.strerror:
         where = f" ({error.filename})" if error.filename else ""
         return f"{error.strerror}{where}"
     return (f"unexpected {type(error).__name__}: {error} (run again with SMSDESK_DEBUG=1 for"
             " the traceback, and please report it)")
+
+
+def _first_line(error: Exception) -> str:
+    """A driver's message in one line: libpq's span several (and start "connection failed")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = "; ".join(lines) or type(error).__name__
+    return text.removeprefix("connection failed: ")
 
 
 if __name__ == "__main__":

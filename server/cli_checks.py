@@ -76,6 +76,27 @@ def _url(text: str, schemes: tuple[str, ...], wanted: str) -> str:
     return text.strip()
 
 
+def database_url(text: str) -> str:
+    """A PostgreSQL database as a URL: ``postgresql://user@host/db`` (``postgres://`` too).
+
+    Only the URL form: libpq's ``key=value`` strings could be mistaken for file names.
+    The refusal never repeats the text, which may hold a password.
+    """
+    text = text.strip()
+    scheme, sep, _ = text.partition("://")
+    if not sep or scheme.lower() not in ("postgresql", "postgres"):
+        _refuse("a database is a postgresql:// URL, e.g. postgresql://smsdesk@db.example/smsdesk"
+                " (without it, the SQLite file in SMSDESK_HOME is used)")
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0  # .port raises on a bad port
+    except ValueError:
+        port_ok = False
+    if not port_ok:
+        _refuse("the database URL's port is not a port: use 1 to 65535")
+    return text
+
+
 def name(text: str) -> str:
     """A display name: anything but empty or only spaces; kept without outer spaces."""
     if not text.strip():

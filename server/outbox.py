@@ -6,6 +6,14 @@ call Twilio, and it records the SID Twilio returns. A message left in
 ``sending`` without a SID (the relay died mid-call, or the call timed out or
 failed on the network) may or may not have reached Twilio, so it is never
 simply sent again: it is first looked for in Twilio's message list.
+
+With several relays on one PostgreSQL database, only the relay leading the
+outbox (``store.leadership``) sends, so each reply is sent once and each
+sender's rate holds across relays. Every relay's outbox waits its turn; when
+the leader dies another takes over and treats what the leader left in
+``sending`` as a restart does, after a grace long enough for any call the old
+leader started to have ended. A reply queued through any relay wakes the
+leader: its events reach every relay's store listeners.
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ from dataclasses import dataclass, field
 
 from core import queries, writes
 from core.errors import is_retryable
-from core.models import Message, MessageStatus, SenderType
-from core.store import Store
+from core.models import Event, Message, MessageStatus, SenderType
+from core.store import Lead, Store
+from core.writes import WriteContext
 from server import twilio_api
 
 logger = logging.getLogger(__name__)
@@ -34,6 +43,10 @@ SENDS_PER_SECOND: dict[SenderType, float] = {
 }
 MAX_BACKOFF = 60.0
 POLL_SECONDS = 5.0
+# After taking over from another relay, a message it left in ``sending`` waits this long
+# before being looked up at Twilio: a call the old leader started has then either reached
+# Twilio or given up (its timeout), and the leader notices a lost lead within seconds.
+TAKEOVER_GRACE = twilio_api.TIMEOUT_SECONDS + 5.0
 
 
 @dataclass
@@ -57,16 +70,42 @@ class Outbox:
     public_url: Callable[[], str]
     media_url: Callable[..., str]
     rates: dict[SenderType, float] = field(default_factory=lambda: dict(SENDS_PER_SECOND))
+    takeover_grace: float = field(default_factory=lambda: TAKEOVER_GRACE)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)  # id: (when, delay)
+    _lead: Lead | None = None
+    _in_doubt_from: float = 0.0  # monotonic time from which ``sending`` is reconciled
 
     def wake(self) -> None:
         self._wake.set()
 
+    def notice(self, events: list[Event]) -> None:
+        """A store commit listener: wake when a commit (of any relay) left a reply queued."""
+        if any(queues_a_message(event) for event in events):
+            self._wake.set()
+
     async def run(self) -> None:
-        """Work until cancelled: reconcile what is in doubt, then send what is queued."""
+        """Work until cancelled, whenever this relay leads the outbox."""
         limiter = RateLimiter(self.rates)
         while True:
+            async with self.store.leadership("outbox") as lead:
+                await self._lead_until_lost(lead, limiter)
+            logger.warning("no longer sending replies: waiting to lead the outbox again")
+
+    async def _lead_until_lost(self, lead: Lead, limiter: RateLimiter) -> None:
+        """Reconcile what is in doubt, then send what is queued, until ``lead`` is lost."""
+        self._lead = lead
+        self._in_doubt_from = time.monotonic() + (self.takeover_grace if lead.takeover else 0)
+        lost = asyncio.create_task(lead.lost.wait())
+        lost.add_done_callback(lambda _: self._wake.set())
+        try:
+            await self._send_while(lead, limiter)
+        finally:
+            lost.cancel()
+            self._lead = None
+
+    async def _send_while(self, lead: Lead, limiter: RateLimiter) -> None:
+        while not lead.lost.is_set():
             self._wake.clear()
             try:
                 await self.work_once(limiter)
@@ -80,8 +119,14 @@ class Outbox:
 
     async def work_once(self, limiter: RateLimiter) -> None:
         for message in await self.store.read(queries.outbox):
+            if self._lead is not None and self._lead.lost.is_set():
+                return  # another relay may lead by now: it sends the rest
             when, _ = self._retry_at.get(message.id, (0.0, 0.0))
             if when > time.monotonic():
+                continue
+            if message.status is MessageStatus.SENDING and time.monotonic() < (
+                    self._in_doubt_from):
+                self._retry_at[message.id] = (self._in_doubt_from, 0.5)
                 continue
             await self._handle(message, limiter)
 
@@ -100,9 +145,12 @@ class Outbox:
             if found is not None:
                 await self._record_sid(message, found.sid, found.status)
                 return
-        elif (await self.store.write(writes.mark_sending, message.id)).status is not (
-                MessageStatus.SENDING):
-            return  # its author was disabled after queueing it: not sent, marked failed
+        else:
+            claimed = await self.store.write(claim, message.id)
+            if claimed is None or claimed.status is not MessageStatus.SENDING:
+                # Another relay's outbox claimed it (two leaders for a moment), it moved on,
+                # or its author was disabled after queueing it (not sent, marked failed).
+                return
         await limiter.wait_turn(sender.e164, sender.sender_type)
         try:
             sent = await asyncio.to_thread(
@@ -157,3 +205,26 @@ class Outbox:
         _, delay = self._retry_at.get(message_id, (0.0, 0.5))
         delay = min(delay * 2, MAX_BACKOFF)
         self._retry_at[message_id] = (time.monotonic() + delay, delay)
+
+
+def claim(ctx: WriteContext, message_id: int) -> Message | None:
+    """Mark a queued reply ``sending`` for this outbox; None if it is no longer queued.
+
+    ``mark_sending`` alone returns a message already ``sending`` as it is, which a second
+    outbox would take as its own claim; checked here inside the same transaction (under
+    the store's write lock), only one outbox can ever claim a reply.
+    """
+    current = writes.entry_by_id(ctx.conn, message_id)
+    if not isinstance(current, Message) or current.status is not MessageStatus.QUEUED or (
+            current.twilio_sid):
+        return None
+    return writes.mark_sending(ctx, message_id)
+
+
+def queues_a_message(event: Event) -> bool:
+    """Whether ``event`` leaves an outbound message queued for the outbox."""
+    if event.kind not in ("message.created", "message.updated"):
+        return False
+    message = event.payload.get("message")
+    return isinstance(message, dict) and message.get("status") == MessageStatus.QUEUED.value \
+        and message.get("direction") == "outbound"

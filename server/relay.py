@@ -79,12 +79,13 @@ async def running_relay(
     listening = listening_socket(host, port)  # first: a busy port fails before anything opens
     try:
         paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = await Store.open(paths.database)
+        store = await Store.open(paths.store)
     except BaseException:
         listening.close()
         raise
     sending: asyncio.Task[None] | None = None
     keeping: asyncio.Task[None] | None = None
+    beating: asyncio.Task[None] | None = None
     try:
         relay = Relay(
             store=store,
@@ -95,9 +96,12 @@ async def running_relay(
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
                         media_url=relay.media_url,
                         rates={**SENDS_PER_SECOND, **(rates or {})})
-        relay.on_queued = outbox.wake
+        relay.on_queued = outbox.wake  # this relay's replies: at once
+        store.on_commit(outbox.notice)  # any relay's replies (on PostgreSQL, via NOTIFY)
+        relay.presence.share_through(store)
         sending = asyncio.create_task(outbox.run(), name="outbox")
         keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
+        beating = asyncio.create_task(relay.presence.keep_alive(), name="presence beat")
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
@@ -119,7 +123,7 @@ async def running_relay(
             server.should_exit = True
             await serving
     finally:
-        for task in (sending, keeping):  # also when uvicorn failed to start
+        for task in (sending, keeping, beating):  # also when uvicorn failed to start
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -141,7 +145,7 @@ async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port
     async with running_relay(paths, public_url=public_url, host=host, port=port,
                              rates=rates) as (relay, srv):
         print(f"smsdesk relay on {http_address(host, bound_port(srv))}"
-              f"  (public URL {relay.public_url})",
+              f"  (public URL {relay.public_url}; database {paths.described()})",
               flush=True)
         while not srv.should_exit:
             await asyncio.sleep(0.2)

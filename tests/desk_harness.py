@@ -1,7 +1,7 @@
 """A whole desk on loopback for the inbox's tests: Twilio simulator, relay, account, people.
 
 The inbox is tested against the real thing: the relay process's code in this
-event loop (uvicorn, websockets, the SQLite file), the account connected
+event loop (uvicorn, websockets, the SQLite file or a PostgreSQL database), the account connected
 through the simulator with the twilio SDK, texts arriving as signed webhooks.
 """
 
@@ -102,14 +102,15 @@ class LiveDesk:
 
 
 @asynccontextmanager
-async def live_desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+async def live_desk(tmp_path: Path, database: str | None = None) -> AsyncIterator[LiveDesk]:
+    """The desk with its store in ``tmp_path``, or on the PostgreSQL ``database`` (a URL)."""
     sim = Simulator()
     await sim.start(host="127.0.0.1", port=0)
     previous = _swap_env("SMSDESK_TWILIO_API_URL", sim.url)
     account = sim.add_account(friendly_name="Acme")
     sim.add_number(account.sid, US_TOLL_FREE, mms=True)
     sim.add_number(account.sid, UK_LONG_CODE, mms=False)
-    paths = Paths(tmp_path / "relay")
+    paths = Paths(tmp_path / "relay", database)
     port = free_port()
     try:
         async with running_relay(paths, public_url=f"http://127.0.0.1:{port}",

@@ -1,10 +1,18 @@
-"""A real relay on loopback for end-to-end tests: real store file, uvicorn, websockets."""
+"""A real relay on loopback for end-to-end tests: real store, uvicorn, websockets.
+
+The store is the SQLite file in the home, or the PostgreSQL database given as
+``database=`` (a ``postgresql://`` URL). ``relay_process`` runs ``smsdesk relay`` in a
+process of its own, for tests that kill one or run several on one database.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +26,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from core import auth, writes
+from core.db import Locator
 from core.models import Role, SenderType
 from core.store import Store
 from server.app import Relay
@@ -129,7 +138,7 @@ class AgentClient:
                 return message
 
 
-async def seed(path: Path) -> tuple[str, str]:
+async def seed(path: Locator) -> tuple[str, str]:
     """An account with a US toll-free MMS number and a UK SMS-only long code; two agents."""
     async with await Store.open(path) as store:
         billing = await store.write(writes.add_group, "Billing")
@@ -149,23 +158,25 @@ async def seed(path: Path) -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def relay_on_loopback(home: Path) -> AsyncIterator[Harness]:
+async def relay_on_loopback(home: Path, database: str | None = None) -> AsyncIterator[Harness]:
     """A relay whose Twilio is unreachable (port 9 refuses at once): replies stay queued.
 
     Tests that need Twilio use the simulator (test_end_to_end.py).
     """
-    paths = Paths(home)
-    admin, agent = await seed(paths.database)
+    paths = Paths(home, database)
+    admin, agent = await seed(paths.store)
     with _twilio_unreachable():
         async with _serving(paths, admin, agent) as harness:
             yield harness
 
 
 @asynccontextmanager
-async def relay_restarted(home: Path, before: Harness) -> AsyncIterator[Harness]:
+async def relay_restarted(home: Path, before: Harness,
+                          database: str | None = None) -> AsyncIterator[Harness]:
     """Another relay on the same home (after ``before``'s block ended): a restart."""
     with _twilio_unreachable():
-        async with _serving(Paths(home), before.admin_token, before.agent_token) as harness:
+        async with _serving(Paths(home, database), before.admin_token,
+                            before.agent_token) as harness:
             yield harness
 
 
@@ -187,3 +198,76 @@ async def _serving(paths: Paths, admin: str, agent: str) -> AsyncIterator[Harnes
     async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
                              port=0) as (relay, server):
         yield Harness(relay, f"http://127.0.0.1:{bound_port(server)}", admin, agent)
+
+
+@dataclass
+class RelayProcess:
+    """``smsdesk relay`` in a process of its own (kill it with ``process.kill()``)."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def relay_process(home: Path, port: int, *, public_url: str, database: str | None = None,
+                  twilio: str = "http://127.0.0.1:9",
+                  env: dict[str, str] | None = None) -> Iterator[RelayProcess]:
+    """Start a relay process on 127.0.0.1:``port`` and wait until ``/healthz`` answers.
+
+    ``twilio`` is where its Twilio calls go (the simulator's URL; by default a port that
+    refuses at once). Several relays may share one ``database``; each has its own home.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "server.cli", "relay", "--port", str(port),
+            "--public-url", public_url]
+    if database:
+        argv += ["--database", database]
+    environment = {**os.environ, "SMSDESK_HOME": str(home), "SMSDESK_TWILIO_API_URL": twilio,
+                   **(env or {})}
+    environment.pop("SMSDESK_DATABASE", None)
+    log = home / "relay.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(argv, env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    running = RelayProcess(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_healthy(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(relay: RelayProcess, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if relay.process.poll() is not None:
+            raise RuntimeError(f"the relay exited ({relay.process.returncode}):\n"
+                               f"{relay.output()}")
+        try:
+            with urllib.request.urlopen(relay.url + "/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the relay did not answer /healthz in {timeout} s:\n{relay.output()}")
+
+
+def harness_for(relay: RelayProcess, public_url: str, admin: str, agent: str) -> Harness:
+    """A ``Harness`` speaking to a relay process (``relay`` only gives the public URL)."""
+    return Harness(_Public(public_url), relay.url, admin, agent)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Public:
+    """What ``Harness.signed`` needs of a ``Relay``: the URL Twilio signs against."""
+
+    public_url: str
