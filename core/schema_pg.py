@@ -22,6 +22,8 @@ The mapping from SQLite (docs: the issue 11 inventory, §3):
   The expression is written out in each column, not put in a function: it then names
   the configuration by OID, so a pg_dump restore (empty search_path) still computes it.
 * SQLite's triggers become PL/pgSQL; the FTS ones are not needed.
+* One table SQLite has no counterpart of: ``media`` (attachments' bytes), which a SQLite
+  desk keeps as files in its data directory.
 
 ``migrate_pg`` runs under a transaction-scoped advisory lock, so relays that start
 together migrate once, and the others wait and then find the work done.
@@ -324,6 +326,16 @@ CREATE TABLE command_result_tickets (
     command_id text   NOT NULL,
     PRIMARY KEY (ticket_id, agent_id, command_id)
 );
+
+-- Media bytes by sha256, for several relays on one database (server/media_db.py); SQLite
+-- desks keep them as files. stored_at (ms) is refreshed by each put: the sweep's grace.
+CREATE TABLE media (
+    sha256    text   PRIMARY KEY,
+    data      bytea  NOT NULL,
+    size      bigint NOT NULL,
+    stored_at bigint NOT NULL
+);
+CREATE INDEX media_by_age ON media(stored_at);
 
 -- SQLite's ticket_tags_insert / _update / _activity / _delete and contact_phones_first.
 -- On insert the DELETE finds nothing; one function keeps one copy of the tag rows' SQL.

@@ -253,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_simulator(commands)
 
+    from server.migrate import register as register_migrate
+
+    register_migrate(commands)  # smsdesk migrate --to postgresql://… (server/migrate.py)
+
     group = commands.add_parser("group", help="groups tickets are routed to").add_subparsers(
         title="group commands", metavar="ACTION", required=True)
     add = group.add_parser("add", help="add a group")

@@ -2,11 +2,12 @@
 secret every relay on one database must share.
 
 The contract tests take the ``media_store`` fixture, parametrized over the implementations
-(today the files a relay keeps, and an in-memory one that shows the tests assume nothing
-about files); a database-backed store joins by adding its name to ``MEDIA_BACKENDS`` and its
-branches to the three fixtures below. Time is passed to ``sweep`` as ``now``, so the grace
-period is tested without waiting; only ``age`` (making kept bytes look older) and ``twin``
-(a second handle on the same media, as another relay has) know an implementation.
+(the files a relay on SQLite keeps, the ``media`` table of a PostgreSQL desk, and an
+in-memory one that shows the tests assume nothing about files); another store joins by
+adding its name to ``MEDIA_BACKENDS`` and its branches to the three fixtures below. Time is
+passed to ``sweep`` as ``now``, so the grace period is tested without waiting; only ``age``
+(making kept bytes look older) and ``twin`` (a second handle on the same media, as another
+relay has) know an implementation.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from core import queries
 from core.settings import setting_or_init
 from core.store import Store
 from server.media import FileMediaStore, MediaStore, is_digest
+from server.media_db import DbMediaStore, media_store_for
 from server.media_sweep import GRACE_S
 from server.relay import MEDIA_SECRET, media_secret_of
 
-MEDIA_BACKENDS = ["files", "memory"]
+MEDIA_BACKENDS = ["files", "memory", "postgresql"]
 
 Age = Callable[[str, float], Awaitable[None]]
 
@@ -70,8 +72,34 @@ async def media_store(request: pytest.FixtureRequest,
         yield FileMediaStore(tmp_path / "media")
     elif request.param == "memory":
         yield MemoryMediaStore()
+    elif request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        await asyncio.to_thread(_migrated, url)
+        media = DbMediaStore(url)
+        try:
+            yield media
+        finally:
+            await media.close()
     else:
         raise NotImplementedError(request.param)
+
+
+def _migrated(url: str) -> None:
+    """The media table is the schema's (the store migrates it; here nothing else does)."""
+    import psycopg
+
+    from core.schema_pg import migrate_pg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate_pg(conn)
+
+
+def _age_row(url: str, digest: str, seconds: float) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE media SET stored_at = stored_at - %s WHERE sha256 = %s",
+                     (int(seconds * 1000), digest))
 
 
 @pytest.fixture
@@ -85,17 +113,26 @@ def age(media_store: MediaStore) -> Age:
         elif isinstance(media_store, MemoryMediaStore):
             data, _ = media_store.kept[digest]
             media_store.kept[digest] = (data, then)
+        elif isinstance(media_store, DbMediaStore):
+            await asyncio.to_thread(_age_row, media_store.url, digest, seconds)
         else:
             raise NotImplementedError(type(media_store).__name__)
     return age_by
 
 
 @pytest.fixture
-def twin(media_store: MediaStore) -> MediaStore:
+async def twin(media_store: MediaStore) -> AsyncIterator[MediaStore]:
     """Another handle on the same media, as a second relay on the same desk has."""
     if isinstance(media_store, FileMediaStore):
-        return FileMediaStore(media_store.folder)
-    return media_store  # one process's memory: the same object is all there is
+        yield FileMediaStore(media_store.folder)
+    elif isinstance(media_store, DbMediaStore):
+        other = DbMediaStore(media_store.url)  # its own connections, as another relay's
+        try:
+            yield other
+        finally:
+            await other.close()
+    else:
+        yield media_store  # one process's memory: the same object is all there is
 
 
 def later(seconds: float = GRACE_S + 60) -> float:
@@ -200,6 +237,50 @@ async def test_files_are_kept_under_their_first_two_hex_digits(tmp_path: Path) -
     assert is_digest(digest)
     kept = sorted(p.relative_to(media.folder) for p in media.folder.rglob("*") if p.is_file())
     assert kept == [Path(digest[:2]) / digest]  # no .part left behind
+
+
+# --- the database ------------------------------------------------------------------
+
+
+async def test_a_relay_keeps_media_as_files_beside_sqlite(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "x.sqlite3") as opened:
+        media = media_store_for(opened, tmp_path)
+    assert isinstance(media, FileMediaStore) and media.folder == tmp_path / "media"
+
+
+async def test_a_relay_keeps_media_in_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """Every relay on the database then serves every attachment; no folder is made."""
+    opened = await Store.open(pg_url)
+    try:
+        media = media_store_for(opened, tmp_path)
+        assert isinstance(media, DbMediaStore)
+        try:
+            digest = await media.put(b"through the store's database")
+            assert await media.read(digest) == b"through the store's database"
+        finally:
+            await media.close()
+    finally:
+        await opened.close()
+    assert not (tmp_path / "media").exists()
+
+
+async def test_media_bytes_wait_for_no_event_batch(pg_url: str) -> None:
+    """A put must not queue behind the store's global write lock: media go through their
+    own connections, so a relay's long batch never stalls an upload (nor the reverse)."""
+    import psycopg
+
+    from core.store_pg import WRITE_LOCK
+
+    opened = await Store.open(pg_url)
+    media = DbMediaStore(pg_url)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as holder, holder.transaction():
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            digest = await asyncio.wait_for(media.put(b"not held back"), timeout=5)
+        assert await media.size(digest) == len(b"not held back")
+    finally:
+        await media.close()
+        await opened.close()
 
 
 # --- the media signing secret ----------------------------------------------------------

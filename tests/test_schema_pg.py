@@ -164,10 +164,10 @@ def test_every_version_has_a_postgresql_script() -> None:
 def test_every_sqlite_table_is_there_with_the_same_columns(lite: Any, pg: Any) -> None:
     """Same names in the same order, bigint for integers (ms times overflow int4) but
     integer for 0/1 flags, the same NOT NULLs and defaults; only the tsvector columns
-    are added, and only the version table."""
+    are added, and only the version table and the media table (files on SQLite)."""
     tables = lite_tables(lite)
     assert "entries" in tables and "entries_fts" not in tables
-    assert pg_tables(pg) == {*tables, "smsdesk_schema"}
+    assert pg_tables(pg) == {*tables, "smsdesk_schema", "media"}
     for table in tables:
         expected = lite_columns(lite, table)
         found = pg_columns(pg, table)
