@@ -7,6 +7,7 @@ stay as they are:
 
 - ``?`` and ``?N`` become PostgreSQL's ``$n``, once per SQL string (cached), and run with
   ``psycopg.RawCursor``, which sends ``$n`` parameters natively (no client-side quoting).
+- Text parameters have NUL replaced by U+FFFD (PostgreSQL's text cannot hold it).
 - Python ``bool`` parameters are sent as the integers 0/1: flag columns are ``integer`` in
   both schemas, and PostgreSQL refuses a boolean where an integer is expected.
 - Rows are ``Row``: a tuple that also answers to column names, like ``sqlite3.Row``.
@@ -133,6 +134,21 @@ def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
     return row_class(tuple([fname(i) or b"" for i in range(result.nfields)]))
 
 
+def without_nul(params: Sequence[Any]) -> Sequence[Any]:
+    """The parameters with NUL characters in text replaced by U+FFFD.
+
+    PostgreSQL's text cannot hold NUL (SQLite's can), and psycopg refuses such a value
+    with DataError: a signed webhook whose Body is "\\x00", or an agent's note, would fail
+    on PostgreSQL alone. Replacing it in every text parameter, values and look-ups alike,
+    keeps what is stored and what is searched for consistent. Parameters hold NUL almost
+    never, so the common case only scans them once and returns them as they were.
+    """
+    for value in params:
+        if value.__class__ is str and "\x00" in value:
+            return [v.replace("\x00", "\ufffd") if v.__class__ is str else v for v in params]
+    return params
+
+
 class _BoolAsInt(Dumper):
     """Sends True/False as the integers 1/0 (``smallint``), for integer flag columns."""
 
@@ -163,12 +179,12 @@ class PgConn:
         and SAVEPOINT cost one round trip and no prepare.
         """
         cursor: PgCursor = self.raw.cursor()
-        return cursor.execute(to_dollar_params(sql), params or None)
+        return cursor.execute(to_dollar_params(sql), without_nul(params) or None)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any]]) -> PgCursor:
         """Run one statement once per parameter set (psycopg pipelines them)."""
         cursor: PgCursor = self.raw.cursor()
-        cursor.executemany(to_dollar_params(sql), seq_of_params)
+        cursor.executemany(to_dollar_params(sql), map(without_nul, seq_of_params))
         return cursor
 
     @property

@@ -3,7 +3,11 @@
 Why not a shared server: tests must run on a fresh machine and in CI with nothing set
 up, and must never touch a database someone cares about. One cluster is started per
 test process (per xdist worker) the first time a test asks for it, and each test gets
-its own database in it (``fresh_database``), so tests stay independent.
+its own database in it, so tests stay independent: ``fresh_database`` is empty,
+``migrated_database`` already holds the store's schema. The latter is a copy of a
+template migrated once per cluster: ``CREATE DATABASE ... TEMPLATE`` copies files, which
+is several times faster than running the schema script (extension, collation, text
+search configuration, tables, triggers) for each of the hundreds of store tests.
 
 ``initdb`` and ``postgres`` refuse to run as root; as root (CI, these machines) they run
 as the ``postgres`` user, in a directory that user owns. See
@@ -19,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +70,9 @@ class PgCluster:
     bin_dir: Path
     durable: bool = False
     _databases: list[str] = field(default_factory=list)
+    _template: str | None = None
+    _next: Future[str] | None = None  # the next migrated database, being copied
+    _thread: ThreadPoolExecutor | None = None
 
     @classmethod
     def start(cls, *, durable: bool = False) -> PgCluster:
@@ -89,15 +97,68 @@ class PgCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def fresh_database(self) -> str:
-        """A new empty database; returns its URL."""
+    def fresh_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template``; returns its URL."""
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:16]
+        copy = f" TEMPLATE {template}" if template else ""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(f"CREATE DATABASE {name}{copy}")
         self._databases.append(name)
         return self.url(name)
+
+    def migrated_database(self) -> str:
+        """A new database with the store's schema (a copy of the template); returns its URL.
+
+        The copy is made ahead, in a thread of the cluster's own, while the previous test
+        runs: a copy costs 0.15-0.4 s, most of a PostgreSQL store test's time otherwise.
+        """
+        if self._next is None:
+            self._next = self._worker().submit(self._copy_template)
+        url = self._next.result()
+        self._next = self._worker().submit(self._copy_template)
+        return url
+
+    def drop_database(self, url: str) -> None:
+        """Drop a test's database, in the background (connections still open to it are
+        ended): the PostgreSQL store tests would otherwise leave about 2 GB behind."""
+        self._worker().submit(self._drop, url.rsplit("/", 1)[-1])
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-cluster")
+        return self._thread
+
+    def _copy_template(self) -> str:
+        if self._template is None:
+            self._template = self._make_template()
+        return self.fresh_database(self._template)
+
+    def _make_template(self) -> str:
+        """Create and migrate the template the copies come from (once per cluster).
+
+        Its connection is closed before returning: PostgreSQL copies a template only
+        while nobody is connected to it.
+        """
+        import psycopg
+
+        from core.schema_pg import migrate_pg
+
+        name = "store_template"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        with psycopg.connect(self.url(name), autocommit=True) as conn:
+            migrate_pg(conn)
+        return name
+
+    def _drop(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if name in self._databases:
+            self._databases.remove(name)
 
     def log(self) -> str:
         """The server's log, for a failing test's message."""
@@ -107,6 +168,8 @@ class PgCluster:
             return ""
 
     def stop(self) -> None:
+        if self._thread is not None:  # let a copy or drop under way finish first
+            self._thread.shutdown(wait=True, cancel_futures=True)
         subprocess.run(_as_server_user([
             str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate",
             "-w", "stop"]), capture_output=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from core import queries
+from core.db import Locator
 from core.settings import setting_or_init
 from core.store import Store
 from server.media import FileMediaStore, MediaStore, is_digest
@@ -299,11 +300,10 @@ async def test_relays_starting_together_sign_with_one_secret(store: Store) -> No
     assert await media_secret_of(store) == secrets[0]  # and the next start keeps it
 
 
-async def test_two_stores_on_one_database_agree_on_the_secret(tmp_path: Path) -> None:
+async def test_two_stores_on_one_database_agree_on_the_secret(locator: Locator) -> None:
     """Two relays (two stores, two writers) on one desk, started at the same moment."""
-    path = tmp_path / "shared.sqlite3"
-    first = await Store.open(path)
-    second = await Store.open(path)
+    first = await Store.open(locator)
+    second = await Store.open(locator)
     try:
         one, other = await asyncio.gather(media_secret_of(first), media_secret_of(second))
     finally:

@@ -138,6 +138,19 @@ def test_bool_parameters_go_into_integer_flag_columns(conn: pg.PgConn) -> None:
     assert all(type(row[0]) is int for row in flags)
 
 
+def test_nul_in_text_parameters_is_stored_and_found_as_a_replacement_character(
+        conn: pg.PgConn) -> None:
+    """PostgreSQL's text cannot hold NUL, which SQLite stores: it must not fail on one only."""
+    add(conn, "a\x00b", False)
+    conn.executemany("INSERT INTO things (name, flag) VALUES (?, ?)", [("\x00", 0)])
+    names = [row[0] for row in conn.execute("SELECT name FROM things ORDER BY id")]
+    assert names == ["a\ufffdb", "\ufffd"]
+    found = conn.execute("SELECT count(*) FROM things WHERE name = ?", ("a\x00b",))
+    assert found.fetchone()[0] == 1
+    params = ("plain", 3, None)
+    assert pg.without_nul(params) is params  # nothing copied when there is nothing to do
+
+
 # -- rows --------------------------------------------------------------------------------
 
 def test_rows_read_by_name_index_unpacking_and_keys(conn: pg.PgConn) -> None:

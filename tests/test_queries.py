@@ -539,6 +539,7 @@ async def test_a_text_filtered_list_pages_downward_only(
         await desk.store.read(queries.list_tickets, view, after=pages[1].older, limit=4)
 
 
+@pytest.mark.sqlite_only  # SQLite's query plans (trace callback, EXPLAIN QUERY PLAN)
 async def test_the_list_finds_each_tickets_last_reply_by_one_index_probe(desk: Desk) -> None:
     """The failed-delivery flag must not walk a long thread for every row of every window."""
     inbound = await desk.inbound("hello")

@@ -203,6 +203,7 @@ async def test_a_common_name_walks_the_newest_and_finds_what_a_lookup_does(
             (ids[n], ("name",)) for n in (5, 3, 1)]
 
 
+@pytest.mark.sqlite_only  # SQLite's query plans (EXPLAIN QUERY PLAN)
 async def test_each_reading_is_an_index_look_up(desk: Desk) -> None:
     """The plans: a tag reads ticket_tags_recent in order (no sort of the tag's tickets);
     a name reads only its people's tickets (tickets_of_contact), never every ticket."""

@@ -23,6 +23,7 @@ from relay_harness import ACCOUNT_SID, AUTH_TOKEN, CUSTOMER, US_TOLL_FREE, relay
 from twilio.request_validator import RequestValidator
 
 from core import queries, writes
+from core.db import Locator
 from core.models import SenderType
 from core.store import Store
 from server.app import Relay
@@ -36,10 +37,11 @@ FUZZ = settings(max_examples=150, deadline=None,
 
 
 @pytest.fixture
-async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Relay]:
+async def app(tmp_path: Path, locator: Locator,
+              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Relay]:
     monkeypatch.setenv("SMSDESK_TWILIO_API_URL", "http://127.0.0.1:9")  # media: refused at once
-    await seed(tmp_path / "desk.sqlite3")
-    store = await Store.open(tmp_path / "desk.sqlite3")
+    await seed(locator)
+    store = await Store.open(locator)
     try:
         yield Relay(store=store, public_url=PUBLIC_URL, media=FileMediaStore(tmp_path / "media"),
                     media_secret=b"s" * 32, read_timeout=1)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from relay_harness import CUSTOMER, US_TOLL_FREE, relay_on_loopback, seed
 
 from core import protocol, writes
+from core.db import Locator
 from core.store import Store
 from server.app import Relay
 from server.media import FileMediaStore
@@ -71,11 +72,11 @@ class Socket:
 
 
 @pytest.fixture
-async def admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+async def admin(tmp_path: Path, locator: Locator, monkeypatch: pytest.MonkeyPatch,
                 caplog: pytest.LogCaptureFixture) -> AsyncIterator[Socket]:
     monkeypatch.setenv("SMSDESK_TWILIO_API_URL", "http://127.0.0.1:9")  # refused at once
-    admin_token, _ = await seed(tmp_path / "desk.sqlite3")
-    store = await Store.open(tmp_path / "desk.sqlite3")
+    admin_token, _ = await seed(locator)
+    store = await Store.open(locator)
     await store.write(writes.record_inbound, writes.InboundText(  # ticket 1, to act on
         sid="SM" + "1" * 32, to=US_TOLL_FREE, from_=CUSTOMER, body="hello"))
     app = Relay(store=store, public_url="https://relay.example.test",
