@@ -41,8 +41,6 @@ class Dialect:
     name = ""
     #: FROM clause naming the matching entries ``e`` (SQLite joins its FTS5 table).
     entries_from = ""
-    #: The id of the matching entry in ``entries_from`` (SQLite: the FTS rowid).
-    entry_id = ""
     #: WHERE condition over ``entries_from``: the entry holds the search (one ``?``).
     entries_match = ""
     #: A SELECT of the ids of the contacts whose name matches (one ``?``, a name query).
@@ -82,15 +80,7 @@ class Dialect:
                                position: int) -> set[int]:
         """Those of ``ticket_ids`` with an entry at or after ``position`` matching ``query``
         (they were listed in an earlier window, at that newer match)."""
-        sql = (f"SELECT 1 FROM {self.entries_from} WHERE {self.entries_match}"
-               f" AND {self.entry_id} = ?")
-        found = set()
-        for ticket_id in ticket_ids:
-            newer_ids = [row[0] for row in conn.execute(
-                "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position))]
-            if any(list(self.run_match(conn, sql, (query, entry_id))) for entry_id in newer_ids):
-                found.add(ticket_id)
-        return found
+        raise NotImplementedError
 
     # --- JSON (the columns hold JSON as text on both backends) -------------------------
 
@@ -130,7 +120,6 @@ class Dialect:
 class _Sqlite(Dialect):
     name = "sqlite"
     entries_from = "entries_fts f JOIN entries e ON e.id = f.rowid"
-    entry_id = "f.rowid"
     entries_match = "entries_fts MATCH ?"
     contacts_matching = "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?"
     # SQLite would otherwise pick ticket_tags' primary key and sort every tagged ticket.
@@ -157,6 +146,19 @@ class _Sqlite(Dialect):
             return
         while batch := cursor.fetchmany(256):
             yield from batch
+
+    def tickets_matching_since(self, conn: Any, query: str, ticket_ids: Sequence[int],
+                               position: int) -> set[int]:
+        # Each newer entry of each ticket by its FTS5 rowid: a few point look-ups, where
+        # a join would read every match of a common word.
+        sql = "SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? AND rowid = ?"
+        found = set()
+        for ticket_id in ticket_ids:
+            newer_ids = [row[0] for row in conn.execute(
+                "SELECT id FROM entries WHERE ticket_id = ? AND id >= ?", (ticket_id, position))]
+            if any(list(self.run_match(conn, sql, (query, entry_id))) for entry_id in newer_ids):
+                found.add(ticket_id)
+        return found
 
     def json_ids_agg(self, expr: str) -> str:
         return f"json_group_array({expr})"
@@ -188,7 +190,6 @@ _TSQUERY = "to_tsquery('smsdesk', ?)"
 class _Postgres(Dialect):
     name = "postgresql"
     entries_from = "entries e"
-    entry_id = "e.id"
     entries_match = f"e.body_tsv @@ {_TSQUERY}"
     contacts_matching = f"SELECT id FROM contacts WHERE name_tsv @@ {_TSQUERY}"
     tag_index_hint = ""
