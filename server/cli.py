@@ -280,10 +280,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("SMSDESK_DEBUG"):
             raise
-        from server.config import without_secrets
+        return fail("smsdesk", _said_safely(error, args))
 
-        url = getattr(args, "database", None) or os.environ.get("SMSDESK_DATABASE")
-        return fail("smsdesk", without_secrets(_in_words(error, url), url))
+
+def _said_safely(error: Exception, args: argparse.Namespace) -> str:
+    """``_in_words``, with no password of any database URL given (``--database``, another
+    sub-command's URL option, ``SMSDESK_DATABASE``)."""
+    from core.db import is_postgres_url
+    from server.config import without_secrets
+
+    urls = [value for value in (*vars(args).values(), os.environ.get("SMSDESK_DATABASE"))
+            if isinstance(value, str) and is_postgres_url(value)]
+    said = _in_words(error, urls[0] if urls else None)
+    for url in urls:
+        said = without_secrets(said, url)
+    return said
 
 
 def _in_words(error: Exception, url: str | None = None) -> str:

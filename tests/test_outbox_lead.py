@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from pathlib import Path
 from typing import Any
 
 from conftest import Desk
@@ -45,12 +46,13 @@ async def test_the_outbox_wakes_for_queued_replies_only(desk: Desk) -> None:
         "status": "sent", "direction": "outbound"}}, 0))
 
 
-async def test_sqlite_always_leads_and_shares_with_nobody(store: Store) -> None:
+async def test_sqlite_always_leads_and_shares_with_nobody(tmp_path: Path) -> None:
     heard: list[str] = []
-    store.on_shared(heard.append)
-    store.share("anyone?")
-    async with store.leadership("outbox") as lead:
-        assert not lead.lost.is_set() and not lead.takeover
+    async with await Store.open(tmp_path / "x.sqlite3") as store:
+        store.on_shared(heard.append)
+        store.share("anyone?")
+        async with store.leadership("outbox") as lead, store.leadership("outbox") as again:
+            assert not lead.lost.is_set() and not lead.takeover and not again.takeover
     assert heard == []
 
 
