@@ -567,6 +567,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except MigrationRefused as refused:
         return fail("smsdesk migrate", str(refused))
     except database_errors() as error:
-        return fail("smsdesk migrate", f"the database refused: {str(error).strip()}")
+        said = " ".join(str(error).split())  # one line, as every CLI error is
+        return fail("smsdesk migrate", f"{said} (nothing is half-copied: run it again to go on)")
     print(report.summary())
     return 0 if report.ok else 1

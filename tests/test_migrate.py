@@ -331,3 +331,13 @@ def test_the_command_refuses_in_one_line(tmp_path: Path, pg_url: str,
     assert cli.main(["migrate", "--to", pg_url, "--from", str(tmp_path / "none")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no SQLite desk" in err
+
+
+async def test_an_unreachable_database_is_one_line(built: Built,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from pg_cluster import free_port
+
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=2"
+    assert cli.main(["migrate", "--to", url, "--from", str(built.path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run it again" in err
