@@ -2,9 +2,9 @@
 
 ``store`` is an empty, migrated store; ``desk`` is a store with one connected
 account, two groups and two numbers, plus helpers to send texts into it.
-Both run every test twice, ``test_x[sqlite]`` (a file under ``tmp_path``) and
-``test_x[postgresql]`` (a database of its own in a throwaway cluster, see
-``pg_cluster.py``), so no feature works on one backend only. A test that is
+A test using either (or ``locator``) runs twice, as ``test_x[sqlite]`` (a file under
+``tmp_path``) and ``test_x[postgresql]`` (a database of its own in a throwaway cluster,
+see ``pg_cluster.py``), so no feature works on one backend only. A test that is
 about SQLite itself (PRAGMAs, the file, old-schema upgrades) is marked
 ``@pytest.mark.sqlite_only`` and runs once, as ``test_x[sqlite]``.
 
