@@ -137,59 +137,6 @@ class Desk:
 
 BACKENDS = ("sqlite", "postgresql")
 
-# TEMPORARY: the tests whose PostgreSQL variants (all of them) fail only for want of piece C
-# of issue 11 (core/dialect.py: FTS5 MATCH, json_group_array, INDEXED BY), each with the
-# first construct it fails on. Their PostgreSQL variants are skipped until piece C lands;
-# delete this dict and its use in pytest_collection_modifyitems then.
-NEEDS_DIALECT: dict[str, str] = {
-    "test_optout.py::test_a_retried_stop_webhook_is_recorded_once": "json_group_array",
-    "test_optout.py::test_agent_opt_out_is_audited": "json_group_array",
-    "test_optout.py::test_opt_out_is_per_business_number_as_twilio_applies_it": "json_group_array",
-    "test_optout.py::test_opt_out_is_per_phone_and_number_for_a_person_with_two_phones":
-        "json_group_array",
-    "test_optout.py::test_padded_keyword_is_audited_as_the_bare_word": "json_group_array",
-    "test_optout.py::test_punctuated_keyword_is_audited_as_the_keyword": "json_group_array",
-    "test_optout.py::test_repeated_stop_adds_no_audit_line": "json_group_array",
-    "test_optout.py::test_start_clears_the_opt_out": "json_group_array",
-    "test_optout.py::test_stop_opts_out_and_the_text_is_kept": "json_group_array",
-    "test_queries.py::test_a_text_filtered_list_pages_downward_only": "MATCH",
-    "test_queries.py::test_a_window_exactly_at_the_end": "json_group_array",
-    "test_queries.py::test_an_empty_list": "json_group_array",
-    "test_queries.py::test_count_agrees_with_a_text_filter": "MATCH",
-    "test_queries.py::test_deleted_tickets_are_never_listed": "json_group_array",
-    "test_queries.py::test_filters": "json_group_array",
-    "test_queries.py::test_fts_query_is_always_safe": "MATCH",
-    "test_queries.py::test_new_activity_does_not_disturb_paging_down": "json_group_array",
-    "test_queries.py::test_paging_covers_any_filter_exactly": "json_group_array",
-    "test_queries.py::test_paging_down_yields_every_ticket_once_in_order": "json_group_array",
-    "test_queries.py::test_paging_up_retraces_the_same_windows": "json_group_array",
-    "test_queries.py::test_search_ignores_accents": "MATCH",
-    "test_queries.py::test_search_is_newest_first_across_messages_and_notes": "MATCH",
-    "test_queries.py::test_search_never_raises_on_what_agents_type": "INDEXED BY + MATCH",
-    "test_queries.py::test_search_words_all_match_and_a_star_makes_a_prefix": "MATCH",
-    "test_queries.py::test_text_filter_combines_with_other_filters": "MATCH",
-    "test_queries.py::test_text_filter_lists_each_matching_ticket_once": "MATCH",
-    "test_queries.py::test_words_joined_by_a_separator_can_be_searched": "MATCH",
-    "test_search_kinds.py::test_a_common_name_walks_the_newest_and_finds_what_a_lookup_does":
-        "MATCH",
-    "test_search_kinds.py::test_a_name_finds_every_ticket_of_the_contact_and_says_so": "MATCH",
-    "test_search_kinds.py::test_a_phone_in_any_format_finds_the_contact": "json_group_array",
-    "test_search_kinds.py::test_a_tag_finds_its_tickets_whole_and_in_any_case": "MATCH",
-    "test_search_kinds.py::test_a_tag_lists_its_tickets_by_their_latest_text": "MATCH",
-    "test_search_kinds.py::test_a_ticket_number_finds_that_ticket": "json_group_array",
-    "test_search_kinds.py::test_an_email_finds_the_contact_in_any_case": "json_group_array",
-    "test_search_kinds.py::test_any_of_a_contacts_phones_finds_all_their_tickets":
-        "json_group_array",
-    "test_search_kinds.py::test_closed_and_filtered_out_tickets_follow_the_view": "MATCH",
-    "test_search_kinds.py::test_like_wildcards_are_literal": "INDEXED BY",
-    "test_search_kinds.py::test_paging_lists_each_ticket_once": "MATCH",
-    "test_store.py::test_everything_survives_close_and_reopen": "json_group_array",
-    "test_store.py::test_notes_join_the_thread_and_the_search": "MATCH",
-    "test_websocket_fuzz.py::test_every_command_with_any_args_is_answered_and_the_session_survives":
-        "json_group_array (list_tickets)",
-}
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test using ``store_backend`` (through ``store``, ``desk``, ``locator``) runs on
     each backend, except those marked ``sqlite_only``, which run on SQLite alone."""
@@ -197,17 +144,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         only = metafunc.definition.get_closest_marker("sqlite_only") is not None
         backends = ["sqlite"] if only else list(BACKENDS)
         metafunc.parametrize("store_backend", backends, scope="function")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        test = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-        callspec = getattr(item, "callspec", None)
-        on_postgresql = callspec is not None and callspec.params.get(
-            "store_backend") == "postgresql"
-        if on_postgresql and test in NEEDS_DIALECT:
-            item.add_marker(pytest.mark.skip(
-                reason=f"needs piece C (dialect): {NEEDS_DIALECT[test]}"))
 
 
 @pytest.fixture

@@ -65,8 +65,8 @@ async def make_desk(store: Store) -> Desk:
                            default_group_id=billing.id)
     uk = await store.write(writes.save_number, account_id=account.id, e164=UK, mms=False,
                            sender_type=SenderType.LONG_CODE, country="GB")
-    return Desk(store=store, path=store.path, account=account, billing=billing,
-                support=support, us=us, uk=uk)
+    return Desk(store=store, locator=store.path or str(store.url), account=account,
+                billing=billing, support=support, us=us, uk=uk)
 
 
 async def fill(desk: Desk) -> dict[str, Any]:
@@ -234,8 +234,8 @@ def open_both(lite: Desk, pg: Desk) -> Iterator[tuple[Any, Any]]:
     """Plain read connections to both stores, for a synchronous property test."""
     from core import pg as pg_driver
 
-    assert lite.path is not None and pg.store.url is not None
-    lite_conn = sqlite3.connect(lite.path, isolation_level=None, factory=SqliteConnection)
+    assert lite.store.path is not None and pg.store.url is not None
+    lite_conn = sqlite3.connect(lite.store.path, isolation_level=None, factory=SqliteConnection)
     lite_conn.row_factory = sqlite3.Row
     pg_conn = pg_driver.connect(pg.store.url, read_only=True)
     try:
