@@ -107,6 +107,10 @@ class MediaStore(Protocol):
         ``grace_s`` seconds before ``now`` (epoch seconds); return what went, sorted."""
         ...
 
+    async def close(self) -> None:
+        """Release what the store holds (a database pool); the relay calls it on stopping."""
+        ...
+
 
 def is_digest(digest: str) -> bool:
     """A sha256 as we write it: 64 lowercase hex characters (so it is safe in a path)."""
@@ -126,6 +130,9 @@ class FileMediaStore:
 
     async def put(self, data: bytes) -> str:
         return await asyncio.to_thread(store_bytes, self.folder, data)
+
+    async def close(self) -> None:
+        """Files hold nothing open between calls."""
 
     async def read(self, digest: str) -> bytes | None:
         return await asyncio.to_thread(self._read, digest)

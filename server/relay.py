@@ -19,7 +19,7 @@ from core.settings import setting_or_init
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
-from server.media import FileMediaStore
+from server.media_db import media_store_for
 from server.outbox import SENDS_PER_SECOND, Outbox
 from server.trash_keeper import keep_trash
 
@@ -83,6 +83,9 @@ async def running_relay(
     except BaseException:
         listening.close()
         raise
+    # Files under the home for a SQLite desk; the media table on PostgreSQL, so that
+    # every relay serves every attachment (and Twilio may fetch from any of them).
+    media = media_store_for(store, paths.home)
     sending: asyncio.Task[None] | None = None
     keeping: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
@@ -90,7 +93,7 @@ async def running_relay(
         relay = Relay(
             store=store,
             public_url=await public_url_of(store, public_url, host=host, port=port),
-            media=FileMediaStore(paths.media),
+            media=media,
             media_secret=await media_secret_of(store),
         )
         outbox = Outbox(store=store, public_url=lambda: relay.public_url,
@@ -129,6 +132,7 @@ async def running_relay(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         listening.close()  # uvicorn closes its own server; this covers a failed start
+        await media.close()
         await store.close()
 
 

@@ -51,6 +51,9 @@ class MemoryMediaStore:
         found = self.kept.get(digest)
         return None if found is None else found[0]
 
+    async def close(self) -> None:
+        """Nothing to release."""
+
     async def size(self, digest: str) -> int | None:
         found = await self.read(digest)
         return None if found is None else len(found)

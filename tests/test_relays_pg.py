@@ -159,6 +159,32 @@ async def test_a_reply_through_the_other_relay_is_sent_once_by_the_leader(
     assert len(_sent(relays.sim, "Sent once, please.")) == 1
 
 
+async def test_an_attachment_uploaded_at_one_relay_is_served_by_every_relay(
+        relays: Relays) -> None:
+    """Media live in the database: the relay that sends (the leader) and any other can
+    serve the signed URL Twilio fetches, whichever relay the agent uploaded through."""
+    import base64
+
+    from server.simulator.customers import demo_png
+
+    image = demo_png()
+    async with relays.second.agent() as agent:
+        await agent.until("caught_up")
+        ticket_id = await _ticket_on_second(relays, agent, "can you send the form?")
+        upload = await agent.command("upload_media", content_type="image/png",
+                                     data=base64.b64encode(image).decode(), filename="form.png")
+        reply = await agent.command("reply", ticket_id=ticket_id, body="Here is the form",
+                                    media=[upload["result"]])
+        assert reply["type"] == "result", reply
+        await _event(agent, "message.updated", id=reply["result"]["id"], status="delivered")
+    sent = _sent(relays.sim, "Here is the form")
+    assert len(sent) == 1
+    path = "/media/" + sent[0].media[0].url.split("/media/", 1)[1]
+    for harness in (relays.first, relays.second):
+        assert (await harness.get(path)) == (200, image)
+        assert (await harness.get(path[:-4] + "0000"))[0] == 404  # still signed
+
+
 async def test_when_the_leader_is_killed_the_other_relay_sends_its_queued_reply_once(
         relays: Relays) -> None:
     leader = relays.processes[0].process
