@@ -175,7 +175,11 @@ def test_each_connection_knows_its_dialect(tmp_path: Path) -> None:
         assert dialect_of(conn) is SQLITE
     finally:
         conn.close()
-    assert dialect_of(sqlite3.connect(":memory:")) is SQLITE  # a plain one is SQLite's
+    plain = sqlite3.connect(":memory:")
+    try:
+        assert dialect_of(plain) is SQLITE  # a plain one (a test's, a bench's) is SQLite's
+    finally:
+        plain.close()
     assert POSTGRES.fts_query("José refu* #12") == "'José' & 'refu':* & '12'"
     assert POSTGRES.fts_query("&|!()':*") is None
     assert POSTGRES.name_query("jo re") == "'jo':* & 're':*"
