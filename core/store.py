@@ -199,8 +199,10 @@ class Backend:
     def share(self, text: str) -> None:
         """Tell the other processes on this database ``text``: none share a SQLite file."""
 
-    def on_shared(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(text)`` for what other processes share: none here."""
+    def on_shared(self, listener: Callable[[str], None],
+                  joined: Callable[[], None] | None = None) -> None:
+        """Call ``listener(text)`` for what other processes share, and ``joined()`` each
+        time this process (re)starts hearing them: none here."""
 
 
 SQLITE = Backend()
@@ -303,9 +305,12 @@ class Store:
         with events, lost by a relay that is down): for ephemeral state such as presence."""
         self.backend.share(text)
 
-    def on_shared(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(text)`` for each text another relay shares (never our own)."""
-        self.backend.on_shared(listener)
+    def on_shared(self, listener: Callable[[str], None],
+                  joined: Callable[[], None] | None = None) -> None:
+        """Call ``listener(text)`` for each text another relay shares (never our own), and
+        ``joined()`` whenever this relay starts (again) hearing them: texts shared before
+        were missed, so that is the moment to ask the others for what they know."""
+        self.backend.on_shared(listener, joined)
 
     async def _write_batches(self) -> None:
         stopping = False

@@ -102,6 +102,8 @@ class PgBackend(Backend):
         self._shared_listeners: list[Callable[[str], None]] = []
         self._outgoing: asyncio.Queue[str] = asyncio.Queue()
         self._sharing: asyncio.Task[None] | None = None
+        self._joined: list[Callable[[], None]] = []  # told when LISTEN (re)starts
+        self._hearing = False  # whether the LISTEN connection is up
 
     def begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN")
@@ -203,8 +205,13 @@ class PgBackend(Backend):
                 self._send_shared(), name="store-share")
         self._outgoing.put_nowait(payload)
 
-    def on_shared(self, listener: Callable[[str], None]) -> None:
+    def on_shared(self, listener: Callable[[str], None],
+                  joined: Callable[[], None] | None = None) -> None:
         self._shared_listeners.append(listener)
+        if joined is not None:
+            self._joined.append(joined)
+            if self._hearing:
+                joined()
 
     async def _send_shared(self) -> None:
         """NOTIFY each shared text in order, on a connection of its own (the listening one
@@ -249,6 +256,8 @@ class PgBackend(Backend):
                     await conn.execute(f"LISTEN {CHANNEL}")
                     await conn.execute(f"LISTEN {SHARED_CHANNEL}")
                     store.notice_foreign_commit()  # whatever committed while we were away
+                    self._hearing = True
+                    self._tell_joined()  # shared texts were missed until now
                     async for note in conn.notifies():
                         if note.channel == SHARED_CHANNEL:
                             self._received_shared(note.payload)
@@ -260,6 +269,15 @@ class PgBackend(Backend):
                 logger.warning("listening for other relays' commits failed; retrying",
                                exc_info=True)
                 await asyncio.sleep(LISTEN_RETRY_SECONDS)
+            finally:
+                self._hearing = False
+
+    def _tell_joined(self) -> None:
+        for joined in self._joined:
+            try:
+                joined()
+            except Exception:
+                logger.exception("shared-text join listener %r failed", joined)
 
 
 def _lead_key(name: str) -> int:

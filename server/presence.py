@@ -77,8 +77,9 @@ class PresenceBoard:
         On a SQLite store nothing is shared: one relay serves the file.
         """
         self._store = store
-        store.on_shared(self.heard)
-        self._share({"t": "ask"})  # a relay just started: the others say their boards
+        # Each time this relay starts hearing the others (at start, after the database
+        # came back) it missed what they said before: it asks them for their boards.
+        store.on_shared(self.heard, joined=lambda: self._share({"t": "ask"}))
 
     async def keep_alive(self) -> None:
         """Until cancelled: say this relay is alive; take silent relays' spots off the board."""

@@ -100,9 +100,14 @@ async def test_a_leader_whose_session_dies_knows_it_and_another_takes_over(
 async def test_shared_texts_reach_the_other_stores_not_their_sender(pg_url: str) -> None:
     async with await Store.open(pg_url) as one, await Store.open(pg_url) as two:
         heard: dict[str, list[str]] = {"one": [], "two": []}
-        one.on_shared(heard["one"].append)
-        two.on_shared(heard["two"].append)
-        await asyncio.sleep(0.3)  # both are listening
+        joined: list[str] = []
+        one.on_shared(heard["one"].append, joined=lambda: joined.append("one"))
+        two.on_shared(heard["two"].append, joined=lambda: joined.append("two"))
+        for _ in range(100):
+            if len(joined) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(joined) == ["one", "two"]  # each told once it hears the others
         for n in range(5):
             one.share(f"text {n}")
         two.share("back")

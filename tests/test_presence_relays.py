@@ -20,8 +20,10 @@ class FakeStore:
     def share(self, text: str) -> None:
         self.shared.append(json.loads(text))
 
-    def on_shared(self, listener: Any) -> None:
+    def on_shared(self, listener: Any, joined: Any = None) -> None:
         self.listeners.append(listener)
+        if joined is not None:
+            joined()  # hearing the others from now on
 
 
 def _board() -> tuple[PresenceBoard, FakeStore, Hub]:
