@@ -229,3 +229,13 @@ def pg_cluster() -> Iterator[Any]:
 def pg_url(pg_cluster: Any) -> str:
     """A fresh, empty database of its own for this test."""
     return str(pg_cluster.fresh_database())
+
+
+@pytest.fixture(autouse=True)
+def steady_text_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text cursors do not blink in tests: a snapshot taken while the machine is busy
+    could otherwise catch the cursor in either half of its blink (it did, under load)."""
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
