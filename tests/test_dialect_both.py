@@ -212,6 +212,13 @@ async def test_each_kind_of_reading_agrees(twins, text: str) -> None:
     assert first.items or text == "#2"
 
 
+# What an agent types: ASCII and the accented letters both backends fold alike (a letter
+# plus combining marks). Left out on purpose: characters PostgreSQL's unaccent rewrites into
+# other letters where FTS5 keeps them whole (ß→ss, æ→ae, ø→o, ¼→1/4, ligatures): a known,
+# documented difference (docs/operations.md), which hypothesis would otherwise rediscover.
+TYPED_ALPHABET = "".join(chr(c) for c in range(32, 127)) + "éèêëáàâäíìîïóòôöúùûüçñÉÈÁÀÍÓÚÇÑ"
+
+
 async def test_search_terms_agree_whatever_is_typed(twins) -> None:
     lite, pg, _ = twins
     words = st.sampled_from(["parcel", "Parcel", "parc", "refund", "cafe", "café", "NAÏVE",
@@ -224,8 +231,10 @@ async def test_search_terms_agree_whatever_is_typed(twins) -> None:
     with open_both(lite, pg) as (lite_conn, pg_conn):
         @settings(max_examples=60, deadline=None,
                   suppress_health_check=[HealthCheck.function_scoped_fixture])
-        @given(text=typed | st.text(max_size=12), limit=st.sampled_from([1, 4, 50]))
+        @given(text=typed | st.text(TYPED_ALPHABET, max_size=12),
+               limit=st.sampled_from([1, 4, 50]))
         @example(text="par* upd*", limit=4)
+        @example(text="0 1/4", limit=1)
         def agree(text: str, limit: int) -> None:
             assert every_hit(pg_conn, text, limit) == every_hit(lite_conn, text, limit)
             assert every_page(pg_conn, text, limit) == every_page(lite_conn, text, limit)
