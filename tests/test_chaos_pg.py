@@ -69,6 +69,7 @@ class ChaosAgent:
     seqs: list[int] = field(default_factory=list)  # every event seq received, in order
     last_seq: int = 0
     sessions: int = 0
+    resent: int = 0  # commands sent again after a reconnect
     relay: int = 0
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # id: command frame
     acked: dict[str, str] = field(default_factory=dict)  # command id: reply body
@@ -96,6 +97,7 @@ class ChaosAgent:
         await socket.send(json.dumps({"type": "hello", "version": 1, "token": self.token,
                                       "last_seq": self.last_seq}))
         for frame in list(self.pending.values()):  # same ids: answered, not redone
+            self.resent += 1
             await socket.send(json.dumps(frame))
         while not stop.is_set():
             try:
@@ -277,7 +279,8 @@ def _check(url: str, sim: Simulator, agents: list[ChaosAgent], webhooks: Webhook
     assert {body: sent[body] for body in acked} == dict.fromkeys(acked, 1)
     assert all(count == 1 for count in sent.values()), sent
     print(f"{len(ok)} webhooks, {len(log)} events, {len(acked)} replies,"
-          f" {len(moved)} agents moved off relay {victim}")
+          f" {len(moved)} agents moved off relay {victim},"
+          f" {sum(a.resent for a in agents)} replies resent after a reconnect")
 
 
 def _diff(got: list[int], want: list[int]) -> str:
