@@ -777,8 +777,8 @@ async def bench(args: argparse.Namespace, tmp: Path, children: list[Child],
         return webhooks(tag, count, ports, ACCOUNT_SID, AUTH_TOKEN, US_TOLL_FREE)
 
     warmup = min(1000, max(args.webhooks // 10, 1))
-    store = (f"PostgreSQL at {masked(database)}, {name} round robin" if database
-             else f"store in {tmp}")
+    spread = " round robin" if args.relays > 1 else ""
+    store = f"PostgreSQL at {masked(database)}, {name}{spread}" if database else f"store in {tmp}"
     line("smsdesk ingest bench", f"{args.webhooks:,} webhooks, concurrency {args.concurrency},"
          f" {args.clients} agents, {os.cpu_count()} CPUs, {store}")
 
