@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py [--webhooks 20000] [--clients 50] [--concurrency 64]
                                      [--rate 500] [--seconds 10] [--no-deflate]
                                      [--profile relay.pstats]
+                                     [--pg | --database postgresql://...] [--relays N]
 
 Why: an inbound text is only useful once every agent's inbox shows it, and
 Twilio retries (and eventually gives up on) a webhook that is not answered
@@ -50,6 +51,17 @@ cores, and a server below 100 % in its event loop is waiting, not working.
 compression costs. ``--profile FILE`` runs the relay under cProfile (its
 event-loop thread only; the figures are then not representative) and prints
 the top functions. The store lives under ``$TMPDIR``.
+
+PostgreSQL: ``--database URL`` runs the relay on that database instead (an empty
+one: the bench seeds it), ``--pg`` on a fresh database in a throwaway cluster it
+starts itself (``tests/pg_cluster.py``, durable: fsync and synchronous commit on,
+as SQLite's FULL sync) and stops at the end. ``--relays N`` then runs N relay
+processes on the database, as behind a load balancer: webhook i goes to relay
+i mod N (each signed for that relay's URL), agent i connects to relay i mod N, so
+most events reach their agent through another relay (NOTIFY). The CPU lines then
+add up over the relays, and each run says the CPU per acknowledged webhook (µs),
+the figure that compares the bare app, SQLite, and one or several relays; with
+``--pg`` also the PostgreSQL server's own (all its processes, from /proc).
 """
 
 from __future__ import annotations
@@ -85,6 +97,7 @@ from twilio.request_validator import RequestValidator
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve()
 sys.path.insert(0, str(ROOT))  # the project's modules are imported where they are used
+sys.path.insert(0, str(ROOT / "tests"))  # pg_cluster, for --pg
 
 HOST = "127.0.0.1"
 INBOUND = "/twilio/inbound"
@@ -92,6 +105,7 @@ EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 CUSTOMERS = 5_000
 PROFILE_ENV = "SMSDESK_BENCH_PROFILE"
 TOKEN_ENV = "SMSDESK_BENCH_AGENT_TOKEN"
+DATABASE_ENV = "SMSDESK_BENCH_DATABASE"  # the relays' PostgreSQL URL: not in `ps` output
 START_TIMEOUT = 30.0
 MAX_EXTRA_CONNECTIONS = 1000  # open loop: beyond the pool, at most this many more
 DRAIN_IDLE = 5.0  # the agents count as done once nothing has arrived for this long
@@ -132,12 +146,13 @@ async def _until_stdin_closes(server: uvicorn.Server) -> None:
         pass
 
 
-async def serve_relay(home: Path, port: int) -> None:
-    """The real relay, on a store the parent has seeded, until stdin closes."""
+async def serve_relay(home: Path, port: int, url: str | None) -> None:
+    """The real relay, on a store the parent has seeded (SQLite in ``home``, or the
+    PostgreSQL database at ``url``), until stdin closes."""
     from server.config import Paths
     from server.relay import running_relay
 
-    async with running_relay(Paths(home), public_url=f"http://{HOST}:{port}", host=HOST,
+    async with running_relay(Paths(home, url), public_url=f"http://{HOST}:{port}", host=HOST,
                              port=port) as (_, server):
         await _until_stdin_closes(server)
 
@@ -182,7 +197,7 @@ class Phase:
 
 @dataclass
 class Agents:
-    url: str
+    urls: list[str]  # agent i connects to urls[i % len(urls)]: one per relay
     token: str
     deflate: bool
     phases: dict[int, Phase] = field(default_factory=dict)
@@ -213,7 +228,7 @@ class Agents:
         while True:
             try:
                 async with websockets.connect(
-                    self.url, proxy=None, max_size=None, open_timeout=30,
+                    self.urls[agent % len(self.urls)], proxy=None, max_size=None, open_timeout=30,
                     compression="deflate" if self.deflate else None,
                 ) as ws:
                     await ws.send(json.dumps({"type": "hello", "version": 1,
@@ -250,7 +265,7 @@ class Agents:
             await asyncio.sleep(0.05)
 
 
-async def serve_agents(url: str, token: str, count: int, last_seq: int, out: Path,
+async def serve_agents(urls: list[str], token: str, count: int, last_seq: int, out: Path,
                        deflate: bool) -> None:
     """``count`` agents; stdin commands ``expect TAG N`` and ``collect TAG``, one line each.
 
@@ -258,7 +273,7 @@ async def serve_agents(url: str, token: str, count: int, last_seq: int, out: Pat
     nothing has arrived for DRAIN_IDLE seconds, writes the receipt times to
     ``out/TAG.bin`` (agent after agent) and answers with a JSON summary.
     """
-    agents = Agents(url, token, deflate)
+    agents = Agents(urls, token, deflate)
     ready = [asyncio.Event() for _ in range(count)]
     running = [asyncio.create_task(agents.run(i, last_seq, ready[i])) for i in range(count)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), START_TIMEOUT)
@@ -293,11 +308,12 @@ def child_main(argv: list[str]) -> None:
     """Entry of the helper processes (``--serve-relay``, ``--serve-bare``, ``--serve-agents``)."""
     mode, args = argv[0], argv[1:]
     if mode == "--serve-relay":
-        run: Coroutine[Any, Any, None] = serve_relay(Path(args[0]), int(args[1]))
+        run: Coroutine[Any, Any, None] = serve_relay(Path(args[0]), int(args[1]),
+                                                     os.environ.get(DATABASE_ENV))
     elif mode == "--serve-bare":
         run = serve_bare(int(args[0]))
     else:
-        run = serve_agents(args[0], os.environ[TOKEN_ENV], int(args[1]), int(args[2]),
+        run = serve_agents(args[0].split(","), os.environ[TOKEN_ENV], int(args[1]), int(args[2]),
                            Path(args[3]), args[4] == "deflate")
     profile_to = os.environ.get(PROFILE_ENV) if mode == "--serve-relay" else None
     if not profile_to:
@@ -408,39 +424,49 @@ class Load:
                 if c == 200]
 
 
-async def closed_loop(port: int, requests: list[bytes], concurrency: int) -> Load:
-    """Each connection sends its next webhook as soon as the last one is answered."""
-    load = Load.of(len(requests))
-    conns = await asyncio.gather(*(HttpConnection.open(port) for _ in range(concurrency)))
-    indexes: Iterator[int] = iter(range(len(requests)))
+async def closed_loop(ports: list[int], requests: list[bytes], concurrency: int) -> Load:
+    """Each connection sends its next webhook as soon as the last one is answered.
 
-    async def worker(conn: HttpConnection) -> None:
-        for i in indexes:  # shared: each index is taken by exactly one worker
+    Webhook i goes to ``ports[i % len(ports)]`` (round robin over the relays), and
+    connection j to ``ports[j % len(ports)]``, taking its server's next webhook.
+    """
+    load = Load.of(len(requests))
+    conns = await asyncio.gather(*(HttpConnection.open(ports[j % len(ports)])
+                                   for j in range(concurrency)))
+    indexes: list[Iterator[int]] = [iter(range(k, len(requests), len(ports)))
+                                    for k in range(len(ports))]
+
+    async def worker(k: int, conn: HttpConnection) -> None:
+        for i in indexes[k]:  # shared: each index is taken by exactly one worker
             load.sent[i] = time.monotonic_ns()
-            conn, load.status[i] = await send_one(conn, port, requests[i])
+            conn, load.status[i] = await send_one(conn, ports[k], requests[i])
             load.acked[i] = time.monotonic_ns()
         conn.close()
 
-    await asyncio.gather(*(worker(conn) for conn in conns))
+    await asyncio.gather(*(worker(j % len(ports), conn) for j, conn in enumerate(conns)))
     return load
 
 
-async def open_loop(port: int, requests: list[bytes], rate: float, pool: int) -> Load:
-    """Send webhook i at start + i/rate whatever happened to the earlier ones."""
+async def open_loop(ports: list[int], requests: list[bytes], rate: float, pool: int) -> Load:
+    """Send webhook i at start + i/rate, to ``ports[i % len(ports)]``, whatever happened
+    to the earlier ones."""
     load = Load.of(len(requests))
     load.lag = array("q", bytes(8 * len(requests)))
-    idle = list(await asyncio.gather(*(HttpConnection.open(port) for _ in range(pool))))
+    idles = [list(await asyncio.gather(*(HttpConnection.open(port)
+                                         for _ in range(max(1, pool // len(ports))))))
+             for port in ports]
     every = 1e9 / rate
 
-    async def one(i: int, conn: HttpConnection) -> None:
+    async def one(i: int, port: int, conn: HttpConnection) -> None:
         load.sent[i] = time.monotonic_ns()
         conn, load.status[i] = await send_one(conn, port, requests[i])
         load.acked[i] = time.monotonic_ns()
-        idle.append(conn)
+        idles[i % len(ports)].append(conn)
 
     tasks = []
     start = time.monotonic_ns() + 20_000_000
     for i in range(len(requests)):
+        port, idle = ports[i % len(ports)], idles[i % len(ports)]
         due = start + int(i * every)
         wait = due - time.monotonic_ns()
         if wait > 0:
@@ -453,21 +479,23 @@ async def open_loop(port: int, requests: list[bytes], rate: float, pool: int) ->
             conn = await HttpConnection.open(port)
             load.extra_connections += 1
         load.lag[i] = time.monotonic_ns() - due
-        tasks.append(asyncio.create_task(one(i, conn)))
+        tasks.append(asyncio.create_task(one(i, port, conn)))
     await asyncio.gather(*tasks)
-    for conn in idle:
+    for conn in (conn for idle in idles for conn in idle):
         conn.close()
     return load
 
 
-def webhooks(tag: int, count: int, port: int, account_sid: str, auth_token: str,
+def webhooks(tag: int, count: int, ports: list[int], account_sid: str, auth_token: str,
              to: str) -> list[bytes]:
-    """Signed inbound-text requests as Twilio sends them, MessageSid SM<tag:8x><index:24x>."""
+    """Signed inbound-text requests as Twilio sends them, MessageSid SM<tag:8x><index:24x>;
+    request i is for ``ports[i % len(ports)]`` (each relay's public URL is its own)."""
     rng = random.Random(tag)
     validator = RequestValidator(auth_token)
-    url = f"http://{HOST}:{port}{INBOUND}"
     requests = []
     for i in range(count):
+        port = ports[i % len(ports)]
+        url = f"http://{HOST}:{port}{INBOUND}"
         sid = f"SM{tag:08x}{i:024x}"
         customer = rng.randrange(CUSTOMERS)
         params = {
@@ -655,63 +683,122 @@ def report_load(label: str, load: Load, bare: float | None = None) -> float:
     return per_second
 
 
-async def with_cpu(server: Child, run: Awaitable[Load],
-                   agents: Child | None = None) -> tuple[Load, str]:
-    """Run a load and say how busy the server (and the rest) was meanwhile, in % of a core."""
+def cluster_cpu_seconds(postmaster: int) -> float:
+    """CPU time of a PostgreSQL server so far: the postmaster, its live processes (the
+    relays' backends, the WAL writer, the checkpointer...) and those that have ended (their
+    time is in the postmaster's cutime and cstime once reaped)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(proc.name) == postmaster:
+                total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+            elif int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def postmaster_pid(data: Path) -> int:
+    """The server's main process, from the first line of its ``postmaster.pid``."""
+    return int((data / "postmaster.pid").read_text().split()[0])
+
+
+async def with_cpu(servers: list[Child], run: Awaitable[Load], agents: Child | None = None,
+                   postmaster: int | None = None) -> tuple[Load, list[tuple[str, str]]]:
+    """Run a load and say how busy the servers (and the rest) were meanwhile, in % of a
+    core, and their CPU per acknowledged webhook: the figure that compares stores and
+    numbers of relays (with several relays, or PostgreSQL's own processes, % of a core
+    adds up over processes; µs per webhook says what each webhook cost in all)."""
     started, ours = time.monotonic(), time.process_time()
-    before = cpu_seconds(server.proc.pid)
+    before = [cpu_seconds(server.proc.pid) for server in servers]
     theirs = sum(cpu_seconds(agents.proc.pid)) if agents else 0.0
+    database = cluster_cpu_seconds(postmaster) if postmaster else 0.0
     load = await run
     wall = time.monotonic() - started
-    main, others = ((a - b) / wall * 100
-                    for a, b in zip(cpu_seconds(server.proc.pid), before, strict=True))
+    after = [cpu_seconds(server.proc.pid) for server in servers]
+    main = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    others = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
     ours = (time.process_time() - ours) / wall * 100
+    ok = max(load.ok, 1)
     rest = f"load generator {ours:.0f}%"
     if agents:
         rest += f", agents {(sum(cpu_seconds(agents.proc.pid)) - theirs) / wall * 100:.0f}%"
-    return load, f"{main:.0f}% in its event loop, {others:.0f}% in other threads ({rest})"
+    where = ("its event loop", "other threads") if len(servers) == 1 else (
+        f"their {len(servers)} event loops", "their other threads")
+    lines = [("", f"{(main + others) / ok * 1e6:,.0f} µs CPU per webhook: "
+              f"{main / wall * 100:.0f}% in {where[0]}, {others / wall * 100:.0f}% in "
+              f"{where[1]} ({rest})")]
+    if postmaster:
+        database = cluster_cpu_seconds(postmaster) - database
+        lines.append(("  PostgreSQL server CPU", f"{database / ok * 1e6:,.0f} µs per webhook, "
+                      f"{database / wall * 100:.0f}% (all its processes)"))
+    return load, lines
 
 
-async def bench(args: argparse.Namespace, tmp: Path, children: list[Child]) -> None:
-    from server.config import Paths
+def show_cpu(label: str, lines: list[tuple[str, str]]) -> None:
+    """The lines ``with_cpu`` made, the first under ``label``."""
+    for name, text in lines:
+        line(name or label, text)
+
+
+async def bench(args: argparse.Namespace, tmp: Path, children: list[Child],
+                database: str | None = None, postmaster: int | None = None) -> None:
+    """The four phases; on PostgreSQL (``database``), ``args.relays`` relays share it."""
+    from server.config import Paths, masked
     from tests.relay_harness import ACCOUNT_SID, AUTH_TOKEN, US_TOLL_FREE, seed
 
-    home, out = tmp / "relay", tmp / "agents"
+    out = tmp / "agents"
     out.mkdir()
-    _, agent_token = await seed(Paths(home).database)
-    relay_port, bare_port = free_ports(2)
+    homes = [tmp / ("relay" if k == 0 else f"relay{k + 1}") for k in range(args.relays)]
+    _, agent_token = await seed(Paths(homes[0], database).store)
+    *relay_ports, bare_port = free_ports(args.relays + 1)
     env = dict(os.environ)
-    if args.profile:
-        env[PROFILE_ENV] = str(Path(args.profile).resolve())
-    relay = Child("relay", ["--serve-relay", str(home), str(relay_port)], env)
-    children.append(relay)
+    if database:
+        env[DATABASE_ENV] = database
+    relays = []
+    for k, (home, port) in enumerate(zip(homes, relay_ports, strict=True)):
+        relay_env = dict(env)
+        if args.profile and k == 0:  # the first relay only: one profile file
+            relay_env[PROFILE_ENV] = str(Path(args.profile).resolve())
+        relays.append(Child("relay" if args.relays == 1 else f"relay {k + 1}",
+                            ["--serve-relay", str(home), str(port)], relay_env))
+        children.append(relays[-1])
     bare = Child("bare app", ["--serve-bare", str(bare_port)])
     children.append(bare)
     await wait_ready(bare, bare_port, "/")
-    await wait_ready(relay, relay_port, "/healthz")
+    for relay, port in zip(relays, relay_ports, strict=True):
+        await wait_ready(relay, port, "/healthz")
+    name = "relay" if args.relays == 1 else f"{args.relays} relays"
 
-    def signed(tag: int, count: int, port: int) -> list[bytes]:
-        return webhooks(tag, count, port, ACCOUNT_SID, AUTH_TOKEN, US_TOLL_FREE)
+    def signed(tag: int, count: int, ports: list[int]) -> list[bytes]:
+        return webhooks(tag, count, ports, ACCOUNT_SID, AUTH_TOKEN, US_TOLL_FREE)
 
     warmup = min(1000, max(args.webhooks // 10, 1))
+    spread = " round robin" if args.relays > 1 else ""
+    store = f"PostgreSQL at {masked(database)}, {name}{spread}" if database else f"store in {tmp}"
     line("smsdesk ingest bench", f"{args.webhooks:,} webhooks, concurrency {args.concurrency},"
-         f" {args.clients} agents, {os.cpu_count()} CPUs, store in {tmp}")
+         f" {args.clients} agents, {os.cpu_count()} CPUs, {store}")
 
-    await closed_loop(bare_port, signed(WARMUP_TAG, warmup, bare_port), args.concurrency)
-    load, cpu = await with_cpu(bare, closed_loop(
-        bare_port, signed(BARE_TAG, args.webhooks, bare_port), args.concurrency))
+    await closed_loop([bare_port], signed(WARMUP_TAG, warmup, [bare_port]), args.concurrency)
+    load, cpu = await with_cpu([bare], closed_loop(
+        [bare_port], signed(BARE_TAG, args.webhooks, [bare_port]), args.concurrency))
     bare_rate = report_load("bare uvicorn/h11 app", load)
-    line("  server CPU", cpu)
+    show_cpu("  server CPU", cpu)
     bare.stop()
 
-    await closed_loop(relay_port, signed(WARMUP_TAG, warmup, relay_port), args.concurrency)
-    load, cpu = await with_cpu(relay, closed_loop(
-        relay_port, signed(INGEST_TAG, args.webhooks, relay_port), args.concurrency))
-    report_load("relay, no agents", load, bare_rate)
-    line("  relay CPU", cpu)
+    await closed_loop(relay_ports, signed(WARMUP_TAG, warmup, relay_ports), args.concurrency)
+    load, cpu = await with_cpu(relays, closed_loop(
+        relay_ports, signed(INGEST_TAG, args.webhooks, relay_ports), args.concurrency),
+        postmaster=postmaster)
+    report_load(f"{name}, no agents", load, bare_rate)
+    show_cpu(f"  {name} CPU", cpu)
 
-    latest = await wait_ready(relay, relay_port, "/healthz")
-    child = Child("agents", ["--serve-agents", f"ws://{HOST}:{relay_port}/ws",
+    latest = await wait_ready(relays[0], relay_ports[0], "/healthz")
+    urls = ",".join(f"ws://{HOST}:{port}/ws" for port in relay_ports)  # agent i: relay i % N
+    child = Child("agents", ["--serve-agents", urls,
                              str(args.clients), str(latest), str(out),
                              "none" if args.no_deflate else "deflate"],
                   {**os.environ, TOKEN_ENV: agent_token})  # not in `ps` output
@@ -719,31 +806,39 @@ async def bench(args: argparse.Namespace, tmp: Path, children: list[Child]) -> N
     await child.line(START_TIMEOUT + 5)  # READY: all connected and caught up
     agents = AgentsProcess(child, args.clients, out)
 
-    requests = signed(FANOUT_TAG, args.webhooks, relay_port)
+    requests = signed(FANOUT_TAG, args.webhooks, relay_ports)
     await agents.expect(FANOUT_TAG, args.webhooks)
-    load, cpu = await with_cpu(relay, closed_loop(relay_port, requests, args.concurrency),
-                               child)
-    report_load(f"relay, {args.clients} agents", load, bare_rate)
-    line("  relay CPU", cpu)
+    load, cpu = await with_cpu(relays, closed_loop(relay_ports, requests, args.concurrency),
+                               child, postmaster=postmaster)
+    report_load(f"{name}, {args.clients} agents", load, bare_rate)
+    show_cpu(f"  {name} CPU", cpu)
     report_delivery(await agents.collect(FANOUT_TAG, load), load, args.clients)
 
     count = int(args.rate * args.seconds)
-    requests = signed(RATE_TAG, count, relay_port)
+    requests = signed(RATE_TAG, count, relay_ports)
     await agents.expect(RATE_TAG, count)
-    load, cpu = await with_cpu(relay, open_loop(relay_port, requests, args.rate,
-                                                args.concurrency), child)
+    load, cpu = await with_cpu(relays, open_loop(relay_ports, requests, args.rate,
+                                                 args.concurrency), child, postmaster=postmaster)
     assert load.lag is not None
     lags = sorted(lag / 1e6 for lag in load.lag)
-    line(f"relay at {args.rate:g}/s for {args.seconds:g} s",
+    line(f"{name} at {args.rate:g}/s for {args.seconds:g} s",
          f"{load.ok:,} ok of {count:,}, {load.ok / load.seconds:,.0f} webhooks/s achieved; "
          f"pacing lag p99 {percentile(lags, 0.99):.1f} ms, "
          f"{load.extra_connections} extra connections")
-    line("  relay CPU", cpu)
+    show_cpu(f"  {name} CPU", cpu)
     acks = sorted(load.ack_ms())
     line("  webhook ack", f"p50 {percentile(acks, 0.5):.1f} ms, p99 "
          f"{percentile(acks, 0.99):.1f} ms, max {acks[-1] if acks else 0:.1f} ms")
     report_delivery(await agents.collect(RATE_TAG, load), load, args.clients,
                     " (target p99 < 10 ms)")
+
+
+def throwaway_cluster() -> Any:
+    """A PostgreSQL cluster of our own (tests/pg_cluster.py), durable so that every
+    commit is flushed as on a real server: a fair comparison with SQLite's FULL sync."""
+    from pg_cluster import PgCluster
+
+    return PgCluster.start(durable=True)
 
 
 def print_profile(path: str, top: int = 30) -> None:
@@ -767,14 +862,37 @@ def main() -> None:
                         help="agents connect without permessage-deflate (default: with)")
     parser.add_argument("--profile", metavar="FILE",
                         help="run the relay under cProfile, save and summarise to FILE")
+    parser.add_argument("--database", metavar="URL",
+                        help="run the relays on this PostgreSQL database (postgresql://...; "
+                             "an empty one you can throw away: the bench seeds and fills it)")
+    parser.add_argument("--pg", action="store_true",
+                        help="start a throwaway PostgreSQL cluster (durable: fsync on) and "
+                             "run the relays on a fresh database in it")
+    parser.add_argument("--relays", type=int, default=1,
+                        help="relay processes sharing the PostgreSQL database, the webhooks "
+                             "and agents spread round robin (default 1)")
     args = parser.parse_args()
+    if args.database and args.pg:
+        parser.error("--database and --pg: one or the other")
+    if args.database and not args.database.startswith(("postgresql://", "postgres://")):
+        parser.error("--database takes a postgresql:// URL (SQLite is the default)")
+    if args.relays < 1 or (args.relays > 1 and not (args.database or args.pg)):
+        parser.error("--relays N needs N >= 1, and more than one needs PostgreSQL "
+                     "(--database or --pg): relays cannot share a SQLite file")
 
     tmp = Path(tempfile.mkdtemp(prefix="smsdesk-ingest-"))
     children: list[Child] = []
+    cluster: Any = None
 
     async def run() -> None:
+        nonlocal cluster
+        database, postmaster = args.database, None
         try:
-            await bench(args, tmp, children)
+            if args.pg:
+                cluster = await asyncio.to_thread(throwaway_cluster)
+                database = await asyncio.to_thread(cluster.fresh_database)
+                postmaster = postmaster_pid(cluster.directory / "data")
+            await bench(args, tmp, children, database, postmaster)
         finally:
             for child in reversed(children):  # agents first, so the relay can shut down
                 child.stop()
@@ -787,6 +905,8 @@ def main() -> None:
     finally:
         for child in reversed(children):
             child.stop(grace=2)
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     if args.profile and Path(args.profile).exists():
         print_profile(args.profile)
