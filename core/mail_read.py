@@ -81,7 +81,7 @@ def read_mail(raw: bytes) -> InboundMail:
     raw = bytes(raw)
     if not raw.strip():
         raise MailUnreadable("empty message")
-    message = _parsed(raw)
+    message = parsed_message(raw)
     if not message.keys():
         raise MailUnreadable("no mail headers")
     from_name, from_address = _sender_of(message)
@@ -101,13 +101,13 @@ def read_mail(raw: bytes) -> InboundMail:
         to_addresses=_addresses(message, "To"),
         cc_addresses=_addresses(message, "Cc"),
         delivered_to=_addresses(message, "Delivered-To", "X-Original-To"),
-        subject=_header_text(message, "Subject"),
-        message_id=next(iter(_ids(message, "Message-ID")), None),
-        in_reply_to=_ids(message, "In-Reply-To"),
-        references=_ids(message, "References"),
+        subject=header_text(message, "Subject"),
+        message_id=next(iter(mail_ids_of(message, "Message-ID")), None),
+        in_reply_to=mail_ids_of(message, "In-Reply-To"),
+        references=mail_ids_of(message, "References"),
         date=_date_of(message),
-        auto_submitted=_header_text(message, "Auto-Submitted").lower() or None,
-        content_type=_content_type(message),
+        auto_submitted=header_text(message, "Auto-Submitted").lower() or None,
+        content_type=content_type_of(message),
         text=text,
         reply_text=reply_text_of(text),
         attachments=tuple(attachments),
@@ -115,7 +115,7 @@ def read_mail(raw: bytes) -> InboundMail:
     )
 
 
-def _parsed(raw: bytes) -> Message:
+def parsed_message(raw: bytes) -> Message:
     """compat32: it keeps going on broken MIME where the modern policy raises on access."""
     try:
         return BytesParser(policy=policy.compat32).parsebytes(raw)
@@ -158,7 +158,7 @@ def _decoded(data: bytes, charset: str | None) -> str:
 # --- headers ---------------------------------------------------------------------------
 
 
-def _raw_header(message: Message, name: str) -> str:
+def raw_header(message: Message, name: str) -> str:
     try:
         value = message.get(name)
     except Exception:  # the stdlib raises assorted errors on broken headers
@@ -175,8 +175,8 @@ def _words(value: str) -> str:
     return " ".join(_clean(decoded).split())
 
 
-def _header_text(message: Message, name: str) -> str:
-    return _words(_raw_header(message, name))
+def header_text(message: Message, name: str) -> str:
+    return _words(raw_header(message, name))
 
 
 _ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.?[^@\s<>()\[\],;:\"]*")
@@ -193,7 +193,7 @@ def _usable(address: str) -> str | None:
 
 
 def _pairs(message: Message, *names: str) -> list[tuple[str, str]]:
-    values = [_raw_header(message, name) for name in names]
+    values = [raw_header(message, name) for name in names]
     try:
         return getaddresses([value for value in values if value])
     except Exception:  # older getaddresses raise on some malformed lists
@@ -222,8 +222,8 @@ def _sender_of(message: Message) -> tuple[str, str]:
 _ID = re.compile(r"<[^<>]*>")
 
 
-def _ids(message: Message, name: str) -> tuple[str, ...]:
-    value = _raw_header(message, name)
+def mail_ids_of(message: Message, name: str) -> tuple[str, ...]:
+    value = raw_header(message, name)
     found: list[str] = []
     for candidate in _ID.findall(value) or [value]:
         canonical = mail_id(candidate)
@@ -233,7 +233,7 @@ def _ids(message: Message, name: str) -> tuple[str, ...]:
 
 
 def _date_of(message: Message) -> datetime | None:
-    value = _raw_header(message, "Date")
+    value = raw_header(message, "Date")
     if not value:
         return None
     try:
@@ -242,7 +242,7 @@ def _date_of(message: Message) -> datetime | None:
         return None
 
 
-def _content_type(part: Message) -> str:
+def content_type_of(part: Message) -> str:
     try:
         return part.get_content_type()
     except Exception:
@@ -269,8 +269,8 @@ class _Walk:
         self.seen += 1
         if self.seen > MAX_PARTS or depth > MAX_DEPTH:
             return
-        content_type = _content_type(part)
-        payload = _payload(part)
+        content_type = content_type_of(part)
+        payload = payload_of(part)
         if isinstance(payload, list) and not content_type.startswith("message/"):
             for child in payload:
                 if isinstance(child, Message):
@@ -281,15 +281,15 @@ class _Walk:
         if content_type.startswith("message/") or disposition == "attachment" or filename:
             self._attach(part, content_type, filename)
         elif content_type == "text/html":
-            self.htmls.append(_text_of(part))
+            self.htmls.append(text_of_part(part))
         elif content_type.startswith("text/") or content_type.startswith("multipart/"):
             # text/plain, text/enriched, or a multipart whose boundary is missing: the body.
-            self.texts.append(_text_of(part))
+            self.texts.append(text_of_part(part))
         else:
             self._attach(part, content_type, filename)
 
     def _attach(self, part: Message, content_type: str, filename: str) -> None:
-        data = _bytes_of(part)
+        data = bytes_of_part(part)
         if not filename:
             extension = mimetypes.guess_extension(content_type) or ".bin"
             if content_type == "message/rfc822":
@@ -298,7 +298,7 @@ class _Walk:
         self.attachments.append(MailAttachment(filename, content_type, data))
 
 
-def _payload(part: Message) -> object:
+def payload_of(part: Message) -> object:
     try:
         return part.get_payload()
     except Exception:
@@ -322,9 +322,9 @@ def _disposition(part: Message) -> str:
         return ""
 
 
-def _bytes_of(part: Message) -> bytes:
+def bytes_of_part(part: Message) -> bytes:
     try:
-        if _content_type(part).startswith("message/"):
+        if content_type_of(part).startswith("message/"):
             inner = part.get_payload()
             if isinstance(inner, list) and inner:
                 return inner[0].as_bytes()
@@ -333,16 +333,16 @@ def _bytes_of(part: Message) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    payload = _payload(part)
+    payload = payload_of(part)
     return _clean(payload).encode("utf-8") if isinstance(payload, str) else b""
 
 
-def _text_of(part: Message) -> str:
+def text_of_part(part: Message) -> str:
     try:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    return _decoded(_bytes_of(part), charset)
+    return _decoded(bytes_of_part(part), charset)
 
 
 # --- HTML to text ---------------------------------------------------------------------
