@@ -90,14 +90,17 @@ def media_from_json(text: str) -> tuple[Media, ...]:
 
 
 def media_ref_to_json(media: Media | None) -> str | None:
-    """One attachment as stored in a column of its own (an email's original); None: none."""
-    if media is None:
-        return None
-    return json.dumps(dataclasses.asdict(media), separators=(",", ":"))
+    """One attachment kept in a column of its own (an email's original); None: none.
+
+    Stored as a list of one, as ``media`` columns are, so core.media_refs finds it with
+    the others and the media sweep keeps its file.
+    """
+    return None if media is None else media_to_json((media,))
 
 
 def media_ref_from_json(text: str | None) -> Media | None:
-    return Media(**json.loads(text)) if text else None
+    found = media_from_json(text) if text else ()
+    return found[0] if found else None
 
 
 def account_from_row(row: sqlite3.Row) -> Account:

@@ -33,6 +33,7 @@ from core.email_writes import (
     queue_email_reply,
     record_inbound_email,
 )
+from core.media_refs import referenced_digests
 from core.models import Channel, Direction, Media, Message, MessageStatus, TicketStatus
 from core.store import Store
 
@@ -204,6 +205,8 @@ async def test_a_reply_joins_its_ticket_and_opens_it_again(desk: Desk) -> None:
         reply.mail_id, "<abc@mail.example>"]
     assert await desk.store.read(queries.contact_email_of_ticket, ticket_id) == "jo@example.com"
     assert await desk.store.read(queries.message_by_mail_id, "<abc@mail.example>") == message
+    # The media sweep keeps the original's file as it keeps attachments'.
+    assert {ORIGINAL.sha256, "d" * 64} <= await desk.store.read(referenced_digests)
 
 
 async def test_the_same_mail_delivered_twice_is_stored_once(desk: Desk) -> None:
