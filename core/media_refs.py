@@ -15,7 +15,8 @@ from core.dialect import dialect_of
 
 # (table, column holding a JSON list of media, each an object with its "sha256")
 _KEEPERS: tuple[tuple[str, str], ...] = (
-    ("entries", "media"), ("held_texts", "media"), ("canned_responses", "media"))
+    ("entries", "media"), ("held_texts", "media"), ("canned_responses", "media"),
+    ("entries", "mail_original"))  # an email's full original (NULL for texts: skipped)
 
 
 def referenced_digests(conn: sqlite3.Connection) -> set[str]:

@@ -151,15 +151,30 @@ class OptOutChange:
     phone: str | None = None  # which of the contact's phones said it
 
 
+# A contact who wrote by email before anyone knew their phone still needs a unique
+# ``contacts.phone`` (the column is NOT NULL UNIQUE): it holds this prefix and the address.
+EMAIL_ONLY_PREFIX = "email:"
+
+
+def email_only_phone(address: str) -> str:
+    """The stand-in phone of a contact known only by email (never a real E.164)."""
+    return EMAIL_ONLY_PREFIX + address
+
+
 @dataclass(slots=True)
 class Contact:
     id: int
-    phone: str  # E.164
+    phone: str  # E.164; or EMAIL_ONLY_PREFIX + address for one known only by email
     name: str = ""
     email: str = ""
     opted_out: bool = False
     created_at: int = 0
     note: str = ""  # what agents should know about this person
+
+    @property
+    def has_phone(self) -> bool:
+        """False for a contact known only by email: no text can go to them."""
+        return not self.phone.startswith(EMAIL_ONLY_PREFIX)
 
 
 @dataclass(slots=True)
@@ -206,6 +221,8 @@ class Ticket:
     # In the Trash: since when (the retention counts from it) and who put it there.
     deleted_at: int | None = None
     deleted_by: int | None = None
+    # The channel of its newest message, SMS or email (MMS counts as SMS): the list's mark.
+    last_channel: Channel = Channel.SMS
 
 
 @dataclass(slots=True)
@@ -238,6 +255,13 @@ class Message:
     # The business number that sent this reply when it is not the ticket's own; None: the
     # ticket's number (and always None for what customers send).
     from_number_id: int | None = None
+    # Email only (None for SMS): its subject; its RFC 5322 Message-ID, angle brackets kept;
+    # what the mail server said of it (accepted, refused, a bounce's reason); and, for mail
+    # a customer sent, the full original kept as media, one key away from the reply shown.
+    subject: str | None = None
+    mail_id: str | None = None
+    mail_detail: str | None = None
+    mail_original: Media | None = None
 
 
 @dataclass(slots=True)

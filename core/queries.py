@@ -286,12 +286,76 @@ def entry(conn: sqlite3.Connection, entry_id: int) -> Message | Note | None:
 
 
 def outbox(conn: sqlite3.Connection) -> list[Message]:
-    """Replies not yet handed to Twilio, or whose hand-over is in doubt, oldest first."""
+    """Replies not yet handed to Twilio, or whose hand-over is in doubt, oldest first.
+
+    Never an email: those are the mail outbox's (``email_outbox``).
+    """
     rows = conn.execute(
         "SELECT * FROM entries WHERE status IN ('queued', 'sending') AND kind = 'message'"
-        " AND direction = 'outbound' AND twilio_sid IS NULL ORDER BY id"
+        " AND direction = 'outbound' AND twilio_sid IS NULL AND channel <> 'email' ORDER BY id"
     )
     return [m for m in map(records.entry_from_row, rows) if isinstance(m, Message)]
+
+
+# --- email ----------------------------------------------------------------------------
+
+# A References header can name a long thread; its newest ids (last) are the ones that count.
+MAX_MAIL_IDS = 100
+
+
+def email_outbox(conn: sqlite3.Connection) -> list[Message]:
+    """Email replies not yet handed to the mail server, or whose hand-over is in doubt
+    (``sending``: reconciled by Message-ID), oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM entries WHERE status IN ('queued', 'sending') AND kind = 'message'"
+        " AND direction = 'outbound' AND channel = 'email' ORDER BY id"
+    )
+    return [m for m in map(records.entry_from_row, rows) if isinstance(m, Message)]
+
+
+def message_by_mail_id(conn: sqlite3.Connection, mail_id: str) -> Message | None:
+    """The email with this Message-ID (angle brackets kept), either direction."""
+    row = conn.execute("SELECT * FROM entries WHERE mail_id = ?", (mail_id,)).fetchone()
+    entry = records.entry_from_row(row) if row else None
+    return entry if isinstance(entry, Message) else None
+
+
+def ticket_of_mail_ids(conn: sqlite3.Connection, mail_ids: list[str] | tuple[str, ...]
+                       ) -> int | None:
+    """The ticket a reply belongs to by its In-Reply-To/References: the ticket of the
+    newest stored email among ``mail_ids``; None when none of them is ours."""
+    wanted = list(dict.fromkeys(m for m in mail_ids if m))[-MAX_MAIL_IDS:]
+    if not wanted:
+        return None
+    row = conn.execute(
+        f"SELECT ticket_id FROM entries WHERE mail_id IN ({', '.join('?' * len(wanted))})"
+        " ORDER BY id DESC LIMIT 1", wanted).fetchone()
+    return int(row[0]) if row else None
+
+
+def contact_email_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+    """The email address of a ticket's contact; None for no ticket or no address."""
+    row = conn.execute("SELECT c.email FROM tickets t JOIN contacts c ON c.id = t.contact_id"
+                       " WHERE t.id = ?", (ticket_id,)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def contact_by_email(conn: sqlite3.Connection, email: str) -> Contact | None:
+    """The contact with this address, case folded (the oldest when several share it)."""
+    if not email.strip():
+        return None
+    row = conn.execute("SELECT * FROM contacts WHERE email = ? COLLATE NOCASE AND email != ''"
+                       " ORDER BY id LIMIT 1", (email.strip(),)).fetchone()
+    return records.contact_from_row(row) if row else None
+
+
+def thread_mail_ids(conn: sqlite3.Connection, ticket_id: int, *, limit: int = 20) -> list[str]:
+    """The Message-IDs of a ticket's emails, oldest first (the newest ``limit``): what a
+    reply's In-Reply-To (the last) and References name."""
+    rows = conn.execute(
+        "SELECT mail_id FROM entries WHERE ticket_id = ? AND mail_id IS NOT NULL"
+        " ORDER BY id DESC LIMIT ?", (ticket_id, limit)).fetchall()
+    return [str(r[0]) for r in reversed(rows)]
 
 
 def accounts(conn: sqlite3.Connection) -> list[Account]:

@@ -89,6 +89,20 @@ def media_from_json(text: str) -> tuple[Media, ...]:
     return tuple(Media(**item) for item in json.loads(text)) if text != "[]" else ()
 
 
+def media_ref_to_json(media: Media | None) -> str | None:
+    """One attachment kept in a column of its own (an email's original); None: none.
+
+    Stored as a list of one, as ``media`` columns are, so core.media_refs finds it with
+    the others and the media sweep keeps its file.
+    """
+    return None if media is None else media_to_json((media,))
+
+
+def media_ref_from_json(text: str | None) -> Media | None:
+    found = media_from_json(text) if text else ()
+    return found[0] if found else None
+
+
 def account_from_row(row: sqlite3.Row) -> Account:
     return Account(
         id=row["id"],
@@ -197,6 +211,7 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         customer_phone=row["customer_phone"],
         deleted_at=row["deleted_at"],
         deleted_by=row["deleted_by"],
+        last_channel=Channel(row["last_channel"]),
     )
 
 
@@ -227,6 +242,10 @@ def entry_from_row(row: sqlite3.Row) -> Message | Note:
         updated_at=row["updated_at"],
         # (sqlite3.Row's ``in`` looks at values, so keys() it is)
         from_number_id=row["from_number_id"] if "from_number_id" in row.keys() else None,  # noqa: SIM118
+        subject=row["subject"],
+        mail_id=row["mail_id"],
+        mail_detail=row["mail_detail"],
+        mail_original=media_ref_from_json(row["mail_original"]),
     )
 
 

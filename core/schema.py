@@ -412,6 +412,21 @@ MIGRATIONS: tuple[str, ...] = (
                 WHERE json_valid(result) AND json_extract(result, '$.contact_id') IS NOT NULL
         ) WHERE typeof(ticket_id) = 'integer';
     """,
+    # 13 (issue 12, email): email is a second channel of the same ticket. An email message is
+    # an entry with channel 'email': its subject, its RFC 5322 Message-ID (angle brackets
+    # kept), what the mail server said of it (accepted, refused, a bounce's reason) and the
+    # media ref of the full original inbound mail. A Message-ID is stored once (a second
+    # delivery of the same mail finds the first); SMS entries leave all four NULL, so the
+    # partial index costs them nothing. A ticket remembers the channel of its last message
+    # (the list's mark; MMS counts as SMS).
+    """
+    ALTER TABLE entries ADD COLUMN subject TEXT;
+    ALTER TABLE entries ADD COLUMN mail_id TEXT;
+    ALTER TABLE entries ADD COLUMN mail_detail TEXT;
+    ALTER TABLE entries ADD COLUMN mail_original TEXT;
+    CREATE UNIQUE INDEX entries_mail_id ON entries(mail_id) WHERE mail_id IS NOT NULL;
+    ALTER TABLE tickets ADD COLUMN last_channel TEXT NOT NULL DEFAULT 'sms';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

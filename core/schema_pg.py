@@ -388,7 +388,19 @@ CREATE TRIGGER contact_phones_first AFTER INSERT ON contacts
 
 # Keyed by the version a script brings the database to: the baseline first, then one
 # script per later SQLite version (13, 14, ...), each taking N-1 to N.
-PG_MIGRATIONS: dict[int, str] = {BASELINE: _BASELINE_SCRIPT}
+PG_MIGRATIONS: dict[int, str] = {
+    BASELINE: _BASELINE_SCRIPT,
+    # 13 (issue 12, email): as SQLite's 13 (core.schema), the columns in the same order.
+    13: """
+ALTER TABLE entries
+    ADD COLUMN subject       text,
+    ADD COLUMN mail_id       text,
+    ADD COLUMN mail_detail   text,
+    ADD COLUMN mail_original text;
+CREATE UNIQUE INDEX entries_mail_id ON entries(mail_id) WHERE mail_id IS NOT NULL;
+ALTER TABLE tickets ADD COLUMN last_channel text NOT NULL DEFAULT 'sms';
+""",
+}
 
 
 def scripts_to_run(found: int) -> list[tuple[int, str]]:

@@ -527,9 +527,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         ticket.unread = True
         ticket.updated_at = ticket.last_message_at = ctx.now
         ticket.last_preview = preview
+        ticket.last_channel = Channel.SMS
         conn.execute(
             "UPDATE tickets SET status = ?, unread = 1, updated_at = ?, last_message_at = ?,"
-            " last_preview = ? WHERE id = ?",
+            " last_preview = ?, last_channel = 'sms' WHERE id = ?",
             (ticket.status.value, ctx.now, ctx.now, preview, ticket.id),
         )
         if ticket.customer_phone != text.from_:  # another of the person's phones: answer there
@@ -652,9 +653,12 @@ def queue_outbound(
     ).fetchone()[0]
     message = entry_by_id(ctx.conn, message_id)
     preview = preview_of(body, len(media))
+    # The list's channel mark: email, or SMS (an MMS is a text with pictures).
+    ticket.last_channel = Channel.EMAIL if channel is Channel.EMAIL else Channel.SMS
     ctx.conn.execute(
-        "UPDATE tickets SET updated_at = ?, last_message_at = ?, last_preview = ? WHERE id = ?",
-        (ctx.now, ctx.now, preview, ticket_id),
+        "UPDATE tickets SET updated_at = ?, last_message_at = ?, last_preview = ?,"
+        " last_channel = ? WHERE id = ?",
+        (ctx.now, ctx.now, preview, ticket.last_channel.value, ticket_id),
     )
     ticket.updated_at = ticket.last_message_at = ctx.now
     ticket.last_preview = preview
