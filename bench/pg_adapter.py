@@ -12,20 +12,34 @@ and the wait for the network are not counted: only this process's own CPU.
 Two kinds of statement: a point SELECT by primary key (three columns, one row) and an
 ``INSERT … RETURNING id``. Raw psycopg is timed both with its default cursor (``%s``,
 tuple rows) and with ``RawCursor`` (``$1``, what the adapter uses underneath).
+
+``--writer`` times the store's writer instead, on a durable cluster (fsync and synchronous
+commit on): batches of signed-webhook jobs (``held.receive_inbound``, as the relay queues
+them) run through ``core.store._run_batch`` in this thread, for each batch size given,
+with the adapter deferring what nobody reads (as the store runs) and with every statement
+waited for on its own (as before). Per webhook: this process's CPU, the server's CPU (all
+its processes), statements, and round trips. What it showed (2 cores, shared): the client
+CPU is psycopg's per-statement machinery, ~60–100 µs a statement whatever the adapter
+does on top, so statements and round trips are what to cut; group commit (batch > 1)
+roughly halves both processes' CPU per webhook.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))  # ingest, for --writer's server CPU
 
 import psycopg  # noqa: E402 - after the path is set
 
@@ -99,11 +113,141 @@ def measure(url: str, ops: int) -> list[tuple[str, float, float]]:
     return results
 
 
+class CountedConn(pg.PgConn):
+    """The adapter as the store runs it, counting statements and round trips."""
+
+    statements = 0
+    round_trips = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> pg.PgCursor:
+        if not (sql in pg.DEFERRED_BY_DEFAULT and not params):  # those count in ``defer``
+            self.statements += 1
+            self.round_trips += 1  # this one waits for its answer
+        return super().execute(sql, params)
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.statements += 1
+        super().defer(sql, params)
+
+
+class UndeferredConn(CountedConn):
+    """Every statement waited for on its own: the writer before deferral."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> pg.PgCursor:
+        if sql in pg.DEFERRED_BY_DEFAULT and not params:
+            self.statements += 1
+            self.round_trips += 1
+            return self.raw.cursor().execute(sql)
+        return super().execute(sql, params)
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.execute(sql, params)
+
+
+@dataclass
+class WriterFigures:
+    client_s: float = 0.0
+    server_s: float = 0.0
+    webhooks: int = 0
+    statements: int = 0
+    round_trips: int = 0
+
+
+def measure_writer(cluster: Any, webhooks: int, batches: list[int]
+                   ) -> dict[tuple[str, int], WriterFigures]:
+    """Client and server CPU of the writer's batches of inbound texts (see the docstring).
+
+    The modes and sizes take turns over two rounds, so a burst of other load on the
+    machine falls on each alike.
+    """
+    import asyncio
+
+    from ingest import CUSTOMERS, cluster_cpu_seconds, postmaster_pid
+    from relay_harness import US_TOLL_FREE, seed
+
+    from core import held
+    from core.store import _Job, _newest_seq, _run_batch
+    from core.store_pg import PgBackend
+    from core.writes import InboundText
+
+    url = cluster.fresh_database()
+    asyncio.run(seed(url))
+    postmaster = postmaster_pid(cluster.directory / "data")
+    conn = pg.connect(url)
+    backend = PgBackend(url)
+    published = _newest_seq(conn)
+    rng = random.Random(1)
+    sent = 0
+
+    def texts(count: int) -> list[InboundText]:
+        nonlocal sent
+        made = [InboundText(sid=f"SM{sent + i:032x}", to=US_TOLL_FREE,
+                            from_=f"+1202555{rng.randrange(CUSTOMERS):04d}",
+                            body=f"Hi, has order {sent + i} shipped yet?")
+                for i in range(count)]
+        sent += count
+        return made
+
+    def run(batch: int, count: int) -> None:
+        nonlocal published
+        pending = texts(count)
+        for start in range(0, count, batch):
+            jobs = [_Job(held.receive_inbound, (text,), {}, None)  # type: ignore[arg-type]
+                    for text in pending[start:start + batch]]
+            published = _run_batch(conn, jobs, published, backend)[-1].seq
+            assert all(job.outcome and job.outcome[0] for job in jobs)
+
+    modes = {"deferred": CountedConn, "each waited for": UndeferredConn}
+    figures = {(mode, batch): WriterFigures() for mode in modes for batch in batches}
+    conn.__class__ = CountedConn
+    run(8, 500)  # warm up: psycopg prepares a statement on its 5th run
+    for _ in range(2):
+        for (mode, batch), figure in figures.items():
+            conn.__class__ = modes[mode]
+            counted: Any = conn
+            counted.statements = counted.round_trips = 0
+            server, client = cluster_cpu_seconds(postmaster), time.process_time()
+            run(batch, webhooks // 2)
+            figure.client_s += time.process_time() - client
+            figure.server_s += cluster_cpu_seconds(postmaster) - server
+            figure.webhooks += webhooks // 2
+            figure.statements += counted.statements
+            figure.round_trips += counted.round_trips
+    conn.close()
+    return figures
+
+
+def report_writer(figures: dict[tuple[str, int], WriterFigures]) -> None:
+    print("store writer, per inbound webhook (receive_inbound jobs; durable cluster; "
+          "CPU by process_time and /proc)")
+    print(f"  {'':<26} {'client µs':>9} {'server µs':>9} {'statements':>10} {'round trips':>11}")
+    for (mode, batch), f in figures.items():
+        n = max(f.webhooks, 1)
+        print(f"  {mode + f', batch {batch}':<26} {f.client_s / n * 1e6:9.0f} "
+              f"{f.server_s / n * 1e6:9.0f} {f.statements / n:10.1f} {f.round_trips / n:11.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=20000, help="statements timed per figure")
     parser.add_argument("--url", help="a PostgreSQL database to use (default: a throwaway one)")
+    parser.add_argument("--writer", action="store_true",
+                        help="time the store writer's inbound batches instead (a throwaway "
+                             "durable cluster of its own)")
+    parser.add_argument("--webhooks", type=int, default=2000,
+                        help="--writer: webhooks per mode and batch size")
+    parser.add_argument("--batches", default="1,8", help="--writer: batch sizes, comma-separated")
     args = parser.parse_args()
+    if args.writer:
+        from pg_cluster import PgCluster
+
+        durable = PgCluster.start(durable=True)
+        try:
+            report_writer(measure_writer(durable, args.webhooks,
+                                         [int(b) for b in args.batches.split(",")]))
+        finally:
+            durable.stop()
+        return
     cluster = None
     if args.url is None:
         from pg_cluster import PgCluster

@@ -13,6 +13,14 @@ stay as they are:
 - Rows are ``Row``: a tuple that also answers to column names, like ``sqlite3.Row``.
 - The connection is in autocommit mode, like sqlite3 with ``isolation_level=None``: the
   store issues BEGIN, SAVEPOINT and COMMIT itself.
+- Statements whose answer nobody reads (the store writer's BEGIN, SAVEPOINT, RELEASE, its
+  lock and its NOTIFY) are *deferred*: sent ahead of the next statement that needs an
+  answer, in one round trip (psycopg's pipeline mode). A webhook's batch was about 15
+  round trips, each costing both processes ~100 µs of CPU in system calls and wake-ups.
+  The server runs them in the same order as before; only the client stops waiting
+  between them. Should a deferred statement fail, the connection refuses everything but
+  a full ROLLBACK, so no job can be told it succeeded in a transaction that went wrong,
+  and a COMMIT that PostgreSQL turned into a ROLLBACK raises rather than passing.
 
 This module imports psycopg at its top, so it must itself be imported only when a
 ``postgresql://`` database is used (the SQLite desk never loads the driver).
@@ -160,6 +168,20 @@ class _BoolAsInt(Dumper):
 
 PgCursor = psycopg.Cursor[Row]  # a RawCursor at run time (connect's cursor_factory)
 
+# What the store's writer issues without reading the answer: ``execute`` defers these
+# (exactly these strings, without parameters) to the next statement that needs one.
+DEFERRED_BY_DEFAULT = frozenset({"BEGIN", "SAVEPOINT job", "RELEASE job"})
+_SUCCEEDED = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK)
+
+
+class DeferredStatementFailed(psycopg.errors.InFailedSqlTransaction):
+    """A statement sent ahead failed earlier in this transaction: only ROLLBACK may run.
+
+    Why refuse even ``ROLLBACK TO`` a savepoint: the failed statement may have been the
+    very SAVEPOINT or RELEASE that savepoint depends on, so rolling back to "job" could
+    undo an earlier job already counted as done. Failing the whole transaction is safe.
+    """
+
 
 class PgConn:
     """A psycopg connection with the sqlite3 surface core/ uses (see core.db.Conn).
@@ -171,18 +193,71 @@ class PgConn:
 
     def __init__(self, raw: psycopg.Connection[Row]) -> None:
         self.raw = raw
+        self._deferred: list[tuple[str, Sequence[Any] | None]] = []
+        self._failed_ahead: psycopg.Error | None = None  # a deferred statement's error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         """Run one statement with ``?``/``?N`` placeholders; rows come back as ``Row``.
 
-        Without parameters the statement goes by the simple protocol, so BEGIN, COMMIT
-        and SAVEPOINT cost one round trip and no prepare.
+        BEGIN, ``SAVEPOINT job`` and ``RELEASE job`` are deferred (see ``defer``); what
+        they return is an unexecuted cursor, as nobody reads it.
         """
-        cursor: PgCursor = self.raw.cursor()
-        return cursor.execute(to_dollar_params(sql), without_nul(params) or None)
+        if sql in DEFERRED_BY_DEFAULT and not params:
+            self.defer(sql)
+            return self.raw.cursor()
+        if sql == "ROLLBACK":  # what was deferred would be undone anyway: not sent
+            self._deferred.clear()
+            self._failed_ahead = None
+        elif self._failed_ahead is not None:
+            raise DeferredStatementFailed(
+                f"a statement sent ahead failed ({self._failed_ahead}): roll back")
+        query, values = to_dollar_params(sql), without_nul(params) or None
+        if self._deferred:
+            cursor = self._after_deferred(query, values)
+        else:
+            cursor = self.raw.cursor().execute(query, values)
+        if sql == "COMMIT" and cursor.statusmessage != "COMMIT":
+            # PostgreSQL answers COMMIT in a failed transaction with ROLLBACK, no error.
+            raise psycopg.errors.InFailedSqlTransaction(
+                f"COMMIT was answered {cursor.statusmessage!r}: nothing was committed")
+        return cursor
+
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Send ``sql`` with the next statement whose answer is read, in one round trip.
+
+        For statements whose result nobody reads. The server still runs them first and
+        in order (a lock deferred is taken before the next statement runs); their errors
+        surface at that next statement, and then the transaction can only roll back.
+        """
+        self._deferred.append((to_dollar_params(sql), without_nul(params) or None))
+
+    def _after_deferred(self, query: str, values: Sequence[Any] | None) -> PgCursor:
+        """Run the deferred statements, then ``query``, in one pipeline: one round trip."""
+        deferred, self._deferred = self._deferred, []
+        raw = self.raw
+        sent: list[PgCursor] = []
+        try:
+            with raw.pipeline():
+                for ahead, ahead_values in deferred:
+                    sent.append(raw.cursor().execute(ahead, ahead_values))
+                cursor: PgCursor = raw.cursor().execute(query, values)
+        except psycopg.Error as error:
+            if not all(c.pgresult is not None and c.pgresult.status in _SUCCEEDED
+                       for c in sent):
+                self._failed_ahead = error  # not this statement's own failure
+            raise
+        return cursor
+
+    def _send_deferred(self) -> None:
+        if self._deferred:
+            self._after_deferred("SELECT 1", None)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any]]) -> PgCursor:
         """Run one statement once per parameter set (psycopg pipelines them)."""
+        if self._failed_ahead is not None:
+            raise DeferredStatementFailed(
+                f"a statement sent ahead failed ({self._failed_ahead}): roll back")
+        self._send_deferred()
         cursor: PgCursor = self.raw.cursor()
         cursor.executemany(to_dollar_params(sql), map(without_nul, seq_of_params))
         return cursor
@@ -190,6 +265,8 @@ class PgConn:
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open, failed ones included (they still need a ROLLBACK)."""
+        if self._deferred or self._failed_ahead is not None:  # a BEGIN may be waiting
+            return True
         status = self.raw.info.transaction_status
         return status == TransactionStatus.INTRANS or status == TransactionStatus.INERROR
 
@@ -198,6 +275,7 @@ class PgConn:
         return self.raw.closed
 
     def close(self) -> None:
+        self._deferred.clear()
         self.raw.close()
 
 

@@ -242,6 +242,71 @@ def test_a_failed_transaction_still_counts_as_open_until_rolled_back(conn: pg.Pg
     assert not conn.in_transaction
 
 
+def test_deferred_statements_run_first_and_in_order_with_the_next_one(
+        conn: pg.PgConn) -> None:
+    """BEGIN, SAVEPOINT and a deferred lock are sent with the next read: by then the
+    server has run them (the lock is held by the time that read runs)."""
+    conn.execute("BEGIN")
+    conn.defer("SELECT pg_advisory_xact_lock(?)", (4242,))
+    conn.execute("SAVEPOINT job")
+    assert conn.in_transaction  # a BEGIN waiting to be sent counts
+    held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                        " AND objid = 4242 AND pid = pg_backend_pid()").fetchone()[0]
+    assert held == 1
+    add(conn, "in the savepoint")
+    conn.execute("RELEASE job")
+    conn.execute("COMMIT")
+    assert not conn.in_transaction
+    assert names(conn) == ["in the savepoint"]
+
+
+def test_a_jobs_first_statement_failing_fails_that_job_alone(conn: pg.PgConn) -> None:
+    """The failing statement went with the deferred RELEASE and SAVEPOINT: those worked,
+    so it is the job's own failure, and ROLLBACK TO its savepoint is still allowed."""
+    conn.execute("BEGIN")
+    conn.execute("SAVEPOINT job")
+    add(conn, "kept")
+    conn.execute("RELEASE job")
+    conn.execute("SAVEPOINT job")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        add(conn, "kept")
+    conn.execute("ROLLBACK TO job")
+    conn.execute("RELEASE job")
+    conn.execute("COMMIT")
+    assert names(conn) == ["kept"]
+
+
+def test_after_a_deferred_statement_fails_only_a_full_rollback_runs(conn: pg.PgConn) -> None:
+    """Its failure surfaces at the next statement; then even ROLLBACK TO is refused (the
+    savepoint it would go back to may be the wrong one) and nothing can be committed."""
+    conn.execute("BEGIN")
+    conn.execute("SAVEPOINT job")
+    add(conn, "done")
+    conn.defer("RELEASE no_such_savepoint")
+    with pytest.raises(psycopg.errors.InvalidSavepointSpecification):
+        add(conn, "next")
+    with pytest.raises(pg.DeferredStatementFailed):
+        conn.execute("ROLLBACK TO job")
+    with pytest.raises(pg.DeferredStatementFailed):
+        conn.execute("COMMIT")
+    assert conn.in_transaction
+    conn.execute("ROLLBACK")
+    assert not conn.in_transaction
+    assert names(conn) == []
+
+
+def test_a_commit_postgresql_answers_with_rollback_raises(conn: pg.PgConn) -> None:
+    """COMMIT in a failed transaction is answered ROLLBACK without an error: the store
+    must not take that for a commit (it would acknowledge what was not stored)."""
+    conn.execute("BEGIN")
+    add(conn, "lost")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.execute("SELECT 1 / 0")
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+        conn.execute("COMMIT")
+    assert names(conn) == []
+
+
 def test_read_only_connections_refuse_writes(pg_url: str, conn: pg.PgConn) -> None:
     add(conn, "a")
     reader = pg.connect(pg_url, read_only=True)
