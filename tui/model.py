@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.ticket_search import COUNT_CAP
+
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
@@ -241,7 +243,26 @@ class TicketListModel:
 
     @property
     def total(self) -> int:
-        return max(self._total, len(self.head) + len(self.tail))
+        loaded = len(self.head) + len(self.tail)
+        if self._counted_past_cap():
+            loaded += 1  # a row still to load: scrolling onto it loads the next window
+        return max(self._total, loaded)
+
+    @property
+    def counted(self) -> tuple[int, bool]:
+        """What the header says: how many tickets, and whether there are more than that.
+
+        The relay counts a search's tickets up to COUNT_CAP and answers one more when there
+        are more ("1,000+ tickets match"); once the rows loaded pass the cap, they are the
+        figure, until the last window says how many there are in all.
+        """
+        if self._counted_past_cap():
+            return max(COUNT_CAP, len(self.head) + len(self.tail)), True
+        return self.total, False
+
+    def _counted_past_cap(self) -> bool:
+        """A search whose count stopped at the cap, not all of whose rows are loaded."""
+        return self.view.is_search and self._total > COUNT_CAP and not self._head_done
 
     def row(self, index: int) -> Row | None:
         if index < 0 or index >= self.total:

@@ -392,8 +392,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
             return
         self.tickets.refresh_rows()
         self.refresh_retry_binding()  # "R Retry failed" follows the rows' replies
-        self.header.total = self.model.total
         view = self.model.view
+        self.header.total, self.header.more = self.model.counted
+        self.header.searching = view.is_search
         matched = self.model.matched() if view.is_search else []
         self.header.view = view.label + (f" (by {', '.join(matched)})" if matched else "")
         self.tickets.empty_text = (

@@ -35,6 +35,8 @@ class InboxHeader(Widget):
     agent = reactive("")
     view = reactive("")
     total = reactive(0)
+    more = reactive(False)  # a search counted up to its cap: "1,000+ tickets match"
+    searching = reactive(False)  # the count is of a search's matches
     unread = reactive(-1)
     state = reactive("connecting")
     detail = reactive("")
@@ -63,8 +65,8 @@ class InboxHeader(Widget):
     def _repaint_soon(self) -> None:
         self.call_later(self.refresh)
 
-    watch_total = watch_view = watch_unread = watch_state = watch_detail = watch_presence = \
-        _repaint_soon
+    watch_total = watch_more = watch_searching = watch_view = watch_unread = watch_state = \
+        watch_detail = watch_presence = _repaint_soon
 
     @property
     def ticking(self) -> bool:
@@ -85,7 +87,7 @@ class InboxHeader(Widget):
             left.append(f"  {self.agent}", style="bold")
         if self.view:
             left.append(f"  ·  {self.view}")
-        left.append(f"  ·  {self.total:,} ticket{'s' if self.total != 1 else ''}")
+        left.append(f"  ·  {self.count_text()}")
         if self.unread >= 0:
             left.append(f"  ·  {self.unread:,} unread")
         if self.presence:
@@ -102,6 +104,14 @@ class InboxHeader(Widget):
         line = left + Text(" " * gap) + right
         line.truncate(width)
         return line
+
+    def count_text(self) -> str:
+        """"12 tickets"; in a search "1 ticket matches", "1,000+ tickets match"."""
+        many = self.total != 1 or self.more
+        text = f"{self.total:,}{'+' if self.more else ''} ticket{'s' if many else ''}"
+        if self.searching:
+            text += " match" if many else " matches"
+        return text
 
     def _colour(self, tone: str) -> str:
         variables = self.app.theme_variables if self.is_mounted else {}
