@@ -85,9 +85,9 @@ class StoreClosed(RuntimeError):
 class DatabaseUnavailable(RuntimeError):
     """The database did not answer (its server restarted, failed over, or is unreachable).
 
-    Nothing was stored by the call that raised it. The connection is reopened by a later
-    call (core/store_pg.py), so the caller answers "try again" (a webhook: 503, and Twilio
-    tries the fallback URL) rather than failing for good.
+    Nothing was stored by the call that raised it (unless it is a ``WriteInDoubt``). The
+    connection is reopened by a later call (core/store_pg.py), so the caller answers "try
+    again" (a webhook: 503, and Twilio tries the fallback URL) rather than failing for good.
     """
 
 

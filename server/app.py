@@ -118,8 +118,8 @@ class Relay:
         except webhooks.Malformed as error:
             await _answer(send, 400, f"{error}\n".encode())
         except DatabaseUnavailable as error:  # Twilio then tries the number's fallback URL
-            logger.warning("%s %s: %s", method, path, error)
-            await _answer(send, 503, f"database unavailable: {error}\n".encode())
+            logger.warning("%s %s: %s", method, path, error)  # the details stay in the log
+            await _answer(send, 503, b"database unavailable: try again shortly\n")
 
     async def _health(self, send: Send) -> None:
         """Whether this relay can serve, for a load balancer's health check: 503 when the
