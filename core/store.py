@@ -82,6 +82,22 @@ class StoreClosed(RuntimeError):
     pass
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer (its server restarted, failed over, or is unreachable).
+
+    Nothing was stored by the call that raised it (unless it is a ``WriteInDoubt``). The
+    connection is reopened by a later call (core/store_pg.py), so the caller answers "try
+    again" (a webhook: 503, and Twilio tries the fallback URL) rather than failing for good.
+    """
+
+
+class WriteInDoubt(DatabaseUnavailable):
+    """The connection was lost while a write transaction was under way, perhaps after its
+    COMMIT was sent: the write may or may not be stored. It is never retried blindly;
+    the sender's retry (Twilio's, or an agent's resend with the same command id) is
+    deduplicated by what was recorded."""
+
+
 # Put on the writer's queue when another process committed (PostgreSQL's NOTIFY): the
 # writer publishes what it has not, between batches, in order.
 _FOREIGN_COMMIT = object()
@@ -226,6 +242,7 @@ class Store:
             self._idle_readers.put_nowait(reader)
         self._jobs: asyncio.Queue[_Job | object | None] = asyncio.Queue()
         self._listeners: list[CommitListener] = []
+        self._leading: dict[str, Lead] = {}  # leaderships held now, for /healthz
         self._closed = False
         self.batches = 0  # commits so far; with ``self.jobs`` shows how well commits group
         self.jobs = 0
@@ -293,12 +310,24 @@ class Store:
 
     # --- several relays on one database -----------------------------------------------
 
-    def leadership(self, name: str) -> AbstractAsyncContextManager[Lead]:
+    @asynccontextmanager
+    async def leadership(self, name: str) -> AsyncIterator[Lead]:
         """``async with store.leadership("outbox") as lead:`` runs while this relay is the
         one relay on the database doing ``name``'s work (waiting until it is); it must stop
         when ``lead.lost`` is set. Why: some work must be done once, not once per relay
         (sending a reply, keeping a per-sender rate)."""
-        return self.backend.leadership(name)
+        async with self.backend.leadership(name) as lead:
+            self._leading[name] = lead
+            try:
+                yield lead
+            finally:
+                if self._leading.get(name) is lead:
+                    del self._leading[name]
+
+    def leads(self) -> list[str]:
+        """The leaderships this relay holds now (a lost one no longer counts): what
+        /healthz reports, so an operator sees which relay sends the replies."""
+        return sorted(name for name, lead in self._leading.items() if not lead.lost.is_set())
 
     def share(self, text: str) -> None:
         """Tell every other relay on this database ``text`` (small; not stored, no order
@@ -344,6 +373,9 @@ class Store:
         try:
             self._data_version, foreign = await self._writer.run(
                 self.backend.foreign_events, self._data_version, self._published_seq)
+        except DatabaseUnavailable as error:  # the backend logs the loss and reconnects
+            logger.debug("could not check for other processes' events: %s", error)
+            return
         except Exception:  # the file is busy or unreadable for now: try again next time
             logger.exception("could not check for other processes' events")
             return

@@ -20,6 +20,13 @@ The Store's batching, savepoints, listeners and ordering are the same as on SQLi
   outbox: each reply sent once, each sender's rate kept) is done by the relay holding a
   session advisory lock on a connection of its own. If that relay dies, its session ends,
   the lock is free, and another relay, trying every second, takes over.
+* Restarts and failovers: every connection is reopened after its server restarted or a
+  standby was promoted behind the same name. A write or read that finds its connection
+  lost fails with ``DatabaseUnavailable`` (a write under way: ``WriteInDoubt``, never
+  retried here) and the next call reconnects, with backoff (``PgThreadConn``). LISTEN
+  reconnects and the writer then reads the event log after its last published seq, so no
+  event committed meanwhile is missed. A lost lock session is a lost lead (``lead.lost``);
+  the leader's loop then seeks it again.
 * Shared ephemeral texts (``share``): presence goes to the other relays by NOTIFY on a
   channel of its own, tagged with the sending relay's origin so it ignores its own.
 """
@@ -31,6 +38,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +46,15 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.models import Event
-from core.store import Backend, Conn, Lead, _events_after, _newest_seq
+from core.store import (
+    Backend,
+    Conn,
+    DatabaseUnavailable,
+    Lead,
+    WriteInDoubt,
+    _events_after,
+    _newest_seq,
+)
 
 if TYPE_CHECKING:
     from core.pg import PgConn
@@ -52,7 +68,6 @@ CHANNEL = "smsdesk_events"
 # pg_advisory_xact_lock's key for "a write transaction of the store": any constant that
 # no other application on the database uses ("smsdesk" in ASCII, as an int8).
 WRITE_LOCK = 0x736D736465736B
-LISTEN_RETRY_SECONDS = 1.0
 
 # pg_try_advisory_lock(LEAD_NAMESPACE, crc32(name)): the two-int4 key space, apart from
 # WRITE_LOCK's bigint one ("smsd" in ASCII).
@@ -66,26 +81,125 @@ CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval
 SERVER_KEEPALIVES = ("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
                      " SET tcp_keepalives_count = 3")
 
+# Reopening connections after the server restarted or failed over (PgThreadConn, LISTEN).
+RECONNECT_FIRST_SECONDS = 0.05
+RECONNECT_MAX_SECONDS = 1.0
+# A connection attempt to a host that does not answer at all gives up after this (libpq's
+# connect_timeout; 2 s is its smallest), so a request never waits long on a reconnect.
+CONNECT_TIMEOUT_SECONDS = 2
+
 SHARED_CHANNEL = "smsdesk_shared"
 MAX_SHARED_BYTES = 7900  # NOTIFY's payload limit is 8,000 bytes
 MAX_SHARED_WAITING = 1000  # texts kept while the database is unreachable; then dropped
 
 
-class PgThreadConn:
-    """A PostgreSQL connection with one thread of its own: ``run`` hops to it once."""
+class Backoff:
+    """When a lost connection may next be tried: at once, then after waits doubling from
+    ``first`` up to ``cap``. Why a cap this low: a try costs little (refused at once by a
+    host whose server is down, or given up after ``CONNECT_TIMEOUT_SECONDS``), and the cap
+    bounds how long a relay stays out after its database is back."""
 
-    def __init__(self, conn: PgConn) -> None:
-        self.conn = conn
+    def __init__(self, first: float = RECONNECT_FIRST_SECONDS,
+                 cap: float = RECONNECT_MAX_SECONDS) -> None:
+        self.first, self.cap = first, cap
+        self._delay = 0.0
+        self._next = 0.0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self._next
+
+    def failed(self) -> float:
+        """Note a failed try; return how long to wait before the next."""
+        self._delay = min(self.cap, self._delay * 2 or self.first)
+        self._next = time.monotonic() + self._delay
+        return self._delay
+
+    def succeeded(self) -> None:
+        self._delay = self._next = 0.0
+
+    def failed_before(self) -> bool:
+        """Whether the last try failed (so a success now is a recovery worth logging)."""
+        return self._delay > 0
+
+
+def is_connection_lost(conn: PgConn) -> bool:
+    """Whether ``conn`` can serve no more statements (its server closed it, restarted or
+    went away), as opposed to one statement failing on a live connection."""
+    return bool(conn.raw.closed or conn.raw.broken)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+class PgThreadConn:
+    """A PostgreSQL connection with one thread of its own: ``run`` hops to it once.
+
+    It outlives its server's restarts and failovers: a call that finds the connection
+    lost raises :class:`DatabaseUnavailable` (or :class:`WriteInDoubt` on the writer,
+    whose transaction may have committed) and drops it; a later call opens a new one,
+    no sooner than ``Backoff`` allows, and calls in between fail at once. Reopening
+    happens in the connection's thread, so the event loop never waits on it.
+    """
+
+    def __init__(self, conn: PgConn | None, opener: Callable[[], PgConn], *,
+                 writer: bool = False) -> None:
+        self.conn = conn  # None while lost
+        self._open = opener
+        self._writer = writer
+        self._backoff = Backoff()
+        self._why = "not connected yet"
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smsdesk-pg")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(fn, self.conn, *args))
+        return await loop.run_in_executor(self._thread, functools.partial(self._call, fn, args))
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """In the connection's thread: ``fn(conn, *args)`` on a live connection."""
+        conn = self._usable()
+        try:
+            return fn(conn, *args)
+        except Exception as error:
+            if not is_connection_lost(conn):
+                raise
+            self._lose(conn, error)
+            if self._writer:
+                raise WriteInDoubt(
+                    "the database connection was lost during a write: it may or may not be"
+                    f" stored ({self._why})") from error
+            raise DatabaseUnavailable(f"the database connection was lost ({self._why})"
+                                      ) from error
+
+    def _usable(self) -> PgConn:
+        if self.conn is not None:
+            return self.conn
+        if not self._backoff.ready():
+            raise DatabaseUnavailable(f"the database is unavailable ({self._why})")
+        try:
+            self.conn = self._open()
+        except Exception as error:
+            self._why = _first_line(error)
+            delay = self._backoff.failed()
+            logger.warning("cannot reconnect to the database (%s); next try in %.2f s",
+                           self._why, delay)
+            raise DatabaseUnavailable(f"the database is unavailable ({self._why})") from error
+        self._backoff.succeeded()
+        logger.warning("reconnected to the database")
+        return self.conn
+
+    def _lose(self, conn: PgConn, error: BaseException) -> None:
+        self._why = _first_line(error)
+        logger.warning("lost the database connection (%s): reconnecting", self._why)
+        self.conn = None
+        with contextlib.suppress(Exception):
+            conn.close()
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._thread, self.conn.close)
+            if self.conn is not None:
+                await loop.run_in_executor(self._thread, self.conn.close)
         finally:
             self._thread.shutdown(wait=True)
 
@@ -162,7 +276,8 @@ class PgBackend(Backend):
             conn = None
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, **CLIENT_KEEPALIVES)
+                    self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    **CLIENT_KEEPALIVES)
                 await conn.execute(SERVER_KEEPALIVES)
                 while True:
                     cursor = await conn.execute(
@@ -174,8 +289,8 @@ class PgBackend(Backend):
                     await asyncio.sleep(LEAD_RETRY_SECONDS)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("cannot try for the lead; retrying", exc_info=True)
+            except Exception as error:  # the database is down or failing over: try again
+                logger.warning("cannot try for the lead (%s); retrying", _first_line(error))
                 await asyncio.sleep(LEAD_RETRY_SECONDS)
             finally:
                 if conn is not None:
@@ -221,18 +336,23 @@ class PgBackend(Backend):
         is busy waiting)."""
         import psycopg
 
+        backoff = Backoff()
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.url, autocommit=True, **CLIENT_KEEPALIVES) as conn:
+                        self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        **CLIENT_KEEPALIVES) as conn:
+                    backoff.succeeded()
                     while True:
                         payload = await self._outgoing.get()
                         await conn.execute("SELECT pg_notify(%s, %s)", (SHARED_CHANNEL, payload))
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("sharing with other relays failed; retrying", exc_info=True)
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+            except Exception as error:  # the server restarted or is down: reconnect
+                delay = backoff.failed()
+                logger.warning("sharing with other relays failed (%s); retrying in %.2f s",
+                               _first_line(error), delay)
+                await asyncio.sleep(delay)
 
     def _received_shared(self, payload: str) -> None:
         origin, _, text = payload.partition(" ")
@@ -250,14 +370,23 @@ class PgBackend(Backend):
             self._listen(store), name="store-listen")
 
     async def _listen(self, store: Store) -> None:
+        """Hear other relays' commits and shared texts, reconnecting whenever the
+        connection is lost (the server restarted, failed over): on each (re)connect the
+        writer reads the event log after its last published seq, so what committed while
+        this relay was deaf still reaches its agents, in order."""
         import psycopg
 
+        backoff = Backoff()
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.url, autocommit=True) as conn:
+                        self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        **CLIENT_KEEPALIVES) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     await conn.execute(f"LISTEN {SHARED_CHANNEL}")
+                    if backoff.failed_before():
+                        logger.warning("listening for other relays' commits again")
+                    backoff.succeeded()
                     store.notice_foreign_commit()  # whatever committed while we were away
                     self._hearing = True
                     self._tell_joined()  # shared texts were missed until now
@@ -268,10 +397,11 @@ class PgBackend(Backend):
                             store.notice_foreign_commit()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("listening for other relays' commits failed; retrying",
-                               exc_info=True)
-                await asyncio.sleep(LISTEN_RETRY_SECONDS)
+            except Exception as error:
+                delay = backoff.failed()
+                logger.warning("listening for other relays' commits failed (%s); retrying"
+                               " in %.2f s", _first_line(error), delay)
+                await asyncio.sleep(delay)
             finally:
                 self._hearing = False
 
@@ -300,19 +430,30 @@ def _check_reader(conn: PgConn) -> None:
     conn.execute("SELECT 1").fetchone()
 
 
-async def open_pg_store(cls: type[Store], url: str, *, readers: int = 2) -> Store:
-    """Open (and migrate) the store on the PostgreSQL database at ``url``."""
+def _opener(url: str, *, read_only: bool = False) -> Callable[[], PgConn]:
+    """How to (re)open one of the store's connections: with keepalives, so a vanished
+    host's connection is found dead in seconds, and a bounded connect timeout."""
+    from psycopg.conninfo import make_conninfo
+
     from core import pg
 
+    robust = make_conninfo(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, **CLIENT_KEEPALIVES)
+    return functools.partial(pg.connect, robust, read_only=read_only)
+
+
+async def open_pg_store(cls: type[Store], url: str, *, readers: int = 2) -> Store:
+    """Open (and migrate) the store on the PostgreSQL database at ``url``."""
     loop = asyncio.get_running_loop()
     opened: list[PgThreadConn] = []
     try:
-        writer = PgThreadConn(await loop.run_in_executor(None, pg.connect, url))
+        open_writer = _opener(url)
+        writer = PgThreadConn(await loop.run_in_executor(None, open_writer), open_writer,
+                              writer=True)
         opened.append(writer)
         published = await writer.run(_prepare_writer)
         for _ in range(readers):
-            reader = PgThreadConn(await loop.run_in_executor(
-                None, functools.partial(pg.connect, url, read_only=True)))
+            open_reader = _opener(url, read_only=True)
+            reader = PgThreadConn(await loop.run_in_executor(None, open_reader), open_reader)
             opened.append(reader)
             await reader.run(_check_reader)
     except BaseException:

@@ -12,13 +12,15 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from core import held, queries, writes
 from core.models import Account, Agent, Event, Media
-from core.store import Store
+from core.store import DatabaseUnavailable, Store
 from server import commands, media, webhooks
 from server.agents_ws import AgentSessions, Session
 from server.hub import Hub
@@ -32,6 +34,14 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 READ_TIMEOUT = 10  # a client that sends nothing for this long is cut off
+# /healthz waits this long for the database: well under a balancer's check timeout.
+HEALTH_TIMEOUT = 2.0
+RELAY_NAME = "SMSDESK_RELAY_NAME"  # names this relay in /healthz (else host:pid)
+
+
+def relay_name() -> str:
+    """This relay process's stable name: as configured, else host name and process id."""
+    return os.environ.get(RELAY_NAME) or f"{socket.gethostname()}:{os.getpid()}"
 
 
 class BodyTooLarge(Exception):
@@ -47,6 +57,7 @@ class Relay:
     hub: Hub = field(default_factory=Hub)
     on_queued: Callable[[], None] = lambda: None
     read_timeout: float = READ_TIMEOUT
+    name: str = field(default_factory=relay_name)  # this relay, in /healthz
     # Accounts by SID, so a webhook costs no database read before its write.
     _accounts: dict[str, Account] = field(default_factory=dict)
 
@@ -89,11 +100,7 @@ class Relay:
         method, path = scope["method"], scope["path"]
         try:
             if path == "/healthz" and method in ("GET", "HEAD"):
-                seq = await self.store.read(queries.latest_seq)
-                health = {"ok": True, "seq": seq, "agents": len(self.hub),
-                          "commits": self.store.batches, "writes": self.store.jobs,
-                          "commit_seconds": round(self.store.commit_seconds, 3)}
-                await _answer(send, 200, json.dumps(health).encode(), "application/json")
+                await self._health(send)
             elif path == "/twilio/inbound" and method == "POST":
                 await self._inbound(scope, receive, send)
             elif path == "/twilio/status" and method == "POST":
@@ -110,6 +117,29 @@ class Relay:
             await _answer(send, 408, b"request timed out\n")
         except webhooks.Malformed as error:
             await _answer(send, 400, f"{error}\n".encode())
+        except DatabaseUnavailable as error:  # Twilio then tries the number's fallback URL
+            logger.warning("%s %s: %s", method, path, error)  # the details stay in the log
+            await _answer(send, 503, b"database unavailable: try again shortly\n")
+
+    async def _health(self, send: Send) -> None:
+        """Whether this relay can serve, for a load balancer's health check: 503 when the
+        database does not answer within ``HEALTH_TIMEOUT``, so the balancer takes this
+        relay out rather than sending it webhooks it cannot store."""
+        try:
+            seq: int | None = await asyncio.wait_for(self.store.read(queries.latest_seq),
+                                                     HEALTH_TIMEOUT)
+            database = "ok"
+        except TimeoutError:
+            seq, database = None, f"no answer within {HEALTH_TIMEOUT:g} s"
+        except Exception as error:  # unavailable, or failing: either way, not healthy
+            seq, database = None, str(error) or type(error).__name__
+        health = {"ok": database == "ok", "seq": seq, "agents": len(self.hub),
+                  "commits": self.store.batches, "writes": self.store.jobs,
+                  "commit_seconds": round(self.store.commit_seconds, 3),
+                  "relay": self.name, "backend": self.store.backend.name,
+                  "leads": self.store.leads(), "database": database}
+        await _answer(send, 200 if database == "ok" else 503, json.dumps(health).encode(),
+                      "application/json")
 
     async def _signed_params(self, scope: Scope, receive: Receive,
                              send: Send) -> tuple[Account, dict[str, str]] | None:

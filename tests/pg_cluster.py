@@ -86,13 +86,34 @@ class PgCluster:
             str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
             check=True, capture_output=True)
-        options = f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {directory}"
-        if not durable:
-            options += " " + FAST_SETTINGS
-        subprocess.run(_as_server_user([
-            str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"), "-w",
-            "-t", "30", "-o", options, "start"]), check=True, capture_output=True)
+        cluster._pg_ctl("start")
         return cluster
+
+    def _pg_ctl(self, action: str, *, mode: str = "fast") -> None:
+        """``pg_ctl start|stop|restart`` on this cluster, waiting until it is done."""
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory}"
+        if not self.durable:
+            options += " " + FAST_SETTINGS
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.directory / "data"),
+                   "-l", str(self.directory / "log"), "-w", "-t", "30"]
+        if action != "stop":
+            command += ["-o", options]
+        if action != "start":
+            command += ["-m", mode]
+        subprocess.run(_as_server_user([*command, action]), check=True, capture_output=True)
+
+    def restart(self) -> None:
+        """Restart the server (``pg_ctl restart -m fast``): every session is ended, as when
+        the server restarts or a standby is promoted behind the same address."""
+        self._pg_ctl("restart")
+
+    def halt(self) -> None:
+        """Stop the server (fast: sessions ended, nothing lost), keeping the cluster."""
+        self._pg_ctl("stop")
+
+    def resume(self) -> None:
+        """Start the server again after ``halt``, on the same port."""
+        self._pg_ctl("start")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
