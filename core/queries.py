@@ -381,14 +381,16 @@ def unsettled_replies(
     """Replies with a SID and no final status, unchanged since ``quiet_since`` and created
     since ``created_since`` (ms), oldest change first, after the keyset ``after``
     (updated_at, id): a status callback for them may have been lost."""
+    # The same words as the entries_unsettled index's WHERE (schema version 13), which
+    # SQLite needs to see that the index holds every row the query wants.
     statuses = ", ".join(f"'{status}'" for status in UNSETTLED_STATUSES)
     keyset, bounds = ("", ()) if after is None else (" AND (e.updated_at, e.id) > (?, ?)", after)
     rows = conn.execute(
         "SELECT e.*, n.account_id AS sender_account_id FROM entries e"
         " JOIN tickets t ON t.id = e.ticket_id"
         " JOIN phone_numbers n ON n.id = coalesce(e.from_number_id, t.number_id)"
-        f" WHERE e.kind = 'message' AND e.direction = 'outbound' AND e.status IN ({statuses})"
-        " AND e.twilio_sid IS NOT NULL AND e.updated_at <= ? AND e.created_at >= ?"
+        " WHERE e.kind = 'message' AND e.direction = 'outbound' AND e.twilio_sid IS NOT NULL"
+        f" AND e.status IN ({statuses}) AND e.updated_at <= ? AND e.created_at >= ?"
         f"{keyset} ORDER BY e.updated_at, e.id LIMIT ?",
         (quiet_since, created_since, *bounds, limit),
     ).fetchall()

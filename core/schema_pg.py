@@ -388,7 +388,15 @@ CREATE TRIGGER contact_phones_first AFTER INSERT ON contacts
 
 # Keyed by the version a script brings the database to: the baseline first, then one
 # script per later SQLite version (13, 14, ...), each taking N-1 to N.
-PG_MIGRATIONS: dict[int, str] = {BASELINE: _BASELINE_SCRIPT}
+PG_MIGRATIONS: dict[int, str] = {
+    BASELINE: _BASELINE_SCRIPT,
+    # SQLite's 13: replies with a SID and no outcome yet, for status polling.
+    13: """
+CREATE INDEX entries_unsettled ON entries(updated_at, id)
+    WHERE kind = 'message' AND direction = 'outbound' AND twilio_sid IS NOT NULL
+    AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent');
+""",
+}
 
 
 def scripts_to_run(found: int) -> list[tuple[int, str]]:

@@ -140,9 +140,9 @@ async def test_purging_scrubs_the_remembered_results_of_the_purged_tickets(
 def test_results_remembered_before_the_upgrade_are_linked_to_their_tickets(
         tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "old.sqlite3", isolation_level=None)
-    for script in schema.MIGRATIONS[:-1]:
+    for script in schema.MIGRATIONS[:11]:  # a desk at version 11: 12 links the results
         conn.executescript(script)
-    conn.execute(f"PRAGMA user_version = {len(schema.MIGRATIONS) - 1}")
+    conn.execute("PRAGMA user_version = 11")
     rows = [("reply", {"ticket_id": 7, "body": "hi"}),
             ("start", {"ticket": {"id": 8}, "message": {"ticket_id": 8}}),
             ("set", {"id": 9, "contact_id": 2, "subject": "s"}),
