@@ -422,3 +422,72 @@ def remembered_result(conn: sqlite3.Connection, agent_id: int, command_id: str) 
         (agent_id, command_id),
     ).fetchone()
     return row[0] if row else None
+
+
+# --- replies on their way: status polling and sender turns ----------------------------
+
+#: Twilio's statuses a reply moves on from: one still in them has no outcome yet.
+UNSETTLED_STATUSES = ("accepted", "scheduled", "queued", "sending", "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class UnsettledReply:
+    """A reply Twilio has (it has a SID) with no outcome yet, and the account it went through."""
+
+    message: Message
+    account_id: int
+
+
+def unsettled_replies(
+    conn: sqlite3.Connection, *, quiet_since: int, created_since: int,
+    after: tuple[int, int] | None = None, limit: int = 50,
+) -> list[UnsettledReply]:
+    """Replies with a SID and no final status, unchanged since ``quiet_since`` and created
+    since ``created_since`` (ms), oldest change first, after the keyset ``after``
+    (updated_at, id): a status callback for them may have been lost."""
+    # The same words as the entries_unsettled index's WHERE (schema version 13), which
+    # SQLite needs to see that the index holds every row the query wants.
+    statuses = ", ".join(f"'{status}'" for status in UNSETTLED_STATUSES)
+    keyset, bounds = ("", ()) if after is None else (" AND (e.updated_at, e.id) > (?, ?)", after)
+    rows = conn.execute(
+        "SELECT e.*, n.account_id AS sender_account_id FROM entries e"
+        " JOIN tickets t ON t.id = e.ticket_id"
+        " JOIN phone_numbers n ON n.id = coalesce(e.from_number_id, t.number_id)"
+        " WHERE e.kind = 'message' AND e.direction = 'outbound' AND e.twilio_sid IS NOT NULL"
+        f" AND e.status IN ({statuses}) AND e.updated_at <= ? AND e.created_at >= ?"
+        f"{keyset} ORDER BY e.updated_at, e.id LIMIT ?",
+        (quiet_since, created_since, *bounds, limit),
+    ).fetchall()
+    found = []
+    for row in rows:
+        message = records.entry_from_row(row)
+        if isinstance(message, Message):
+            found.append(UnsettledReply(message, row["sender_account_id"]))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class SenderTurn:
+    """When a business number last handed a reply to Twilio (ms), as far as the store says."""
+
+    number: PhoneNumber
+    last_handed_at: int
+
+
+def recent_sender_turns(conn: sqlite3.Connection, since: int) -> list[SenderTurn]:
+    """Each number's latest reply handed to Twilio (a SID), or perhaps being handed
+    (``sending``), among replies changed since ``since`` (ms).
+
+    A reply's ``updated_at`` is at or after its hand-over (the SID is written once Twilio
+    has accepted it; later callbacks only move it later), so a limiter seeded from it never
+    lets a send come sooner than its sender's rate allows after the true hand-over.
+    """
+    rows = conn.execute(
+        "SELECT n.*, max(e.updated_at) AS last_handed_at FROM entries e"
+        " JOIN tickets t ON t.id = e.ticket_id"
+        " JOIN phone_numbers n ON n.id = coalesce(e.from_number_id, t.number_id)"
+        " WHERE e.kind = 'message' AND e.direction = 'outbound' AND e.updated_at >= ?"
+        " AND (e.twilio_sid IS NOT NULL OR e.status = 'sending') GROUP BY n.id ORDER BY n.id",
+        (since,),
+    ).fetchall()
+    return [SenderTurn(records.number_from_row(row), row["last_handed_at"]) for row in rows]

@@ -427,6 +427,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX entries_mail_id ON entries(mail_id) WHERE mail_id IS NOT NULL;
     ALTER TABLE tickets ADD COLUMN last_channel TEXT NOT NULL DEFAULT 'sms';
     """,
+    # 14: replies Twilio has (a SID) with no outcome yet, by when their status last moved:
+    # the outbox's leader asks Twilio about those whose callbacks never came
+    # (server/outbox_status.py) once a minute; only these few rows are indexed, so the
+    # question costs the same on a desk with a million settled messages
+    """
+    CREATE INDEX entries_unsettled ON entries(updated_at, id)
+        WHERE kind = 'message' AND direction = 'outbound' AND twilio_sid IS NOT NULL
+        AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

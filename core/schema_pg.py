@@ -400,6 +400,12 @@ ALTER TABLE entries
 CREATE UNIQUE INDEX entries_mail_id ON entries(mail_id) WHERE mail_id IS NOT NULL;
 ALTER TABLE tickets ADD COLUMN last_channel text NOT NULL DEFAULT 'sms';
 """,
+    # SQLite's 14: replies with a SID and no outcome yet, for status polling.
+    14: """
+CREATE INDEX entries_unsettled ON entries(updated_at, id)
+    WHERE kind = 'message' AND direction = 'outbound' AND twilio_sid IS NOT NULL
+    AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent');
+""",
 }
 
 

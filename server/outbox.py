@@ -14,6 +14,12 @@ the leader dies another takes over and treats what the leader left in
 ``sending`` as a restart does, after a grace long enough for any call the old
 leader started to have ended. A reply queued through any relay wakes the
 leader: its events reach every relay's store listeners.
+
+Each sender's rate holds across a change of leader, and across a restart: the leader
+seeds its rate limiter from the store as it takes the lead (when each number last
+handed a reply to Twilio), so its first send from a number waits its turn. While it
+leads, it also asks Twilio about replies whose status callbacks never came
+(``server.outbox_status``).
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ from dataclasses import dataclass, field
 
 from core import queries, writes
 from core.errors import is_retryable
-from core.models import Event, Message, MessageStatus, SenderType
+from core.models import Event, Message, MessageStatus, SenderType, now_ms
 from core.store import Lead, Store
 from core.writes import WriteContext
 from server import twilio_api
+from server.outbox_status import StatusPoller, StatusPolling
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +54,9 @@ POLL_SECONDS = 5.0
 # before being looked up at Twilio: a call the old leader started has then either reached
 # Twilio or given up (its timeout), and the leader notices a lost lead within seconds.
 TAKEOVER_GRACE = twilio_api.TIMEOUT_SECONDS + 5.0
+# How far back a new leader looks for each sender's last send: far longer than the slowest
+# rate's spacing (1 s), so relays' clocks a little apart cannot hide a recent send.
+TURNS_LOOKBACK_SECONDS = 60.0
 
 
 @dataclass
@@ -63,6 +73,14 @@ class RateLimiter:
         if turn > now:
             await asyncio.sleep(turn - now)
 
+    def seed(self, sender: str, kind: SenderType, last_sent_ms: int) -> None:
+        """Count a send this limiter did not see (another relay's, or before a restart):
+        the next send from ``sender`` waits 1/rate after it, as if it had been seen."""
+        ago = max(0.0, time.time() - last_sent_ms / 1000)
+        turn = time.monotonic() - ago + 1.0 / self.rates.get(kind, 1.0)
+        if turn > self._next.get(sender, 0.0):
+            self._next[sender] = turn
+
 
 @dataclass
 class Outbox:
@@ -71,10 +89,18 @@ class Outbox:
     media_url: Callable[..., str]
     rates: dict[SenderType, float] = field(default_factory=lambda: dict(SENDS_PER_SECOND))
     takeover_grace: float = field(default_factory=lambda: TAKEOVER_GRACE)
+    status_polling: StatusPolling = field(default_factory=StatusPolling)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _retry_at: dict[int, tuple[float, float]] = field(default_factory=dict)  # id: (when, delay)
     _lead: Lead | None = None
     _in_doubt_from: float = 0.0  # monotonic time from which ``sending`` is reconciled
+    _statuses: StatusPoller | None = None  # kept across leads: it remembers what is gone
+
+    @property
+    def statuses(self) -> StatusPoller:
+        if self._statuses is None:
+            self._statuses = StatusPoller(self.store, self.status_polling)
+        return self._statuses
 
     def wake(self) -> None:
         self._wake.set()
@@ -93,16 +119,40 @@ class Outbox:
             logger.warning("no longer sending replies: waiting to lead the outbox again")
 
     async def _lead_until_lost(self, lead: Lead, limiter: RateLimiter) -> None:
-        """Reconcile what is in doubt, then send what is queued, until ``lead`` is lost."""
+        """Reconcile what is in doubt, then send what is queued, until ``lead`` is lost;
+        meanwhile ask Twilio about replies whose status callbacks never came."""
         self._lead = lead
         self._in_doubt_from = time.monotonic() + (self.takeover_grace if lead.takeover else 0)
         lost = asyncio.create_task(lead.lost.wait())
         lost.add_done_callback(lambda _: self._wake.set())
+        polling: asyncio.Task[None] | None = None
         try:
+            await self.seed_turns(limiter)
+            polling = asyncio.create_task(self.statuses.poll_while(lead), name="status polling")
             await self._send_while(lead, limiter)
         finally:
             lost.cancel()
+            if polling is not None:
+                polling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
             self._lead = None
+
+    async def seed_turns(self, limiter: RateLimiter) -> None:
+        """Tell ``limiter`` when each sender last handed a reply to Twilio, as the store
+        says: a relay taking the lead (or restarting) then never sends a burst from a
+        number the previous leader had just used."""
+        since = now_ms() - int(TURNS_LOOKBACK_SECONDS * 1000)
+        try:
+            turns = await self.store.read(queries.recent_sender_turns, since)
+        except Exception:
+            logger.exception("cannot read senders' last sends; waiting the longest turn"
+                             " before sending instead")
+            await asyncio.sleep(max((1.0 / rate for rate in limiter.rates.values()),
+                                    default=1.0))
+            return
+        for turn in turns:
+            limiter.seed(turn.number.e164, turn.number.sender_type, turn.last_handed_at)
 
     async def _send_while(self, lead: Lead, limiter: RateLimiter) -> None:
         while not lead.lost.is_set():

@@ -272,6 +272,7 @@ __all__ = [
     "country_of",
     "fetch_account",
     "fetch_balance",
+    "fetch_message",
     "find_number",
     "inactive_words",
     "is_gone",
@@ -320,6 +321,14 @@ def messages_sent_since(sid: str, token: str, *, to: str, from_: str,
         to=to, from_=from_, date_sent_after=since, limit=200
     )
     return [_sent(m) for m in found]
+
+
+def fetch_message(sid: str, token: str, message_sid: str) -> SentInfo:
+    """One message as Twilio has it now: its status when a status callback was lost.
+
+    Raises TwilioRestException (20404, see ``is_gone``) when Twilio no longer has it.
+    """
+    return _sent(client_for(sid, token).api.v2010.accounts(sid).messages(message_sid).fetch())
 
 
 def _sent(message: Any) -> SentInfo:

@@ -249,21 +249,34 @@ class Simulator:
     async def _status_callback(self, message: Message) -> None:
         if not message.status_callback:
             return
+        params = self.status_params(message)
+        if self.state.knobs.lose_status_callbacks:
+            signature = RequestValidator(self._token(message.account_sid)).compute_signature(
+                message.status_callback, params)
+            self.webhooks.append(WebhookCall("status", message.status_callback, "POST", params,
+                                             signature, error="lost (knobs.lose_status_callbacks)"))
+            return
+        await self.post_webhook(
+            "status", message.status_callback, params, self._token(message.account_sid)
+        )
+
+    def status_params(self, message: Message, status: str | None = None) -> dict[str, str]:
+        """The form fields Twilio POSTs to a message's StatusCallback, reporting its status
+        now, or ``status`` (a report arriving late, after the message moved on)."""
+        reported = status or message.status
         params = {
             "SmsSid": message.sid,
-            "SmsStatus": message.status,
-            "MessageStatus": message.status,
+            "SmsStatus": reported,
+            "MessageStatus": reported,
             "To": message.to,
             "MessageSid": message.sid,
             "AccountSid": message.account_sid,
             "From": message.from_,
             "ApiVersion": API_VERSION,
         }
-        if message.error_code is not None:
+        if message.error_code is not None and reported in ("failed", "undelivered"):
             params["ErrorCode"] = str(message.error_code)
-        await self.post_webhook(
-            "status", message.status_callback, params, self._token(message.account_sid)
-        )
+        return params
 
     # -- HTTP out ---------------------------------------------------------------------------
     def _token(self, account_sid: str) -> str:

@@ -184,12 +184,16 @@ class Knobs:
     ``fail_to`` maps a recipient to the error code its messages end with
     (30003 unreachable handset, 30005 unknown destination, ...: status
     ``undelivered``); ``queue_full`` makes every create answer 21611;
-    ``delivery_delay`` is the pause before each status callback.
+    ``delivery_delay`` is the pause before each status callback;
+    ``lose_status_callbacks`` loses every status callback on the way (the relay was
+    down, or the network dropped it): Twilio calls a StatusCallback once and does not
+    try again, so the message still moves on at Twilio and only fetching it tells.
     """
 
     fail_to: dict[str, int] = field(default_factory=dict)
     queue_full: bool = False
     delivery_delay: float = 0.02
+    lose_status_callbacks: bool = False
 
 
 DELIVERY_ERRORS = {
