@@ -436,7 +436,8 @@ def test_a_v12_postgresql_desk_gains_the_email_columns(
         for statement in filter(str.strip, V12_ROWS.split(";")):
             conn.execute(statement)
         assert schema_pg.migrate_pg(conn) == 12
-        assert conn.execute("SELECT version FROM smsdesk_schema").fetchall() == [(schema_pg.SCHEMA_VERSION,)]
+        versions = conn.execute("SELECT version FROM smsdesk_schema").fetchall()
+        assert versions == [(schema_pg.SCHEMA_VERSION,)]
         assert conn.execute("SELECT last_channel FROM tickets").fetchall() == [("sms",)]
         assert conn.execute("SELECT subject, mail_id, mail_detail, mail_original"
                             " FROM entries").fetchall() == [(None, None, None, None)]
