@@ -10,11 +10,11 @@ as well as they can be ("someone set status to Resolved").
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.db import Conn
 from core.dialect import dialect_of
 from core.durations import format_duration
 from core.fields import FieldDef, definitions, is_empty, shown_value
@@ -46,7 +46,7 @@ class ActivityPage:
 UNREAD = '["unread"]'
 
 
-def ticket_activity(conn: sqlite3.Connection, ticket_id: int, *, before: int | None = None,
+def ticket_activity(conn: Conn, ticket_id: int, *, before: int | None = None,
                     limit: int = 50) -> ActivityPage:
     """The ticket's changes, newest first, a page at a time (keyset on the event seq)."""
     if not 1 <= limit <= MAX_PAGE:
@@ -205,7 +205,7 @@ _TELLERS: dict[str, Callable[[_Teller, Any, Any, bool], list[str]]] = {
 }
 
 
-def response_times(conn: sqlite3.Connection, ticket_id: int) -> dict[str, int | None]:
+def response_times(conn: Conn, ticket_id: int) -> dict[str, int | None]:
     """When an agent first answered (an agent's reply, not an automatic one) and when the
     customer last wrote: each one index walk from the right end of the ticket's thread."""
     first = conn.execute(

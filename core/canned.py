@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import records
+from core.db import Conn
 from core.dialect import dialect_of
 from core.models import Media
 from core.preflight import (
@@ -69,7 +70,7 @@ def _response_from_row(row: sqlite3.Row) -> CannedResponse:
 # --- reading --------------------------------------------------------------------------
 
 
-def library_for(conn: sqlite3.Connection, agent_id: int) -> dict[str, Any]:
+def library_for(conn: Conn, agent_id: int) -> dict[str, Any]:
     """What one agent may use: every folder, the shared responses and their own personal ones."""
     folders = [CannedFolder(row["id"], row["name"])
                for row in conn.execute("SELECT id, name FROM canned_folders ORDER BY name")]
@@ -80,7 +81,7 @@ def library_for(conn: sqlite3.Connection, agent_id: int) -> dict[str, Any]:
             "responses": records.to_wire([_response_from_row(row) for row in rows])}
 
 
-def response_by_id(conn: sqlite3.Connection, response_id: int) -> CannedResponse:
+def response_by_id(conn: Conn, response_id: int) -> CannedResponse:
     row = conn.execute("SELECT * FROM canned_responses WHERE id = ?",
                        (response_id,)).fetchone()
     if row is None:
@@ -88,7 +89,7 @@ def response_by_id(conn: sqlite3.Connection, response_id: int) -> CannedResponse
     return _response_from_row(row)
 
 
-def usable_by(conn: sqlite3.Connection, response_id: int, agent_id: int) -> CannedResponse:
+def usable_by(conn: Conn, response_id: int, agent_id: int) -> CannedResponse:
     """A response this agent may send: shared, or their own (another's personal one is not)."""
     response = response_by_id(conn, response_id)
     if response.owner_agent_id not in (None, agent_id):
@@ -139,7 +140,7 @@ def _require_owner_or_admin(ctx: WriteContext, agent_id: int, owner_agent_id: in
         raise Forbidden("only its owner may change a personal canned response")
 
 
-def _require_folder(conn: sqlite3.Connection, folder_id: int | None) -> None:
+def _require_folder(conn: Conn, folder_id: int | None) -> None:
     if folder_id is not None and conn.execute(
             "SELECT 1 FROM canned_folders WHERE id = ?", (folder_id,)).fetchone() is None:
         raise NotFound(f"canned folder {folder_id} does not exist")

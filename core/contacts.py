@@ -10,11 +10,11 @@ replies after a merge still go where each conversation was.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from core import optout, records
+from core.db import Conn
 from core.dialect import dialect_of
 from core.models import Contact
 from core.phones import NotAPhoneNumber, understood
@@ -42,7 +42,7 @@ class Merged:
     ticket_ids: tuple[int, ...]
 
 
-def phones_of(conn: sqlite3.Connection, contact_id: int) -> tuple[ContactPhone, ...]:
+def phones_of(conn: Conn, contact_id: int) -> tuple[ContactPhone, ...]:
     """The contact's phones, the first one (``contacts.phone``) first."""
     rows = conn.execute(
         "SELECT p.e164, p.opted_out, p.added_at,"

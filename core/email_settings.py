@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.contact_rules import InvalidContact, checked_email
+from core.db import Conn
 from core.queries import setting as _setting
 from core.settings import setting_or_init
 from core.writes import WriteContext, save_setting
@@ -90,7 +90,7 @@ EDITABLE = tuple(f.name for f in dataclasses.fields(EmailSettings) if f.name != 
 # --- reading and writing -------------------------------------------------------------
 
 
-def email_settings(conn: sqlite3.Connection) -> EmailSettings:
+def email_settings(conn: Conn) -> EmailSettings:
     """The settings as stored; the defaults for what was never set.
 
     ``reply_secret`` is empty until a relay has initialised it (``reply_secret``).

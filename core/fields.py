@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.db import Conn
+
 KINDS = ("text", "paragraph", "number", "decimal", "dropdown", "checkbox", "date")
 KIND_LABELS = {"text": "Text (one line)", "paragraph": "Paragraph", "number": "Number",
                "decimal": "Decimal", "dropdown": "Dropdown", "checkbox": "Checkbox",
@@ -265,7 +267,7 @@ def field_from_row(row: sqlite3.Row) -> FieldDef:
                     position=row["position"], retired_at=row["retired_at"])
 
 
-def definitions(conn: sqlite3.Connection) -> list[FieldDef]:
+def definitions(conn: Conn) -> list[FieldDef]:
     """Every field, retired ones too, in the admin's order."""
     rows = conn.execute("SELECT * FROM ticket_fields ORDER BY position, id").fetchall()
     return [field_from_row(row) for row in rows]

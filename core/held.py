@@ -9,10 +9,10 @@ wanted (``open_held_texts`` replays them through the normal inbound path).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from core import records
+from core.db import Conn
 from core.models import HeldText
 from core.optout import Keyword, keyword_in, normalized
 from core.writes import (
@@ -65,7 +65,7 @@ def hold_inbound(ctx: WriteContext, text: InboundText, number_id: int, reason: s
     return held
 
 
-def held_texts(conn: sqlite3.Connection) -> dict[int, list[HeldText]]:
+def held_texts(conn: Conn) -> dict[int, list[HeldText]]:
     """Every held text by number, oldest first."""
     found: dict[int, list[HeldText]] = {}
     for row in conn.execute("SELECT * FROM held_texts ORDER BY number_id, id"):

@@ -9,8 +9,7 @@ keeps media (canned responses, say) must be added to ``_KEEPERS`` so its files s
 
 from __future__ import annotations
 
-import sqlite3
-
+from core.db import Conn
 from core.dialect import dialect_of
 
 # (table, column holding a JSON list of media, each an object with its "sha256")
@@ -19,7 +18,7 @@ _KEEPERS: tuple[tuple[str, str], ...] = (
     ("entries", "mail_original"))  # an email's full original (NULL for texts: skipped)
 
 
-def referenced_digests(conn: sqlite3.Connection) -> set[str]:
+def referenced_digests(conn: Conn) -> set[str]:
     """Every sha256 any message, held text or canned response names (one pass over the rows
     with media)."""
     dialect = dialect_of(conn)

@@ -9,9 +9,9 @@ number: a STOP sent to one of the desk's numbers blocks that number only.
 from __future__ import annotations
 
 import json
-import sqlite3
 from enum import Enum
 
+from core.db import Conn
 from core.dialect import SQLITE, Dialect, dialect_of
 
 
@@ -78,13 +78,13 @@ def opted_out_numbers_sql(phone: str, dialect: Dialect = SQLITE) -> str:
             f" WHERE {_state_sql(phone, 'optout_n.id')} = 1)")
 
 
-def opted_out_from(conn: sqlite3.Connection, phone: str, number_id: int) -> bool:
+def opted_out_from(conn: Conn, phone: str, number_id: int) -> bool:
     """Whether the customer's phone may not be texted from this business number."""
     row = conn.execute(f"SELECT {_state_sql('?1', '?2')}", (phone, number_id)).fetchone()
     return bool(row[0])
 
 
-def opted_out_number_ids(conn: sqlite3.Connection, phone: str) -> list[int]:
+def opted_out_number_ids(conn: Conn, phone: str) -> list[int]:
     """The business numbers the customer's phone is opted out from, by id."""
     row = conn.execute(f"SELECT {opted_out_numbers_sql('?1', dialect_of(conn))}",
                        (phone,)).fetchone()

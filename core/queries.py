@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
 from core import optout, records
+from core.db import Conn
 from core.dialect import dialect_of
 from core.fts import fts_query
 from core.models import (
@@ -56,7 +56,7 @@ class SearchHit:
 
 
 def list_tickets(
-    conn: sqlite3.Connection,
+    conn: Conn,
     view: TicketFilter = EVERY_TICKET,
     *,
     before: str | None = None,
@@ -116,7 +116,7 @@ def list_tickets(
     )
 
 
-def count_tickets(conn: sqlite3.Connection, view: TicketFilter = EVERY_TICKET) -> int:
+def count_tickets(conn: Conn, view: TicketFilter = EVERY_TICKET) -> int:
     """How many tickets a view holds (for the list's scrollbar and counters)."""
     if view.text and view.text.strip():
         return count_found(conn, view)
@@ -139,7 +139,7 @@ class ContactTicket:
 
 
 def contact_tickets(
-    conn: sqlite3.Connection, contact_id: int, *, before: str | None = None, limit: int = 50
+    conn: Conn, contact_id: int, *, before: str | None = None, limit: int = 50
 ) -> Page[ContactTicket]:
     """Every ticket of a contact, newest first, closed and deleted ones included.
 
@@ -169,7 +169,7 @@ def contact_tickets(
 
 
 def thread(
-    conn: sqlite3.Connection,
+    conn: Conn,
     ticket_id: int,
     *,
     before: str | None = None,
@@ -214,7 +214,7 @@ def thread(
 # --- search ---------------------------------------------------------------------------
 
 def search(
-    conn: sqlite3.Connection, text: str, *, before: int | None = None, limit: int = 50
+    conn: Conn, text: str, *, before: int | None = None, limit: int = 50
 ) -> list[SearchHit]:
     """Messages and notes matching ``text``, newest first."""
     dialect = dialect_of(conn)
@@ -235,7 +235,7 @@ def search(
 # --- the event log --------------------------------------------------------------------
 
 
-def events_after(conn: sqlite3.Connection, seq: int, *, limit: int = 1000) -> list[Event]:
+def events_after(conn: Conn, seq: int, *, limit: int = 1000) -> list[Event]:
     """Events a client has not seen yet, in order, for replay on reconnect."""
     rows = conn.execute(
         "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
@@ -243,49 +243,49 @@ def events_after(conn: sqlite3.Connection, seq: int, *, limit: int = 1000) -> li
     return [records.event_from_row(row) for row in rows]
 
 
-def latest_seq(conn: sqlite3.Connection) -> int:
+def latest_seq(conn: Conn) -> int:
     return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
 
 # --- lookups --------------------------------------------------------------------------
 
 
-def ticket(conn: sqlite3.Connection, ticket_id: int) -> Ticket | None:
+def ticket(conn: Conn, ticket_id: int) -> Ticket | None:
     row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     return records.ticket_from_row(row) if row else None
 
 
-def contact(conn: sqlite3.Connection, contact_id: int) -> Contact | None:
+def contact(conn: Conn, contact_id: int) -> Contact | None:
     row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     return records.contact_from_row(row) if row else None
 
 
-def contact_by_phone(conn: sqlite3.Connection, phone: str) -> Contact | None:
+def contact_by_phone(conn: Conn, phone: str) -> Contact | None:
     """The contact any of whose phones is ``phone``."""
     row = conn.execute("SELECT c.* FROM contact_phones p JOIN contacts c ON c.id = p.contact_id"
                        " WHERE p.e164 = ?", (phone,)).fetchone()
     return records.contact_from_row(row) if row else None
 
 
-def opt_out_history(conn: sqlite3.Connection, contact_id: int) -> list[OptOutChange]:
+def opt_out_history(conn: Conn, contact_id: int) -> list[OptOutChange]:
     rows = conn.execute(
         "SELECT * FROM opt_out_changes WHERE contact_id = ? ORDER BY id", (contact_id,)
     )
     return [records.opt_out_change_from_row(row) for row in rows]
 
 
-def message_by_sid(conn: sqlite3.Connection, sid: str) -> Message | None:
+def message_by_sid(conn: Conn, sid: str) -> Message | None:
     row = conn.execute("SELECT * FROM entries WHERE twilio_sid = ?", (sid,)).fetchone()
     entry = records.entry_from_row(row) if row else None
     return entry if isinstance(entry, Message) else None
 
 
-def entry(conn: sqlite3.Connection, entry_id: int) -> Message | Note | None:
+def entry(conn: Conn, entry_id: int) -> Message | Note | None:
     row = conn.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone()
     return records.entry_from_row(row) if row else None
 
 
-def outbox(conn: sqlite3.Connection) -> list[Message]:
+def outbox(conn: Conn) -> list[Message]:
     """Replies not yet handed to Twilio, or whose hand-over is in doubt, oldest first.
 
     Never an email: those are the mail outbox's (``email_outbox``).
@@ -303,7 +303,7 @@ def outbox(conn: sqlite3.Connection) -> list[Message]:
 MAX_MAIL_IDS = 100
 
 
-def email_outbox(conn: sqlite3.Connection) -> list[Message]:
+def email_outbox(conn: Conn) -> list[Message]:
     """Email replies not yet handed to the mail server, or whose hand-over is in doubt
     (``sending``: reconciled by Message-ID), oldest first."""
     rows = conn.execute(
@@ -313,14 +313,14 @@ def email_outbox(conn: sqlite3.Connection) -> list[Message]:
     return [m for m in map(records.entry_from_row, rows) if isinstance(m, Message)]
 
 
-def message_by_mail_id(conn: sqlite3.Connection, mail_id: str) -> Message | None:
+def message_by_mail_id(conn: Conn, mail_id: str) -> Message | None:
     """The email with this Message-ID (angle brackets kept), either direction."""
     row = conn.execute("SELECT * FROM entries WHERE mail_id = ?", (mail_id,)).fetchone()
     entry = records.entry_from_row(row) if row else None
     return entry if isinstance(entry, Message) else None
 
 
-def ticket_of_mail_ids(conn: sqlite3.Connection, mail_ids: list[str] | tuple[str, ...]
+def ticket_of_mail_ids(conn: Conn, mail_ids: list[str] | tuple[str, ...]
                        ) -> int | None:
     """The ticket a reply belongs to by its In-Reply-To/References: the ticket of the
     newest stored email among ``mail_ids``; None when none of them is ours."""
@@ -333,14 +333,14 @@ def ticket_of_mail_ids(conn: sqlite3.Connection, mail_ids: list[str] | tuple[str
     return int(row[0]) if row else None
 
 
-def contact_email_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> str | None:
+def contact_email_of_ticket(conn: Conn, ticket_id: int) -> str | None:
     """The email address of a ticket's contact; None for no ticket or no address."""
     row = conn.execute("SELECT c.email FROM tickets t JOIN contacts c ON c.id = t.contact_id"
                        " WHERE t.id = ?", (ticket_id,)).fetchone()
     return str(row[0]) if row and row[0] else None
 
 
-def contact_by_email(conn: sqlite3.Connection, email: str) -> Contact | None:
+def contact_by_email(conn: Conn, email: str) -> Contact | None:
     """The contact with this address, case folded (the oldest when several share it)."""
     if not email.strip():
         return None
@@ -349,7 +349,7 @@ def contact_by_email(conn: sqlite3.Connection, email: str) -> Contact | None:
     return records.contact_from_row(row) if row else None
 
 
-def thread_mail_ids(conn: sqlite3.Connection, ticket_id: int, *, limit: int = 20) -> list[str]:
+def thread_mail_ids(conn: Conn, ticket_id: int, *, limit: int = 20) -> list[str]:
     """The Message-IDs of a ticket's emails, oldest first (the newest ``limit``): what a
     reply's In-Reply-To (the last) and References name."""
     rows = conn.execute(
@@ -358,16 +358,16 @@ def thread_mail_ids(conn: sqlite3.Connection, ticket_id: int, *, limit: int = 20
     return [str(r[0]) for r in reversed(rows)]
 
 
-def accounts(conn: sqlite3.Connection) -> list[Account]:
+def accounts(conn: Conn) -> list[Account]:
     return [records.account_from_row(r) for r in conn.execute("SELECT * FROM accounts ORDER BY id")]
 
 
-def account_by_sid(conn: sqlite3.Connection, sid: str) -> Account | None:
+def account_by_sid(conn: Conn, sid: str) -> Account | None:
     row = conn.execute("SELECT * FROM accounts WHERE sid = ?", (sid,)).fetchone()
     return records.account_from_row(row) if row else None
 
 
-def numbers(conn: sqlite3.Connection, account_id: int | None = None) -> list[PhoneNumber]:
+def numbers(conn: Conn, account_id: int | None = None) -> list[PhoneNumber]:
     if account_id is None:
         rows = conn.execute("SELECT * FROM phone_numbers ORDER BY id")
     else:
@@ -377,17 +377,17 @@ def numbers(conn: sqlite3.Connection, account_id: int | None = None) -> list[Pho
     return [records.number_from_row(r) for r in rows]
 
 
-def number_by_e164(conn: sqlite3.Connection, e164: str) -> PhoneNumber | None:
+def number_by_e164(conn: Conn, e164: str) -> PhoneNumber | None:
     row = conn.execute("SELECT * FROM phone_numbers WHERE e164 = ?", (e164,)).fetchone()
     return records.number_from_row(row) if row else None
 
 
-def groups(conn: sqlite3.Connection) -> list[Group]:
+def groups(conn: Conn) -> list[Group]:
     rows = conn.execute("SELECT * FROM agent_groups ORDER BY name")
     return [records.group_from_row(r) for r in rows]
 
 
-def agents(conn: sqlite3.Connection) -> list[Agent]:
+def agents(conn: Conn) -> list[Agent]:
     members: dict[int, list[int]] = {}
     for agent_id, group_id in conn.execute(
         "SELECT agent_id, group_id FROM agent_group_members ORDER BY group_id"
@@ -399,24 +399,24 @@ def agents(conn: sqlite3.Connection) -> list[Agent]:
     ]
 
 
-def agent_by_token_hash(conn: sqlite3.Connection, token_hash: str) -> Agent | None:
+def agent_by_token_hash(conn: Conn, token_hash: str) -> Agent | None:
     row = conn.execute("SELECT id FROM agents WHERE token_hash = ?", (token_hash,)).fetchone()
     if row is None:
         return None
     return next(a for a in agents(conn) if a.id == row["id"])
 
 
-def time_entries(conn: sqlite3.Connection, ticket_id: int) -> list[TimeEntry]:
+def time_entries(conn: Conn, ticket_id: int) -> list[TimeEntry]:
     rows = conn.execute("SELECT * FROM time_entries WHERE ticket_id = ? ORDER BY id", (ticket_id,))
     return [records.time_entry_from_row(r) for r in rows]
 
 
-def setting(conn: sqlite3.Connection, key: str) -> str | None:
+def setting(conn: Conn, key: str) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
 
 
-def remembered_result(conn: sqlite3.Connection, agent_id: int, command_id: str) -> str | None:
+def remembered_result(conn: Conn, agent_id: int, command_id: str) -> str | None:
     row = conn.execute(
         "SELECT result FROM command_results WHERE agent_id = ? AND command_id = ?",
         (agent_id, command_id),
@@ -439,7 +439,7 @@ class UnsettledReply:
 
 
 def unsettled_replies(
-    conn: sqlite3.Connection, *, quiet_since: int, created_since: int,
+    conn: Conn, *, quiet_since: int, created_since: int,
     after: tuple[int, int] | None = None, limit: int = 50,
 ) -> list[UnsettledReply]:
     """Replies with a SID and no final status, unchanged since ``quiet_since`` and created
@@ -474,7 +474,7 @@ class SenderTurn:
     last_handed_at: int
 
 
-def recent_sender_turns(conn: sqlite3.Connection, since: int) -> list[SenderTurn]:
+def recent_sender_turns(conn: Conn, since: int) -> list[SenderTurn]:
     """Each number's latest reply handed to Twilio (a SID), or perhaps being handed
     (``sending``), among replies changed since ``since`` (ms).
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from core import records
 from core.canned import response_by_id, usable_by
+from core.db import Conn
 from core.models import Media, Priority, TicketStatus
 from core.placeholders import fill, values_for
 from core.writes import (
@@ -193,12 +194,12 @@ def _scenario_from_row(row: sqlite3.Row) -> Scenario:
     return Scenario(row["id"], row["name"], tuple(json.loads(row["actions"])))
 
 
-def scenarios(conn: sqlite3.Connection) -> list[Scenario]:
+def scenarios(conn: Conn) -> list[Scenario]:
     rows = conn.execute("SELECT * FROM scenarios ORDER BY name COLLATE NOCASE, id")
     return [_scenario_from_row(row) for row in rows]
 
 
-def scenario_by_id(conn: sqlite3.Connection, scenario_id: int) -> Scenario:
+def scenario_by_id(conn: Conn, scenario_id: int) -> Scenario:
     row = conn.execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
     if row is None:
         raise NotFound(f"scenario {scenario_id} does not exist")
@@ -233,7 +234,7 @@ def save_scenario(ctx: WriteContext, *, scenario_id: int | None, name: str,
     return scenario
 
 
-def _require_target(conn: sqlite3.Connection, number: int, action: Mapping[str, Any]) -> None:
+def _require_target(conn: Conn, number: int, action: Mapping[str, Any]) -> None:
     """What an action names exists now: a group, an agent, a shared canned response."""
     if "canned" in action and response_by_id(conn, action["canned"]).personal:
         raise BadScenario(f"action {number}: a scenario's canned reply must be a shared one")
@@ -324,7 +325,7 @@ def _apply(ctx: WriteContext, action: Mapping[str, Any], *, ticket_id: int, agen
         send(ctx, agent_id, ticket_id, filled.text, response.media)
 
 
-def placeholder_values(conn: sqlite3.Connection, ticket_id: int, agent_id: int) -> dict[str, str]:
+def placeholder_values(conn: Conn, ticket_id: int, agent_id: int) -> dict[str, str]:
     """What the placeholders stand for on this ticket, for this agent."""
     ticket = ticket_by_id(conn, ticket_id)
     contact = contact_by_id(conn, ticket.contact_id)

@@ -47,7 +47,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import aiosqlite
 
-from core import records
+from core import db, records
 from core.db import is_postgres_url
 from core.dialect import SQLITE, Dialect
 from core.models import Event, now_ms
@@ -418,7 +418,7 @@ class Store:
     # --- reading ------------------------------------------------------------------
 
     async def read(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[db.Conn, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run the query ``fn(conn, *args)`` on an idle reader and return its result."""
         if self._closed:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.db import Conn
 from core.dialect import dialect_of
 from core.fts import TERM
 from core.search_terms import SearchTerms, read_search_text
@@ -97,7 +98,7 @@ def _reads_as_words(terms: SearchTerms) -> bool:
         and terms.email is None
 
 
-def _newest(conn: sqlite3.Connection, scope: _Scope, condition: str, params: list[Any],
+def _newest(conn: Conn, scope: _Scope, condition: str, params: list[Any],
             wanted: int) -> list[tuple[int, int]]:
     return [tuple(row) for row in dialect_of(conn).run_match(
         conn,
@@ -106,7 +107,7 @@ def _newest(conn: sqlite3.Connection, scope: _Scope, condition: str, params: lis
         (*scope.params, *params, wanted))]
 
 
-def _contacts_with_phone_or_email(conn: sqlite3.Connection, terms: SearchTerms) -> list[int]:
+def _contacts_with_phone_or_email(conn: Conn, terms: SearchTerms) -> list[int]:
     if terms.phone is not None:
         return [r[0] for r in conn.execute(
             "SELECT contact_id FROM contact_phones WHERE e164 = ?", (terms.phone,))]
@@ -121,7 +122,7 @@ def _ids_condition(column: str, ids: list[int]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
 
 
-def _walk_for_names(conn: sqlite3.Connection, scope: _Scope, words: str,
+def _walk_for_names(conn: Conn, scope: _Scope, words: str,
                     wanted: int) -> list[tuple[int, int]] | None:
     """The ``wanted`` newest tickets of the view whose contact's name matches, read from
     the view's newest tickets in order; None when WALK_LIMIT of them did not fill it.
@@ -154,7 +155,7 @@ def _walk_for_names(conn: sqlite3.Connection, scope: _Scope, words: str,
     return None
 
 
-def _named_and_tagged(conn: sqlite3.Connection, words: str) -> tuple[int, bool]:
+def _named_and_tagged(conn: Conn, words: str) -> tuple[int, bool]:
     """How many contacts the name reading finds (up to LOTS + 1), and whether any ticket
     has the tag: one statement, since most words are neither, and on PostgreSQL each
     statement is a round trip (milliseconds each on a busy machine)."""
@@ -173,7 +174,7 @@ def _named_and_tagged(conn: sqlite3.Connection, words: str) -> tuple[int, bool]:
                                        (words,)).fetchone() is not None
 
 
-def _by_name(conn: sqlite3.Connection, scope: _Scope, words: str, named: int,
+def _by_name(conn: Conn, scope: _Scope, words: str, named: int,
              wanted: int) -> list[tuple[int, int]]:
     """Tickets whose contact's name holds every word (from a word's start), newest first;
     ``named`` is how many contacts have it (up to LOTS + 1).
@@ -200,7 +201,7 @@ def _can_be_a_tag(text: str) -> bool:
     return "\x00" not in text
 
 
-def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
+def _by_tag(conn: Conn, scope: _Scope, tag: str,
             wanted: int) -> list[tuple[int, int]]:
     """Tickets with the whole tag (any case), newest first, straight from ticket_tags_recent."""
     if not _can_be_a_tag(tag):
@@ -213,7 +214,7 @@ def _by_tag(conn: sqlite3.Connection, scope: _Scope, tag: str,
         (tag, *scope.params, wanted))]
 
 
-def _direct(conn: sqlite3.Connection, scope: _Scope, terms: SearchTerms,
+def _direct(conn: Conn, scope: _Scope, terms: SearchTerms,
             wanted: int) -> _Found:
     """The ``wanted`` newest tickets each direct reading finds, every one by an index."""
     found = _Found()
@@ -237,7 +238,7 @@ def _direct(conn: sqlite3.Connection, scope: _Scope, terms: SearchTerms,
 
 
 def _direct_matches(
-    conn: sqlite3.Connection, view: TicketFilter, terms: SearchTerms,
+    conn: Conn, view: TicketFilter, terms: SearchTerms,
     *, before: str | None, limit: int,
 ) -> tuple[list[TicketRow], str | None]:
     """Tickets found by number, contact or tag, newest first; the cursor when more remain.
@@ -285,7 +286,7 @@ def _folded(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _found_directly(conn: sqlite3.Connection, row: sqlite3.Row, terms: SearchTerms) -> bool:
+def _found_directly(conn: Conn, row: sqlite3.Row, terms: SearchTerms) -> bool:
     """Whether a message match was already listed among the direct matches."""
     if terms.ticket_id is not None:
         return row["id"] == terms.ticket_id
@@ -301,7 +302,7 @@ def _found_directly(conn: sqlite3.Connection, row: sqlite3.Row, terms: SearchTer
 
 
 def search_tickets(
-    conn: sqlite3.Connection, view: TicketFilter, *, before: str | None, limit: int
+    conn: Conn, view: TicketFilter, *, before: str | None, limit: int
 ) -> Page[TicketRow]:
     """Tickets the text finds: first by number, contact and tag, then by their messages
     and notes, ordered by their newest match, each saying which readings matched.
@@ -361,7 +362,7 @@ def _first_match_of_each(matches: Iterator[tuple[int, int]], seen: set[int]
             yield entry_id, ticket_id
 
 
-def _rows_by_id(conn: sqlite3.Connection, ticket_ids: list[int], where: list[str],
+def _rows_by_id(conn: Conn, ticket_ids: list[int], where: list[str],
                 params: list[Any]) -> dict[int, sqlite3.Row]:
     """The list rows of those of ``ticket_ids`` the view shows, by id: one statement for a
     batch, since on PostgreSQL each statement is a round trip."""
@@ -372,7 +373,7 @@ def _rows_by_id(conn: sqlite3.Connection, ticket_ids: list[int], where: list[str
         f" AND {' AND '.join(where)}", (*ticket_ids, *params))}
 
 
-def count_found(conn: sqlite3.Connection, view: TicketFilter, *,
+def count_found(conn: Conn, view: TicketFilter, *,
                 at_most: int | None = None) -> int:
     """How many tickets a search finds (the header's count), counted up to ``at_most``:
     ``at_most + 1`` means more than that ("1,000+ tickets match"). ``at_most`` is
@@ -401,7 +402,7 @@ def count_found(conn: sqlite3.Connection, view: TicketFilter, *,
     return counted
 
 
-def _directly_found_ids(conn: sqlite3.Connection, scope: _Scope, terms: SearchTerms,
+def _directly_found_ids(conn: Conn, scope: _Scope, terms: SearchTerms,
                         wanted: int) -> set[int]:
     """The tickets of the view the direct readings find, each reading cut at ``wanted``
     (unordered: a count needs no newest first)."""
@@ -427,7 +428,7 @@ def _directly_found_ids(conn: sqlite3.Connection, scope: _Scope, terms: SearchTe
     return found
 
 
-def _named_tickets(conn: sqlite3.Connection, scope: _Scope, name: str,
+def _named_tickets(conn: Conn, scope: _Scope, name: str,
                    wanted: int) -> list[int]:
     """Up to ``wanted`` tickets of the view whose contact's name matches.
 
@@ -442,7 +443,7 @@ def _named_tickets(conn: sqlite3.Connection, scope: _Scope, name: str,
         (name, *scope.params, wanted))]
 
 
-def _add_tagged(conn: sqlite3.Connection, scope: _Scope, tag: str, wanted: int,
+def _add_tagged(conn: Conn, scope: _Scope, tag: str, wanted: int,
                 found: set[int]) -> None:
     """Add the tickets of the view with the whole tag to ``found``, until it holds ``wanted``.
 
@@ -461,7 +462,7 @@ def _add_tagged(conn: sqlite3.Connection, scope: _Scope, tag: str, wanted: int,
         after = ids[-1]
 
 
-def _ids_in_view(conn: sqlite3.Connection, ticket_ids: list[int], scope: _Scope) -> list[int]:
+def _ids_in_view(conn: Conn, ticket_ids: list[int], scope: _Scope) -> list[int]:
     """Those of ``ticket_ids`` the view shows (one statement for the lot)."""
     condition, params = _ids_condition("t.id", ticket_ids)
     return [row[0] for row in conn.execute(

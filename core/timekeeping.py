@@ -8,11 +8,11 @@ says so in the answer), since an agent works one ticket at a time.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from core import records
+from core.db import Conn
 from core.models import TimeEntry
 from core.writes import (
     MAX_TIME_ENTRY_SECONDS,
@@ -34,7 +34,7 @@ class Timer:
     started_at: int
 
 
-def running_timer(conn: sqlite3.Connection, agent_id: int) -> Timer | None:
+def running_timer(conn: Conn, agent_id: int) -> Timer | None:
     row = conn.execute("SELECT agent_id, ticket_id, started_at FROM running_timers"
                        " WHERE agent_id = ?", (agent_id,)).fetchone()
     return None if row is None else Timer(row[0], row[1], row[2])
@@ -104,7 +104,7 @@ def delete_time_entry(ctx: WriteContext, *, entry_id: int, agent_id: int) -> dic
     return {"deleted": entry_id}
 
 
-def time_of_ticket(conn: sqlite3.Connection, ticket_id: int) -> dict[str, Any]:
+def time_of_ticket(conn: Conn, ticket_id: int) -> dict[str, Any]:
     """A ticket's entries, oldest first, with their total and its billable part."""
     rows = conn.execute("SELECT * FROM time_entries WHERE ticket_id = ? ORDER BY id",
                         (ticket_id,))

@@ -12,10 +12,10 @@ commit (server/media_sweep.py), once nothing else names them.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 
 from core import records
+from core.db import Conn
 from core.writes import StoreError, WriteContext, ticket_by_id
 
 RETENTION_SETTING = "trash_retention_days"
@@ -79,7 +79,7 @@ def purge_expired(ctx: WriteContext, *, now: int | None = None) -> list[int]:
     return _purge(ctx, _trash_where(ctx.conn, "deleted_at <= ?", cutoff))
 
 
-def _trash_where(conn: sqlite3.Connection, condition: str, *params: int) -> list[int]:
+def _trash_where(conn: Conn, condition: str, *params: int) -> list[int]:
     rows = conn.execute(
         f"SELECT id FROM tickets WHERE deleted = 1 AND {condition} AND NOT EXISTS"
         " (SELECT 1 FROM entries e WHERE e.ticket_id = tickets.id AND e.kind = 'message'"
@@ -107,7 +107,7 @@ def _purge(ctx: WriteContext, ids: list[int]) -> list[int]:
     return ids
 
 
-def _scrub_results(conn: sqlite3.Connection, ids: list[int], marks: str) -> None:
+def _scrub_results(conn: Conn, ids: list[int], marks: str) -> None:
     """Remembered answers about the purged tickets lose their words but stay remembered:
     a command resent under the same id is told its ticket was purged, never redone (a
     dropped record would let a resent start_conversation open the ticket again)."""
@@ -118,7 +118,7 @@ def _scrub_results(conn: sqlite3.Connection, ids: list[int], marks: str) -> None
     conn.execute(f"DELETE FROM command_result_tickets WHERE ticket_id IN ({marks})", ids)
 
 
-def retention_days(conn: sqlite3.Connection) -> int | None:
+def retention_days(conn: Conn) -> int | None:
     """Days a ticket stays in the Trash before the relay purges it; None: kept until emptied."""
     row = conn.execute("SELECT value FROM settings WHERE key = ?",
                        (RETENTION_SETTING,)).fetchone()

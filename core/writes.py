@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core import contact_rules, fields, optout, records
+from core.db import Conn
 from core.durations import MAX_SECONDS
 from core.errors import explain
 from core.models import (
@@ -77,7 +78,7 @@ class FieldRefused(StoreError):
 class WriteContext:
     """What one write job sees: the connection, its clock, and its events."""
 
-    conn: sqlite3.Connection
+    conn: Conn
     now: int
     events: list[Event] = field(default_factory=list)
     # Numbers by E.164, shared by the jobs of one batch (one transaction);
@@ -98,11 +99,11 @@ class WriteContext:
         return event
 
 
-def newest_entry_id(conn: sqlite3.Connection) -> int:
+def newest_entry_id(conn: Conn) -> int:
     return conn.execute("SELECT coalesce(max(id), 0) FROM entries").fetchone()[0]
 
 
-def index_new_entries(conn: sqlite3.Connection, after_id: int) -> None:
+def index_new_entries(conn: Conn, after_id: int) -> None:
     """Add every entry newer than ``after_id`` to the full-text index.
 
     The writer calls this once per transaction, before COMMIT, so an entry is
@@ -118,32 +119,32 @@ def index_new_entries(conn: sqlite3.Connection, after_id: int) -> None:
 # --- lookups used inside transactions ------------------------------------------------
 
 
-def _one(conn: sqlite3.Connection, sql: str, params: Iterable[Any]) -> sqlite3.Row | None:
+def _one(conn: Conn, sql: str, params: Iterable[Any]) -> sqlite3.Row | None:
     return conn.execute(sql, tuple(params)).fetchone()
 
 
-def ticket_by_id(conn: sqlite3.Connection, ticket_id: int) -> Ticket:
+def ticket_by_id(conn: Conn, ticket_id: int) -> Ticket:
     row = _one(conn, "SELECT * FROM tickets WHERE id = ?", (ticket_id,))
     if row is None:
         raise NotFound(f"ticket #{ticket_id} does not exist")
     return records.ticket_from_row(row)
 
 
-def number_by_id(conn: sqlite3.Connection, number_id: int) -> PhoneNumber:
+def number_by_id(conn: Conn, number_id: int) -> PhoneNumber:
     row = _one(conn, "SELECT * FROM phone_numbers WHERE id = ?", (number_id,))
     if row is None:
         raise NotFound(f"phone number {number_id} does not exist")
     return records.number_from_row(row)
 
 
-def account_by_id(conn: sqlite3.Connection, account_id: int) -> Account:
+def account_by_id(conn: Conn, account_id: int) -> Account:
     row = _one(conn, "SELECT * FROM accounts WHERE id = ?", (account_id,))
     if row is None:
         raise NotFound(f"account {account_id} does not exist")
     return records.account_from_row(row)
 
 
-def agent_by_id(conn: sqlite3.Connection, agent_id: int) -> Agent:
+def agent_by_id(conn: Conn, agent_id: int) -> Agent:
     row = _one(conn, "SELECT * FROM agents WHERE id = ?", (agent_id,))
     if row is None:
         raise NotFound(f"agent {agent_id} does not exist")
@@ -157,7 +158,7 @@ def agent_by_id(conn: sqlite3.Connection, agent_id: int) -> Agent:
     return records.agent_from_row(row, groups)
 
 
-def require_agent_may_act(conn: sqlite3.Connection, agent_id: int, *, admin: bool) -> None:
+def require_agent_may_act(conn: Conn, agent_id: int, *, admin: bool) -> None:
     """Refuse a change by an agent who is disabled, or (``admin``) no longer an admin."""
     row = _one(conn, "SELECT role, disabled FROM agents WHERE id = ?", (agent_id,))
     if row is None or row["disabled"]:
@@ -166,27 +167,27 @@ def require_agent_may_act(conn: sqlite3.Connection, agent_id: int, *, admin: boo
         raise Forbidden("that is for admins only, and this agent no longer is one")
 
 
-def contact_by_id(conn: sqlite3.Connection, contact_id: int) -> Contact:
+def contact_by_id(conn: Conn, contact_id: int) -> Contact:
     row = _one(conn, "SELECT * FROM contacts WHERE id = ?", (contact_id,))
     if row is None:
         raise NotFound(f"contact {contact_id} does not exist")
     return records.contact_from_row(row)
 
 
-def entry_by_id(conn: sqlite3.Connection, entry_id: int) -> Message | Note:
+def entry_by_id(conn: Conn, entry_id: int) -> Message | Note:
     row = _one(conn, "SELECT * FROM entries WHERE id = ?", (entry_id,))
     if row is None:
         raise NotFound(f"message {entry_id} does not exist")
     return records.entry_from_row(row)
 
 
-def _require_agent(conn: sqlite3.Connection, agent_id: int | None) -> None:
+def _require_agent(conn: Conn, agent_id: int | None) -> None:
     exists = _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,))
     if agent_id is not None and exists is None:
         raise NotFound(f"agent {agent_id} does not exist")
 
 
-def _require_group(conn: sqlite3.Connection, group_id: int | None) -> None:
+def _require_group(conn: Conn, group_id: int | None) -> None:
     if group_id is not None and _one(
         conn, "SELECT 1 FROM agent_groups WHERE id = ?", (group_id,)
     ) is None:
@@ -357,7 +358,7 @@ def _public_agent(agent: Agent) -> dict[str, Any]:
     return wire
 
 
-def _set_agent_groups(conn: sqlite3.Connection, agent_id: int, group_ids: Iterable[int]) -> None:
+def _set_agent_groups(conn: Conn, agent_id: int, group_ids: Iterable[int]) -> None:
     wanted = sorted(set(group_ids))
     for group_id in wanted:
         _require_group(conn, group_id)
@@ -450,7 +451,7 @@ def set_opt_out(
     return contact
 
 
-def contact_at_phone(conn: sqlite3.Connection, contact_id: int, phone: str,
+def contact_at_phone(conn: Conn, contact_id: int, phone: str,
                      number_id: int | None = None) -> Contact:
     """The contact as reached at one of their phones, from ``number_id`` if given: that
     phone and its own STOP state for that number (for any number without one), which is
@@ -799,7 +800,7 @@ def record_status(
 
 
 def _take_early_status(
-    conn: sqlite3.Connection, sid: str
+    conn: Conn, sid: str
 ) -> tuple[MessageStatus, int | None] | None:
     """The status callback kept for ``sid`` before it was recorded (now used up), if any."""
     row = _one(conn, "SELECT status, error_code FROM early_statuses WHERE twilio_sid = ?",
@@ -909,7 +910,7 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     return ticket
 
 
-def _checked_custom_fields(conn: sqlite3.Connection, ticket: Ticket,
+def _checked_custom_fields(conn: Conn, ticket: Ticket,
                            changes: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ticket's custom values after ``changes`` (None: untouched), checked; and the
     resolve rule, judged on the values the ticket will have."""
@@ -940,7 +941,7 @@ def _values_before(before: Ticket, after: Ticket, changes: Mapping[str, Any]) ->
     return kept
 
 
-def _ticket_value(conn: sqlite3.Connection, name: str, value: Any) -> Any:
+def _ticket_value(conn: Conn, name: str, value: Any) -> Any:
     """Validate one ticket field so a bad command changes nothing."""
     try:
         if name == "status":
@@ -996,7 +997,7 @@ def log_time(
 
 
 def _update_row(
-    conn: sqlite3.Connection, table: str, row_id: int, values: Mapping[str, Any]
+    conn: Conn, table: str, row_id: int, values: Mapping[str, Any]
 ) -> None:
     """UPDATE the named columns; names come from the allow-lists above, never a client."""
     if not values:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from core import queries, writes
 from core.country_names import COUNTRY_NAMES
+from core.db import Conn
 from core.errors import explain
 from core.held import held_texts
 from core.models import Account, HeldText, PhoneNumber, SenderType, now_ms
@@ -402,7 +402,7 @@ class _NumberMaker(Protocol):
 # --- gathering (I/O) ------------------------------------------------------------------
 
 
-def recent_failures(conn: sqlite3.Connection, since: int) -> dict[int, list[tuple[int, int]]]:
+def recent_failures(conn: Conn, since: int) -> dict[int, list[tuple[int, int]]]:
     """Failed replies since ``since`` (ms), counted by account and error code, most first."""
     rows = conn.execute(
         "SELECT p.account_id, e.error_code, count(*) AS n FROM entries e"
@@ -417,7 +417,7 @@ def recent_failures(conn: sqlite3.Connection, since: int) -> dict[int, list[tupl
     return found
 
 
-def customer_countries(conn: sqlite3.Connection) -> dict[int, list[tuple[str, int]]]:
+def customer_countries(conn: Conn) -> dict[int, list[tuple[str, int]]]:
     """By account: the countries of the customers with tickets on its numbers, most first."""
     rows = conn.execute(
         "SELECT DISTINCT p.account_id, c.phone FROM tickets t"
