@@ -168,6 +168,25 @@ class PgThreadConn:
                 raise WriteInDoubt(
                     "the database connection was lost during a write: it may or may not be"
                     f" stored ({self._why})") from error
+            return self._read_again(fn, args, error)
+
+    def _read_again(self, fn: Callable[..., T], args: tuple[Any, ...], lost: Exception) -> T:
+        """A read whose connection was found dead runs once more on a new connection.
+
+        After a server restart every idle connection is dead, and each would otherwise fail
+        one caller (a health check would take the relay out of its pool once per reader); a
+        read changes nothing, so running it again is safe. A second loss is reported.
+        """
+        try:
+            conn = self._usable()
+        except DatabaseUnavailable as unavailable:
+            raise unavailable from lost
+        try:
+            return fn(conn, *args)
+        except Exception as error:
+            if not is_connection_lost(conn):
+                raise
+            self._lose(conn, error)
             raise DatabaseUnavailable(f"the database connection was lost ({self._why})"
                                       ) from error
 
