@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from core import queries, writes
 from core.errors import is_retryable
 from core.models import Event, Message, MessageStatus, SenderType, now_ms
-from core.store import Lead, Store
+from core.store import DatabaseUnavailable, Lead, Store
 from core.writes import WriteContext
 from server import twilio_api
 from server.outbox_status import StatusPoller, StatusPolling
@@ -159,6 +159,8 @@ class Outbox:
             self._wake.clear()
             try:
                 await self.work_once(limiter)
+            except DatabaseUnavailable as away:  # said once by the store, with its reason
+                logger.warning("outbox pass skipped: %s", away)
             except Exception:
                 logger.exception("outbox pass failed; trying again shortly")
             next_retry = min((when for when, _ in self._retry_at.values()), default=None)

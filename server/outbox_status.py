@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from core import queries, writes
 from core.errors import is_retryable
 from core.models import Account, MessageStatus, now_ms
-from core.store import Lead, Store
+from core.store import DatabaseUnavailable, Lead, Store
 from core.tickets import status_moves_forward
 from server import twilio_api
 
@@ -61,6 +61,8 @@ class StatusPoller:
         while not lead.lost.is_set():
             try:
                 await self.poll_once(lead)
+            except DatabaseUnavailable as away:
+                logger.warning("status polling skipped: %s", away)
             except Exception:
                 logger.exception("asking Twilio about replies' statuses failed; trying later")
             with contextlib.suppress(TimeoutError):
