@@ -300,6 +300,8 @@ async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
 #: channel registers itself from server/commands_email.py).
 REPLY_BY_CHANNEL: dict[str, Callable[[Context, dict[str, Any]],
                                      Awaitable[Callable[[WriteContext], Message]]]] = {}
+#: Failed replies of another channel than SMS, sent again as new messages of it.
+RETRY_BY_CHANNEL: dict[str, Callable[[WriteContext, int, Message], Message]] = {}
 #: Uploads for another purpose than MMS: purpose → the largest upload it takes.
 UPLOAD_LIMIT_FOR: dict[str, Callable[[Context], Awaitable[int]]] = {}
 
@@ -375,6 +377,8 @@ def _retry_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
         if newest != failed.id:
             raise writes.StoreError("a newer reply went out since (or this one was retried "
                                     "already); retry only the newest")
+        if failed.channel in RETRY_BY_CHANNEL:  # an email is retried as an email
+            return RETRY_BY_CHANNEL[failed.channel](wctx, ctx.agent.id, failed)
         return queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media,
                               from_number_id=failed.from_number_id)  # the same sender
     return retry

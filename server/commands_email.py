@@ -25,10 +25,11 @@ from core.email_settings import (
     settings_with_changes,
 )
 from core.mail_preflight import mail_preflight
-from core.models import Message
+from core.models import Media, Message
 from core.writes import WriteContext
 from server.commands import (
     REPLY_BY_CHANNEL,
+    RETRY_BY_CHANNEL,
     UPLOAD_LIMIT_FOR,
     CommandRefused,
     Context,
@@ -44,19 +45,31 @@ async def email_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteCont
     """The ``reply`` command with ``channel: "email"``: checked, then queued for the mail
     outbox with its Message-ID."""
     media = await attachments(ctx, args)
+    return lambda wctx: queue_email_checked(wctx, ctx.agent.id, args["ticket_id"], args["body"],
+                                            args.get("subject", ""), media)
 
-    def reply(wctx: WriteContext) -> Message:
-        settings = email_settings(wctx.conn)
-        ticket = writes.ticket_by_id(wctx.conn, args["ticket_id"])
-        contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
-        verdict = mail_preflight(settings=settings, contact_email=contact.email,
-                                 body=args["body"], attachments=media)
-        if not verdict.ok:
-            raise writes.FieldRefused(verdict.reason, verdict.refusals[0].field)
-        return email_writes.queue_email_reply(
-            wctx, ticket_id=ticket.id, agent_id=ctx.agent.id, body=args["body"],
-            subject=args.get("subject", ""), media=media, reply_domain=settings.reply_domain)
-    return reply
+
+def queue_email_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
+                        subject: str, media: tuple[Media, ...]) -> Message:
+    """Queue an email reply once the relay's email preflight passes (the client is not
+    trusted), in the transaction that queues it."""
+    settings = email_settings(wctx.conn)
+    ticket = writes.ticket_by_id(wctx.conn, ticket_id)
+    contact = writes.contact_by_id(wctx.conn, ticket.contact_id)
+    verdict = mail_preflight(settings=settings, contact_email=contact.email, body=body,
+                             attachments=media)
+    if not verdict.ok:
+        raise writes.FieldRefused(verdict.reason, verdict.refusals[0].field)
+    return email_writes.queue_email_reply(
+        wctx, ticket_id=ticket.id, agent_id=agent_id, body=body, subject=subject,
+        media=media, reply_domain=settings.reply_domain)
+
+
+def retry_email(wctx: WriteContext, agent_id: int, failed: Message) -> Message:
+    """A failed email reply sent again as a new email (a new Message-ID), same subject,
+    body and attachments, through the same preflight."""
+    return queue_email_checked(wctx, agent_id, failed.ticket_id, failed.body,
+                               failed.subject or "", failed.media)
 
 
 async def email_upload_limit(ctx: Context) -> int:
@@ -65,6 +78,7 @@ async def email_upload_limit(ctx: Context) -> int:
 
 
 REPLY_BY_CHANNEL["email"] = email_reply
+RETRY_BY_CHANNEL["email"] = retry_email
 UPLOAD_LIMIT_FOR["email"] = email_upload_limit
 
 

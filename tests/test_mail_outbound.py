@@ -200,14 +200,23 @@ async def test_a_451_is_tried_again_and_then_accepted(relay: Harness) -> None:
     assert len(server.handler.received) == 1
 
 
-async def test_a_550_fails_the_reply_with_the_servers_words(relay: Harness) -> None:
+async def test_a_550_fails_the_reply_with_the_servers_words_and_a_retry_is_an_email(relay: Harness) -> None:
     handler = Handler(rcpt_answers=["550 5.1.1 <jo@example.com>: Recipient address rejected"])
     with mail_server(handler=handler) as server:
         async with relay.agent(relay.admin_token) as admin:
             message_id = await email_reply(relay, admin, server, "Hello?")
             failed = await until_status(relay, message_id, MessageStatus.FAILED)
+            assert server.handler.received == []
+            # The agent fixed the address with the mail server's admin: retried as an email.
+            retried = await admin.command("retry_reply", message_id=message_id)
+            assert retried["type"] == "result", retried
+            again = retried["result"]
+            assert (again["channel"], again["body"]) == ("email", "Hello?")
+            assert again["mail_id"] != failed.mail_id
+            await until_status(relay, again["id"], MessageStatus.SENT)
     assert failed.mail_detail == "550 5.1.1 <jo@example.com>: Recipient address rejected"
-    assert server.handler.received == []
+    (received,) = server.handler.received
+    assert received.message["Message-ID"] == again["mail_id"]
 
 
 async def test_starttls_and_auth_and_the_password_reaches_no_agent_and_no_log(
