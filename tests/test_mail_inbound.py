@@ -10,6 +10,8 @@ refusal has its SMTP code. test_mail_inbound_fuzz.py throws broken mail at it.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from desk_harness import free_port
 from relay_harness import Harness, seed
 
 from core import queries
@@ -99,16 +102,23 @@ async def mail_desk(home: Path, database: str | None = None, *, lmtp: bool = Fal
                     settings: EmailSettings | None = None) -> AsyncIterator[MailDesk]:
     """A seeded relay (relay_harness.seed) whose email is set up for DOMAIN, taking mail."""
     paths = Paths(home, database)
-    admin, agent = await seed(paths.store)
-    async with await Store.open(paths.store) as store:
-        await store.write(save_email_settings, settings or EmailSettings(
-            smtp_host="mail.example.com", from_address=SUPPORT, reply_domain=DOMAIN))
+    admin, agent = await seed_with_email(paths, settings)
     heard: list[MailListener] = []
     async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
                              port=0, mail_port=0, lmtp=lmtp,
                              on_mail=heard.append) as (relay, server):
         harness = Harness(relay, f"http://127.0.0.1:{bound_port(server)}", admin, agent)
         yield MailDesk(harness, heard[0])
+
+
+async def seed_with_email(paths: Paths, settings: EmailSettings | None = None
+                          ) -> tuple[str, str]:
+    """relay_harness.seed, and email set up for DOMAIN; the admin's and agent's tokens."""
+    tokens = await seed(paths.store)
+    async with await Store.open(paths.store) as store:
+        await store.write(save_email_settings, settings or EmailSettings(
+            smtp_host="mail.example.com", from_address=SUPPORT, reply_domain=DOMAIN))
+    return tokens
 
 
 def customer_mail(body: str = "Hello, my printer jams.", *, sender: str = ANN,
@@ -144,6 +154,15 @@ async def stored(inbox: MailDesk, mail: bytes | EmailMessage, **kwargs: object) 
     return await inbox.message(await inbox.stored_id(words))
 
 
+async def agents_reply(inbox: MailDesk, ticket_id: int) -> Message:
+    """An agent's email reply, queued with its Message-ID (as the mail outbox sends it)."""
+    ours = await inbox.store.write(queue_email_reply, ticket_id=ticket_id, agent_id=None,
+                                   body="Try turning it off and on", subject="Re: Printer",
+                                   reply_domain=DOMAIN)
+    assert ours.mail_id is not None
+    return ours
+
+
 # --- threading ---------------------------------------------------------------------
 
 
@@ -176,11 +195,8 @@ async def test_a_reply_threads_by_token_even_from_another_address(inbox: MailDes
 
 async def test_a_reply_threads_by_in_reply_to_of_our_email(inbox: MailDesk) -> None:
     first = await stored(inbox, customer_mail())
-    ours = await inbox.store.write(queue_email_reply, ticket_id=first.ticket_id, agent_id=None,
-                                   body="Try turning it off and on", subject="Re: Printer",
-                                   reply_domain=DOMAIN)
-    assert ours.mail_id is not None
-    reply = customer_mail("It worked", subject="no number here", In_Reply_To=ours.mail_id,
+    ours = await agents_reply(inbox, first.ticket_id)
+    reply = customer_mail("It worked", subject="no number here", In_Reply_To=str(ours.mail_id),
                           References=f"{first.mail_id} {ours.mail_id}")
     assert (await stored(inbox, reply)).ticket_id == first.ticket_id
 
@@ -302,14 +318,11 @@ Message-ID: {mail_id}
 
 async def test_a_bounce_marks_our_email_bounced_with_the_reason(inbox: MailDesk) -> None:
     first = await stored(inbox, customer_mail())
-    ours = await inbox.store.write(queue_email_reply, ticket_id=first.ticket_id, agent_id=None,
-                                   body="Here you go", subject="Re: Printer",
-                                   reply_domain=DOMAIN)
-    assert ours.mail_id is not None
+    ours = await agents_reply(inbox, first.ticket_id)
     await inbox.store.write(mark_email_accepted, ours.id, "250 2.0.0 Ok: queued as X")
     async with inbox.harness.agent(inbox.harness.admin_token) as agent:
         await agent.until("caught_up")
-        code, words = await inbox.deliver(dsn_for(ours.mail_id, ANN), sender="")
+        code, words = await inbox.deliver(dsn_for(str(ours.mail_id), ANN), sender="")
         assert code == 250 and f"bounce recorded for message {ours.id}" in words
         live = await agent.until("event")
         assert live["kind"] == "message.updated"
@@ -416,3 +429,52 @@ async def test_lmtp_answers_once_per_recipient(tmp_path: Path, database: str | N
         answers = await lmtp_exchange(desk.port, lines, customer_mail().as_bytes(), 2)
         assert [a[:3] for a in answers] == [b"250", b"250"], answers
         assert await desk.inbound_count() == 1
+
+
+# --- where the listener listens ------------------------------------------------------
+
+
+async def test_the_settings_port_starts_the_listener_and_0_leaves_it_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDESK_TWILIO_API_URL", "http://127.0.0.1:9")
+    paths = Paths(tmp_path)
+    port = free_port()
+    await seed_with_email(paths, EmailSettings(reply_domain=DOMAIN, inbound_port=port))
+    heard: list[MailListener] = []
+    async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
+                             port=0, on_mail=heard.append):
+        assert [(m.kind, m.address) for m in heard] == [("SMTP", ("127.0.0.1", port))]
+    async with await Store.open(paths.store) as store:
+        await store.write(save_email_settings, EmailSettings(reply_domain=DOMAIN))
+    async with running_relay(paths, public_url="https://relay.example.test", host="127.0.0.1",
+                             port=0, on_mail=heard.append):
+        assert len(heard) == 1  # inbound_port 0: no listener
+
+
+async def test_smsdesk_relay_mail_port_and_lmtp_on_the_command_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    await seed_with_email(Paths(home), EmailSettings(reply_domain=DOMAIN,
+                                                     inbound_port=free_port()))
+    mail_port = free_port()
+    argv = [sys.executable, "-m", "server.cli", "relay", "--port", str(free_port()),
+            "--public-url", "https://relay.example.test", "--mail-port", str(mail_port),
+            "--lmtp"]
+    env = {**os.environ, "SMSDESK_HOME": str(home), "SMSDESK_TWILIO_API_URL": "http://127.0.0.1:9"}
+    env.pop("SMSDESK_DATABASE", None)
+    process = await asyncio.create_subprocess_exec(*argv, env=env, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        said = b""
+        while b"takes mail" not in said:
+            line = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert line, said
+            said += line
+        assert f"takes mail (LMTP) on 127.0.0.1:{mail_port}".encode() in said
+        lines = [b"LHLO mta.example.org", f"MAIL FROM:<{ANN}>".encode(),
+                 f"RCPT TO:<{SUPPORT}>".encode(), b"DATA"]
+        answers = await lmtp_exchange(mail_port, lines, customer_mail().as_bytes(), 1)
+        assert answers[0].startswith(b"250 2.0.0 stored as message 1"), answers
+    finally:
+        process.terminate()
+        await process.wait()
