@@ -434,6 +434,18 @@ async def test_lmtp_answers_once_per_recipient(tmp_path: Path, database: str | N
         assert await desk.inbound_count() == 1
 
 
+async def test_lmtp_refuses_too_big_a_mail_once_per_recipient(
+        tmp_path: Path, database: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDESK_TWILIO_API_URL", "http://127.0.0.1:9")
+    small = EmailSettings(reply_domain=DOMAIN, max_inbound_bytes=2000)
+    async with mail_desk(tmp_path, database, lmtp=True, settings=small) as desk:
+        lines = [b"LHLO mta.example.org", f"MAIL FROM:<{ANN}>".encode(),
+                 f"RCPT TO:<{SUPPORT}>".encode(), f"RCPT TO:<help@{DOMAIN}>".encode(), b"DATA"]
+        answers = await lmtp_exchange(desk.port, lines, big_mail(10_000), 2)
+        assert [a[:9] for a in answers] == [b"552 5.3.4", b"552 5.3.4"], answers
+        assert await desk.inbound_count() == 0
+
+
 # --- where the listener listens ------------------------------------------------------
 
 
