@@ -114,7 +114,9 @@ def _relay(args: argparse.Namespace) -> int:
     paths = data_paths(args.database)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how a relay is stopped
         _run(serve_forever(paths, public_url=args.public_url, host=args.host,
-                           port=args.port, rates=dict(args.rate or [])))
+                           port=args.port, rates=dict(args.rate or []),
+                           mail_port=args.mail_port, mail_host=args.mail_host,
+                           lmtp=args.lmtp))
     return 0
 
 
@@ -220,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--rate", action="append", type=sender_rate, metavar="SENDER=PER_SECOND",
                        help="sends per second per sender type, e.g. long_code=1 toll_free=3"
                        " short_code=100 (repeatable)")
+    relay.add_argument("--mail-port", type=check.port_number,
+                       help="take customers' email replies on this port (default: the"
+                       " email settings' inbound port; off when that is 0)")
+    relay.add_argument("--mail-host", help="the address mail comes in on (default: the"
+                       " email settings' inbound host, 127.0.0.1)")
+    relay.add_argument("--lmtp", action="store_true",
+                       help="speak LMTP on the mail port (for Postfix's lmtp: transport)"
+                       " instead of SMTP")
     _database_option(relay)
     relay.set_defaults(run=_relay)
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -19,6 +19,8 @@ from core.settings import setting_or_init
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
+from server.mail_inbound import MailListener, start_mail_listener
+from server.mail_outbox import MailOutbox
 from server.media_db import media_store_for
 from server.outbox import SENDS_PER_SECOND, Outbox
 from server.trash_keeper import keep_trash
@@ -74,8 +76,14 @@ async def media_secret_of(store: Store) -> bytes:
 async def running_relay(
     paths: Paths, *, public_url: str | None, host: str, port: int,
     rates: dict[SenderType, float] | None = None,
+    mail_port: int | None = None, mail_host: str | None = None, lmtp: bool = False,
+    on_mail: Callable[[MailListener], None] = lambda listener: None,
 ) -> AsyncIterator[tuple[Relay, uvicorn.Server]]:
-    """The relay serving on host:port until the block ends (for the CLI, demo and tests)."""
+    """The relay serving on host:port until the block ends (for the CLI, demo and tests).
+
+    Mail comes in (server/mail_inbound.py) on ``mail_port``/``mail_host`` when given,
+    else as the email settings say; ``on_mail`` is told where it listens.
+    """
     listening = listening_socket(host, port)  # first: a busy port fails before anything opens
     try:
         paths.media.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -87,8 +95,10 @@ async def running_relay(
     # every relay serves every attachment (and Twilio may fetch from any of them).
     media = media_store_for(store, paths.home)
     sending: asyncio.Task[None] | None = None
+    mailing: asyncio.Task[None] | None = None
     keeping: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
+    mail: MailListener | None = None
     try:
         relay = Relay(
             store=store,
@@ -103,8 +113,15 @@ async def running_relay(
         store.on_commit(outbox.notice)  # any relay's replies (on PostgreSQL, via NOTIFY)
         relay.presence.share_through(store)
         sending = asyncio.create_task(outbox.run(), name="outbox")
+        mail_outbox = MailOutbox(store=store, media=media)
+        store.on_commit(mail_outbox.notice)  # any relay's email replies wake it
+        mailing = asyncio.create_task(mail_outbox.run(), name="mail outbox")
         keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
         beating = asyncio.create_task(relay.presence.keep_alive(), name="presence beat")
+        mail = await start_mail_listener(store, media, port=mail_port, host=mail_host,
+                                         lmtp=lmtp, bind=listening_socket)
+        if mail is not None:
+            on_mail(mail)
         config = uvicorn.Config(
             relay, host=host, port=port, http="h11", ws="websockets-sansio", lifespan="off",
             log_level="warning", timeout_keep_alive=5, ws_max_size=MAX_MESSAGE_BYTES,
@@ -126,7 +143,9 @@ async def running_relay(
             server.should_exit = True
             await serving
     finally:
-        for task in (sending, keeping, beating):  # also when uvicorn failed to start
+        if mail is not None:
+            await mail.close()
+        for task in (sending, mailing, keeping, beating):  # also when uvicorn failed to start
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -145,9 +164,16 @@ def bound_port(server: uvicorn.Server) -> int:
 
 
 async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port: int,
-                        rates: dict[SenderType, float] | None = None) -> None:
+                        rates: dict[SenderType, float] | None = None,
+                        mail_port: int | None = None, mail_host: str | None = None,
+                        lmtp: bool = False) -> None:
+    def say_where(mail: MailListener) -> None:
+        mail_at, mail_port = mail.address
+        print(f"smsdesk relay takes mail ({mail.kind}) on {mail_at}:{mail_port}", flush=True)
+
     async with running_relay(paths, public_url=public_url, host=host, port=port,
-                             rates=rates) as (relay, srv):
+                             rates=rates, mail_port=mail_port, mail_host=mail_host,
+                             lmtp=lmtp, on_mail=say_where) as (relay, srv):
         print(f"smsdesk relay on {http_address(host, bound_port(srv))}"
               f"  (public URL {relay.public_url}; database {paths.described()})",
               flush=True)
