@@ -33,7 +33,7 @@ import itertools
 import logging
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -115,10 +115,12 @@ class Mailbox:
     """The mail stand-in. Single-threaded: use it from the event loop it serves on."""
 
     def __init__(self, customers: Iterable[MailCustomer] = (), *, reply_delay: float = 4.0,
-                 folder: Path | None = None) -> None:
+                 folder: Path | None = None,
+                 on_mail: Callable[[ReceivedMail], None] = lambda mail: None) -> None:
         self.customers = {customer.address.lower(): customer for customer in customers}
         self.reply_delay = reply_delay
         self.folder = folder
+        self.on_mail = on_mail  # told of each mail taken (``smsdesk sim`` prints a line)
         self.received: list[ReceivedMail] = []
         self.sent: list[SentMail] = []
         self.routes: dict[str, tuple[str, int]] = {}
@@ -195,6 +197,7 @@ class Mailbox:
         if self.folder is not None:
             mail.files = tuple(await asyncio.to_thread(self._file, mail))
         self.received.append(mail)
+        self.on_mail(mail)
         missing = [rcpt for rcpt in rcpt_tos
                    if (c := self.customers.get(rcpt.lower())) is not None and not c.exists]
         if missing and mail_from:  # never bounce a bounce (its sender is <>)
@@ -275,6 +278,23 @@ class Mailbox:
         if sent.error:
             log.warning("%s to %s not delivered: %s", kind, address, sent.error)
         return sent
+
+
+def parse_route(text: str) -> tuple[str, str, int]:
+    """``DOMAIN=HOST:PORT`` (``smsdesk sim --mail-route``) as (domain, host, port)."""
+    domain, equals, target = text.partition("=")
+    host, colon, port = target.rpartition(":")
+    if not (equals and colon and domain.strip() and host.strip() and port.isdigit()
+            and 1 <= int(port) <= 65535):
+        raise ValueError(f"{text!r} is not DOMAIN=HOST:PORT (e.g."
+                         " support.example.com=127.0.0.1:2525)")
+    return domain.strip().lower(), host.strip().strip("[]"), int(port)
+
+
+def described(mail: ReceivedMail) -> str:
+    """One line about a mail taken: its queue id, recipients and subject."""
+    subject = mail.message.get("Subject", "") or "(no subject)"
+    return f"mail {mail.queued_as} to {', '.join(mail.rcpt_tos)}: {' '.join(str(subject).split())}"
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
