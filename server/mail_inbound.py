@@ -80,16 +80,25 @@ _AIOSMTPD_SIZE_REFUSALS = (
     "552 Error: message size exceeds fixed maximum message size",
     "552 Error: Too much mail data",
 )
+# What aiosmtpd says itself at the end of DATA: one reply, where LMTP needs one a recipient.
+_AIOSMTPD_DATA_REFUSALS = (
+    "552 Error: Too much mail data",
+    "500 Line too long (see RFC5321 4.5.3.1.6)",
+)
 
 
 class _DeskReplies:
     """The listener's protocol says aiosmtpd's size refusals with 552 5.3.4 and the limit."""
 
     data_size_limit: int | None
+    envelope: Envelope | None
+
+    def words_for(self, status: str) -> str:
+        return too_big(self.data_size_limit or 0) if status in _AIOSMTPD_SIZE_REFUSALS else status
 
     async def push(self, status: Any) -> None:
-        if isinstance(status, str) and status in _AIOSMTPD_SIZE_REFUSALS:
-            status = too_big(self.data_size_limit or 0)
+        if isinstance(status, str):
+            status = self.words_for(status)
         await super().push(status)  # type: ignore[misc]
 
 
@@ -98,7 +107,17 @@ class DeskSMTP(_DeskReplies, SMTP):
 
 
 class DeskLMTP(_DeskReplies, LMTP):
+    """LMTP answers the end of DATA once per recipient (RFC 2033 §4.2), refusals too:
+    an MTA waiting for the second answer would otherwise wait until it times out."""
+
     line_length_limit = LINE_LIMIT
+
+    def words_for(self, status: str) -> str:
+        words = super().words_for(status)
+        recipients = self.envelope.rcpt_tos if self.envelope is not None else []
+        if status in _AIOSMTPD_DATA_REFUSALS and recipients:
+            return "\r\n".join(words for _ in recipients)
+        return words
 
 
 # --- what the listener does with a mail ---------------------------------------------

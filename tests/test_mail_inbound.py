@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from relay_harness import Harness, seed
 from core import queries
 from core.email_settings import EmailSettings, email_settings, save_email_settings
 from core.email_writes import mark_email_accepted, queue_email_reply
+from core.mail_read import read_mail
 from core.models import Channel, Direction, Message, MessageStatus
 from core.reply_token import reply_address
 from core.store import Store
@@ -431,6 +434,18 @@ async def test_lmtp_answers_once_per_recipient(tmp_path: Path, database: str | N
         assert await desk.inbound_count() == 1
 
 
+async def test_lmtp_refuses_too_big_a_mail_once_per_recipient(
+        tmp_path: Path, database: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSDESK_TWILIO_API_URL", "http://127.0.0.1:9")
+    small = EmailSettings(reply_domain=DOMAIN, max_inbound_bytes=2000)
+    async with mail_desk(tmp_path, database, lmtp=True, settings=small) as desk:
+        lines = [b"LHLO mta.example.org", f"MAIL FROM:<{ANN}>".encode(),
+                 f"RCPT TO:<{SUPPORT}>".encode(), f"RCPT TO:<help@{DOMAIN}>".encode(), b"DATA"]
+        answers = await lmtp_exchange(desk.port, lines, big_mail(10_000), 2)
+        assert [a[:9] for a in answers] == [b"552 5.3.4", b"552 5.3.4"], answers
+        assert await desk.inbound_count() == 0
+
+
 # --- where the listener listens ------------------------------------------------------
 
 
@@ -478,3 +493,46 @@ async def test_smsdesk_relay_mail_port_and_lmtp_on_the_command_line(tmp_path: Pa
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_a_big_mail_is_parsed_off_the_event_loop(inbox: MailDesk) -> None:
+    """The relay's loop (the agents' websocket, the webhooks) keeps turning while a
+    20 MB mail is read: its longest stall is well under what reading that mail takes."""
+    mail = customer_mail("the photos")
+    mail.add_attachment(bytes(range(256)) * (60 * 1024), maintype="image", subtype="png",
+                        filename="photo.png")
+    raw = mail.as_bytes().replace(b"\n", b"\r\n")
+    started = time.monotonic()
+    read_mail(raw)
+    reading = time.monotonic() - started
+    stalls: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.005)
+            stalls.append(time.monotonic() - before)
+
+    conversation = (f"EHLO client.example.org\r\nMAIL FROM:<{ANN}>\r\nRCPT TO:<{SUPPORT}>\r\n"
+                    "DATA\r\n").encode() + raw.replace(b"\n.", b"\n..") + b".\r\nQUIT\r\n"
+
+    def send() -> bytes:
+        """The client in a thread, all prepared: sockets let go of the GIL, so what
+        stalls the loop is the relay's own work."""
+        with socket.create_connection(("127.0.0.1", inbox.port), timeout=60) as client:
+            client.sendall(conversation)
+            said = b""
+            while chunk := client.recv(65536):
+                said += chunk
+            return said
+
+    ticking = asyncio.create_task(tick())
+    try:
+        said = await asyncio.to_thread(send)
+    finally:
+        ticking.cancel()
+    last = [line for line in said.decode().splitlines() if line.startswith("250 2.0.0")]
+    assert last, said
+    message = await inbox.message(await inbox.stored_id(last[0]))
+    assert message.media[0].size == 256 * 60 * 1024
+    assert max(stalls) < reading / 2, (max(stalls), reading)
