@@ -46,6 +46,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from server.simulator.mail_replies import (
     MailCustomer,
     Reply,
+    address_of,
     bounce_for,
     first_mail,
     parsed,
@@ -253,7 +254,7 @@ class Mailbox:
     async def deliver(self, kind: str, mail_from: str, to: str,
                       message: EmailMessage) -> SentMail:
         """Send ``message`` to ``to``'s domain's server (``route``); keep how it went."""
-        address = to.rpartition("<")[2].rstrip(">").strip() if "<" in to else to.strip()
+        address = address_of(to) or to.strip()  # "Name <a@b>" or a bare address
         domain = address.rpartition("@")[2].lower().rstrip(".")
         host, port = self.routes.get(domain, ("", 0))
         sent = SentMail(kind, mail_from, address, host, port, message)
