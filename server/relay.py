@@ -168,8 +168,8 @@ async def serve_forever(paths: Paths, *, public_url: str | None, host: str, port
                         mail_port: int | None = None, mail_host: str | None = None,
                         lmtp: bool = False) -> None:
     def say_where(mail: MailListener) -> None:
-        mail_at, mail_port = mail.address
-        print(f"smsdesk relay takes mail ({mail.kind}) on {mail_at}:{mail_port}", flush=True)
+        where, listening_on = mail.address
+        print(f"smsdesk relay takes mail ({mail.kind}) on {where}:{listening_on}", flush=True)
 
     async with running_relay(paths, public_url=public_url, host=host, port=port,
                              rates=rates, mail_port=mail_port, mail_host=mail_host,

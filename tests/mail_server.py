@@ -96,10 +96,11 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def mail_server(*, tls_dir: Path | None = None,
+def mail_server(*, tls_dir: Path | None = None, implicit_tls: bool = False,
                 handler: Handler | None = None) -> Iterator[MailServer]:
     """The server on 127.0.0.1; with ``tls_dir``: STARTTLS required (a self-signed
-    certificate made there) and AUTH LOGIN/PLAIN as USER/PASSWORD required."""
+    certificate made there) and AUTH LOGIN/PLAIN as USER/PASSWORD required; with
+    ``implicit_tls`` too, TLS from the first byte instead of STARTTLS."""
     handler = handler or Handler()
     port = free_port()
     options: dict[str, Any] = {}
@@ -117,8 +118,13 @@ def mail_server(*, tls_dir: Path | None = None,
             handler.logins.append((mechanism, login))
             return AuthResult(success=(login, password) == (USER, PASSWORD))
 
-        options = {"tls_context": context, "require_starttls": True, "auth_required": True,
-                   "auth_require_tls": True, "authenticator": authenticator}
+        options = {"auth_required": True, "auth_require_tls": True,
+                   "authenticator": authenticator}
+        if implicit_tls:
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; this connection is TLS throughout.
+            options.update(ssl_context=context, auth_require_tls=False)
+        else:
+            options.update(tls_context=context, require_starttls=True)
     controller = Controller(handler, hostname="127.0.0.1", port=port,
                             server_hostname="mx.test", ident="test ESMTP", **options)
     controller.start()

@@ -133,3 +133,15 @@ def test_the_preflight_says_every_problem_at_once() -> None:
 def test_sizes_read_as_megabytes() -> None:
     assert [in_mb(s) for s in (20 * MB, 20 * MB + MB // 2, 1000, 0)] == [
         "20 MB", "20.5 MB", "0.1 MB", "0.1 MB"]
+
+
+async def test_a_20_mb_email_attachment_fits_in_one_websocket_frame(relay: Harness) -> None:
+    twenty_mb = b"%PDF" + bytes(range(256)) * (20 * MB // 256 - 1) + b"x" * 252
+    assert len(twenty_mb) == 20 * MB
+    async with relay.agent(relay.admin_token) as admin:
+        await admin.command("save_email_settings", changes=settings_for(NOWHERE))
+        upload = await admin.command("upload_media", content_type="application/pdf",
+                                     data=base64.b64encode(twenty_mb).decode(), purpose="email")
+    assert upload["type"] == "result", upload
+    assert upload["result"]["size"] == 20 * MB
+    assert await relay.relay.media.read(upload["result"]["sha256"]) == twenty_mb

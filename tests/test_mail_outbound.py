@@ -69,10 +69,10 @@ async def texting_ticket(relay: Harness, admin: AgentClient, email: str = JO) ->
     return ticket.id
 
 
-async def email_reply(relay: Harness, admin: AgentClient, server: MailServer,
-                      body: str) -> int:
+async def email_reply(relay: Harness, admin: AgentClient, server: MailServer, body: str,
+                      **settings: Any) -> int:
     """Email set up, a customer's ticket, and an email reply to it queued: its id."""
-    await set_up_email(admin, server)
+    await set_up_email(admin, server, **settings)
     ticket_id = await texting_ticket(relay, admin)
     answer = await admin.command("reply", ticket_id=ticket_id, channel="email", body=body)
     assert answer["type"] == "result", answer
@@ -98,10 +98,17 @@ async def message_state(relay: Harness, message_id: int) -> Any:
 
 async def until_status(relay: Harness, message_id: int, status: MessageStatus,
                        timeout: float = 15) -> Any:
+    seen: list[Any] = []
+
     async def reached() -> Any:
         message = await message_state(relay, message_id)
+        seen[:] = [message]
         return message if message.status is status else None
-    return await eventually(reached, f"message {message_id} {status}", timeout)
+    try:
+        return await eventually(reached, f"message {message_id} {status}", timeout)
+    except AssertionError:
+        raise AssertionError(f"message {message_id} is {seen[0].status}, not {status}:"
+                             f" {seen[0].mail_detail}") from None
 
 
 def recording(client: AgentClient) -> list[str]:
@@ -200,7 +207,9 @@ async def test_a_451_is_tried_again_and_then_accepted(relay: Harness) -> None:
     assert len(server.handler.received) == 1
 
 
-async def test_a_550_fails_the_reply_with_the_servers_words_and_a_retry_is_an_email(relay: Harness) -> None:
+async def test_a_550_fails_the_reply_with_the_servers_words_and_a_retry_is_an_email(
+    relay: Harness,
+) -> None:
     handler = Handler(rcpt_answers=["550 5.1.1 <jo@example.com>: Recipient address rejected"])
     with mail_server(handler=handler) as server:
         async with relay.agent(relay.admin_token) as admin:
@@ -250,6 +259,19 @@ async def test_starttls_and_auth_and_the_password_reaches_no_agent_and_no_log(
         assert not any(secret in frame for frame in seen_by_admin + seen_by_bo)
         assert secret not in caplog.text
         assert secret not in repr(tested)
+
+
+async def test_implicit_tls_with_a_login(relay: Harness, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with mail_server(tls_dir=tmp_path, implicit_tls=True) as server:
+        assert server.cert is not None
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.cert))
+        async with relay.agent(relay.admin_token) as admin:
+            message_id = await email_reply(relay, admin, server, "Over TLS", smtp_security="tls",
+                                           smtp_username=USER, smtp_password=PASSWORD)
+            await until_status(relay, message_id, MessageStatus.SENT)
+    assert [login for _, login in server.handler.logins] == [USER]
+    assert server.handler.received[0].message.get_content().strip() == "Over TLS"
 
 
 async def test_send_test_email_reports_what_the_server_said_in_order(relay: Harness) -> None:
