@@ -53,6 +53,8 @@ def _demo(args: argparse.Namespace) -> int:
                   f"  Relay websocket  {backend.url}\n"
                   f"  Admin token      {backend.token}\n"
                   f"  Simulator        {backend.sim_url}\n"
+                  f"  Mail stand-in    {backend.mail_url}  (mail the desk sent:"
+                  f" {backend.mailboxes})\n"
                   f"Open the inbox from another terminal:\n"
                   f"  smsdesk inbox --relay {backend.url} --token {backend.token}\n"
                   f"Text in as a customer, from any terminal (it finds this demo by itself):\n"

@@ -1,4 +1,5 @@
-"""The backend of ``smsdesk demo``: relay + Twilio simulator + customers who text in.
+"""The backend of ``smsdesk demo``: relay + Twilio simulator + mail stand-in + customers
+who text in and write back by email.
 
 It runs as a child process of ``smsdesk demo`` so that the inbox (a full-screen
 Textual app in the parent) and the servers never share an event loop, and so
@@ -6,7 +7,8 @@ that "stop everything" is one process exit. The protocol with the parent is
 deliberately tiny:
 
 * the child prints exactly one line on stdout, ``READY <ws url> <admin token>
-  <simulator url>`` or ``FAILED <reason>`` (then exits non-zero);
+  <simulator url> <mail stand-in smtp://host:port>`` or ``FAILED <reason>`` (then
+  exits non-zero);
 * the child stops (simulator, relay, sockets) when its stdin reaches EOF,
   which is also what happens when the parent dies, or on SIGTERM/SIGINT/SIGHUP.
 
@@ -33,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from core import auth, queries, writes
+from core import auth, email_writes, queries, writes
+from core.email_settings import EmailSettings, save_email_settings
+from core.mail_compose import subject_for
 from core.models import Role, TicketStatus
 from core.sms import analyze
 from core.store import Store
@@ -41,9 +45,12 @@ from server import admin
 from server.app import Relay
 from server.config import Paths
 from server.demo_library import furnish_library
+from server.mail_inbound import MailListener
 from server.relay import PUBLIC_URL, bound_port, running_relay
 from server.simulator.customers import demo_png
 from server.simulator.discovery import Running, announce, withdraw
+from server.simulator.mail_customers import ANA, DEMO_MAIL_CUSTOMERS, JORDAN, LENA, MAYA, TOM
+from server.simulator.mailbox import Mailbox
 from server.simulator.runner import (
     DEMO_ACCOUNT_SID,
     DEMO_AUTH_TOKEN,
@@ -72,6 +79,20 @@ NAMED = {
 }
 CARLOS = "+15125550133"
 EMMA = "+447400123456"
+# The email addresses the desk knows. Priya, Carlos and Emma have none, so the composer's
+# email switch says why it is not offered.
+EMAILS = {
+    "+14155550142": MAYA.address,
+    "+447400900123": TOM.address,
+    "+12125550187": ANA.address,
+    UNREACHABLE: JORDAN.address,  # a mailbox that does not exist: mail to it bounces
+}
+
+# The desk's email: sent through the mail stand-in, replies taken by the relay's listener.
+MAIL_DOMAIN = "demo.smsdesk.example"
+SUPPORT_ADDRESS = f"support@{MAIL_DOMAIN}"
+MAILBOXES = "mailboxes"  # in the demo home: every mail the stand-in took, as .eml files
+REPLY_DELAY = 4.0  # seconds a customer takes to answer a mail, at speed 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +124,23 @@ TIMELINE: tuple[Text, ...] = (
     Text(90, EMMA, DEMO_UK, "Hiya, tracking says my parcel was delivered but it isn't here 😕"),
     Text(120, CARLOS, DEMO_US, "Any update on this? Thanks"),
     Text(180, UNREACHABLE, DEMO_US, "Hello? Did you get my message about the address?"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """A customer's first mail to the desk (no ticket yet), ``at`` seconds after READY."""
+
+    at: float
+    from_: str
+    subject: str
+    body: str
+
+
+MAIL_TIMELINE: tuple[Mail, ...] = (
+    Mail(45, LENA.address, "Shipping to Germany?",
+         "Hello, do you ship to Germany, and how long does it take? I would like to order"
+         " the blue hoodie in size S."),
 )
 
 
@@ -139,13 +177,24 @@ async def furnish(paths: Paths, relay: Relay) -> Desk:
                             token_hash=auth.hash_token(auth.new_token()),
                             group_ids=[billing.id, shipping.id])
     for phone, name in NAMED.items():
-        await store.write(_named_contact, phone, name)
+        await store.write(_named_contact, phone, name, EMAILS.get(phone))
     await furnish_library(store, boss.id)
     return Desk(relay, boss.id, token, sam.id)
 
 
-def _named_contact(ctx: writes.WriteContext, phone: str, name: str) -> None:
-    writes.update_contact(ctx, writes.contact_for_phone(ctx, phone).id, name=name)
+def _named_contact(ctx: writes.WriteContext, phone: str, name: str, email: str | None) -> None:
+    writes.update_contact(ctx, writes.contact_for_phone(ctx, phone).id, name=name, email=email)
+
+
+async def set_up_email(store: Store, *, smtp: tuple[str, int], inbound_port: int) -> None:
+    """The desk's email through the mail stand-in (plain SMTP: it is on loopback), replies
+    taken by the relay's listener: what an admin sets on the Email tab."""
+    host, port = smtp
+    settings = EmailSettings(smtp_host=host, smtp_port=port, smtp_security="none",
+                             from_address=SUPPORT_ADDRESS, from_name="Demo Shop",
+                             reply_domain=MAIL_DOMAIN, inbound_port=inbound_port,
+                             inbound_host=HOST)
+    await store.write(save_email_settings, settings)
 
 
 async def _text_in(sim: Simulator, store: Store, text: Text) -> int | None:
@@ -168,6 +217,17 @@ async def _reply(desk: Desk, ticket_id: int, body: str) -> None:
     desk.relay.on_queued()
 
 
+async def _email(desk: Desk, ticket_id: int, body: str) -> None:
+    """Queue an email reply as the composer's email switch does; the mail outbox sends it
+    through the mail stand-in."""
+    store = desk.relay.store
+    ticket = await store.read(queries.ticket, ticket_id)
+    subject = subject_for(ticket_id, ticket.subject if ticket is not None else "")
+    await store.write(email_writes.queue_email_reply, ticket_id=ticket_id,
+                      agent_id=desk.helper_id, body=body, subject=subject,
+                      reply_domain=MAIL_DOMAIN)
+
+
 async def history(sim: Simulator, desk: Desk) -> None:
     """A few conversations already under way, so the inbox does not open empty."""
     store = desk.relay.store
@@ -179,6 +239,10 @@ async def history(sim: Simulator, desk: Desk) -> None:
                                  " the box?")
         await store.write(writes.update_ticket, maya, agent_id=desk.helper_id,
                           status=TicketStatus.PENDING, unread=False, tags=["damaged"])
+        # Switched to email: Maya answers it, with the photo attached, a few seconds in.
+        await _email(desk, maya, "Hi Maya,\n\nthe photo did not come through by text."
+                                 " Could you attach it to a reply to this email instead?\n\n"
+                                 "Thanks,\nSam Rivera\nDemo Shop")
     tom = await _text_in(sim, store, Text(0, "+447400900123", DEMO_UK,
                                           "Hello, what are your opening hours on Saturday?"))
     if tom is not None:
@@ -191,7 +255,11 @@ async def history(sim: Simulator, desk: Desk) -> None:
         await store.write(writes.add_note, ticket_id=jordan, agent_id=None,
                           body="Demo: replies to this customer end undelivered with Twilio"
                                " error 30003 (unreachable handset), to show how a failed"
-                               " delivery looks.")
+                               " delivery looks. His email address does not exist either:"
+                               " email to him bounces.")
+        await _email(desk, jordan, "Hi Jordan,\n\nwe could not reach you by text. Which"
+                                   " address should order #4420 go to?\n\nSam Rivera\n"
+                                   "Demo Shop")
 
 
 async def play(sim: Simulator, store: Store, speed: float,
@@ -207,11 +275,35 @@ async def play(sim: Simulator, store: Store, speed: float,
             log.exception("customer text %r failed", text.body)
 
 
+async def play_mail(mailbox: Mailbox, speed: float,
+                    timeline: Sequence[Mail] = MAIL_TIMELINE) -> None:
+    """Customers write to the desk on schedule; a failed mail is logged, never fatal."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for mail in timeline:
+        await asyncio.sleep(max(0.0, start + mail.at / speed - loop.time()))
+        sent = await mailbox.write(mail.from_, SUPPORT_ADDRESS, mail.subject, mail.body)
+        if not sent.delivered:
+            log.warning("the relay refused %r: %s", mail.subject, sent.error)
+
+
 async def serve(paths: Paths, *, speed: float, stop: asyncio.Event, out: IO[str]) -> None:
     """Start everything, say READY on ``out``, play the timeline until ``stop`` is set.
 
     Raises whatever prevented startup; the caller turns it into ``FAILED``.
     """
+    mailbox = Mailbox(DEMO_MAIL_CUSTOMERS, reply_delay=REPLY_DELAY / speed,
+                      folder=paths.home / MAILBOXES)
+    smtp = await mailbox.start(HOST, 0)
+    try:
+        await _serve(paths, mailbox, smtp, speed=speed, stop=stop, out=out)
+    finally:
+        await mailbox.stop()
+
+
+async def _serve(paths: Paths, mailbox: Mailbox, smtp: tuple[str, int], *, speed: float,
+                 stop: asyncio.Event, out: IO[str]) -> None:
+    listening: list[MailListener] = []
     sim = Simulator()
     await sim.start(host=HOST, port=0)
     try:
@@ -221,28 +313,38 @@ async def serve(paths: Paths, *, speed: float, stop: asyncio.Event, out: IO[str]
         sim.state.knobs.fail_to[UNREACHABLE] = 30003
         # Port 0 avoids racing another program for a "free" port; the relay learns
         # its public URL once bound, before the account points the numbers at it.
-        async with running_relay(paths, public_url=None, host=HOST, port=0) as (relay, server):
+        # The mail listener also takes port 0 and says where it landed (on_mail).
+        async with running_relay(paths, public_url=None, host=HOST, port=0, mail_port=0,
+                                 mail_host=HOST, on_mail=listening.append) as (relay, server):
             try:
                 http = f"http://{HOST}:{bound_port(server)}"
                 relay.public_url = http
                 await relay.store.write(writes.save_setting, PUBLIC_URL, http)
+                inbound = listening[0].address
+                await set_up_email(relay.store, smtp=smtp, inbound_port=inbound[1])
+                mailbox.route(MAIL_DOMAIN, *inbound)  # the reply domain's "MX"
                 desk = await furnish(paths, relay)
                 await history(sim, desk)
                 ws = http.replace("http://", "ws://", 1) + "/ws"
                 # So that `smsdesk sim text` in any terminal finds this demo by itself.
                 found = announce(Running(os.getpid(), sim.url, ws, str(paths.home), DEMO_US))
                 try:
-                    print(f"READY {ws} {desk.admin_token} {sim.url}", file=out, flush=True)
-                    script = asyncio.create_task(play(sim, relay.store, speed),
-                                                 name="demo-script")
+                    print(f"READY {ws} {desk.admin_token} {sim.url} smtp://{smtp[0]}:{smtp[1]}",
+                          file=out, flush=True)
+                    scripts = [asyncio.create_task(play(sim, relay.store, speed),
+                                                   name="demo-script"),
+                               asyncio.create_task(play_mail(mailbox, speed),
+                                                   name="demo-mail-script")]
                     await stop.wait()
-                    script.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await script
+                    for script in scripts:
+                        script.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await script
                 finally:
                     withdraw(found)
             finally:
                 await sim.stop()  # first, so no webhook hits a relay that is going away
+                await mailbox.stop()  # nor a customer's mail
     finally:
         await sim.stop()
 
@@ -320,6 +422,12 @@ class DemoBackend:
     url: str  # the relay's websocket, ws://127.0.0.1:PORT/ws
     token: str  # the demo admin's agent token
     sim_url: str  # the Twilio simulator, for `smsdesk sim text --sim URL`
+    mail_url: str = ""  # the mail stand-in, smtp://127.0.0.1:PORT
+
+    @property
+    def mailboxes(self) -> Path:
+        """Every mail the desk sent, filed by recipient: ``<address>/NNNN.eml``."""
+        return self.home / MAILBOXES
 
     @property
     def how_to_text(self) -> str:
@@ -379,8 +487,8 @@ def start_backend(home: Path, *, speed: float = 1.0, timeout: float = READY_TIME
         line = _first_line(process, timeout)
         word, _, rest = line.partition(" ")
         if word == "READY":
-            url, token, sim_url = rest.split()
-            return DemoBackend(process, home, url, token, sim_url)
+            url, token, sim_url, mail_url = rest.split()
+            return DemoBackend(process, home, url, token, sim_url, mail_url)
         if word == "FAILED":
             raise DemoError(rest)
         raise DemoError("the backend exited before it was ready" if not line

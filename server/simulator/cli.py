@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from server import cli_checks as check
 
 if TYPE_CHECKING:
+    from server.simulator.mailbox import Mailbox
     from server.simulator.runner import Simulator
     from server.simulator.scenario import Scenario, Staged
 
@@ -57,6 +58,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sim.add_argument("--state", metavar="FILE", type=Path,
                      help="keep the whole state in FILE: reloaded on start, saved as it"
                      " changes and on exit")
+    mail = sim.add_argument_group(
+        "mail stand-in", "an SMTP server for the desk's email: it takes what the relay sends"
+        " and files it by mailbox; with --seed-demo the demo's customers answer"
+        " (docs/simulator.md)")
+    mail.add_argument("--mail-port", type=check.port_or_any, default=None,
+                      help="also serve the mail stand-in on this port (0: any free port)")
+    mail.add_argument("--mail-dir", type=Path, metavar="DIR",
+                      help="file every mail taken as DIR/<address>/NNNN.eml")
+    mail.add_argument("--mail-route", type=_mail_route, action="append", default=[],
+                      metavar="DOMAIN=HOST:PORT",
+                      help="deliver customers' mail to DOMAIN to this SMTP server (the"
+                      " relay's mail port); repeatable")
     sim.set_defaults(run=_serve)
     actions = sim.add_subparsers(title="actions", metavar="ACTION")
     text = actions.add_parser(
@@ -77,6 +90,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     text.add_argument("body", nargs="?", default="", help="the message text")
     text.set_defaults(run=_text)
     return sim
+
+
+def _mail_route(text: str) -> tuple[str, str, int]:
+    from server.simulator.mailbox import parse_route
+
+    try:
+        return parse_route(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -112,6 +134,13 @@ async def _serve_async(args: argparse.Namespace) -> int:
         print(f"  State        {args.state}: {len(saved.accounts)} account(s),"
               f" {len(saved.messages)} message(s) reloaded")
     _seed(sim, args, scenario)
+    try:
+        mailbox = await _start_mailbox(args)
+    except OSError as exc:
+        await sim.stop()
+        reason = exc.strerror or str(exc)
+        return check.fail("smsdesk sim", f"cannot listen for mail on {args.host}:"
+                          f"{args.mail_port}: {reason}")
     sys.stdout.flush()
     found = announce(Running(os.getpid(), sim.url))
     try:
@@ -121,8 +150,35 @@ async def _serve_async(args: argparse.Namespace) -> int:
             await sim.wait()
     finally:
         withdraw(found)
+        if mailbox is not None:
+            await mailbox.stop()
         await sim.stop()
     return 0
+
+
+async def _start_mailbox(args: argparse.Namespace) -> Mailbox | None:
+    """The mail stand-in, when --mail-port asks for it; what it does, printed."""
+    if args.mail_port is None:
+        return None
+    from server.simulator.mail_customers import DEMO_MAIL_CUSTOMERS
+    from server.simulator.mailbox import Mailbox, described
+
+    customers = DEMO_MAIL_CUSTOMERS if args.seed_demo else ()
+    mailbox = Mailbox(customers, folder=args.mail_dir,
+                      on_mail=lambda mail: print(described(mail), flush=True))
+    host, port = await mailbox.start(args.host, args.mail_port)
+    for domain, to_host, to_port in args.mail_route:
+        mailbox.route(domain, to_host, to_port)
+    print(f"Mail stand-in listening on smtp://{host}:{port}  (security none, no login)")
+    if args.mail_dir:
+        print(f"  Mailboxes    {args.mail_dir}/<address>/NNNN.eml")
+    for domain, (to_host, to_port) in mailbox.routes.items():
+        print(f"  Mail to      {domain} goes to {to_host}:{to_port}")
+    for customer in customers:
+        does = "bounces (no such mailbox)" if not customer.exists else (
+            f"answers {len(customer.replies)} mail(s)")
+        print(f"  Customer     {customer.address}: {does}")
+    return mailbox
 
 
 def _unwritable(path: Path) -> str:
