@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tui.mail_channel import shown_phone
+
 logger = logging.getLogger(__name__)
 
 Row = dict[str, Any]
@@ -350,7 +352,8 @@ class TicketListModel:
         elif kind == "ticket.created" and "contact" in payload:
             contact = payload["contact"]
             row = {"ticket": ticket, "contact_name": contact.get("name", ""),
-                   "contact_phone": ticket.get("customer_phone") or contact.get("phone", ""),
+                   "contact_phone": ticket.get("customer_phone")
+                   or shown_phone(contact.get("phone")),
                    "contact_opted_out": bool(contact.get("opted_out"))}
         else:
             # A ticket we had not loaded: its place is known, its contact is not
@@ -625,7 +628,7 @@ def with_contact(row: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]
     contact's id), and the STOP state of the row's own phone, since a contact may have
     several phones and each keeps its own."""
     contact = payload.get("contact") or {}
-    phone = row.get("contact_phone") or contact.get("phone", "")
+    phone = row.get("contact_phone") or shown_phone(contact.get("phone"))
     changed = {**row, "ticket": {**row["ticket"], "contact_id": contact.get("id")},
                "contact_name": contact.get("name", ""), "contact_phone": phone}
     if "phone" in payload:  # a STOP or START from one phone, for one number or all
