@@ -407,3 +407,19 @@ def test_context_replace_keeps_email_facts() -> None:
     ctx = context()
     moved = replace(ctx, contact_email="b@example.com")
     assert moved.why_no_email() == "" and context(email=None).why_no_email() == "?"
+
+
+# -- snapshots (fixed size and clock) ----------------------------------------------------------
+
+
+def test_snapshot_composer_in_email_mode(snap_compare: Any) -> None:
+    async def write(pilot: Any) -> None:
+        pilot.app.composer.query_one(TextArea).insert("Your parcel left our warehouse today.")
+        await pilot.pause()
+
+    assert snap_compare(Host(context(default="email")), terminal_size=(100, 16),
+                        run_before=write)
+
+
+def test_snapshot_thread_with_emails(snap_compare: Any, frozen_clock: None) -> None:
+    assert snap_compare(ThreadHost(), terminal_size=(110, 24))
