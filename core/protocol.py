@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROTOCOL_VERSION = 1
-# Large enough for one attachment uploaded as base64 (Twilio takes 5 MB per MMS);
-# everything else is small: a reply of 1,600 characters is about 6 KB.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# Large enough for one email attachment uploaded as base64 (20 MB by default, which
+# base64 makes 26.7 MB, plus the command around it); everything else is small: a reply
+# of 1,600 characters is about 6 KB.
+MAX_MESSAGE_BYTES = 28 * 1024 * 1024
 MAX_COMMAND_ID = 64
 
 
@@ -77,7 +78,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
     ),
     "reply": CommandSpec(
         required={"ticket_id": _INT, "body": _STR},
-        optional={"media": _OBJECTS, "channel": _STR, "from_number_id": _OPT_INT},
+        # channel: "sms" (the default) or "email" (then subject; no SMS rules apply).
+        optional={"media": _OBJECTS, "channel": _STR, "from_number_id": _OPT_INT,
+                  "subject": _STR},
     ),
     "retry_reply": CommandSpec(required={"message_id": _INT}),
     "add_note": CommandSpec(required={"ticket_id": _INT, "body": _STR}),
@@ -92,8 +95,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "log_time": CommandSpec(required={"ticket_id": _INT, "seconds": _INT},
                             optional={"note": _STR, "billable": _BOOL}),
     "fetch_media": CommandSpec(required={"sha256": _STR}),
+    # purpose "email": an email attachment (up to the email limit, any type); else MMS.
     "upload_media": CommandSpec(required={"content_type": _STR, "data": _STR},
-                                optional={"filename": _STR}),
+                                optional={"filename": _STR, "purpose": _STR}),
     "search": CommandSpec(required={"text": _STR}, optional={"before": _OPT_INT, "limit": _INT}),
     "list_groups": CommandSpec(required={}),
     "list_agents": CommandSpec(required={}),
@@ -193,6 +197,12 @@ COMMANDS: Mapping[str, CommandSpec] = {
                                   admin_only=True),
     "add_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
     "remove_contact_phone": CommandSpec(required={"contact_id": _INT, "phone": _STR}),
+    # Email (server/commands_email.py): the outgoing server's settings are the admins';
+    # the SMTP password only ever travels inwards (absent: kept; "" with
+    # smtp_password_clear: cleared).
+    "get_email_settings": CommandSpec(required={}, admin_only=True),
+    "save_email_settings": CommandSpec(required={"changes": _DICT}, admin_only=True),
+    "send_test_email": CommandSpec(required={"to": _STR}, admin_only=True),
 }
 
 

@@ -235,9 +235,17 @@ async def _upload_media(ctx: Context, args: dict[str, Any]) -> Any:
         data = base64.b64decode(args["data"], validate=True)
     except ValueError:
         raise CommandRefused("bad_args", "data must be base64") from None
-    if not is_accepted_media_type(args["content_type"]):
+    purpose = args.get("purpose", "mms")
+    if purpose in UPLOAD_LIMIT_FOR:  # an email attachment: any type, its own limit
+        limit = await UPLOAD_LIMIT_FOR[purpose](ctx)
+        if len(data) > limit:
+            raise CommandRefused("refused", f"an {purpose} can carry at most"
+                                            f" {limit / 2**20:g} MB of attachments")
+    elif purpose != "mms":
+        raise CommandRefused("bad_args", f"uploads are for mms or email, not {purpose!r}")
+    elif not is_accepted_media_type(args["content_type"]):
         raise CommandRefused("refused", f"Twilio does not accept {args['content_type']} for MMS")
-    if len(data) > MAX_MEDIA_TOTAL_BYTES:
+    elif len(data) > MAX_MEDIA_TOTAL_BYTES:
         raise CommandRefused("refused", "an MMS can carry at most 5 MB of attachments")
     digest = await ctx.media.put(data)
     return {"sha256": digest, "size": len(data), "content_type": args["content_type"],
@@ -288,8 +296,23 @@ async def _list_accounts(ctx: Context, args: dict[str, Any]) -> Any:
 # --- writes ---------------------------------------------------------------------------
 
 
+#: Replies by another channel than SMS: channel name → the change it makes (the email
+#: channel registers itself from server/commands_email.py).
+REPLY_BY_CHANNEL: dict[str, Callable[[Context, dict[str, Any]],
+                                     Awaitable[Callable[[WriteContext], Message]]]] = {}
+#: Failed replies of another channel than SMS, sent again as new messages of it.
+RETRY_BY_CHANNEL: dict[str, Callable[[WriteContext, int, Message], Message]] = {}
+#: Uploads for another purpose than MMS: purpose → the largest upload it takes.
+UPLOAD_LIMIT_FOR: dict[str, Callable[[Context], Awaitable[int]]] = {}
+
+
 @_recorded("reply")
 async def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Message]:
+    channel = args.get("channel", "sms")
+    if channel in REPLY_BY_CHANNEL:
+        return await REPLY_BY_CHANNEL[channel](ctx, args)
+    if channel not in ("sms", "mms"):
+        raise CommandRefused("bad_args", f"a reply goes by sms or email, not {channel!r}")
     media = await attachments(ctx, args)
 
     def reply(wctx: WriteContext) -> Message:
@@ -354,6 +377,8 @@ def _retry_reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
         if newest != failed.id:
             raise writes.StoreError("a newer reply went out since (or this one was retried "
                                     "already); retry only the newest")
+        if failed.channel in RETRY_BY_CHANNEL:  # an email is retried as an email
+            return RETRY_BY_CHANNEL[failed.channel](wctx, ctx.agent.id, failed)
         return queue_checked(wctx, ctx.agent.id, failed.ticket_id, failed.body, failed.media,
                               from_number_id=failed.from_number_id)  # the same sender
     return retry
@@ -430,6 +455,7 @@ from server import commands_fields  # noqa: E402, F401
 from server import commands_canned  # noqa: E402, F401
 from server import commands_scenarios  # noqa: E402, F401
 from server import commands_contacts  # noqa: E402, F401
+from server import commands_email  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -19,6 +19,7 @@ from core.settings import setting_or_init
 from core.store import Store
 from server.app import Relay
 from server.config import Paths
+from server.mail_outbox import MailOutbox
 from server.media_db import media_store_for
 from server.outbox import SENDS_PER_SECOND, Outbox
 from server.trash_keeper import keep_trash
@@ -87,6 +88,7 @@ async def running_relay(
     # every relay serves every attachment (and Twilio may fetch from any of them).
     media = media_store_for(store, paths.home)
     sending: asyncio.Task[None] | None = None
+    mailing: asyncio.Task[None] | None = None
     keeping: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
     try:
@@ -103,6 +105,9 @@ async def running_relay(
         store.on_commit(outbox.notice)  # any relay's replies (on PostgreSQL, via NOTIFY)
         relay.presence.share_through(store)
         sending = asyncio.create_task(outbox.run(), name="outbox")
+        mail_outbox = MailOutbox(store=store, media=media)
+        store.on_commit(mail_outbox.notice)  # any relay's email replies wake it
+        mailing = asyncio.create_task(mail_outbox.run(), name="mail outbox")
         keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
         beating = asyncio.create_task(relay.presence.keep_alive(), name="presence beat")
         config = uvicorn.Config(
@@ -126,7 +131,7 @@ async def running_relay(
             server.should_exit = True
             await serving
     finally:
-        for task in (sending, keeping, beating):  # also when uvicorn failed to start
+        for task in (sending, mailing, keeping, beating):  # also when uvicorn failed to start
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
