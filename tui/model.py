@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.ticket_search import COUNT_CAP
+from tui.mail_channel import shown_phone
 
 logger = logging.getLogger(__name__)
 
@@ -371,7 +372,8 @@ class TicketListModel:
         elif kind == "ticket.created" and "contact" in payload:
             contact = payload["contact"]
             row = {"ticket": ticket, "contact_name": contact.get("name", ""),
-                   "contact_phone": ticket.get("customer_phone") or contact.get("phone", ""),
+                   "contact_phone": ticket.get("customer_phone")
+                   or shown_phone(contact.get("phone")),
                    "contact_opted_out": bool(contact.get("opted_out"))}
         else:
             # A ticket we had not loaded: its place is known, its contact is not
@@ -646,7 +648,7 @@ def with_contact(row: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]
     contact's id), and the STOP state of the row's own phone, since a contact may have
     several phones and each keeps its own."""
     contact = payload.get("contact") or {}
-    phone = row.get("contact_phone") or contact.get("phone", "")
+    phone = row.get("contact_phone") or shown_phone(contact.get("phone"))
     changed = {**row, "ticket": {**row["ticket"], "contact_id": contact.get("id")},
                "contact_name": contact.get("name", ""), "contact_phone": phone}
     if "phone" in payload:  # a STOP or START from one phone, for one number or all

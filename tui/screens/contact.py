@@ -24,6 +24,7 @@ from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.client import CommandError
+from tui.mail_channel import shown_phone
 from tui.model import opt_out_fields
 from tui.widgets import render
 
@@ -37,11 +38,13 @@ OLDER = "older"
 def contact_summary(contact: dict[str, Any], phones: list[dict[str, Any]] | None = None) -> Text:
     """Name (or the phone), then every phone (each with its own STOP), email and note."""
     text = Text()
-    text.append(contact.get("name") or contact.get("phone", ""), style="bold")
+    text.append(contact.get("name") or shown_phone(contact.get("phone"))
+                or contact.get("email", ""), style="bold")
     known = phones or [{"e164": contact.get("phone", ""),
                         "opted_out": bool(contact.get("opted_out"))}]
+    # A contact known only by email has a stand-in phone (email:…): never shown as one.
     details = [p["e164"] + (" (opted out: STOP)" if p.get("opted_out") else "")
-               for p in known]
+               for p in known if shown_phone(p["e164"])]
     if contact.get("email"):
         details.append(contact["email"])
     text.append("\n" + "  ·  ".join(d for d in details if d))
@@ -136,7 +139,7 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
             self.load_older()
             return
         item = next(i for i in self.items if str(i["ticket"]["id"]) == event.option.id)
-        phone = item["ticket"].get("customer_phone") or self.contact.get("phone", "")
+        phone = item["ticket"].get("customer_phone") or shown_phone(self.contact.get("phone"))
         self.dismiss({"ticket": item["ticket"], "contact_name": self.contact.get("name", ""),
                       "contact_phone": phone,
                       **opt_out_fields(item["ticket"], self.contact,

@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
 
 from tui.client import CommandError
+from tui.mail_channel import shown_phone
 
 Save = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -43,7 +44,8 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="contact-form"):
-            yield Label(f"Edit contact {self.contact.get('phone', '')}", id="contact-form-title",
+            who = shown_phone(self.contact.get("phone")) or self.contact.get("email", "")
+            yield Label(f"Edit contact {who}", id="contact-form-title",
                         markup=False)
             yield Label("Name")
             yield Input(value=self.contact.get("name", ""), id="contact-name")
@@ -63,6 +65,9 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
 
     def phones(self) -> list[str]:
         """The contact's phones as it came (its first phone when the list is unknown)."""
+        return [phone for phone in self._all_phones() if shown_phone(phone)]
+
+    def _all_phones(self) -> list[str]:
         known = self.contact.get("phones") or [{"e164": self.contact.get("phone", "")}]
         return [p["e164"] for p in known if p.get("e164")]
 
@@ -76,7 +81,8 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
         phones = [p.strip() for p in self.query_one("#contact-phones", Input).value.split(",")
                   if p.strip()]
         if phones != self.phones():
-            changed["phones"] = phones
+            # The stand-in of a contact known only by email (never shown) stays theirs.
+            changed["phones"] = phones + [p for p in self._all_phones() if not shown_phone(p)]
         return changed
 
     @on(Input.Changed)

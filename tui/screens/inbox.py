@@ -40,6 +40,7 @@ from tui.model import (
 from tui.screens.inbox_canned import CannedActions
 from tui.screens.inbox_contacts import ContactActions
 from tui.screens.inbox_conversations import ConversationActions
+from tui.screens.inbox_email import EmailActions
 from tui.screens.inbox_fields import FieldActions
 from tui.screens.inbox_retry import RetryActions
 from tui.screens.inbox_scenarios import ScenarioActions
@@ -68,8 +69,9 @@ STATUSES = [("Open", "open"), ("Pending", "pending"), ("Resolved", "resolved"),
 PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent", "urgent")]
 
 
-class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, RetryActions,
-                  TrashActions, TimeActions, ConversationActions, ToastPlacement, Screen[None]):
+class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, ScenarioActions,
+                  RetryActions, TrashActions, TimeActions, ConversationActions, ToastPlacement,
+                  Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -138,6 +140,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         self.chosen_senders: dict[int, int] = {}
         self.my_timer: dict[str, Any] | None = None  # this agent's running timer, on the relay
         self.open_time: dict[str, Any] | None = None  # the open ticket's entries and total
+        self.contact_emails: dict[int, str] = {}  # issue 12: contact id -> address, once asked
 
     # --- layout -------------------------------------------------------------------
 
@@ -258,6 +261,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         await self.switch_view(standard_views(self._agent_id())[0])
         await self._quietly(self._load_my_timer())
         await self._quietly(self._load_trash_retention())
+        await self.load_email_channel()
 
     async def _load_trash_retention(self) -> None:
         """When the Trash's tickets will be purged (its list shows the date); then by event."""
@@ -298,6 +302,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         kind = event.get("kind", "")
         payload = event.get("payload") or {}
         self.details_follow(event)
+        self.email_event(kind, payload)
         if self.names.apply(event):
             self._setup_changed(kind, payload)
             return
@@ -439,6 +444,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         self.thread_state.entries = list(page["items"])
         self.thread_state.older = page.get("older")
         self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
+        self.email_follows(row, self.thread_state.entries)
         # The thread is what the agent opened it for: paint it first, then
         # restyle the composer (enabling it relayouts the whole screen).
         self.call_after_refresh(self._refresh_compose_context)
@@ -469,7 +475,7 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
         chosen = self.names.numbers.get(self.chosen_senders.get(context.ticket_id, -1))
         if chosen is not None and chosen.get("account"):
             context = context.sending_from(chosen)
-        self.composer.set_context(context)
+        self.composer.set_context(self.with_email(context))
 
     @on(ThreadView.OlderWanted)
     def _older_wanted(self, message: ThreadView.OlderWanted) -> None:
@@ -546,8 +552,9 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
     @on(Composer.Submitted)
     def _submitted(self, message: Composer.Submitted) -> None:
         context = message.context
+        by_number = context.from_another_number and message.draft.channel == "sms"
         self.send_draft(message.draft, context.ticket_id,
-                        from_number_id=context.number.id if context.from_another_number else None)
+                        from_number_id=context.number.id if by_number else None)
 
     @on(Composer.Cancelled)
     def _cancelled(self) -> None:
@@ -579,8 +586,12 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
                 await self.command("add_note", ticket_id=ticket_id, body=draft.body,
                                    command_id=command_id)
             else:
-                media = [await self._upload(item) for item in draft.attachments]
+                email = draft.channel == "email"
+                media = [await self._upload(item, purpose="email" if email else None)
+                         for item in draft.attachments]
                 args: dict[str, Any] = {"ticket_id": ticket_id, "body": draft.body}
+                if email:  # issue 12: by email, with its subject; the relay judges it again
+                    args.update(channel="email", subject=draft.subject)
                 if media:
                     args["media"] = media
                 if from_number_id is not None:
@@ -646,14 +657,16 @@ class InboxScreen(ContactActions, FieldActions, CannedActions, ScenarioActions, 
             elif self.drafts_file is not None:
                 await asyncio.to_thread(keep_drafts, self.drafts_file, [draft])
 
-    async def _upload(self, item: Any) -> dict[str, Any]:
+    async def _upload(self, item: Any, purpose: str | None = None) -> dict[str, Any]:
+        """``purpose`` "email": an email's attachment, up to the desk's email limit."""
         if item.sha256:  # a canned response's attachment: the relay has it already
             return {"sha256": item.sha256, "content_type": item.content_type,
                     "filename": item.filename}
         data = await asyncio.to_thread(Path(item.path).read_bytes)
         encoded = await asyncio.to_thread(lambda: base64.b64encode(data).decode("ascii"))
+        extra = {"purpose": purpose} if purpose else {}
         return await self.command("upload_media", content_type=item.content_type, data=encoded,
-                                  filename=item.filename)
+                                  filename=item.filename, **extra)
 
     # --- acting on tickets --------------------------------------------------------
 

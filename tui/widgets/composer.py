@@ -5,6 +5,10 @@ send preflight (:func:`core.preflight.preflight`, ~60 us), so the agent sees wha
 cost and every reason it would be refused *before* pressing send; send is refused while any
 reason applies.  A private note skips all of that: it never reaches the customer.
 
+A reply goes by SMS or by email (issue 12): one key switches, beside the From number.  Email
+is offered only when the contact has a valid address and the desk's email is set up; in email
+mode there is a subject, no segment count and no SMS rule, attachments up to the relay's limit.
+
 The composer only judges and collects: it posts :class:`Composer.Submitted` with a
 :class:`Draft` and the lead's code sends it, then calls :meth:`Composer.sent` or
 :meth:`Composer.failed`.  Drafts are kept per ticket, so switching tickets neither loses a draft
@@ -33,6 +37,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 
+from core.mail_compose import subject_for
 from core.models import Account, Contact, NumberStatus, PhoneNumber, SenderType
 from core.preflight import (
     MAX_MEDIA,
@@ -50,6 +55,7 @@ from core.sms import (
     smart_encode,
     suggest_smart_encoding,
 )
+from tui.mail_channel import NO_EMAIL_KNOWN, ChannelName, EmailChannel, why_no_address
 from tui.widgets.draft_area import DraftArea
 from tui.widgets.send_review import ReviewChoice, SendReview, human_size
 
@@ -63,6 +69,7 @@ __all__ = [
     "Mode",
     "PendingFile",
     "check_attachment",
+    "check_email_attachment",
     "edit_externally",
 ]
 
@@ -100,6 +107,27 @@ class ComposeContext:
     # The desk's numbers the contact is opted out from (a STOP blocks the number it was sent
     # to); None: not known, and ``contact.opted_out`` holds for every sender.
     opted_out_number_ids: frozenset[int] | None = None
+    # Email (issue 12): the contact's address (None: not asked yet), the desk's email as
+    # the inbox knows it, the channel the customer last wrote in (the ticket's default),
+    # and the subject an email reply continues.
+    contact_email: str | None = None
+    email: EmailChannel = NO_EMAIL_KNOWN
+    default_channel: ChannelName = "sms"
+    email_subject: str = ""
+
+    @property
+    def who(self) -> str:
+        """The customer as the composer names them."""
+        return self.contact.name or self.contact.phone or self.contact_email or "the customer"
+
+    def why_no_email(self) -> str:
+        """Why this reply cannot go by email ("" when it can; "?" while the address is not
+        known yet)."""
+        if self.email.why_not:
+            return self.email.why_not
+        if self.contact_email is None:
+            return "?"
+        return why_no_address(self.contact_email, self.who)
 
     @classmethod
     def from_wire(
@@ -201,6 +229,8 @@ class Draft:
     body: str
     attachments: tuple[PendingFile, ...]
     smart_encoding: bool
+    channel: ChannelName = "sms"  # a reply's; a note goes nowhere
+    subject: str = ""  # an email's
 
 
 # -- attachments ---------------------------------------------------------------------------------
@@ -215,19 +245,7 @@ def check_attachment(
 ) -> PendingFile:
     """The file at ``typed`` (``~`` expanded, relative to ``base`` or the cwd) if Twilio would
     take it next to ``attached``; otherwise AttachmentRejected saying what to do."""
-    if not typed.strip():
-        raise AttachmentRejected("Type the path of a file to attach.")
-    path = Path(typed.strip()).expanduser()
-    if not path.is_absolute():
-        path = (base or Path.cwd()) / path
-    if not path.exists():
-        raise AttachmentRejected(f"There is no file at {path}.")
-    if not path.is_file():
-        raise AttachmentRejected(f"{path} is a folder, not a file.")
-    if not os.access(path, os.R_OK):
-        raise AttachmentRejected(f"{path.name} cannot be read: permission denied.")
-    if any(item.path == path for item in attached):
-        raise AttachmentRejected(f"{path.name} is already attached.")
+    path = _readable_file(typed, attached, base)
     if len(attached) >= MAX_MEDIA:
         raise AttachmentRejected(f"Twilio sends at most {MAX_MEDIA} attachments per message.")
     size = path.stat().st_size
@@ -253,6 +271,47 @@ def check_attachment(
     return PendingFile(path=path, filename=path.name, content_type=content_type, size=size)
 
 
+def _readable_file(typed: str, attached: tuple[PendingFile, ...], base: Path | None) -> Path:
+    """The file at ``typed`` if it is one that can be read and is not attached yet."""
+    if not typed.strip():
+        raise AttachmentRejected("Type the path of a file to attach.")
+    path = Path(typed.strip()).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    if not path.exists():
+        raise AttachmentRejected(f"There is no file at {path}.")
+    if not path.is_file():
+        raise AttachmentRejected(f"{path} is a folder, not a file.")
+    if not os.access(path, os.R_OK):
+        raise AttachmentRejected(f"{path.name} cannot be read: permission denied.")
+    if any(item.path == path for item in attached):
+        raise AttachmentRejected(f"{path.name} is already attached.")
+    return path
+
+
+def check_email_attachment(
+    typed: str, *, attached: tuple[PendingFile, ...] = (), limit: int,
+    base: Path | None = None,
+) -> PendingFile:
+    """The file at ``typed`` if an email can carry it next to ``attached``: any kind of file,
+    all of them together within ``limit`` bytes (the relay's); else AttachmentRejected."""
+    path = _readable_file(typed, attached, base)
+    size = path.stat().st_size
+    if size == 0:
+        raise AttachmentRejected(f"{path.name} is empty.")
+    content_type = mimetypes.guess_type(path.name, strict=False)[0] or "application/octet-stream"
+    total = size + sum(item.size for item in attached)
+    if total > limit:
+        raise AttachmentRejected(
+            f"{path.name} ({human_size(size)}) would bring the attachments to "
+            f"{human_size(total)}, over the {human_size(limit)} an email here can carry."
+        )
+    return PendingFile(path=path, filename=path.name, content_type=content_type, size=size)
+
+
+AttachCheck = Callable[[str, tuple["PendingFile", ...]], "PendingFile"]
+
+
 class AttachFile(ModalScreen["PendingFile | None"]):
     """Asks for a file path, and only closes on a file Twilio would take (or on escape)."""
 
@@ -269,9 +328,13 @@ class AttachFile(ModalScreen["PendingFile | None"]):
         Binding("escape", "dismiss_none", "Cancel", id="composer.attach_cancel"),
     ]
 
-    def __init__(self, attached: tuple[PendingFile, ...]) -> None:
+    def __init__(self, attached: tuple[PendingFile, ...],
+                 check: AttachCheck | None = None) -> None:
+        """``check`` judges the typed path (default: what Twilio takes for an MMS)."""
         super().__init__()
         self._attached = attached
+        self._check: AttachCheck = check or (
+            lambda typed, attached: check_attachment(typed, attached=attached))
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -284,7 +347,7 @@ class AttachFile(ModalScreen["PendingFile | None"]):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
-            pending = check_attachment(event.value, attached=self._attached)
+            pending = self._check(event.value, self._attached)
         except AttachmentRejected as why:
             self.query_one("#attach-error", Static).update(Content(str(why)))
             return
@@ -331,6 +394,8 @@ class _Stash:
     text: str
     attachments: tuple[PendingFile, ...]
     smart_encoding: bool
+    channel: ChannelName | None = None  # chosen by the agent; None: the ticket's default
+    subject: str = ""
 
 
 _EMPTY = _Stash("reply", "", (), False)
@@ -369,6 +434,9 @@ class Composer(Widget):
                 id="composer.choose_sender"),
         # Canned responses (issue 10): a picker, its choice filled in at the cursor.
         Binding("ctrl+g", "canned", "Canned", show=False, id="composer.canned"),
+        # Issue 12: SMS or email for this reply (the title shows which, beside the From).
+        Binding("ctrl+l", "switch_channel", "SMS/email", show=False,
+                id="composer.switch_channel"),
     ]
 
     class Submitted(Message):
@@ -400,6 +468,23 @@ class Composer(Widget):
             self.draft = draft
             self.context = context
 
+    class AddressWanted(Message):
+        """The agent asked for email and the contact's address is not known yet: the lead
+        looks it up, sets the context again and calls :meth:`Composer.switch_channel`."""
+
+        def __init__(self, context: ComposeContext) -> None:
+            super().__init__()
+            self.context = context
+
+    class AddressMissing(Message):
+        """Email was refused because the contact has no valid address: the lead offers to
+        add one (the contact form)."""
+
+        def __init__(self, context: ComposeContext, why: str) -> None:
+            super().__init__()
+            self.context = context
+            self.why = why
+
     def __init__(
         self,
         *,
@@ -416,6 +501,8 @@ class Composer(Widget):
         self._editor = editor
         self._ctx: ComposeContext | None = None
         self._mode: Mode = "reply"
+        self._channel: ChannelName = "sms"
+        self._channel_chosen = False  # the agent switched: the ticket's default no longer rules
         self._attachments: tuple[PendingFile, ...] = ()
         self._smart_encoding = False
         self._stash: dict[int, _Stash] = {}
@@ -433,6 +520,7 @@ class Composer(Widget):
         self._ready = False
 
     def compose(self) -> ComposeResult:
+        yield Input(placeholder="Subject", id="composer-subject")
         yield DraftArea(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
                        highlight_cursor_line=False, id="composer-text")
         yield Static(id="composer-count")
@@ -461,6 +549,15 @@ class Composer(Widget):
         self._mode = mode
         self._notice = None
         self._show()
+
+    @property
+    def channel(self) -> ChannelName:
+        """How the reply goes: "sms" (from the number in the title) or "email"."""
+        return self._channel
+
+    @property
+    def subject(self) -> str:
+        return self._subject_input.value
 
     @property
     def text(self) -> str:
@@ -492,6 +589,12 @@ class Composer(Widget):
         self._ctx = context
         if context is not None and (current is None or context.ticket_id != current.ticket_id):
             self._restore(self._stash.pop(context.ticket_id, _EMPTY))
+        elif context is not None and not self._channel_chosen:
+            self._set_channel(self._default_channel(context))  # facts came in: thread, address
+        elif context is not None and self._channel == "email" and context.why_no_email() \
+                and context.why_no_email() != "?":
+            self._set_channel("sms")  # the address was removed, or the desk's email turned off
+            self._notice = f"Back to SMS: {context.why_no_email()}"
         self.disabled = context is None
         self._show()
 
@@ -539,7 +642,8 @@ class Composer(Widget):
         if ticket is None:
             return
         if self._ctx is not None and self._ctx.ticket_id == ticket:
-            self._restore(replace(_EMPTY, mode=self._mode))
+            self._restore(replace(_EMPTY, mode=self._mode, channel=self._channel
+                                  if self._channel_chosen else None))
             self._show()
         else:
             self._stash.pop(ticket, None)
@@ -557,7 +661,7 @@ class Composer(Widget):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "smart_encoding":
-            return self._saving > 0 and self._mode == "reply"
+            return self._saving > 0 and self._mode == "reply" and self._channel == "sms"
         if action == "remove_attachment":
             return bool(self.attachments)
         return True
@@ -583,6 +687,17 @@ class Composer(Widget):
         if not self.send_review:
             self._submit(draft, context)
             return
+        if draft.channel == "email":
+            review = SendReview(
+                draft.body,
+                to=f"{context.contact.name or context.contact_email} <{context.contact_email}>",
+                sender="the desk's email address",
+                attachments=[item.attachment for item in draft.attachments],
+                channel="email",
+                subject=draft.subject,
+            )
+            self.app.push_screen(review, lambda choice: self._reviewed(choice, draft, context))
+            return
         review = SendReview(
             draft.body,
             to=context.contact.phone,
@@ -603,7 +718,50 @@ class Composer(Widget):
             self._refuse("A private note is not sent from any number; switch to reply "
                          f"({self._key('toggle_mode')}) to choose one.")
             return
+        if self._channel == "email":
+            self._refuse("An email goes from the desk's email address, not a number; switch to "
+                         f"SMS ({self._key('switch_channel')}) to choose one.")
+            return
         self.post_message(self.SenderWanted(self._draft(), context))
+
+    def action_switch_channel(self) -> None:
+        """SMS to email and back; email only where it can go, else the reason in words."""
+        context = self._ctx
+        if context is None:
+            return
+        if self._mode == "note":
+            self._refuse("A private note goes to no one, by no channel; switch to reply "
+                         f"({self._key('toggle_mode')}) first.")
+            return
+        if self._channel == "email":
+            self._channel_chosen = True
+            self._set_channel("sms")
+            self._notice = f"By SMS from {context.number.e164}."
+            self._show()
+            return
+        self.switch_channel()
+
+    def switch_channel(self) -> None:
+        """Go to email if this reply can go by email; otherwise say why (and, when the address
+        is the reason, ask the lead to offer adding one)."""
+        context = self._ctx
+        if context is None or self._mode == "note":
+            return
+        why = context.why_no_email()
+        if why == "?":
+            self._notice = "Looking up the contact's email address…"
+            self._show()
+            self.post_message(self.AddressWanted(context))
+            return
+        if why:
+            self._refuse(f"Not by email: {why}.".replace("..", "."))
+            if not context.email.why_not:
+                self.post_message(self.AddressMissing(context, why))
+            return
+        self._channel_chosen = True
+        self._set_channel("email")
+        self._show()
+        self._subject_input.focus() if not self.subject.strip() else self._text_area.focus()
 
     def action_canned(self) -> None:
         context = self._ctx
@@ -625,7 +783,7 @@ class Composer(Widget):
         context, files = self._ctx, _plural(len(media), "attachment")
         if self._mode == "note":
             why = f"The response's {files} stayed out: a private note cannot carry attachments."
-        elif context is not None and not context.number.mms:
+        elif context is not None and not context.number.mms and self._channel == "sms":
             why = (f"The response's {files} stayed out: {context.number.e164} is SMS-only, and"
                    " SMS-only numbers send text only. Reply from an MMS-enabled number to send"
                    " them.")
@@ -661,6 +819,13 @@ class Composer(Widget):
         if self._mode == "note":
             self._refuse("A private note cannot carry attachments; switch to reply "
                          f"({self._key('toggle_mode')}).")
+            return
+        if self._channel == "email":
+            limit = context.email.max_attachment_bytes
+            self.app.push_screen(AttachFile(self._attachments, lambda typed, attached:
+                                            check_email_attachment(typed, attached=attached,
+                                                                   limit=limit)),
+                                 self._attached)
             return
         if not context.number.mms:
             self._refuse(
@@ -700,6 +865,35 @@ class Composer(Widget):
     @property
     def _text_area(self) -> TextArea:
         return self.query_one("#composer-text", TextArea)
+
+    @property
+    def _subject_input(self) -> Input:
+        return self.query_one("#composer-subject", Input)
+
+    def _default_channel(self, context: ComposeContext) -> ChannelName:
+        """The channel the customer last wrote in, when a reply can go that way."""
+        if context.default_channel == "email" and not context.why_no_email():
+            return "email"
+        return "sms"
+
+    def _set_channel(self, channel: ChannelName) -> None:
+        """Switch, prefilling an empty subject ("Re: [#123] …") the first time email is on."""
+        if channel != self._channel:
+            self._notice = None
+        self._channel = channel
+        context = self._ctx
+        if channel == "email" and context is not None and not self._subject_input.value.strip():
+            self._subject_input.value = subject_for(context.ticket_id, context.email_subject)
+
+    @on(Input.Changed, "#composer-subject")
+    def _subject_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._failure = None
+
+    @on(Input.Submitted, "#composer-subject")
+    def _subject_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._text_area.focus()  # enter in the subject goes on to the text
 
     def _suspend_and_edit(self, text: str) -> str:
         """Textual's documented way to run a terminal program: suspend, block, resume."""
@@ -760,10 +954,21 @@ class Composer(Widget):
 
     def _draft(self) -> Draft:
         attachments = self._attachments if self._mode == "reply" else ()
+        if self._mode == "reply" and self._channel == "email":
+            return Draft(self._mode, self._text_area.text, attachments, False, "email",
+                         " ".join(self.subject.split()))
         return Draft(self._mode, self._text_area.text, attachments, self._smart_encoding)
 
     def _judge(self, context: ComposeContext, draft: Draft, *, live: bool) -> tuple[Refusal, ...]:
         """Preflight refusals; while typing, "nothing to send" is left out as noise."""
+        if draft.channel == "email":
+            self._warnings = ()
+            return _email_refusals(context, draft, live=live)
+        if not context.contact.phone:
+            self._warnings = ()
+            return (Refusal(None, f"{context.who} is known only by email: reply by email "
+                                  f"({self._key('switch_channel')}), or add a phone to the "
+                                  "contact to text them.", "to"),)
         verdict = preflight(
             number=context.number,
             account=context.account,
@@ -778,14 +983,20 @@ class Composer(Widget):
         return verdict.refusals
 
     def _stash_current(self, ticket_id: int) -> None:
-        stash = _Stash(self._mode, self._text_area.text, self._attachments, self._smart_encoding)
-        if stash.text or stash.attachments:
+        stash = _Stash(self._mode, self._text_area.text, self._attachments, self._smart_encoding,
+                       self._channel if self._channel_chosen else None,
+                       self._subject_input.value)
+        if stash.text or stash.attachments or stash.channel is not None:
             self._stash[ticket_id] = stash
         else:
             self._stash.pop(ticket_id, None)
 
     def _restore(self, stash: _Stash) -> None:
         self._mode = stash.mode
+        self._subject_input.value = stash.subject
+        self._channel_chosen = stash.channel is not None
+        context = self._ctx
+        self._set_channel(stash.channel or (self._default_channel(context) if context else "sms"))
         self._attachments = stash.attachments
         self._smart_encoding = stash.smart_encoding
         self._failure = None
@@ -799,11 +1010,14 @@ class Composer(Widget):
             return
         context, text = self._ctx, self._text_area.text
         reply = self._mode == "reply"
+        email = reply and self._channel == "email"
         self.set_class(context is None, "-idle")
         self.set_class(not reply, "-note")
+        self.set_class(email, "-email")
         self.set_class(bool(self._pending_ticket), "-sending")
         sent = as_sent(text, trial=bool(context and reply and context.account.is_trial))
-        suggestion = suggest_smart_encoding(sent) if reply and not self._attachments else None
+        suggestion = suggest_smart_encoding(sent) if reply and not email \
+            and not self._attachments else None
         self._analysis = suggestion.original if suggestion is not None else analyze(sent)
         self._saving = suggestion.segments_saved if suggestion is not None else 0
         if context is not None and reply:
@@ -813,14 +1027,14 @@ class Composer(Widget):
             self._warnings = ()
         # Title, key hints and the footer only change with the ticket, mode or smart encoding's
         # availability: not redrawn on every keystroke.
-        chrome = (context, self._mode, self._saving > 0, bool(self._attachments),
+        chrome = (context, self._mode, self._channel, self._saving > 0, bool(self._attachments),
                   getattr(self.app, "_keymap", None))
         if chrome != self._chrome:
             self._chrome = chrome
             self._keys = self._bound_keys()
             self._show_title(context)
             self.refresh_bindings()
-        self._show_count(reply, text)
+        self._show_count(reply, text, email)
         self._show_smart(suggestion)
         self._show_attachments(reply)
         self._show_verdict(context, reply)
@@ -850,27 +1064,44 @@ class Composer(Widget):
             self.border_title = Content("Reply")
             self.border_subtitle = None
             return
+        # The channel shows beside the From where there is a choice to make: on a desk
+        # whose email is set up, or in an email reply (a desk without email stays as it was).
+        offered = context.email.enabled is True or self._channel == "email"
         if self._mode == "note":
             self.border_title = Content(f"Private note on #{context.ticket_id}: agents only")
+        elif self._channel == "email":
+            self.border_title = Content(
+                f"Reply to {context.who} <{context.contact_email}> · ✉ Email")
         else:
             who = context.contact.name or context.contact.phone
             chosen = " (chosen)" if context.from_another_number else ""
-            self.border_title = Content(f"Reply to {who} from {context.number.e164}{chosen}")
+            channel = " · SMS" if offered else ""
+            self.border_title = Content(
+                f"Reply to {who} from {context.number.e164}{chosen}{channel}")
         send, other = ("add note", "reply") if self._mode == "note" else ("send", "note")
+        switch = ""
+        if offered and self._mode == "reply":
+            switch = (f"{self._key('switch_channel')} "
+                      f"{'SMS' if self._channel == 'email' else 'email'} · ")
         self.border_subtitle = Content(
-            f"{self._key('send')} {send} · {self._key('toggle_mode')} {other} · "
+            f"{self._key('send')} {send} · {self._key('toggle_mode')} {other} · {switch}"
             f"{self._key('attach')} attach · {self._key('canned')} canned · "
             f"{self._key('editor')} editor · "
             f"{self._key('cancel')} leave"
         )
 
-    def _show_count(self, reply: bool, text: str) -> None:
+    def _show_count(self, reply: bool, text: str, email: bool = False) -> None:
         count = self.query_one("#composer-count", Static)
         if self._ctx is None:
             count.update(Content("No ticket open: open one to reply or add a note."))
             return
         if not reply:
             count.update(Content("Private note: only agents see it. Any length, no SMS rules."))
+            return
+        if email:
+            count.update(Content(
+                f"✉ Email · {len(text):,} characters · no segments, no SMS rules · attachments"
+                f" up to {human_size(self._ctx.email.max_attachment_bytes)}"))
             return
         if self._attachments:
             count.update(Content(f"MMS · {len(text):,}/{_MMS_MAX_CHARS:,} characters · 1 message"))
@@ -913,8 +1144,10 @@ class Composer(Widget):
             for item in self._attachments
         ]
         total = sum(item.size for item in self._attachments)
+        limit = self._ctx.email.max_attachment_bytes \
+            if self._ctx is not None and self._channel == "email" else MAX_MEDIA_TOTAL_BYTES
         parts.append((f"{_plural(len(self._attachments), 'file')} · {human_size(total)} of "
-                      f"{human_size(MAX_MEDIA_TOTAL_BYTES)} · {self._key('remove_attachment')} "
+                      f"{human_size(limit)} · {self._key('remove_attachment')} "
                       "removes the last", "$text-muted"))
         box.update(Content.assemble(*parts))
 
@@ -938,3 +1171,22 @@ class Composer(Widget):
         self._verdict = Content.assemble(*parts).rstrip()
         verdict.display = bool(parts)
         verdict.update(self._verdict)
+
+
+def _email_refusals(context: ComposeContext, draft: Draft, *, live: bool) -> tuple[Refusal, ...]:
+    """What stands in the way of this email, as the relay will judge it (core.mail_preflight's
+    rules: the desk's email, the address, a body, the attachments' total); while typing, the
+    empty body is left out as noise. None of the SMS rules apply."""
+    refusals: list[Refusal] = []
+    why = context.why_no_email()
+    if why and why != "?":
+        refusals.append(Refusal(None, why if why.endswith(".") else f"{why}.", "channel"))
+    if not live and not draft.body.strip():
+        refusals.append(Refusal(None, "The email is empty: write something to send.", "body"))
+    total = sum(item.size for item in draft.attachments)
+    limit = context.email.max_attachment_bytes
+    if total > limit:
+        refusals.append(Refusal(
+            None, f"The attachments come to {human_size(total)}; an email here can carry at most"
+                  f" {human_size(limit)}. Remove some, or send them in several emails.", "media"))
+    return tuple(refusals)

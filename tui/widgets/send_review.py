@@ -1,6 +1,7 @@
 """The last look before a reply leaves: a text cannot be recalled once Twilio has it.
 
-A modal that shows the exact body, who it goes to, what Twilio will bill, and takes one key:
+A modal that shows the exact body, who it goes to, what Twilio will bill (an email: its
+subject, and that no SMS billing applies), and takes one key:
 ``y`` sends, ``n`` drops the send (the draft stays), ``e`` goes back to editing.  It takes plain
 values rather than the composer's ``Draft`` so it can be reused by anything that sends.
 """
@@ -69,8 +70,13 @@ class SendReview(ModalScreen[ReviewChoice]):
         sender: str,
         attachments: Sequence[MediaLike] = (),
         trial: bool = False,
+        channel: str = "sms",
+        subject: str = "",
     ) -> None:
+        """``channel`` "email": the review says "Email to name <address>" and the subject."""
         super().__init__()
+        self._channel = channel
+        self._subject = subject
         self._trial = trial
         self._body = body
         self._to = to
@@ -78,8 +84,14 @@ class SendReview(ModalScreen[ReviewChoice]):
         self._attachments = tuple(attachments)
 
     def compose(self) -> ComposeResult:
+        email = self._channel == "email"
         with Vertical(id="send-review"):
-            yield Static(f"Send to {self._to} from {self._sender}?", id="send-review-title")
+            if email:
+                yield Static(Text(f"Email to {self._to}?"), id="send-review-title")
+                yield Static(Text(f"Subject: {self._subject or '(none)'}"),
+                             id="send-review-subject")
+            else:
+                yield Static(f"Send to {self._to} from {self._sender}?", id="send-review-title")
             with VerticalScroll(id="send-review-body"):
                 # Text, not markup: the agent's "[b]" must appear as typed.
                 yield Static(Text(self._body or "(no text)"), id="send-review-text")
@@ -88,9 +100,16 @@ class SendReview(ModalScreen[ReviewChoice]):
                     Text(f"+ {item.filename} ({item.content_type}, {human_size(item.size)})"),
                     classes="send-review-attachment",
                 )
-            yield Static(cost_hint(self._body, self._attachments, trial=self._trial),
-                         id="send-review-cost")
-            yield Static("A text cannot be recalled once it is sent.", id="send-review-warning")
+            if email:
+                yield Static(f"Sent by email from {self._sender}: no SMS billing, no segments.",
+                             id="send-review-cost")
+                yield Static("An email cannot be recalled once it is sent.",
+                             id="send-review-warning")
+            else:
+                yield Static(cost_hint(self._body, self._attachments, trial=self._trial),
+                             id="send-review-cost")
+                yield Static("A text cannot be recalled once it is sent.",
+                             id="send-review-warning")
             yield Static(
                 Text.assemble(("y", "bold"), " send   ", ("n", "bold"), " don't send   ",
                               ("e", "bold"), " edit"),

@@ -41,6 +41,7 @@ from textual_image._terminal import get_cell_size
 from textual_image.renderable.halfcell import Image as HalfcellImage
 
 from core.errors import explain
+from tui.mail_channel import email_state_label
 from tui.widgets import render
 from tui.widgets.render import Names, fit, human_size, wrap
 
@@ -139,6 +140,13 @@ def _is_image(media: dict[str, Any]) -> bool:
     return str(media.get("content_type", "")).startswith("image/")
 
 
+def _subject_line(entry: dict[str, Any]) -> str:
+    """An email's subject, shown under its header; "" for everything else."""
+    if entry.get("channel") != "email" or not entry.get("subject"):
+        return ""
+    return f"Subject: {' '.join(str(entry['subject']).split())}"
+
+
 def _label(media: dict[str, Any]) -> str:
     parts = [str(media.get("content_type") or "file"), human_size(media.get("size"))]
     if media.get("filename"):
@@ -228,6 +236,8 @@ class ThreadView(ScrollView, can_focus=True):
         Binding("pagedown", "cursor_page_down", "Page down", show=False, id="thread.page_down"),
         Binding("pageup", "cursor_page_up", "Page up", show=False, id="thread.page_up"),
         Binding("o", "open_media", "Open attachment", id="thread.open_media"),
+        # Issue 12: the full original of a customer's email (headers and text, read only).
+        Binding("O", "original", "Original email", show=False, id="thread.original"),
     ]
 
     class OlderWanted(Message):
@@ -250,6 +260,18 @@ class ThreadView(ScrollView, can_focus=True):
             super().__init__()
             self.thread_view = thread_view
             self.sha256 = sha256
+
+        @property
+        def control(self) -> ThreadView:
+            return self.thread_view
+
+    class OriginalWanted(Message):
+        """The agent asked for the full original of this customer's email (``O``)."""
+
+        def __init__(self, thread_view: ThreadView, entry: dict[str, Any]) -> None:
+            super().__init__()
+            self.thread_view = thread_view
+            self.entry = entry
 
         @property
         def control(self) -> ThreadView:
@@ -503,6 +525,8 @@ class ThreadView(ScrollView, can_focus=True):
     def _error_text(self, entry: dict[str, Any]) -> str | None:
         if _is_note(entry) or entry.get("status") not in _FAILED:
             return None
+        if entry.get("channel") == "email":
+            return None  # the mail server's own words are in the header's state
         error = explain(entry.get("error_code"))
         code = f"{error.code} " if error.code else ""
         return f"✗ {code}{error.title}. {error.explanation} {error.action}"
@@ -530,6 +554,9 @@ class ThreadView(ScrollView, can_focus=True):
         """Lines the entry takes at ``width``; must equal ``len(self._plan(...))``."""
         body_width = self._body_width(width)
         height = 2  # header + blank separator
+        subject = _subject_line(entry)
+        if subject:
+            height += len(wrap(subject, body_width))
         body = entry.get("body") or ""
         if body:
             height += len(wrap(body, body_width))
@@ -545,6 +572,9 @@ class ThreadView(ScrollView, can_focus=True):
         body_width = self._body_width(width)
         lines = [_Line(self._head(entry))]
         kind = self._kind(entry)
+        subject = _subject_line(entry)
+        if subject:
+            lines.extend(_Line(((text, "meta"),)) for text in wrap(subject, body_width))
         body = entry.get("body") or ""
         if body:
             lines.extend(_Line(((text, kind),)) for text in wrap(body, body_width))
@@ -579,11 +609,24 @@ class ThreadView(ScrollView, can_focus=True):
             meta = " · ".join(part for part in (
                 self.names.agent(author) if author is not None else "", when) if part)
             return (("✎ Note", "note-head"), (f" · {meta}" if meta else "", "meta"))
+        email = entry.get("channel") == "email"
+        mark = "✉ " if email else ""
         if kind == "inbound":
             row = self._ticket_row
             who = row.get("contact_name") or row.get("contact_phone") or "Customer"
-            parts: list[tuple[str, str]] = [(f"← {who}", "inbound-head"),
+            parts: list[tuple[str, str]] = [(f"← {mark}{who}", "inbound-head"),
                                             (f" · {when}" if when else "", "meta")]
+            if email and entry.get("mail_original"):
+                parts.append((" · O original", "meta"))
+        elif email:
+            author = entry.get("author_agent_id")
+            who = (self.names.agent(author) if author is not None else "") or "Sent"
+            parts = [(f"→ {mark}{who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
+            label, style = email_state_label(str(entry.get("status") or ""),
+                                             entry.get("mail_detail"))
+            if label:
+                parts.extend([(" · ", "meta"), (label, style)])
+            return tuple(parts)
         else:
             author = entry.get("author_agent_id")
             who = (self.names.agent(author) if author is not None else "") or "Sent"
@@ -604,9 +647,7 @@ class ThreadView(ScrollView, can_focus=True):
         if segments > 1 or encoding == "UCS-2":
             plural = "segment" if segments == 1 else "segments"
             parts.append((f" · {segments} {plural} · {encoding}", "meta"))
-        if entry.get("channel") == "email":
-            parts.append((" · email", "attachment"))
-        elif entry.get("channel") == "mms":
+        if entry.get("channel") == "mms":
             parts.append((" · MMS", "meta"))
         return tuple(parts)
 
@@ -785,6 +826,17 @@ class ThreadView(ScrollView, can_focus=True):
 
     def action_open_media(self) -> None:
         self._open_first_media(self.current())
+
+    def action_original(self) -> None:
+        entry = self.current()
+        if entry is None or entry.get("channel") != "email":
+            self.notify("Only an email has an original: move to one (j/k).", severity="warning")
+            return
+        if not (entry.get("mail_original") or {}).get("sha256"):
+            self.notify("This email has no original kept: only mail a customer sent has one.",
+                        severity="warning")
+            return
+        self._post(self.OriginalWanted(self, entry))
 
     def _open_first_media(self, entry: dict[str, Any] | None) -> None:
         media = (entry or {}).get("media") or []

@@ -81,6 +81,7 @@ _UNREAD_MARK = "●"
 _FAILED_MARK = "!"  # the newest reply was not delivered: R sends it again
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 _SELECTED_MARK = "✓"
+_EMAIL_MARK = "✉ "
 _PLACEHOLDER = "·" * 3
 
 
@@ -606,8 +607,10 @@ class TicketList(Widget, can_focus=True):
             style = "opted-out" if row.get("contact_opted_out") else ""
             return label, style
         if key == "preview":
-            return one_line(ticket.get("last_preview") or ticket.get("subject") or ""), \
-                "preview"
+            preview = one_line(ticket.get("last_preview") or ticket.get("subject") or "")
+            # Issue 12: the last message was an email (tickets.last_channel).
+            mark = _EMAIL_MARK if ticket.get("last_channel") == "email" else ""
+            return mark + preview, "preview"
         if key == "status":
             status = ticket.get("status") or ""
             return status, f"status-{status}"

@@ -20,13 +20,15 @@ from tui.client import RelayClient
 from tui.screens.admin import AccountsChanged, AdminPane
 from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.canned import CannedPane
+from tui.screens.admin.email import EmailPane
 from tui.screens.admin.fields import FieldsPane
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import PeoplePane
 from tui.screens.admin.scenarios import ScenariosPane
 from tui.screens.admin.troubleshoot import TroubleshootPane
 
-TABS = ("accounts", "numbers", "troubleshoot", "people", "fields", "canned", "scenarios")
+TABS = ("accounts", "numbers", "troubleshoot", "people", "fields", "canned", "scenarios",
+        "email")
 
 
 class AdminScreen(Screen[None]):
@@ -34,7 +36,7 @@ class AdminScreen(Screen[None]):
 
     CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
                                      "troubleshoot.tcss", "people.tcss", "fields.tcss",
-                                     "canned.tcss", "scenarios.tcss"]
+                                     "canned.tcss", "scenarios.tcss", "email.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Inbox", id="admin.close"),
         Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
@@ -45,6 +47,7 @@ class AdminScreen(Screen[None]):
         Binding("5", "tab('fields')", "Fields", show=False, id="admin.tab_fields"),
         Binding("6", "tab('canned')", "Canned", show=False, id="admin.tab_canned"),
         Binding("7", "tab('scenarios')", "Scenarios", show=False, id="admin.tab_scenarios"),
+        Binding("8", "tab('email')", "Email", show=False, id="admin.tab_email"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
                 id="admin.next_tab"),
@@ -59,7 +62,7 @@ class AdminScreen(Screen[None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        yield Static("smsdesk · admin    1-7 or ctrl+pgup/pgdn switch tabs · esc back to the"
+        yield Static("smsdesk · admin    1-8 or ctrl+pgup/pgdn switch tabs · esc back to the"
                      " inbox", id="admin-header")
         with TabbedContent(initial=self.initial, id="admin-tabs"):
             with TabPane("1 Accounts", id="accounts"):
@@ -76,6 +79,8 @@ class AdminScreen(Screen[None]):
                 yield CannedPane(self.client, id="canned-pane")
             with TabPane("7 Scenarios", id="scenarios"):
                 yield ScenariosPane(self.client, id="scenarios-pane")
+            with TabPane("8 Email", id="email"):
+                yield EmailPane(self.client, id="email-pane")
         yield Footer()
 
     @property
@@ -122,6 +127,7 @@ class AdminScreen(Screen[None]):
         "field.updated": ("fields",),
         "canned.updated": ("canned", "scenarios"),
         "scenarios.updated": ("scenarios",),
+        "email_settings.updated": ("email",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
