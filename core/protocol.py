@@ -201,6 +201,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
     # the SMTP password only ever travels inwards (absent: kept; "" with
     # smtp_password_clear: cleared).
     "get_email_settings": CommandSpec(required={}, admin_only=True),
+    "get_email_channel": CommandSpec(required={}),
     "save_email_settings": CommandSpec(required={"changes": _DICT}, admin_only=True),
     "send_test_email": CommandSpec(required={"to": _STR}, admin_only=True),
 }

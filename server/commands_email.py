@@ -87,6 +87,14 @@ async def _get_email_settings(ctx: Context, args: dict[str, Any]) -> Any:
     return (await ctx.store.read(email_settings)).to_wire()
 
 
+@_direct("get_email_channel")
+async def _get_email_channel(ctx: Context, args: dict[str, Any]) -> Any:
+    """What every agent's composer needs to offer email: whether the desk can send it and
+    how much may be attached. The settings themselves (the mail server) are the admins'."""
+    settings = await ctx.store.read(email_settings)
+    return {"enabled": settings.enabled, "max_attachment_bytes": settings.max_attachment_bytes}
+
+
 @_recorded("save_email_settings")
 def _save_email_settings(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
     """Checked in words (``field`` names the setting); every admin screen hears of it

@@ -39,6 +39,19 @@ async def test_only_admins_see_or_change_email_settings_or_send_a_test(relay: Ha
     assert settings is None
 
 
+async def test_every_agent_learns_whether_the_desk_can_email_but_not_its_server(
+        relay: Harness) -> None:
+    async with relay.agent() as bo:
+        before = await bo.command("get_email_channel")
+        assert before["result"] == {"enabled": False, "max_attachment_bytes": 20 * 1024 * 1024}
+        async with relay.agent(relay.admin_token) as admin:
+            saved = await admin.command("save_email_settings", changes=settings_for(NOWHERE))
+            assert saved["type"] == "result", saved
+        after = await bo.command("get_email_channel")
+        assert after["result"]["enabled"] is True
+        assert set(after["result"]) == {"enabled", "max_attachment_bytes"}
+
+
 async def test_settings_are_checked_in_words_and_every_admin_is_told(relay: Harness) -> None:
     async with relay.agent(relay.admin_token) as admin:
         bad = await admin.command("save_email_settings",

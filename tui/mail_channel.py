@@ -6,12 +6,12 @@ an email's state mean), and the answers must agree. The relay judges every email
 again (the client is not trusted); these answers only let the agent see the refusal
 before sending.
 
-How the inbox learns whether the desk's email is set up: ``get_email_settings`` is the
-admins' (it names the mail server), so an admin's inbox asks it at start; every inbox
-hears ``email_settings.updated`` (its payload is the settings' wire form, secrets left
-out), so an agent learns it as soon as an admin saves. Until then an agent's inbox does
-not know (``enabled is None``): the switch is offered when the contact has an address,
-and the relay's refusal, in words, says so if the desk cannot send mail.
+How the inbox learns whether the desk's email is set up: every inbox asks
+``get_email_channel`` at start (whether the desk can send email, and the attachment limit;
+the mail server's settings are the admins' alone) and hears ``email_settings.updated``
+when an admin saves. Before the answer (``enabled is None``) the switch is offered when
+the contact has an address, and the relay's refusal, in words, says so if the desk cannot
+send mail.
 """
 
 from __future__ import annotations

@@ -62,11 +62,10 @@ class EmailActions:
     # --- what the relay tells -----------------------------------------------------------
 
     async def load_email_channel(self) -> None:
-        """An admin's inbox asks at start; an agent's hears it from the next settings event."""
-        if (self.client.agent or {}).get("role") != "admin":
-            return
+        """Asked at start (every agent may ask ``get_email_channel``); kept up to date by
+        the ``email_settings.updated`` events."""
         try:
-            settings = await self.command("get_email_settings")
+            settings = await self.command("get_email_channel")
         except CommandError:
             return  # a relay without email: the channel stays unknown, the relay judges sends
         self.email_channel = EmailChannel.from_wire(settings)
