@@ -754,8 +754,12 @@ class Composer(Widget):
             self.post_message(self.AddressWanted(context))
             return
         if why:
-            self._refuse(f"Not by email: {why}.".replace("..", "."))
-            if not context.email.why_not:
+            words = f"Not by email: {why}.".replace("..", ".")
+            if context.email.why_not:
+                self._refuse(words)
+            else:  # the address is missing: the question that offers one says it, no toast
+                self._notice = words
+                self._show()
                 self.post_message(self.AddressMissing(context, why))
             return
         self._channel_chosen = True
