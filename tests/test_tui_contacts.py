@@ -203,3 +203,20 @@ async def test_h_shows_the_earlier_conversations_above_the_thread_and_hides_them
                     and inbox.thread_state.ticket_id == earlier[1]
                     and len(inbox.thread.entries) == 1, "the earlier ticket's thread")
         assert inbox.thread.entries[0]["body"] == "Second question"
+
+
+async def test_the_form_opened_to_add_an_email_starts_in_the_email_field() -> None:
+    """Offered from the composer's refused switch, the form puts the cursor where the agent
+    came to type (the name field otherwise)."""
+    from textual.app import App
+
+    async def save(changes: dict[str, object]) -> object:
+        return changes
+
+    contact = {"id": 1, "name": "Priya Raman", "phone": JORDAN, "email": "", "phones": []}
+    for focus, expected in (("email", "contact-email"), ("name", "contact-name")):
+        app: App[None] = App()
+        async with app.run_test(size=SIZE) as pilot:
+            await app.push_screen(ContactFormScreen(contact, save, focus=focus))
+            await pilot.pause()
+            assert app.focused is not None and app.focused.id == expected

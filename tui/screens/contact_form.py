@@ -37,10 +37,12 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
         Binding("escape", "cancel", "Cancel", id="contact_form.cancel"),
     ]
 
-    def __init__(self, contact: dict[str, Any], save: Save) -> None:
+    def __init__(self, contact: dict[str, Any], save: Save, *, focus: str = "name") -> None:
+        """``focus`` names the field the agent came for ("name", "email", "phones")."""
         super().__init__()
         self.contact = contact
         self._save = save
+        self._focus = focus
 
     def compose(self) -> ComposeResult:
         with Vertical(id="contact-form"):
@@ -61,7 +63,7 @@ class ContactFormScreen(ModalScreen[dict[str, Any] | None]):
             yield Label("Ctrl+S save · Esc cancel", classes="contact-form-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#contact-name", Input).focus()
+        self.query_one(f"#contact-{self._focus}", Input).focus()
 
     def phones(self) -> list[str]:
         """The contact's phones as it came (its first phone when the list is unknown)."""

@@ -73,20 +73,21 @@ class ContactActions:
         self._edit_contact_of(row["ticket"]["contact_id"])
 
     @work(group="contact")
-    async def _edit_contact_of(self, contact_id: int) -> None:
+    async def _edit_contact_of(self, contact_id: int, focus: str = "name") -> None:
         try:
             found = await self.command("get_contact", contact_id=contact_id)
         except CommandError as error:
             self.notify(str(error), title="Could not load the contact", severity="error")
             return
         if self.showing:
-            self._edit_contact({**found["contact"], "phones": found.get("phones") or []})
+            self._edit_contact({**found["contact"], "phones": found.get("phones") or []},
+                               focus)
 
-    def _edit_contact(self, contact: dict[str, Any]) -> None:
+    def _edit_contact(self, contact: dict[str, Any], focus: str = "name") -> None:
         async def save(changes: dict[str, Any]) -> Any:
             return await save_contact(self.command, contact["id"], changes)
 
-        self.app.push_screen(ContactFormScreen(contact, save))
+        self.app.push_screen(ContactFormScreen(contact, save, focus=focus))
 
     def _tell_contact_views(self, kind: str, payload: dict[str, Any]) -> None:
         """A contact view open on this person (or on one merged away) shows it at once."""

@@ -52,7 +52,7 @@ class EmailActions:
         def command(self, name: str, /, **args: Any) -> Awaitable[Any]: ...
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def _refresh_compose_context(self) -> None: ...
-        def _edit_contact_of(self, contact_id: int) -> None: ...
+        def _edit_contact_of(self, contact_id: int, focus: str = "name") -> None: ...
 
     email_channel: EmailChannel = NO_EMAIL_KNOWN
     # Contacts' addresses as last heard: contact id -> email ("" none); absent: not asked.
@@ -131,7 +131,7 @@ class EmailActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._edit_contact_of(contact_id)
+                self._edit_contact_of(contact_id, focus="email")
 
         self.app.push_screen(ConfirmScreen(question, yes="Add an email", no="Not now"),
                              answered)
