@@ -110,3 +110,12 @@ def test_snapshot_email_tab(snap_compare: Any) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(app_with(), terminal_size=(130, 50), run_before=show)
+
+
+def test_a_multi_line_server_reply_is_shown_line_by_line_at_one_indent() -> None:
+    from tui.screens.admin.email import test_report
+
+    shown = test_report({"said": ["220 mx ready", "250-mx.example\n250-8BITMIME\n250 HELP"],
+                         "ok": False, "detail": "no STARTTLS"}).plain.splitlines()
+    assert shown == ["  220 mx ready", "  250-mx.example", "  250-8BITMIME", "  250 HELP",
+                     "✗ no STARTTLS"]

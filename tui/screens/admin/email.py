@@ -251,8 +251,9 @@ class FieldProblem(ValueError):
 def test_report(answer: dict[str, Any]) -> Text:
     """The server's replies line by line, as it said them, then how it ended."""
     text = Text()
-    for line in answer.get("said") or ():
-        text.append(f"  {line}\n", style="dim")
+    for reply in answer.get("said") or ():
+        for line in str(reply).splitlines():  # a multi-line reply (EHLO's) keeps its indent
+            text.append(f"  {line}\n", style="dim")
     ok = bool(answer.get("ok"))
     text.append(("✓ " if ok else "✗ ") + str(answer.get("detail") or ""),
                 style="bold green" if ok else "bold red")
