@@ -61,6 +61,8 @@ class TicketRow:
     # In a search: which readings of the text found it ("number", "name", "phone", "email",
     # "tag", "messages"), so the search box can say why it is there.
     matched: tuple[str, ...] = ()
+    # The contact's email address: what names a customer known only by email and no name.
+    contact_email: str = ""
 
 
 class BadCursor(ValueError):
@@ -135,4 +137,5 @@ def ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:
         last_reply_id=row["last_reply_id"],
         last_reply_status=row["last_reply_status"],
         matched=matched,
+        contact_email=row["contact_email"] or "",
     )

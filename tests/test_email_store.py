@@ -447,3 +447,19 @@ def test_a_v12_postgresql_desk_gains_the_email_columns(
         conn.execute(insert, ("<a@b>",))
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(insert, ("<a@b>",))
+
+
+async def test_a_nameless_stranger_by_email_is_named_by_address_in_the_list(desk: Desk) -> None:
+    """Found using it: a new ticket from an address with no display name showed an empty
+    Contact column (no name, and the stand-in phone is never shown). The list row carries
+    the contact's email, which the inbox shows in its place."""
+    from tui.widgets.ticket_list import contact_label
+
+    got = await desk.store.write(
+        record_inbound_email, ticket_id=None, contact_email="mallory@evil.example",
+        body="hi", mail_id="<nameless@evil.example>")
+    page = await desk.store.read(queries.list_tickets)
+    row = next(r for r in page.items if r.ticket.id == got.message.ticket_id)
+    assert (row.contact_name, row.contact_phone, row.contact_email) == (
+        "", "", "mallory@evil.example")
+    assert contact_label(records.to_wire(row)) == "mallory@evil.example"

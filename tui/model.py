@@ -374,6 +374,7 @@ class TicketListModel:
             row = {"ticket": ticket, "contact_name": contact.get("name", ""),
                    "contact_phone": ticket.get("customer_phone")
                    or shown_phone(contact.get("phone")),
+                   "contact_email": contact.get("email") or "",
                    "contact_opted_out": bool(contact.get("opted_out"))}
         else:
             # A ticket we had not loaded: its place is known, its contact is not

@@ -26,6 +26,7 @@ from textual.widgets import Footer
 
 from tui.client import CommandError, ConnectionState, RelayClient
 from tui.drafts import KeptDraft, keep_drafts, take_drafts
+from tui.mail_channel import shown_phone
 from tui.model import (
     TRASH,
     Directory,
@@ -319,7 +320,8 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
         if kind == "ticket.created" and self.live_once and self._is_mine_to_see(payload) \
                 and "started_by" not in payload:  # an agent's new conversation: no news
             contact = payload.get("contact") or {}
-            who = contact.get("name") or contact.get("phone") or "a customer"
+            who = (contact.get("name") or shown_phone(contact.get("phone"))
+                   or contact.get("email") or "a customer")
             preview = (payload.get("message") or {}).get("body", "")[:60]
             self.notify(preview or "(attachment)", title=f"New ticket from {who}", timeout=5)
         self._update_open_ticket(kind, event.get("ticket_id"), payload)

@@ -105,6 +105,11 @@ def columns_for(width: int, trash: bool = False) -> tuple[_Column, ...]:
     return tuple(columns)
 
 
+
+def contact_label(row: dict[str, Any]) -> str:
+    """Who a row is with: the name, else the phone, else (known only by email) the address."""
+    return row.get("contact_name") or row.get("contact_phone") or row.get("contact_email") or ""
+
 class TicketList(Widget, can_focus=True):
     """Tickets of the current view, one per line, with a fixed header."""
 
@@ -603,9 +608,8 @@ class TicketList(Widget, can_focus=True):
             dot = _UNREAD_MARK if ticket.get("unread") else " "
             return sel + dot, "mark"
         if key == "contact":
-            label = row.get("contact_name") or row.get("contact_phone") or ""
             style = "opted-out" if row.get("contact_opted_out") else ""
-            return label, style
+            return contact_label(row), style
         if key == "preview":
             preview = one_line(ticket.get("last_preview") or ticket.get("subject") or "")
             # Issue 12: the last message was an email (tickets.last_channel).
