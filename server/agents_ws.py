@@ -21,7 +21,7 @@ from core import auth, protocol, queries, writes
 from core.models import Agent, Event, Role
 from core.protocol import Command, Hello, ProtocolError
 from core.records import to_wire
-from core.store import Store
+from core.store import DatabaseUnavailable, Store
 from server import commands
 from server.hub import Hub, Subscriber, event_text
 from server.presence import PresenceBoard
@@ -259,6 +259,11 @@ class Session:
         except commands.CommandRefused as refused:
             await self.send_text(protocol.error(refused.code, str(refused), command.id,
                                                 refused.field))
+        except DatabaseUnavailable as away:  # restarting or failing over: worth a resend
+            logger.warning("command %s: %s", command.name, away)
+            await self.send_text(protocol.error(
+                "unavailable", "the database is not answering just now; nothing was done"
+                " unless the same command, resent, says so", command.id))
         except Exception:
             logger.exception("command %s failed", command.name)
             await self.send_text(protocol.error("internal", "the relay failed to do that",
