@@ -155,8 +155,14 @@ class PgThreadConn:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, functools.partial(self._call, fn, args))
 
-    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """In the connection's thread: ``fn(conn, *args)`` on a live connection."""
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...], *, again: bool = True) -> T:
+        """In the connection's thread: ``fn(conn, *args)`` on a live connection.
+
+        A read whose connection was found dead runs once more (``again``) on a new one:
+        after a server restart every idle connection is dead, and each would otherwise fail
+        one caller (a health check would take the relay out of its pool once per reader); a
+        read changes nothing, so running it again is safe. A second loss is reported.
+        """
         conn = self._usable()
         try:
             return fn(conn, *args)
@@ -168,25 +174,8 @@ class PgThreadConn:
                 raise WriteInDoubt(
                     "the database connection was lost during a write: it may or may not be"
                     f" stored ({self._why})") from error
-            return self._read_again(fn, args, error)
-
-    def _read_again(self, fn: Callable[..., T], args: tuple[Any, ...], lost: Exception) -> T:
-        """A read whose connection was found dead runs once more on a new connection.
-
-        After a server restart every idle connection is dead, and each would otherwise fail
-        one caller (a health check would take the relay out of its pool once per reader); a
-        read changes nothing, so running it again is safe. A second loss is reported.
-        """
-        try:
-            conn = self._usable()
-        except DatabaseUnavailable as unavailable:
-            raise unavailable from lost
-        try:
-            return fn(conn, *args)
-        except Exception as error:
-            if not is_connection_lost(conn):
-                raise
-            self._lose(conn, error)
+            if again:
+                return self._call(fn, args, again=False)
             raise DatabaseUnavailable(f"the database connection was lost ({self._why})"
                                       ) from error
 
