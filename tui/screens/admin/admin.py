@@ -22,13 +22,14 @@ from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.canned import CannedPane
 from tui.screens.admin.email import EmailPane
 from tui.screens.admin.fields import FieldsPane
+from tui.screens.admin.hours import HoursPane
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import PeoplePane
 from tui.screens.admin.scenarios import ScenariosPane
 from tui.screens.admin.troubleshoot import TroubleshootPane
 
 TABS = ("accounts", "numbers", "troubleshoot", "people", "fields", "canned", "scenarios",
-        "email")
+        "email", "hours")
 
 
 class AdminScreen(Screen[None]):
@@ -36,7 +37,8 @@ class AdminScreen(Screen[None]):
 
     CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
                                      "troubleshoot.tcss", "people.tcss", "fields.tcss",
-                                     "canned.tcss", "scenarios.tcss", "email.tcss"]
+                                     "canned.tcss", "scenarios.tcss", "email.tcss",
+                                     "hours.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Inbox", id="admin.close"),
         Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
@@ -48,6 +50,7 @@ class AdminScreen(Screen[None]):
         Binding("6", "tab('canned')", "Canned", show=False, id="admin.tab_canned"),
         Binding("7", "tab('scenarios')", "Scenarios", show=False, id="admin.tab_scenarios"),
         Binding("8", "tab('email')", "Email", show=False, id="admin.tab_email"),
+        Binding("0", "tab('hours')", "Hours", show=False, id="admin.tab_hours"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
                 id="admin.next_tab"),
@@ -62,7 +65,7 @@ class AdminScreen(Screen[None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        yield Static("smsdesk · admin    1-8 or ctrl+pgup/pgdn switch tabs · esc back to the"
+        yield Static("smsdesk · admin    1-8, 0 or ctrl+pgup/pgdn switch tabs · esc back to the"
                      " inbox", id="admin-header")
         with TabbedContent(initial=self.initial, id="admin-tabs"):
             with TabPane("1 Accounts", id="accounts"):
@@ -81,6 +84,8 @@ class AdminScreen(Screen[None]):
                 yield ScenariosPane(self.client, id="scenarios-pane")
             with TabPane("8 Email", id="email"):
                 yield EmailPane(self.client, id="email-pane")
+            with TabPane("0 Hours", id="hours"):
+                yield HoursPane(self.client, id="hours-pane")
         yield Footer()
 
     @property
@@ -120,14 +125,15 @@ class AdminScreen(Screen[None]):
     #: Which tab shows what each admin event changed.
     _EVENT_TABS: ClassVar[dict[str, tuple[str, ...]]] = {
         "account.updated": ("accounts", "numbers"),
-        "number.updated": ("numbers",),
+        "number.updated": ("numbers", "hours"),
         "agent.updated": ("people",),
-        "group.updated": ("people", "numbers"),
+        "group.updated": ("people", "numbers", "hours"),
         "trash.retention_set": ("people",),
         "field.updated": ("fields",),
         "canned.updated": ("canned", "scenarios"),
         "scenarios.updated": ("scenarios",),
         "email_settings.updated": ("email",),
+        "hours.saved": ("hours",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
