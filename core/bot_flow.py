@@ -171,6 +171,7 @@ class FlowInvalid(ValueError):
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
+_WORD_CHARS = re.compile(r"\w")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TOML_ERROR_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -375,9 +376,9 @@ class _Reader:
             self.known_keys(table, where, _KEYWORD_KEYS)
             words = table.get("words")
             if not (isinstance(words, list) and words
-                    and all(isinstance(w, str) and w.strip() for w in words)):
-                self.refuse(f"{where}.words", 'words must be a list of words or phrases, e.g. '
-                            'words = ["hours", "opening"]')
+                    and all(isinstance(w, str) and _WORD_CHARS.search(w) for w in words)):
+                self.refuse(f"{where}.words", 'words must be a list of words or phrases (with '
+                            'letters or digits), e.g. words = ["hours", "opening"]')
                 words = None
             say = self.say_at(table, where, "say", placeholders=(), required=True)
             if words is not None and say is not None:

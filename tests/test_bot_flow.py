@@ -219,6 +219,8 @@ REFUSALS = [
                  "prompt and say)", id="hand-off-text-table"),
     pytest.param('[[keywords]]\nwords = []\nsay = "x"\n', 2, "keywords[0].words",
                  "words must be a list of words or phrases", id="keyword-without-words"),
+    pytest.param('[[keywords]]\nwords = ["hours", "?!"]\nsay = "x"\n', 2, "keywords[0].words",
+                 "(with letters or digits)", id="keyword-without-letters"),
     pytest.param('greeting = "Hi"\ngreeting = "again"\n', 2, "",
                  "not valid TOML: Cannot overwrite a value", id="toml-syntax"),
     pytest.param('greeting = "Hi\n', 1, "", "not valid TOML: Illegal character",
@@ -317,6 +319,12 @@ def test_toml_string_escapes_what_toml_forbids_raw() -> None:
 
 _words = st.text(st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)),
                  min_size=1, max_size=20).filter(str.strip)
+
+
+def _has_word_chars(text: str) -> bool:
+    return any(c.isalnum() or c == "_" for c in text)
+
+
 _ids = st.from_regex(r"[A-Za-z0-9_-]{1,6}", fullmatch=True)
 _attachments = st.builds(
     Attachment,
@@ -377,7 +385,8 @@ def _flows(draw: st.DrawFn) -> Flow:
         hand_off=HandOff(draw(_words), draw(st.one_of(st.just(""), _words))),
         menus=menus, questions=questions,
         keywords=tuple(draw(st.lists(st.builds(KeywordAnswer,
-                                               st.lists(_words, min_size=1, max_size=3).map(tuple),
+                                               st.lists(_words.filter(_has_word_chars),
+                                                        min_size=1, max_size=3).map(tuple),
                                                _says()), max_size=2))))
 
 
