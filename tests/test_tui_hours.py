@@ -6,14 +6,17 @@ with the clock pinned (the list says whether each is open now)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import until
-from test_tui_admin import AdminApp, settle, table_cells
+from desk_harness import UK_LONG_CODE, LiveDesk, live_desk, until
+from test_tui_admin import AdminApp, open_admin, settle, table_cells
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input, Static, TextArea
 
+from tui.app import InboxApp
 from tui.client import CommandError
 from tui.screens.admin.admin import AdminScreen
 from tui.screens.admin.hours import HoursEditor, HoursPane
@@ -200,3 +203,42 @@ def test_snapshot_hours_editor_with_a_refusal(snap_compare: Any) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(app_with(), terminal_size=(130, 44), run_before=show)
+
+
+# --- against a real relay ------------------------------------------------------------
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+    async with live_desk(tmp_path) as running:
+        yield running
+
+
+async def test_hours_saved_on_a_real_relay_show_in_the_list(desk: LiveDesk) -> None:
+    app = InboxApp(desk.config())
+    async with app.run_test(size=(130, 44)) as pilot:
+        screen = await open_admin(pilot, app)
+        await pilot.press("0")
+        pane = screen.query_one(HoursPane)
+        await until(pilot, lambda: pane.loaded, what="the hours tab")
+        table = screen.query_one("#hours-table", DataTable)
+        rows = table_cells(table)
+        assert [row[0] for row in rows] == ["Number", "Number", "Group", "Group"]
+        assert {row[2] for row in rows} == {"24×7"}
+        uk = next(i for i, row in enumerate(rows) if row[1].startswith(UK_LONG_CODE))
+        await until(pilot, lambda: table.has_focus, what="the list focused")
+        table.move_cursor(row=uk)
+        await pilot.press("enter")
+        editor = await until(pilot, lambda: isinstance(app.screen, HoursEditor)
+                             and app.screen, what="the editor")
+        assert editor.query_one("#hours-time_zone", Input).value == "Europe/London"
+        await pilot.press("space")
+        editor.query_one("#hours-holidays", TextArea).text = "2026-12-25 Christmas Day"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is screen, what="saved")
+        await until(pilot, lambda: table_cells(table)[uk][2]
+                    == "Mon-Fri 09:00-17:30 · Europe/London · 1 holiday", what="the new week")
+        stored = await app.client.command("get_business_hours")
+        calendar = next(row["calendar"] for row in stored["hours"]
+                        if row["name"].startswith(UK_LONG_CODE))
+        assert calendar["holidays"] == [{"date": "2026-12-25", "name": "Christmas Day"}]
