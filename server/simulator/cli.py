@@ -3,6 +3,7 @@
     smsdesk sim [--host 127.0.0.1] [--port 8090] [--seed-demo] [--sms-url URL]
     smsdesk sim text --from +447400900123 --to +18885550100 [--media FILE]... \\
         [--sim http://127.0.0.1:8090] "Hello"
+    smsdesk sim text --from +447400900123 --to +18885550100 --kind gif
 
 ``register(subparsers)`` adds the command to the ``smsdesk`` parser; each
 sub-command sets ``run`` (a ``Callable[[argparse.Namespace], int]``) as its default.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server import cli_checks as check
+from server.simulator.content import KINDS
 
 if TYPE_CHECKING:
     from server.simulator.mailbox import Mailbox
@@ -79,6 +81,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     text.add_argument("--to", required=True, help="one of the simulator's numbers")
     text.add_argument(
         "--media", action="append", default=[], metavar="FILE", help="attach a file (repeatable)"
+    )
+    text.add_argument(
+        "--kind", choices=KINDS,
+        help="send the simulator's sample of this content type (its body, unless one is given)"
+        " instead of --media files",
     )
     text.add_argument(
         "--sim", type=check.http_url,
@@ -281,7 +288,15 @@ def _text(args: argparse.Namespace) -> int:
             return 2
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         media.append({"content_type": content_type, "data_base64": base64.b64encode(data).decode()})
-    payload = {"from": args.from_, "to": args.to, "body": args.body, "media": media}
+    payload: dict[str, Any] = {"from": args.from_, "to": args.to, "body": args.body,
+                               "media": media}
+    if args.kind:
+        if media:
+            print("smsdesk sim text: --kind sends a sample; leave --media out", file=sys.stderr)
+            return 2
+        payload = {"from": args.from_, "to": args.to, "kind": args.kind}
+        if args.body:
+            payload["body"] = args.body
     target = simulator_url(args)
     request = urllib.request.Request(
         target.rstrip("/") + "/_sim/text",

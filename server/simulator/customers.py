@@ -1,18 +1,28 @@
-"""Simulated customers: where they text from, and the pictures they send.
+"""Simulated customers: who they are, where they text from, and what the demo's say.
 
-``demo_png`` draws a real PNG in pure Python (struct + zlib), so the demo's
-MMS carries an image any viewer can open.  ``geo_for`` fills the FromCity /
-FromState / FromZip fields Twilio derives from a US area code.
+``geo_for`` fills the FromCity / FromState / FromZip fields Twilio derives from a US
+area code. The pictures and files they send are in content.py (``demo_png`` is
+re-exported here, where the demo and tests have always found it).
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from server.simulator.content import demo_png, png
 from server.simulator.state import country_of
+
+__all__ = [
+    "DEMO_CUSTOMERS",
+    "DEMO_SCRIPT",
+    "Customer",
+    "Geo",
+    "demo_png",
+    "geo_for",
+    "play_script",
+    "png",
+]
 
 # A few NANP area codes, enough for demo realism; Twilio sends "" when it does not know.
 _AREA_CODES: dict[str, tuple[str, str, str]] = {
@@ -52,45 +62,6 @@ DEMO_CUSTOMERS = (
     Customer("Tom Hughes", "+447400900123"),
     Customer("Ana Souza", "+12125550187"),
 )
-
-
-def png(width: int, height: int, pixel: object = None) -> bytes:
-    """A valid RGB PNG.  ``pixel(x, y) -> (r, g, b)``; default is a diagonal gradient."""
-
-    def default(x: int, y: int) -> tuple[int, int, int]:
-        return (40 + 200 * x // max(1, width - 1), 90, 40 + 200 * y // max(1, height - 1))
-
-    paint = pixel if callable(pixel) else default
-    rows = bytearray()
-    for y in range(height):
-        rows.append(0)  # filter type: None
-        for x in range(width):
-            rows.extend(bytes(paint(x, y)))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-def demo_png() -> bytes:
-    """A 64x48 picture of a 'damaged parcel' (a brown box on a gradient) for the demo MMS."""
-
-    def pixel(x: int, y: int) -> tuple[int, int, int]:
-        if 16 <= x < 48 and 12 <= y < 40:
-            if x == y + 8 or x == 60 - y:  # the crack
-                return (30, 20, 10)
-            return (150, 100, 50)
-        return (200 - y * 2, 220 - x, 240)
-
-    return png(64, 48, pixel)
 
 
 # What the demo customers say, in order: (customer index, body, with picture?)

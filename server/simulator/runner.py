@@ -27,7 +27,9 @@ from twilio.request_validator import RequestValidator
 
 from core import optout
 from server.simulator.api import App
+from server.simulator.content import sample
 from server.simulator.customers import geo_for
+from server.simulator.media_fetch import fetch_all
 from server.simulator.scenario import Staged, apply_scenario, builtin_scenario
 from server.simulator.state import (
     API_VERSION,
@@ -188,6 +190,13 @@ class Simulator:
             )
         return TextResult(message.sid, call.status, call.body, message)
 
+    async def text_sample(self, from_: str, to: str, kind: str, body: str | None = None
+                          ) -> TextResult:
+        """The customer texts ``to`` a sample of content ``kind`` ("gif", "pdf"... see
+        server.simulator.content.KINDS), with its body unless ``body`` is given."""
+        chosen = sample(kind)
+        return await self.text(from_, to, chosen.body if body is None else body, chosen.media)
+
     def inbound_params(self, message: Message, keyword: optout.Keyword | None) -> dict[str, str]:
         """The form fields Twilio POSTs to a number's SmsUrl for an incoming text."""
         src, dst = geo_for(message.from_), geo_for(message.to)
@@ -223,11 +232,18 @@ class Simulator:
         return params
 
     async def _on_text(self, request: dict[str, Any]) -> dict[str, Any]:
-        media = [
-            (item["content_type"], base64.b64decode(item["data_base64"]))
-            for item in request.get("media", [])
-        ]
-        result = await self.text(request["from"], request["to"], request.get("body", ""), media)
+        """POST /_sim/text: ``{"from", "to", "body"?, "media"?: [{"content_type",
+        "data_base64"}]}``, or ``"kind"`` (a sample content type) instead of ``media``."""
+        if request.get("kind"):
+            result = await self.text_sample(request["from"], request["to"], str(request["kind"]),
+                                            request.get("body"))
+        else:
+            media = [
+                (item["content_type"], base64.b64decode(item["data_base64"]))
+                for item in request.get("media", [])
+            ]
+            result = await self.text(request["from"], request["to"], request.get("body", ""),
+                                     media)
         return {"sid": result.sid, "webhook_status": result.status, "webhook_body": result.body}
 
     # -- outbound: status callbacks --------------------------------------------------------
@@ -238,6 +254,15 @@ class Simulator:
 
     async def _deliver(self, message: Message) -> None:
         delay = self.state.knobs.delivery_delay
+        if message.media:  # Twilio fetches the MediaUrls first; what it gets may stop the send
+            urls = [media.url or "" for media in message.media]
+            fetched = await asyncio.to_thread(fetch_all, urls)
+            refused = self.state.refuse_media(message, fetched)
+            if refused is not None:
+                await asyncio.sleep(delay)
+                self.state.advance(message, "failed", refused)
+                await self._status_callback(message)
+                return
         await asyncio.sleep(delay)
         self.state.advance(message, "sent")
         await self._status_callback(message)

@@ -15,6 +15,8 @@ from email.utils import format_datetime
 import phonenumbers
 
 from core import optout, sms
+from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type
+from server.simulator.media_fetch import Fetched
 
 API_VERSION = "2010-04-01"
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -141,7 +143,7 @@ class Media:
     account_sid: str
     parent_sid: str
     content_type: str
-    data: bytes | None = None  # bytes a customer sent; None for outbound MediaUrl
+    data: bytes | None = None  # a customer's bytes, or the fetched copy of an outbound MediaUrl
     url: str | None = None  # the MediaUrl an outbound message named
     cdn_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     date_created: datetime = field(default_factory=now)
@@ -204,6 +206,13 @@ DELIVERY_ERRORS = {
     30008: "Unknown error",
     30034: "Message from an unregistered number",
 }
+
+MEDIA_ERRORS = {
+    11200: "HTTP retrieval failure",
+    12300: "Invalid Content-Type",
+    11751: "Media Message - Media exceeds messaging provider size limit",
+}
+"""Why Twilio fails an MMS after fetching its MediaUrls (message status ``failed``)."""
 
 
 class State:
@@ -442,7 +451,28 @@ class State:
             message.price_unit = "USD"
         if error_code is not None:
             message.error_code = error_code
-            message.error_message = DELIVERY_ERRORS.get(error_code)
+            message.error_message = DELIVERY_ERRORS.get(error_code) or MEDIA_ERRORS.get(
+                error_code)
+
+    def refuse_media(self, message: Message, fetched: list[Fetched]) -> int | None:
+        """Twilio's verdict on an outbound message's fetched media: None when it may go
+        (the bytes and their real types are then kept, served like a customer's media),
+        else the error code it fails with: 11200 a URL that did not answer 200, 12300 a
+        Content-Type Twilio does not accept for MMS, 11751 more than 5 MB in all."""
+        for item in fetched:
+            if not item.ok:
+                return 11200
+            if not is_accepted_media_type(item.content_type):
+                return 12300
+        if sum(len(item.data) for item in fetched) > MAX_MEDIA_TOTAL_BYTES:
+            return 11751
+        if len(fetched) != len(message.media):
+            return 11200
+        for media, item in zip(message.media, fetched, strict=True):
+            media.data = item.data
+            media.content_type = item.content_type
+            self.cdn[media.cdn_token] = media
+        return None
 
     # -- inbound -------------------------------------------------------------------------
     def receive(
