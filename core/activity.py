@@ -86,6 +86,8 @@ class _Teller:
         if kind == "ticket.updated":
             by, known = payload.get("by"), "by" in payload
             lines = self.changes(payload)
+            if payload.get("by_bot"):  # the SMS bot routed it or saved an answer
+                return [Activity(seq, at, None, "The bot", line) for line in lines]
         elif kind == "ticket.created":
             by, known = payload.get("started_by"), True
             if by is None:  # the customer's first text opened it

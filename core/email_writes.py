@@ -47,6 +47,7 @@ from core.writes import (
     contact_by_id,
     entry_by_id,
     number_by_id,
+    take_over_from_bot,
     ticket_by_id,
 )
 
@@ -109,6 +110,8 @@ def queue_email_reply(
     ).fetchone()[0]
     ctx.conn.execute("UPDATE entries SET mail_id = ? WHERE id = ?",
                      (new_mail_id(ticket_id, message_id, reply_domain.strip()), message_id))
+    if agent_id is not None:  # a person answered, by email: the SMS bot stops there
+        take_over_from_bot(ctx, ticket_id)
     message = _message(ctx, message_id)
     _touch_ticket(ctx, ticket, preview_of(body, len(media)))
     ctx.emit("message.created", ticket_id,

@@ -262,6 +262,9 @@ class Message:
     mail_id: str | None = None
     mail_detail: str | None = None
     mail_original: Media | None = None
+    # Written by the SMS bot (issue 13), not a person: author_agent_id is None and the
+    # thread shows it as the bot's; the loop guard counts these per ticket.
+    by_bot: bool = False
 
 
 @dataclass(slots=True)

@@ -204,6 +204,17 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "get_email_channel": CommandSpec(required={}),
     "save_email_settings": CommandSpec(required={"changes": _DICT}, admin_only=True),
     "send_test_email": CommandSpec(required={"to": _STR}, admin_only=True),
+    # The SMS bot (server/commands_bot.py): flows per business number, as TOML, and
+    # business hours per number or group (calendar null: open 24x7).
+    "get_bot_flows": CommandSpec(required={}, admin_only=True),
+    "save_bot_flow": CommandSpec(required={"number_id": _INT, "source": _STR},
+                                 optional={"enabled": _BOOL}, admin_only=True),
+    "set_bot_enabled": CommandSpec(required={"number_id": _INT, "enabled": _BOOL},
+                                   admin_only=True),
+    "get_business_hours": CommandSpec(required={}, admin_only=True),
+    "save_business_hours": CommandSpec(
+        required={"scope": _STR, "scope_id": _INT, "calendar": (dict, type(None))},
+        admin_only=True),
 }
 
 

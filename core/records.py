@@ -246,6 +246,7 @@ def entry_from_row(row: sqlite3.Row) -> Message | Note:
         mail_id=row["mail_id"],
         mail_detail=row["mail_detail"],
         mail_original=media_ref_from_json(row["mail_original"]),
+        by_bot=bool(row["by_bot"]),
     )
 
 

@@ -436,6 +436,34 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE kind = 'message' AND direction = 'outbound' AND twilio_sid IS NOT NULL
         AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent');
     """,
+    # 15 (issue 13, the SMS bot): a message the bot wrote is marked (the thread shows
+    # "Bot"; the loop guard counts them); business hours per number or group (a JSON
+    # calendar, core.business_hours.calendar_to_dict); a bot flow per business number
+    # (its TOML as saved, on or off, a version the relay caches parsed flows by); and
+    # where each ticket's conversation with the bot stands (core.bot_engine.Session)
+    """
+    ALTER TABLE entries ADD COLUMN by_bot INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE business_hours (
+        scope      TEXT    NOT NULL CHECK (scope IN ('number', 'group')),
+        scope_id   INTEGER NOT NULL,
+        calendar   TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, scope_id)
+    );
+    CREATE TABLE bot_flows (
+        number_id  INTEGER PRIMARY KEY REFERENCES phone_numbers(id),
+        enabled    INTEGER NOT NULL DEFAULT 0,
+        source     TEXT    NOT NULL,
+        version    INTEGER NOT NULL DEFAULT 1,
+        updated_at INTEGER NOT NULL,
+        updated_by INTEGER REFERENCES agents(id)
+    );
+    CREATE TABLE bot_sessions (
+        ticket_id  INTEGER PRIMARY KEY REFERENCES tickets(id),
+        state      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -406,6 +406,30 @@ CREATE INDEX entries_unsettled ON entries(updated_at, id)
     WHERE kind = 'message' AND direction = 'outbound' AND twilio_sid IS NOT NULL
     AND status IN ('accepted', 'scheduled', 'queued', 'sending', 'sent');
 """,
+    # SQLite's 15 (issue 13, the SMS bot): by_bot, business hours, flows, sessions.
+    15: """
+ALTER TABLE entries ADD COLUMN by_bot integer NOT NULL DEFAULT 0;
+CREATE TABLE business_hours (
+    scope      text   NOT NULL CHECK (scope IN ('number', 'group')),
+    scope_id   bigint NOT NULL,
+    calendar   text   NOT NULL,
+    updated_at bigint NOT NULL,
+    PRIMARY KEY (scope, scope_id)
+);
+CREATE TABLE bot_flows (
+    number_id  bigint  PRIMARY KEY REFERENCES phone_numbers(id),
+    enabled    integer NOT NULL DEFAULT 0,
+    source     text    NOT NULL,
+    version    bigint  NOT NULL DEFAULT 1,
+    updated_at bigint  NOT NULL,
+    updated_by bigint  REFERENCES agents(id)
+);
+CREATE TABLE bot_sessions (
+    ticket_id  bigint PRIMARY KEY REFERENCES tickets(id),
+    state      text   NOT NULL,
+    updated_at bigint NOT NULL
+);
+""",
 }
 
 

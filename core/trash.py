@@ -99,6 +99,7 @@ def _purge(ctx: WriteContext, ids: list[int]) -> list[int]:
     conn.execute(f"DELETE FROM entries WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM time_entries WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM running_timers WHERE ticket_id IN ({marks})", ids)
+    conn.execute(f"DELETE FROM bot_sessions WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"UPDATE events SET payload = ? WHERE ticket_id IN ({marks})",
                  (_PURGED_PAYLOAD, *ids))
     _scrub_results(conn, ids, marks)

@@ -641,11 +641,14 @@ def queue_outbound(
     segments: int = 1,
     encoding: str = "GSM-7",
     from_number_id: int | None = None,
+    by_bot: bool = False,
 ) -> Message:
     """Store an agent's reply as queued: from here the outbox owns sending it.
 
     ``from_number_id`` names another of the desk's numbers to send from; the ticket keeps
     its own number (the one the customer last texted stays the default sender).
+    ``by_bot``: the SMS bot wrote it (no agent). A person's reply takes the ticket over
+    from the bot at once, in this transaction: the bot says nothing more on it.
     """
     ticket = ticket_by_id(ctx.conn, ticket_id)
     if ticket.deleted:
@@ -659,11 +662,13 @@ def queue_outbound(
     status = MessageStatus.QUEUED if channel is not Channel.EMAIL else MessageStatus.SENT
     message_id = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, media, author_agent_id,"
-        " status, segments, encoding, created_at, updated_at, from_number_id)"
-        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " status, segments, encoding, created_at, updated_at, from_number_id, by_bot)"
+        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (ticket_id, channel.value, body, records.media_to_json(media), agent_id, status.value,
-         segments, encoding, ctx.now, ctx.now, from_number_id),
+         segments, encoding, ctx.now, ctx.now, from_number_id, int(by_bot)),
     ).fetchone()[0]
+    if agent_id is not None:
+        take_over_from_bot(ctx, ticket_id)
     message = entry_by_id(ctx.conn, message_id)
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
@@ -679,6 +684,19 @@ def queue_outbound(
              {"ticket": records.to_wire(ticket), "message": records.to_wire(message)})
     assert isinstance(message, Message)
     return message
+
+
+def take_over_from_bot(ctx: WriteContext, ticket_id: int) -> None:
+    """End the bot's conversation on this ticket (a person answers from now on); nothing
+    when the bot never spoke there. The session keeps where it stood, for the record."""
+    row = _one(ctx.conn, "SELECT state FROM bot_sessions WHERE ticket_id = ?", (ticket_id,))
+    if row is None:
+        return
+    state = json.loads(row["state"])
+    if state.get("ended") is None:
+        state["ended"] = "taken_over"
+        ctx.conn.execute("UPDATE bot_sessions SET state = ?, updated_at = ? WHERE ticket_id = ?",
+                         (json.dumps(state, sort_keys=True), ctx.now, ticket_id))
 
 
 def open_conversation(
@@ -878,11 +896,12 @@ _TICKET_FIELDS = {
 
 
 def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
-                  **changes: Any) -> Ticket:
+                  by_bot: bool = False, **changes: Any) -> Ticket:
     """Change ticket fields: status, priority, group, agent, tags, read state...
 
-    ``by`` is the agent making the change (None: the desk itself); the event keeps it and
-    the fields' values before, for the ticket's activity history. Custom field values are
+    ``by`` is the agent making the change (None: the desk itself, or the SMS bot when
+    ``by_bot``); the event keeps it and the fields' values before, for the ticket's
+    activity history. Custom field values are
     checked against the admin's definitions, and resolving (or closing) is refused while a
     field required to resolve is empty, naming them. Moving it to the Trash keeps ``by``.
     """
@@ -906,6 +925,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)
         payload["by"] = by
         payload["before"] = _values_before(before, ticket, changes)
+        if by_bot:
+            payload["by_bot"] = True
     ctx.emit("ticket.updated", ticket_id, payload)
     return ticket
 

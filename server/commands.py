@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from core import queries, records, writes
 from core.models import Agent, Media, Message
 from core.phones import NotAPhoneNumber, country_of_number, understood
-from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type, preflight
+from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type
 from core.protocol import COMMANDS, Command
-from core.sms import analyze, as_sent
+from core.reply_preflight import queue_checked
 from core.store import Store
 from core.tickets import subject_from_body
 from core.trash import PURGED_RESULT
@@ -321,29 +321,6 @@ async def _reply(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext],
     return reply
 
 
-def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
-                   media: tuple[Media, ...], *, from_number_id: int | None = None) -> Message:
-    """Queue a reply once the relay's own preflight passes (the client is not trusted).
-
-    The preflight judges the number it will be sent from: the agent's choice, if any,
-    else the ticket's own.
-    """
-    ticket = writes.ticket_by_id(wctx.conn, ticket_id)
-    number = writes.number_by_id(wctx.conn, from_number_id or ticket.number_id)
-    account = writes.account_by_id(wctx.conn, number.account_id)
-    # A STOP blocks the number it was sent to, from the phone that sent it (core.optout).
-    contact = writes.contact_at_phone(wctx.conn, ticket.contact_id, ticket.customer_phone,
-                                      number.id)
-    verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
-                        body=body, attachments=media)
-    if not verdict.ok:
-        raise writes.StoreError(" ".join(r.reason for r in verdict.refusals))
-    cost = analyze(as_sent(body, trial=account.is_trial))  # Twilio bills the trial prefix
-    return writes.queue_outbound(wctx, ticket_id=ticket.id, agent_id=agent_id, body=body,
-                                 media=media, segments=cost.segments, encoding=cost.encoding,
-                                 from_number_id=number.id)
-
-
 async def attachments(ctx: Context, args: dict[str, Any]) -> tuple[Media, ...]:
     """The command's ``media`` list as Media, each sized from the kept bytes."""
     return tuple([await media_of(ctx, item) for item in args.get("media", [])])
@@ -456,6 +433,7 @@ from server import commands_canned  # noqa: E402, F401
 from server import commands_scenarios  # noqa: E402, F401
 from server import commands_contacts  # noqa: E402, F401
 from server import commands_email  # noqa: E402, F401
+from server import commands_bot  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -104,6 +104,9 @@ TABLES: tuple[Table, ...] = (
     Table("scenarios"),
     _keyed("scenario_runs", "agent_id", "command_id", "ticket_id"),
     _keyed("command_result_tickets", "ticket_id", "agent_id", "command_id"),
+    _keyed("business_hours", "scope", "scope_id"),
+    _keyed("bot_flows", "number_id"),
+    _keyed("bot_sessions", "ticket_id"),
 )
 # Filled by PostgreSQL's triggers from the tables above; compared by count only (its
 # tags are equal "whatever their case", which PostgreSQL's ICU collation also applies to

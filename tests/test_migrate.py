@@ -112,6 +112,18 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
             writes.remember_result(ctx, bo.id, "c-2", json.dumps({"ok": True}))
 
         await w(remembered)
+
+        def bot_rows(ctx: writes.WriteContext) -> None:  # schema 15: the SMS bot's tables
+            ctx.conn.execute("INSERT INTO bot_flows(number_id, enabled, source, version,"
+                             " updated_at, updated_by) VALUES (?, 1, ?, 2, ?, ?)",
+                             (uk.id, 'greeting = "Hi"\n', ctx.now, ada.id))
+            ctx.conn.execute("INSERT INTO bot_sessions(ticket_id, state, updated_at)"
+                             " VALUES (?, '{\"greeted\": true}', ?)", (first, ctx.now))
+            ctx.conn.execute("INSERT INTO business_hours(scope, scope_id, calendar, updated_at)"
+                             " VALUES ('group', ?, '{}', ?)", (billing.id, ctx.now))
+            ctx.conn.execute("UPDATE entries SET by_bot = 1 WHERE id = ?", (reply.id,))
+
+        await w(bot_rows)
         await w(writes.log_time, ticket_id=first, agent_id=bo.id, seconds=90, note="call",
                 billable=True)
         await w(timekeeping.start_timer, agent_id=ada.id, ticket_id=first)

@@ -1,0 +1,63 @@
+"""An SMS/MMS reply judged by the relay's preflight, then queued: agents' and the bot's alike.
+
+The client is not trusted, and the bot has no client: both come here, in the transaction
+that queues the reply, so nothing changes between the check and the write. The verdict
+judges the number the reply will be sent from (an agent's choice, else the ticket's own)
+and the phone it goes to (a STOP blocks the number it was sent to, from the phone that
+sent it: core.optout). Twilio bills a trial account's prefix, so segments are counted on
+the text as sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import writes
+from core.db import Conn
+from core.models import Media, Message, PhoneNumber, Ticket
+from core.preflight import Preflight, preflight
+from core.sms import analyze, as_sent
+from core.writes import WriteContext
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedReply:
+    """The preflight's verdict on a reply, and what queueing it needs."""
+
+    verdict: Preflight
+    number: PhoneNumber
+    segments: int
+    encoding: str
+
+
+def judge_reply(conn: Conn, ticket: Ticket, body: str, media: tuple[Media, ...], *,
+                from_number_id: int | None = None) -> JudgedReply:
+    number = writes.number_by_id(conn, from_number_id or ticket.number_id)
+    account = writes.account_by_id(conn, number.account_id)
+    contact = writes.contact_at_phone(conn, ticket.contact_id, ticket.customer_phone, number.id)
+    verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
+                        body=body, attachments=media)
+    cost = analyze(as_sent(body, trial=account.is_trial))
+    return JudgedReply(verdict, number, cost.segments, cost.encoding)
+
+
+def queue_judged(wctx: WriteContext, judged: JudgedReply, *, ticket_id: int,
+                 agent_id: int | None, body: str, media: tuple[Media, ...],
+                 by_bot: bool = False) -> Message:
+    """Queue a reply the preflight passed (``judge_reply`` in this same transaction)."""
+    assert judged.verdict.ok
+    return writes.queue_outbound(wctx, ticket_id=ticket_id, agent_id=agent_id, body=body,
+                                 media=media, segments=judged.segments,
+                                 encoding=judged.encoding, from_number_id=judged.number.id,
+                                 by_bot=by_bot)
+
+
+def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
+                  media: tuple[Media, ...], *, from_number_id: int | None = None) -> Message:
+    """Queue an agent's reply once the preflight passes; refused in its words if not."""
+    ticket = writes.ticket_by_id(wctx.conn, ticket_id)
+    judged = judge_reply(wctx.conn, ticket, body, media, from_number_id=from_number_id)
+    if not judged.verdict.ok:
+        raise writes.StoreError(" ".join(r.reason for r in judged.verdict.refusals))
+    return queue_judged(wctx, judged, ticket_id=ticket.id, agent_id=agent_id, body=body,
+                        media=media)
