@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from desk_harness import until
-from test_tui_admin import CANNED, AdminApp, CannedClient, settle
+from desk_harness import US_TOLL_FREE, LiveDesk, live_desk, until
+from test_tui_admin import CANNED, AdminApp, CannedClient, open_admin, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 
-from core.bot_flow import Flow, FlowInvalid, parse_flow
+from core import bot_store, ticket_fields
+from core.bot_flow import Attachment, Flow, FlowInvalid, Say, parse_flow
+from tui.app import InboxApp
 from tui.client import CommandError
 from tui.screens.admin.bot import BotPane
 from tui.screens.admin.bot_edits import (
@@ -77,6 +80,7 @@ say = "We're open Mon-Fri 9:00-17:30. Sábado cerrado."
 FIELDS = [{"id": 1, "key": "order_number", "label": "Order number", "kind": "text",
            "choices": [], "required_to_resolve": False, "position": 0, "retired_at": None}]
 US, UK = 1, 2
+PRICES_SHA = "ab" * 32
 
 
 def row(number_id: int, e164: str, mms: bool, source: str | None, enabled: bool) -> dict[str, Any]:
@@ -92,7 +96,9 @@ class FlowRelay(CannedClient):
         super().__init__(*args, **kwargs)
         self.flows = {US: row(US, "+18885550100", True, FLOW, True),
                       UK: row(UK, "+447400900456", False, None, False)}
-        self.answers = {**CANNED, "list_fields": FIELDS}
+        self.answers = {**CANNED, "list_fields": FIELDS, "upload_media": {
+            "sha256": PRICES_SHA, "size": 68, "content_type": "image/png",
+            "filename": "prices.png"}}
 
     async def command(self, name: str, /, *, timeout: float | None = None,
                       command_id: str | None = None, **args: Any) -> Any:
@@ -168,25 +174,6 @@ async def test_importing_a_file_with_an_error_shows_its_line(tmp_path: Path) -> 
         assert f"line {line}: menus.main.options[1]" in words
         assert "SMS has no buttons" in words
         assert "save_bot_flow" not in [name for name, _ in app.client.calls]
-
-
-async def test_editing_an_option_and_saving_reaches_the_relay() -> None:
-    app = BotApp()
-    async with app.run_test(size=(150, 44)) as pilot:
-        pane = await press_on(pilot, app, ("option", "main", 2), "enter")
-        form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
-                           what="the form")
-        form.query_one("#form-label", Input).value = "An agent"
-        form.query_one("#say-say #say-text", TextArea).text = "One moment, please."
-        form.query_one("#form-route", Select).value = "Billing"
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: app.screen is not form, what="the form kept")
-        assert pane.unsaved and "unsaved changes" in shown(pane, "#bot-state")
-        await pilot.press("ctrl+s")
-        await until(pilot, lambda: not pane.unsaved, what="saved")
-        option = parse_flow(app.client.flows[US]["source"]).menus["main"].options[2]
-        assert (option.label, option.say.text if option.say else None, option.route,
-                option.hand_off) == ("An agent", "One moment, please.", "Billing", True)
 
 
 async def test_space_turns_the_bot_off_and_on_and_a_number_without_a_flow_cannot() -> None:
@@ -317,6 +304,28 @@ async def test_the_form_refuses_what_the_flow_would_refuse_and_stays_open() -> N
         assert not pane.unsaved
 
 
+async def test_an_mms_number_attaches_a_picture_but_never_audio(tmp_path: Path) -> None:
+    (tmp_path / "prices.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(60))
+    (tmp_path / "jingle.mp3").write_bytes(b"ID3" + bytes(60))
+    app = BotApp()
+    async with app.run_test(size=(150, 44)) as pilot:
+        pane = await press_on(pilot, app, ("keyword", 0), "enter")
+        form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                           what="the form")
+        form.query_one("#say-file", Input).value = str(tmp_path / "jingle.mp3")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "cannot send audio" in shown(form, "#bot-form-error"),
+                    what="the refusal")
+        assert "keywords[0].say.attachments" in shown(form, "#bot-form-error")
+        form.query_one("#say-file", Input).value = str(tmp_path / "prices.png")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pane.unsaved, what="kept")
+        assert pane.flow.keywords[0].say.attachments == (
+            Attachment(PRICES_SHA, "image/png", "prices.png", 68),)
+        assert [n for n, _ in app.client.calls].count("upload_media") == 1
+        assert "📎 1" in str(find_node(pane.query_one(BotTree).root, ("keyword", 0)).label)
+
+
 # --- snapshots ----------------------------------------------------------------------------
 
 FIXED_MS = 1_780_000_000_000  # a fixed clock: the preview's "tomorrow at 9:00" never moves
@@ -372,3 +381,53 @@ def test_what_is_added_runs_and_a_problem_is_named_at_its_node() -> None:
     problems = problems_of(routed, mms=True, groups=["Billing"], fields=[])
     assert [p.where for p in problems] == ["menus.menu.options[1].route"]
     assert is_about(problems[0], ref) and not is_about(problems[0], ("option", "menu", 0))
+
+
+# --- against the real relay -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[LiveDesk]:
+    async with live_desk(tmp_path) as running:
+        await running.relay.store.write(ticket_fields.create_field, label="Order number",
+                                        kind="text")
+        yield running
+
+
+async def stored_flows(desk: LiveDesk) -> dict[str, Any]:
+    return {row.e164: row for row in await desk.relay.store.read(bot_store.bot_flows)}
+
+
+async def test_import_edit_save_and_turn_on_reach_the_relay(desk: LiveDesk,
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "acme.toml"
+    path.write_text(FLOW)
+    app = InboxApp(desk.config())
+    async with app.run_test(size=(150, 44)) as pilot:
+        screen = await open_admin(pilot, app)
+        await pilot.press("9")
+        pane = screen.query_one(BotPane)
+        await until(pilot, lambda: pane.loaded and pane.row is not None, what="the Bot tab")
+        assert pane.row["e164"] == US_TOLL_FREE and pane.row["source"] is None
+        await pilot.press("i")
+        await prompt_answer(pilot, app, str(path))
+        await until(pilot, lambda: pane.row["source"] is not None, what="imported")
+        assert (await stored_flows(desk))[US_TOLL_FREE].source == FLOW  # as written
+        pane = await press_on(pilot, app, ("option", "main", 2), "enter")
+        form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                           what="the form")
+        form.query_one("#form-label", Input).value = "An agent"
+        form.query_one("#form-route", Select).value = "Shipping"
+        form.query_one("#say-say #say-text", TextArea).text = "One moment, please."
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: pane.unsaved, what="kept in the editor")
+        assert "unsaved changes" in shown(pane, "#bot-state")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not pane.unsaved, what="saved")
+        row = (await stored_flows(desk))[US_TOLL_FREE]
+        option = parse_flow(row.source).menus["main"].options[2]
+        assert (option.label, option.route, option.say, row.version, row.enabled) == \
+            ("An agent", "Shipping", Say("One moment, please."), 2, False)
+        await pilot.press("space")
+        await until(pilot, lambda: pane.row["enabled"], what="on")
+        assert (await stored_flows(desk))[US_TOLL_FREE].enabled
