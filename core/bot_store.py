@@ -81,12 +81,14 @@ def stored_flow(conn: Conn, number_id: int) -> StoredFlow | None:
                       updated_at=row["updated_at"], updated_by=row["updated_by"])
 
 
-def enabled_flow_version(conn: Conn, number_id: int) -> int | None:
-    """The version of the number's flow when it is on; None when off or absent (every
-    inbound text asks, so one indexed probe and no source)."""
-    row = conn.execute("SELECT version FROM bot_flows WHERE number_id = ? AND enabled <> 0",
-                       (number_id,)).fetchone()
-    return None if row is None else int(row[0])
+def enabled_flow_version(conn: Conn, number_id: int) -> tuple[int, int] | None:
+    """(version, saved at) of the number's flow when it is on; None when off or absent.
+    Every inbound text asks, so one probe by primary key and no source. The time goes with
+    the version so that a database restored from an older copy (its versions counted
+    again) never meets a relay's cached parse of another text under the same version."""
+    row = conn.execute("SELECT version, updated_at FROM bot_flows"
+                       " WHERE number_id = ? AND enabled <> 0", (number_id,)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def flow_source(conn: Conn, number_id: int) -> str | None:
@@ -133,8 +135,8 @@ def _problems_of(source: str, number: PhoneNumber, groups: list[str],
         flow = parse_flow(source)
     except FlowInvalid as invalid:
         return list(invalid.problems)
-    return problems_for_number(flow, mms=number.mms, groups=groups, fields=field_keys,
-                               source=source)
+    return sorted(problems_for_number(flow, mms=number.mms, groups=groups, fields=field_keys,
+                                      source=source), key=lambda p: p.line or 0)
 
 
 def save_flow(ctx: WriteContext, *, number_id: int, source: str, enabled: bool | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import held, queries, writes
+from core import bot_writes, queries, writes
 from core.models import Account, Agent, Event, Media
 from core.store import DatabaseUnavailable, Store
 from server import commands, media, webhooks
@@ -179,10 +179,14 @@ class Relay:
             fetched = await asyncio.gather(*(self._fetch(account, ref) for ref in refs))
             text = webhooks.with_media(text, tuple(fetched))
         try:
-            await self.store.write(held.receive_inbound, text)  # held: number out of service
+            # Held when its number is out of service; else into its ticket, with the bot's
+            # answer queued in the same transaction when the number runs a bot.
+            received = await self.store.write(bot_writes.receive_and_answer, text)
         except writes.UnknownNumber as error:
             await _answer(send, 404, f"{error}\n".encode())
             return
+        if received.bot_queued:
+            self.on_queued()
         await _answer(send, 200, webhooks.EMPTY_TWIML, "text/xml")
 
     async def _fetch(self, account: Account, ref: webhooks.MediaRef) -> Media:
