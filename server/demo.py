@@ -44,6 +44,7 @@ from core.store import Store
 from server import admin
 from server.app import Relay
 from server.config import Paths
+from server.demo_bot import furnish_bot
 from server.demo_library import furnish_library
 from server.mail_inbound import MailListener
 from server.relay import PUBLIC_URL, bound_port, running_relay
@@ -119,9 +120,12 @@ TIMELINE: tuple[Text, ...] = (
     Text(5, "+14155550142", DEMO_US, "Here is a photo of the box", picture=True),
     Text(10, CARLOS, DEMO_US, LONG_TEXT),
     Text(20, "+447400900123", DEMO_UK, "Brilliant, cheers! Is there any parking nearby?"),
+    # Emma meets the UK number's bot: its menu, its question, then a person (server/demo_bot).
+    Text(30, EMMA, DEMO_UK, "Hiya, tracking says my parcel was delivered but it isn't here 😕"),
     Text(35, "+16175550199", DEMO_US, "Amazing, thank you!! 🙏😊"),
+    Text(42, EMMA, DEMO_UK, "1"),
+    Text(54, EMMA, DEMO_UK, "#4452"),
     Text(60, "+12125550187", DEMO_US, "STOP"),
-    Text(90, EMMA, DEMO_UK, "Hiya, tracking says my parcel was delivered but it isn't here 😕"),
     Text(120, CARLOS, DEMO_US, "Any update on this? Thanks"),
     Text(180, UNREACHABLE, DEMO_US, "Hello? Did you get my message about the address?"),
 )
@@ -179,6 +183,8 @@ async def furnish(paths: Paths, relay: Relay) -> Desk:
     for phone, name in NAMED.items():
         await store.write(_named_contact, phone, name, EMAILS.get(phone))
     await furnish_library(store, boss.id)
+    uk = next(n for n in await store.read(queries.numbers) if n.e164 == DEMO_UK)
+    await furnish_bot(store, number_id=uk.id, admin_id=boss.id)
     return Desk(relay, boss.id, token, sam.id)
 
 
@@ -246,7 +252,8 @@ async def history(sim: Simulator, desk: Desk) -> None:
     tom = await _text_in(sim, store, Text(0, "+447400900123", DEMO_UK,
                                           "Hello, what are your opening hours on Saturday?"))
     if tom is not None:
-        await _reply(desk, tom, "Hi Tom, we are open 9am to 5pm on Saturdays.")
+        # The bot answered first (greeting, opening hours, menu); Sam takes over from it.
+        await _reply(desk, tom, "Hi Tom, Sam here: yes, Saturdays 10am to 4pm. See you!")
     await _text_in(sim, store, Text(0, "+12125550187", DEMO_US, "Do you ship to Canada?"))
     jordan = await _text_in(sim, store, Text(0, UNREACHABLE, DEMO_US,
                                              "Can I change the delivery address on order"
