@@ -79,6 +79,15 @@ async def test_the_list_shows_each_week_in_a_line_and_whether_it_is_open_now() -
             ["Group", "Shipping", "24×7", "open"]]
 
 
+async def test_a_calendar_this_inbox_cannot_read_is_said_so() -> None:
+    odd = {"scope": "group", "scope_id": 9, "name": "Mars", "calendar": {"time_zone": "Mars/Base"}}
+    app = app_with(get_business_hours={"hours": [odd]})
+    async with app.run_test(size=(130, 30)) as pilot:
+        await settle("hours")(pilot)
+        assert table_cells(app.screen.query_one("#hours-table", DataTable)) == [
+            ["Group", "Mars", "(not readable here: update the inbox)", ""]]
+
+
 async def test_the_zero_key_shows_the_tab_and_hours_saved_reloads_it() -> None:
     app = AdminApp(tab="accounts", answers={"get_business_hours": HOURS})
     async with app.run_test(size=(130, 30)) as pilot:

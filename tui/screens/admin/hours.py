@@ -55,23 +55,19 @@ def row_key(row: dict[str, Any]) -> str:
     return f"{row['scope']}:{row['scope_id']}"
 
 
+class Unreadable(ValueError):
+    """A calendar the relay stored that this inbox cannot read (an older inbox, a newer relay)."""
+
+
 def calendar_of(row: dict[str, Any]) -> Calendar | None:
-    """The row's calendar, or None (24×7; also for one the relay stored and this inbox cannot
-    read, which the list then says)."""
+    """The row's calendar, or None (24×7); Unreadable when this inbox cannot read it."""
     stored = row.get("calendar")
     if not stored:
         return None
     try:
         return calendar_from_dict(stored)
-    except (HoursInvalid, ValueError):
-        return None
-
-
-def summary(row: dict[str, Any]) -> str:
-    """ "Mon-Fri 09:00-17:30 · Europe/London · 2 holidays", or "24×7"."""
-    if row.get("calendar") and calendar_of(row) is None:
-        return "(not readable here: update the inbox)"
-    return week_in_words(calendar_of(row))
+    except ValueError as refused:
+        raise Unreadable(str(refused)) from None
 
 
 def open_now(calendar: Calendar | None, at_ms: int) -> str:
@@ -288,10 +284,14 @@ class HoursPane(AdminPane):
         for row in answer.get("hours") or ():
             key = row_key(row)
             self.rows[key] = row
-            unreadable = row.get("calendar") and calendar_of(row) is None
+            try:
+                calendar = calendar_of(row)
+            except Unreadable:
+                week, state = "(not readable here: update the inbox)", ""
+            else:
+                week, state = week_in_words(calendar), open_now(calendar, now)
             table.add_row(SCOPES.get(row["scope"], row["scope"]), str(row.get("name") or ""),
-                          summary(row), "" if unreadable else open_now(calendar_of(row), now),
-                          key=key)
+                          week, state, key=key)
         keep_cursor(table, current)
 
     def edit_current(self) -> None:
