@@ -22,16 +22,16 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from core import bot_store, optout, writes
+from core import bot_store, writes
 from core.bot_engine import HANDED_OFF, TAKEN_OVER, Inbound, Session, Turn, answer
 from core.bot_flow import Flow, Say, parse_flow
 from core.business_hours import hours_now
 from core.held import receive_inbound
 from core.models import HeldText, Media, Ticket, TicketStatus
-from core.reply_preflight import judge_reply, queue_judged
+from core.preflight import line_kind
+from core.reply_preflight import Sending, judge_reply, queue_judged, sending_for
 from core.tickets import Routing
 from core.writes import InboundResult, InboundText, StoreError, WriteContext
 
@@ -110,7 +110,8 @@ def answer_text(ctx: WriteContext, result: InboundResult, flow: Flow) -> int:
         return 0
     if session is not None and session.ended is not None:
         return 0
-    if optout.opted_out_from(conn, ticket.customer_phone, ticket.number_id):
+    sending = sending_for(conn, ticket)
+    if sending.contact.opted_out:
         return 0  # STOP stands until START: Twilio's own handling, never the bot's
     if not looks_like_a_person(ticket.customer_phone):
         _note_once(ctx, ticket.id, NOT_A_PERSON_NOTE.format(phone=ticket.customer_phone))
@@ -121,7 +122,7 @@ def answer_text(ctx: WriteContext, result: InboundResult, flow: Flow) -> int:
     turn = answer(flow, session, Inbound(body=message.body, media_count=len(message.media),
                                          new_conversation=new),
                   hours_now(calendar, ctx.now), ctx.now)
-    queued = _send(ctx, ticket, turn.says, flow.replies_per_hour)
+    queued = _send(ctx, ticket, sending, turn.says, flow.replies_per_hour)
     _apply_changes(ctx, ticket.id, turn)
     bot_store.save_session_state(ctx, ticket.id, turn.session.to_json())
     return queued
@@ -147,18 +148,11 @@ def looks_like_a_person(phone: str) -> bool:
     number the phone metadata does not know is given the benefit of the doubt (Twilio
     delivered a text from it).
     """
-    if not phone.startswith("+"):
-        return False
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return False
-    if not phonenumbers.is_valid_number(parsed):
-        return phonenumbers.is_possible_number(parsed)
-    return phonenumbers.number_type(parsed) in _PERSON_KINDS
+    return line_kind(phone) in _PERSON_KINDS
 
 
-def _send(ctx: WriteContext, ticket: Ticket, says: tuple[Say, ...], per_hour: int) -> int:
+def _send(ctx: WriteContext, ticket: Ticket, sending: Sending, says: tuple[Say, ...],
+          per_hour: int) -> int:
     """Queue the turn's texts through the preflight, within the loop guard's allowance."""
     if not says:
         return 0
@@ -171,18 +165,17 @@ def _send(ctx: WriteContext, ticket: Ticket, says: tuple[Say, ...], per_hour: in
                    since=ctx.now - HOUR_MS)
     queued = 0
     for say in says[:allowed]:
-        queued += _queue_say(ctx, ticket, say)
+        queued += _queue_say(ctx, ticket, sending, say)
     return queued
 
 
-def _queue_say(ctx: WriteContext, ticket: Ticket, say: Say) -> int:
+def _queue_say(ctx: WriteContext, ticket: Ticket, sending: Sending, say: Say) -> int:
     body = say.as_sent()
-    media = tuple(Media(content_type=a.content_type, size=a.size, sha256=a.sha256,
-                        filename=a.filename) for a in say.attachments)
-    judged = judge_reply(ctx.conn, ticket, body, media)
-    if media and not judged.number.mms:  # an SMS-only number: the bot sends text only
-        media = ()
-        judged = judge_reply(ctx.conn, ticket, body, media)
+    media = ()
+    if sending.number.mms:  # an SMS-only number: the bot sends text only
+        media = tuple(Media(content_type=a.content_type, size=a.size, sha256=a.sha256,
+                            filename=a.filename) for a in say.attachments)
+    judged = judge_reply(sending, body, media)
     if not judged.verdict.ok:
         reasons = " ".join(r.reason for r in judged.verdict.refusals)
         writes.add_note(ctx, ticket_id=ticket.id, agent_id=None,
