@@ -51,23 +51,6 @@ sys.path.insert(0, str(ROOT / "tests"))  # relay_harness (the seed), pg_cluster 
 
 HOST = "127.0.0.1"
 INBOUND = "/twilio/inbound"
-FLOW = """\
-greeting = "Hi, this is Acme Support."
-start = "main"
-
-[menus.main]
-prompt = "Reply 1 for billing, 2 for a person."
-invalid = "Sorry, I didn't get that. Reply 1 or 2."
-
-[[menus.main.options]]
-key = "1"
-route = "Billing"
-say = "Thanks, billing will text you soon."
-
-[[menus.main.options]]
-key = "2"
-hand_off = true
-"""
 
 
 # --- the relay's process ---------------------------------------------------------------
@@ -179,6 +162,7 @@ def measured(relay: RelayChild, twilio: Twilio, forms: list[tuple[bytes, str]]) 
 async def seed(home: Path, database: str | None) -> None:
     from relay_harness import UK_LONG_CODE
     from relay_harness import seed as seed_desk
+    from test_bot_commands import FLOW  # greeting, a menu: 1 routes to Billing, 2 a person
 
     from core import bot_store, queries
     from core.store import Store

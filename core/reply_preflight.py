@@ -40,8 +40,11 @@ class JudgedReply:
     encoding: str
 
 
-def sending_for(conn: Conn, ticket: Ticket, *, from_number_id: int | None = None) -> Sending:
-    number = writes.number_by_id(conn, from_number_id or ticket.number_id)
+def sending_for(conn: Conn, ticket: Ticket, *, from_number_id: int | None = None,
+                number: PhoneNumber | None = None) -> Sending:
+    """``number``: the sender, already read in this transaction (else read here)."""
+    if number is None:
+        number = writes.number_by_id(conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(conn, number.account_id)
     contact = writes.contact_at_phone(conn, ticket.contact_id, ticket.customer_phone, number.id)
     return Sending(number, account, contact)
