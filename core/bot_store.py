@@ -11,6 +11,7 @@ written. Each save counts the version up by one: the relay caches parsed flows b
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,14 +82,39 @@ def stored_flow(conn: Conn, number_id: int) -> StoredFlow | None:
                       updated_at=row["updated_at"], updated_by=row["updated_by"])
 
 
-def enabled_flow_version(conn: Conn, number_id: int) -> tuple[int, int] | None:
-    """(version, saved at) of the number's flow when it is on; None when off or absent.
-    Every inbound text asks, so one probe by primary key and no source. The time goes with
-    the version so that a database restored from an older copy (its versions counted
-    again) never meets a relay's cached parse of another text under the same version."""
-    row = conn.execute("SELECT version, updated_at FROM bot_flows"
-                       " WHERE number_id = ? AND enabled <> 0", (number_id,)).fetchone()
-    return None if row is None else (int(row[0]), int(row[1]))
+@dataclass(frozen=True, slots=True)
+class BotOnTicket:
+    """What the bot needs for one inbound text, read in one query: its flow's version and
+    when it was saved (the relay's cache key: the time goes with the version so that a
+    database restored from an older copy, its versions counted again, never meets a
+    cached parse of another text under the same version), where the ticket's
+    conversation stands (a Session's JSON; None: not started) and the ticket's hours."""
+
+    version: tuple[int, int]
+    state: str | None
+    calendar: Calendar | None
+
+
+def bot_for_ticket(conn: Conn, number_id: int, ticket_id: int,
+                   group_id: int | None) -> BotOnTicket | None:
+    """None when the number's bot is off or absent: the one probe every inbound text pays."""
+    row = conn.execute(
+        "SELECT f.version, f.updated_at,"
+        " (SELECT state FROM bot_sessions WHERE ticket_id = ?) AS state,"
+        " (SELECT calendar FROM business_hours WHERE (scope = 'number' AND scope_id = ?)"
+        "  OR (scope = 'group' AND scope_id = ?) ORDER BY scope DESC LIMIT 1) AS calendar"
+        " FROM bot_flows f WHERE f.number_id = ? AND f.enabled <> 0",
+        (ticket_id, number_id, group_id if group_id is not None else -1, number_id)).fetchone()
+    if row is None:
+        return None
+    calendar = _calendar_from_json(row["calendar"]) if row["calendar"] is not None else None
+    return BotOnTicket((int(row["version"]), int(row["updated_at"])), row["state"], calendar)
+
+
+@functools.lru_cache(maxsize=256)
+def _calendar_from_json(text: str) -> Calendar:
+    """A stored calendar, checked once per distinct text (it is read on every inbound)."""
+    return calendar_from_dict(json.loads(text))
 
 
 def flow_source(conn: Conn, number_id: int) -> str | None:
@@ -227,7 +253,7 @@ def calendar_for_ticket(conn: Conn, number_id: int, group_id: int | None) -> Cal
         "SELECT calendar FROM business_hours WHERE (scope = 'number' AND scope_id = ?)"
         " OR (scope = 'group' AND scope_id = ?) ORDER BY scope DESC LIMIT 1",
         (number_id, group_id if group_id is not None else -1)).fetchone()
-    return None if row is None else calendar_from_dict(json.loads(row[0]))
+    return None if row is None else _calendar_from_json(row[0])
 
 
 def save_hours(ctx: WriteContext, *, scope: str, scope_id: int,

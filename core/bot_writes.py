@@ -22,16 +22,16 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from core import bot_store, optout, writes
+from core import bot_store, writes
 from core.bot_engine import HANDED_OFF, TAKEN_OVER, Inbound, Session, Turn, answer
 from core.bot_flow import Flow, Say, parse_flow
 from core.business_hours import hours_now
 from core.held import receive_inbound
 from core.models import HeldText, Media, Ticket, TicketStatus
-from core.reply_preflight import judge_reply, queue_judged
+from core.preflight import line_kind
+from core.reply_preflight import Sending, judge_reply, queue_judged, sending_for
 from core.tickets import Routing
 from core.writes import InboundResult, InboundText, StoreError, WriteContext
 
@@ -64,17 +64,18 @@ def receive_and_answer(ctx: WriteContext, text: InboundText) -> Received:
     result = receive_inbound(ctx, text)
     if not isinstance(result, InboundResult) or result.duplicate:
         return Received(result)
-    version = bot_store.enabled_flow_version(ctx.conn, result.ticket.number_id)
-    if version is None:
+    ticket = result.ticket
+    bot = bot_store.bot_for_ticket(ctx.conn, ticket.number_id, ticket.id, ticket.group_id)
+    if bot is None:
         return Received(result)
     # A bot that fails must not lose the customer's text: its part alone is undone.
     marked = len(ctx.events)
     ctx.conn.execute("SAVEPOINT bot_turn")
     try:
-        queued = answer_text(ctx, result, flow_for(ctx, result.ticket.number_id, version))
+        queued = answer_text(ctx, result, bot, flow_for(ctx, ticket.number_id, bot.version))
     except Exception:
         logger.exception("the bot failed on ticket #%s; the text waits for a person",
-                         result.ticket.id)
+                         ticket.id)
         ctx.conn.execute("ROLLBACK TO SAVEPOINT bot_turn")
         del ctx.events[marked:]
         queued = 0
@@ -88,7 +89,7 @@ def flow_for(ctx: WriteContext, number_id: int, version: tuple[int, int]) -> Flo
     flow = _flows.get(key)
     if flow is None:
         source = bot_store.flow_source(ctx.conn, number_id)
-        assert source is not None  # enabled_flow_version found its row in this transaction
+        assert source is not None  # bot_for_ticket found its row in this transaction
         flow = _flows[key] = parse_flow(source)
         while len(_flows) > _FLOW_CACHE_SIZE:
             _flows.popitem(last=False)
@@ -97,11 +98,12 @@ def flow_for(ctx: WriteContext, number_id: int, version: tuple[int, int]) -> Flo
     return flow
 
 
-def answer_text(ctx: WriteContext, result: InboundResult, flow: Flow) -> int:
+def answer_text(ctx: WriteContext, result: InboundResult, bot: bot_store.BotOnTicket,
+                flow: Flow) -> int:
     """Run one turn of the flow on the text just stored; return the texts queued."""
     ticket, message = result.ticket, result.message
     conn = ctx.conn
-    state = bot_store.session_state(conn, ticket.id)
+    state = bot.state
     new = result.routing is Routing.NEW
     session = Session.from_json(state) if state is not None and not new else None
     if session is None and not new and _a_person_answered(ctx, ticket.id):
@@ -110,18 +112,20 @@ def answer_text(ctx: WriteContext, result: InboundResult, flow: Flow) -> int:
         return 0
     if session is not None and session.ended is not None:
         return 0
-    if optout.opted_out_from(conn, ticket.customer_phone, ticket.number_id):
+    # The number record_inbound read in this batch, when it is the ticket's own.
+    number = next((n for n in ctx.numbers.values() if n.id == ticket.number_id), None)
+    sending = sending_for(conn, ticket, number=number)
+    if sending.contact.opted_out:
         return 0  # STOP stands until START: Twilio's own handling, never the bot's
     if not looks_like_a_person(ticket.customer_phone):
         _note_once(ctx, ticket.id, NOT_A_PERSON_NOTE.format(phone=ticket.customer_phone))
         bot_store.save_session_state(ctx, ticket.id, replace(
             session or Session(), ended=HANDED_OFF).to_json())
         return 0
-    calendar = bot_store.calendar_for_ticket(conn, ticket.number_id, ticket.group_id)
     turn = answer(flow, session, Inbound(body=message.body, media_count=len(message.media),
                                          new_conversation=new),
-                  hours_now(calendar, ctx.now), ctx.now)
-    queued = _send(ctx, ticket, turn.says, flow.replies_per_hour)
+                  hours_now(bot.calendar, ctx.now), ctx.now)
+    queued = _send(ctx, ticket, sending, turn.says, flow.replies_per_hour)
     _apply_changes(ctx, ticket.id, turn)
     bot_store.save_session_state(ctx, ticket.id, turn.session.to_json())
     return queued
@@ -147,18 +151,11 @@ def looks_like_a_person(phone: str) -> bool:
     number the phone metadata does not know is given the benefit of the doubt (Twilio
     delivered a text from it).
     """
-    if not phone.startswith("+"):
-        return False
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return False
-    if not phonenumbers.is_valid_number(parsed):
-        return phonenumbers.is_possible_number(parsed)
-    return phonenumbers.number_type(parsed) in _PERSON_KINDS
+    return line_kind(phone) in _PERSON_KINDS
 
 
-def _send(ctx: WriteContext, ticket: Ticket, says: tuple[Say, ...], per_hour: int) -> int:
+def _send(ctx: WriteContext, ticket: Ticket, sending: Sending, says: tuple[Say, ...],
+          per_hour: int) -> int:
     """Queue the turn's texts through the preflight, within the loop guard's allowance."""
     if not says:
         return 0
@@ -171,18 +168,17 @@ def _send(ctx: WriteContext, ticket: Ticket, says: tuple[Say, ...], per_hour: in
                    since=ctx.now - HOUR_MS)
     queued = 0
     for say in says[:allowed]:
-        queued += _queue_say(ctx, ticket, say)
+        queued += _queue_say(ctx, ticket, sending, say)
     return queued
 
 
-def _queue_say(ctx: WriteContext, ticket: Ticket, say: Say) -> int:
+def _queue_say(ctx: WriteContext, ticket: Ticket, sending: Sending, say: Say) -> int:
     body = say.as_sent()
-    media = tuple(Media(content_type=a.content_type, size=a.size, sha256=a.sha256,
-                        filename=a.filename) for a in say.attachments)
-    judged = judge_reply(ctx.conn, ticket, body, media)
-    if media and not judged.number.mms:  # an SMS-only number: the bot sends text only
-        media = ()
-        judged = judge_reply(ctx.conn, ticket, body, media)
+    media = ()
+    if sending.number.mms:  # an SMS-only number: the bot sends text only
+        media = tuple(Media(content_type=a.content_type, size=a.size, sha256=a.sha256,
+                            filename=a.filename) for a in say.attachments)
+    judged = judge_reply(sending, body, media)
     if not judged.verdict.ok:
         reasons = " ".join(r.reason for r in judged.verdict.refusals)
         writes.add_note(ctx, ticket_id=ticket.id, agent_id=None,

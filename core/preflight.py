@@ -15,6 +15,7 @@ Pure: standard library and ``phonenumbers`` only, no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -256,8 +257,13 @@ def _came_from_twilio(to: str, contact: Contact) -> bool:
     return to == contact.phone and _E164.fullmatch(to) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_destination(to: str, *, delivered_by_twilio: bool = False) -> _Destination | None:
     """The parsed destination, or None when ``to`` is not a valid international number.
+
+    Remembered (a frozen answer per argument): libphonenumber's parse and number type cost
+    hundreds of µs, and the same customers are written to again and again (the SMS bot
+    judges each of its texts in the inbound webhook's transaction).
 
     A number Twilio delivered to us is kept even when the metadata calls it invalid
     (``valid=False``, its country from the calling code), so the country rules still apply.
@@ -281,6 +287,15 @@ def _parse_destination(to: str, *, delivered_by_twilio: bool = False) -> _Destin
         kind=PhoneNumberType.UNKNOWN,
         valid=False,
     )
+
+
+def line_kind(phone: str) -> int | None:
+    """What kind of line a customer's ``phone`` is (a ``PhoneNumberType``: UNKNOWN for a
+    number Twilio delivered that the metadata does not know), or None when it is no
+    international number at all (a short code, a sender name). Shares the destination
+    parse the preflight remembers."""
+    destination = _parse_destination(phone, delivered_by_twilio=True)
+    return None if destination is None else destination.kind
 
 
 Rule = Callable[[_Draft], Iterable[Refusal]]

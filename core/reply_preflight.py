@@ -14,10 +14,20 @@ from dataclasses import dataclass
 
 from core import writes
 from core.db import Conn
-from core.models import Media, Message, PhoneNumber, Ticket
+from core.models import Account, Contact, Media, Message, PhoneNumber, Ticket
 from core.preflight import Preflight, preflight
 from core.sms import analyze, as_sent
 from core.writes import WriteContext
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """Who a reply on a ticket goes from and to, as the preflight judges it: the same for
+    every text of one turn of the bot, so read once."""
+
+    number: PhoneNumber
+    account: Account
+    contact: Contact  # as reached at the ticket's phone, its STOP state for ``number``
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +40,22 @@ class JudgedReply:
     encoding: str
 
 
-def judge_reply(conn: Conn, ticket: Ticket, body: str, media: tuple[Media, ...], *,
-                from_number_id: int | None = None) -> JudgedReply:
-    number = writes.number_by_id(conn, from_number_id or ticket.number_id)
+def sending_for(conn: Conn, ticket: Ticket, *, from_number_id: int | None = None,
+                number: PhoneNumber | None = None) -> Sending:
+    """``number``: the sender, already read in this transaction (else read here)."""
+    if number is None:
+        number = writes.number_by_id(conn, from_number_id or ticket.number_id)
     account = writes.account_by_id(conn, number.account_id)
     contact = writes.contact_at_phone(conn, ticket.contact_id, ticket.customer_phone, number.id)
-    verdict = preflight(number=number, account=account, contact=contact, to=contact.phone,
-                        body=body, attachments=media)
-    cost = analyze(as_sent(body, trial=account.is_trial))
-    return JudgedReply(verdict, number, cost.segments, cost.encoding)
+    return Sending(number, account, contact)
+
+
+def judge_reply(sending: Sending, body: str, media: tuple[Media, ...]) -> JudgedReply:
+    verdict = preflight(number=sending.number, account=sending.account,
+                        contact=sending.contact, to=sending.contact.phone, body=body,
+                        attachments=media)
+    cost = analyze(as_sent(body, trial=sending.account.is_trial))
+    return JudgedReply(verdict, sending.number, cost.segments, cost.encoding)
 
 
 def queue_judged(wctx: WriteContext, judged: JudgedReply, *, ticket_id: int,
@@ -56,7 +73,8 @@ def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,
                   media: tuple[Media, ...], *, from_number_id: int | None = None) -> Message:
     """Queue an agent's reply once the preflight passes; refused in its words if not."""
     ticket = writes.ticket_by_id(wctx.conn, ticket_id)
-    judged = judge_reply(wctx.conn, ticket, body, media, from_number_id=from_number_id)
+    judged = judge_reply(sending_for(wctx.conn, ticket, from_number_id=from_number_id), body,
+                         media)
     if not judged.verdict.ok:
         raise writes.StoreError(" ".join(r.reason for r in judged.verdict.refusals))
     return queue_judged(wctx, judged, ticket_id=ticket.id, agent_id=agent_id, body=body,

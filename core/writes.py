@@ -182,8 +182,8 @@ def entry_by_id(conn: Conn, entry_id: int) -> Message | Note:
 
 
 def _require_agent(conn: Conn, agent_id: int | None) -> None:
-    exists = _one(conn, "SELECT 1 FROM agents WHERE id = ?", (agent_id,))
-    if agent_id is not None and exists is None:
+    if agent_id is not None and _one(conn, "SELECT 1 FROM agents WHERE id = ?",
+                                     (agent_id,)) is None:
         raise NotFound(f"agent {agent_id} does not exist")
 
 
@@ -457,11 +457,12 @@ def contact_at_phone(conn: Conn, contact_id: int, phone: str,
     phone and its own STOP state for that number (for any number without one), which is
     what a reply to a ticket with that phone is judged by."""
     contact = contact_by_id(conn, contact_id)
-    row = _one(conn, "SELECT opted_out FROM contact_phones WHERE e164 = ?", (phone,))
     contact.phone = phone
     if number_id is not None:
         contact.opted_out = optout.opted_out_from(conn, phone, number_id)
-    elif row is not None:
+        return contact
+    row = _one(conn, "SELECT opted_out FROM contact_phones WHERE e164 = ?", (phone,))
+    if row is not None:
         contact.opted_out = bool(row["opted_out"])
     return contact
 

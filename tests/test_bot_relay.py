@@ -27,10 +27,10 @@ from test_bot_commands import database  # noqa: F401
 from test_bot_flow import EXAMPLE
 from test_websocket_fuzz import CLEAR_CODES, FUZZ, Socket, admin  # noqa: F401
 
-from core import bot_store, bot_writes, queries, ticket_fields, writes
+from core import bot_store, bot_writes, email_writes, queries, ticket_fields, writes
 from core.activity import ticket_activity
 from core.bot_engine import Session
-from core.models import Message, Note, Ticket
+from core.models import Message, Note, Role, Ticket
 
 PERSON = "+12025550188"  # the customer texting in the live tests
 PROMPT = "Reply 1 for billing, 2 for shipping, 3 for a person."
@@ -507,6 +507,46 @@ async def test_the_flow_cache_is_bounded_and_keyed_by_version(desk: Desk) -> Non
     versions = sorted(key[1] for key in bot_writes._flows if key[0] == desk.uk.id)
     assert versions == list(range(7, bot_writes._FLOW_CACHE_SIZE + 6))
     assert [key[:2] for key in bot_writes._flows if key[0] == desk.us.id] == [(desk.us.id, 1)]
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+async def test_a_person_answering_by_sms_or_email_takes_over_and_the_bot_stays_out(
+        desk: Desk, channel: str) -> None:
+    await desk.store.write(bot_store.save_flow, number_id=desk.us.id, source=SHORT_FLOW,
+                           enabled=True)
+    agent = await desk.store.write(writes.add_agent, name="Bo", role=Role.AGENT,
+                                   token_hash="b" * 64)
+    received = await desk.store.write(bot_writes.receive_and_answer, desk.text("hi"))
+    ticket = received.result.ticket
+    if channel == "sms":
+        await desk.store.write(writes.queue_outbound, ticket_id=ticket.id, agent_id=agent.id,
+                               body="Bo here.")
+    else:
+        await desk.store.write(writes.update_contact, ticket.contact_id, email="jo@example.com")
+        await desk.store.write(email_writes.queue_email_reply, ticket_id=ticket.id,
+                               agent_id=agent.id, body="Bo here, by email.", subject="",
+                               reply_domain="support.example.com")
+    state = await desk.store.read(bot_store.session_state, ticket.id)
+    assert state is not None and Session.from_json(state).ended == "taken_over"
+    again = await desk.store.write(bot_writes.receive_and_answer, desk.text("1"))
+    assert again.bot_queued == 0  # nor routed: no change of the bot's on the ticket
+    assert not any(e.kind == "ticket.updated" and e.payload.get("by_bot") for e in desk.events)
+
+
+async def test_a_bot_turned_on_mid_conversation_leaves_a_person_s_ticket_alone(
+        desk: Desk) -> None:
+    first = await desk.store.write(bot_writes.receive_and_answer, desk.text("hi"))
+    agent = await desk.store.write(writes.add_agent, name="Bo", role=Role.AGENT,
+                                   token_hash="b" * 64)
+    await desk.store.write(writes.queue_outbound, ticket_id=first.result.ticket.id,
+                           agent_id=agent.id, body="Bo here.")
+    await desk.store.write(bot_store.save_flow, number_id=desk.us.id, source=SHORT_FLOW,
+                           enabled=True)
+    again = await desk.store.write(bot_writes.receive_and_answer, desk.text("still there?"))
+    assert again.bot_queued == 0
+    other = await desk.store.write(bot_writes.receive_and_answer,
+                                   desk.text("hi", from_="+12025550142"))
+    assert other.bot_queued == 2  # a new conversation: the bot greets
 
 
 # --- fuzz: whatever an admin pastes, save_bot_flow answers in words ------------------------

@@ -19,7 +19,18 @@ from typing import Any
 
 import pytest
 
-from core import canned, contacts, queries, scenarios, ticket_fields, timekeeping, trash, writes
+from core import (
+    bot_store,
+    bot_writes,
+    canned,
+    contacts,
+    queries,
+    scenarios,
+    ticket_fields,
+    timekeeping,
+    trash,
+    writes,
+)
 from core.held import hold_inbound
 from core.models import Media, MessageStatus, Role, SenderType
 from core.store import Store
@@ -113,17 +124,16 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
 
         await w(remembered)
 
-        def bot_rows(ctx: writes.WriteContext) -> None:  # schema 15: the SMS bot's tables
-            ctx.conn.execute("INSERT INTO bot_flows(number_id, enabled, source, version,"
-                             " updated_at, updated_by) VALUES (?, 1, ?, 2, ?, ?)",
-                             (uk.id, 'greeting = "Hi"\n', ctx.now, ada.id))
-            ctx.conn.execute("INSERT INTO bot_sessions(ticket_id, state, updated_at)"
-                             " VALUES (?, '{\"greeted\": true}', ?)", (first, ctx.now))
-            ctx.conn.execute("INSERT INTO business_hours(scope, scope_id, calendar, updated_at)"
-                             " VALUES ('group', ?, '{}', ?)", (billing.id, ctx.now))
-            ctx.conn.execute("UPDATE entries SET by_bot = 1 WHERE id = ?", (reply.id,))
-
-        await w(bot_rows)
+        # Schema 15: a bot flow on the UK number, hours, and a text the bot answered.
+        await w(bot_store.save_flow, number_id=uk.id, source='greeting = "Hi"\n', enabled=True,
+                by=ada.id)
+        await w(bot_store.save_hours, scope="group", scope_id=billing.id, calendar={
+            "time_zone": "Europe/London", "monday": "09:00-17:00", "tuesday": "closed",
+            "wednesday": "closed", "thursday": "closed", "friday": "closed",
+            "saturday": "closed", "sunday": "closed"})
+        answered = await w(bot_writes.receive_and_answer, InboundText(
+            sid=f"SM{next(sid):032x}", to=UK, from_=phone(2), body="hi"))
+        assert answered.bot_queued == 1
         await w(writes.log_time, ticket_id=first, agent_id=bo.id, seconds=90, note="call",
                 billable=True)
         await w(timekeeping.start_timer, agent_id=ada.id, ticket_id=first)
