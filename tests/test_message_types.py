@@ -22,8 +22,9 @@ naming it); core.preflight accepts audio/mpeg and audio/ogg for MMS, so on an MM
 goes like any attachment, and the simulator, fetching it as Twilio does, takes it.
 
 The bot columns (user→bot, bot→user) are played by ``test_user_to_bot`` and
-``test_bot_to_user``, added here with the bot's relay (branch bot/relay): ``BOT_TO_USER``
-below is the column they check against.
+``test_bot_to_user``, added here with the bot's relay (branch bot/relay): ``USER_TO_BOT``
+and ``BOT_TO_USER`` below are the columns they check against, ``bot_cases(column)`` their
+parametrization (every kind on each number, with the column's word for its row).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from relay_harness import AgentClient, Harness
 
 from server.simulator.content import KINDS, TABLE, sample
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+IN_THE_MODULES_LOOP = pytest.mark.asyncio(loop_scope="module")  # the desk's loop
 
 NUMBERS = {"mms": US_TOLL_FREE, "sms_only": UK_LONG_CODE}
 
@@ -50,9 +51,11 @@ USER_TO_AGENT = {"Text": "Yes", "Image": "Yes", "Video": "Yes", "Audio": "Yes", 
                  "Emoji": "Yes", "GIF": "Yes"}
 AGENT_TO_USER = {"Text": "Yes", "Image": "Yes", "Video": "Yes", "Audio": "Via app",
                  "File": "Yes", "Emoji": "Yes", "GIF": "Yes"}
+USER_TO_BOT = {"Text": "Yes", "Image": "Yes", "Video": "Yes", "Audio": "Yes", "File": "Yes",
+               "Emoji": "Yes", "GIF": "Yes"}
 BOT_TO_USER = {"Text": "Yes", "Image": "Yes", "Video": "Via public URL", "Audio": "No",
                "File": "Yes", "Emoji": "Yes", "GIF": "—"}
-"""For the bot's cases (see the module's docstring); the rows agree with TABLE's."""
+"""The bot's columns (see the module's docstring)."""
 
 ROW_OF = {kind: row for row, kinds in TABLE.items() for kind in kinds}
 _customers = itertools.count(10)
@@ -82,6 +85,21 @@ async def matrix(request: pytest.FixtureRequest,
     async with live_desk(tmp_path_factory.mktemp("matrix"), database) as live:
         http = live.ws_url.removesuffix("/ws").replace("ws://", "http://", 1)
         yield Matrix(live, Harness(live.relay, http, live.admin_token, live.agent_token))
+
+
+def bot_cases(column: dict[str, str]) -> list[Any]:
+    """(number kind, content kind, the column's word for its row) for every kind on each
+    number: the parametrization of the bot's tests."""
+    return [pytest.param(number_kind, kind, column[ROW_OF[kind]], id=f"{number_kind}-{kind}")
+            for kind in KINDS for number_kind in NUMBERS]
+
+
+def test_every_column_has_every_row_of_the_simulators_table() -> None:
+    for column in (USER_TO_AGENT, AGENT_TO_USER, USER_TO_BOT, BOT_TO_USER):
+        assert set(column) == set(TABLE)
+    assert len(bot_cases(BOT_TO_USER)) == 2 * len(KINDS)
+    assert {case.values[2] for case in bot_cases(BOT_TO_USER)} == {
+        "Yes", "Via public URL", "No", "—"}
 
 
 async def _message_event(agent: AgentClient, kind: str, **match: object) -> dict[str, Any]:
@@ -127,6 +145,7 @@ def _user_to_agent_cases() -> Iterator[Any]:
             yield pytest.param("sms_only", kind, id=f"sms_only-{kind}")
 
 
+@IN_THE_MODULES_LOOP
 @pytest.mark.parametrize(("number_kind", "kind"), list(_user_to_agent_cases()))
 async def test_user_to_agent(matrix: Matrix, number_kind: str, kind: str) -> None:
     """Yes: the customer's text arrives whole, its media kept by type and size, and the
@@ -154,6 +173,7 @@ def _agent_to_user_cases() -> Iterator[Any]:
             yield pytest.param(number_kind, kind, id=f"{number_kind}-{kind}")
 
 
+@IN_THE_MODULES_LOOP
 @pytest.mark.parametrize(("number_kind", "kind"), list(_agent_to_user_cases()))
 async def test_agent_to_user(matrix: Matrix, number_kind: str, kind: str) -> None:
     """MMS number: every kind is delivered, its files fetched by Twilio (the simulator)

@@ -501,7 +501,7 @@ async def test_an_image_is_drawn_in_half_cells_once_its_bytes_arrive() -> None:
         await pilot.pause()
         lines = screen_text(view)
         assert any("[image/png · 12 KB · photo.png · loading…]" in line for line in lines)
-        assert any("📎 application/pdf · 2 KB · invoice.pdf" in line for line in lines)
+        assert any("📎 PDF · 2 KB · invoice.pdf" in line for line in lines)
         assert [m.sha256 for m in app.of(ThreadView.MediaWanted)] == ["a" * 64]
         view.media.put("a" * 64, data)
         view.media_ready("a" * 64)

@@ -466,8 +466,6 @@ class State:
                 return 12300
         if sum(len(item.data) for item in fetched) > MAX_MEDIA_TOTAL_BYTES:
             return 11751
-        if len(fetched) != len(message.media):
-            return 11200
         for media, item in zip(message.media, fetched, strict=True):
             media.data = item.data
             media.content_type = item.content_type

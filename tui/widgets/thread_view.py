@@ -31,6 +31,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -44,6 +45,7 @@ from core.errors import explain
 from tui.mail_channel import email_state_label
 from tui.widgets import render
 from tui.widgets.render import Names, fit, human_size, wrap
+from tui.widgets.save_media import SaveMedia, SaveTarget, default_name, default_path, write_new
 
 __all__ = ["MediaCache", "ThreadView", "viewer_command"]
 
@@ -147,8 +149,41 @@ def _subject_line(entry: dict[str, Any]) -> str:
     return f"Subject: {' '.join(str(entry['subject']).split())}"
 
 
+def _is_gif(media: dict[str, Any]) -> bool:
+    return _media_type(media) == "image/gif"
+
+
+def _media_type(media: dict[str, Any]) -> str:
+    return str(media.get("content_type") or "").split(";", 1)[0].strip().lower()
+
+
+_VCARD_TYPES = frozenset({"text/vcard", "text/x-vcard", "text/directory", "application/vcard"})
+
+
+def kind_in_words(media: dict[str, Any]) -> str:
+    """What an attachment is, as an agent says it: "video", "audio", "PDF", "GIF"..."""
+    media_type = _media_type(media)
+    if media_type == "image/gif":
+        return "GIF"
+    if media_type == "application/pdf":
+        return "PDF"
+    if media_type in _VCARD_TYPES:
+        return "contact card"
+    major = media_type.partition("/")[0]
+    return major if major in ("image", "video", "audio") else "file"
+
+
 def _label(media: dict[str, Any]) -> str:
+    """A picture's placeholder text: its exact type, size and name."""
     parts = [str(media.get("content_type") or "file"), human_size(media.get("size"))]
+    if media.get("filename"):
+        parts.append(str(media["filename"]))
+    return " · ".join(parts)
+
+
+def attachment_label(media: dict[str, Any]) -> str:
+    """An attachment in words, size and name: "video · 12 KB · noise.mp4"."""
+    parts = [kind_in_words(media), human_size(media.get("size"))]
     if media.get("filename"):
         parts.append(str(media["filename"]))
     return " · ".join(parts)
@@ -236,6 +271,8 @@ class ThreadView(ScrollView, can_focus=True):
         Binding("pagedown", "cursor_page_down", "Page down", show=False, id="thread.page_down"),
         Binding("pageup", "cursor_page_up", "Page up", show=False, id="thread.page_up"),
         Binding("o", "open_media", "Open attachment", id="thread.open_media"),
+        # On an entry with no attachment S is not ours: the inbox's scenario key (SkipAction).
+        Binding("S", "save_media", "Save attachment", id="thread.save_media"),
         # Issue 12: the full original of a customer's email (headers and text, read only).
         Binding("O", "original", "Original email", show=False, id="thread.original"),
     ]
@@ -307,6 +344,7 @@ class ThreadView(ScrollView, can_focus=True):
         self._dims: dict[str, tuple[int, int] | None] = {}
         self._wanted: set[str] = set()
         self._open_when_ready: tuple[str, dict[str, Any]] | None = None
+        self._save_when_ready: tuple[str, dict[str, Any], SaveTarget] | None = None
         self._styles: dict[str, Style] = {}
         self.opened = OpenedFiles()
 
@@ -409,6 +447,10 @@ class ThreadView(ScrollView, can_focus=True):
         if pending is not None and pending[0] == sha256:
             self._open_when_ready = None
             self._open_media(pending[1])
+        saving = self._save_when_ready
+        if saving is not None and saving[0] == sha256:
+            self._save_when_ready = None
+            self._save(saving[1], saving[2])
 
     def current(self) -> dict[str, Any] | None:
         """The highlighted entry."""
@@ -565,7 +607,7 @@ class ThreadView(ScrollView, can_focus=True):
             height += len(wrap(error, body_width))
         for media in entry.get("media") or ():
             box = self._media_rows(media, body_width)
-            height += box[1] if box else 1
+            height += box[1] + (1 if _is_gif(media) else 0) if box else 1
         return height
 
     def _plan(self, entry: dict[str, Any], width: int) -> list[_Line]:
@@ -586,12 +628,14 @@ class ThreadView(ScrollView, can_focus=True):
             sha = str(media.get("sha256") or "")
             if box:
                 lines.extend(_Line(image=(sha, row, *box)) for row in range(box[1]))
+                if _is_gif(media):  # the first frame stands still: say it is a GIF
+                    lines.append(_Line(((f"▶ {attachment_label(media)}", "attachment"),)))
             elif _is_image(media):
                 wants = sha if sha and sha not in self._dims else None
                 note = " · loading…" if wants else ""
                 lines.append(_Line(((f"[{_label(media)}{note}]", "attachment"),), wants=wants))
             else:
-                lines.append(_Line(((f"📎 {_label(media)}", "attachment"),)))
+                lines.append(_Line(((f"📎 {attachment_label(media)}", "attachment"),)))
         lines.append(_Line())
         return lines
 
@@ -630,6 +674,8 @@ class ThreadView(ScrollView, can_focus=True):
         else:
             author = entry.get("author_agent_id")
             who = (self.names.agent(author) if author is not None else "") or "Sent"
+            if entry.get("by_bot"):  # the number's bot answered, not a person
+                who = "🤖 Bot"
             parts = [(f"→ {who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
             sender = entry.get("from_number_id")  # set only when not the ticket's own number
             if sender is not None:
@@ -766,6 +812,7 @@ class ThreadView(ScrollView, can_focus=True):
             return blank
         try:
             with PILImage.open(io.BytesIO(data)) as opened:
+                opened.seek(0)  # an animated GIF shows its first frame, standing still
                 opened.draft("RGB", (cols * 2, rows * 4))
                 picture = opened.convert("RGB")
             renderable = HalfcellImage(picture, width=cols, height=rows)
@@ -854,7 +901,7 @@ class ThreadView(ScrollView, can_focus=True):
                 return
             self._open_when_ready = (sha, item)
             self._post(self.MediaWanted(self, sha))
-            self.notify(f"Downloading {_label(item)}; it opens when it arrives.")
+            self.notify(f"Downloading {attachment_label(item)}; it opens when it arrives.")
             return
         self.run_worker(self._launch(item, data), group="open-media", exit_on_error=False)
 
@@ -877,3 +924,47 @@ class ThreadView(ScrollView, can_focus=True):
             return
         if await process.wait() != 0:
             self.notify(f"{command[0]} could not open {path}", severity="error", timeout=10)
+
+    def action_save_media(self) -> None:
+        """Save the highlighted entry's first attachment where the agent says (``S``)."""
+        media = (self.current() or {}).get("media") or []
+        if not media:
+            raise SkipAction  # S then runs the inbox's own binding (scenarios)
+        item = media[0]
+        name = default_name(item)
+        screen = SaveMedia(attachment_label(item), name, default_path(item))
+        self.app.push_screen(screen, lambda target: self._save_to(item, target))
+
+    def _save_to(self, item: dict[str, Any], target: SaveTarget | None) -> None:
+        if target is None:
+            return
+        sha = str(item.get("sha256") or "")
+        if not sha:
+            self.notify("This attachment was never downloaded.", severity="warning")
+            return
+        if self.media.get(sha) is None:
+            self._save_when_ready = (sha, item, target)
+            self._post(self.MediaWanted(self, sha))
+            self.notify(f"Downloading {attachment_label(item)}; it is saved when it arrives.")
+            return
+        self._save(item, target)
+
+    def _save(self, item: dict[str, Any], target: SaveTarget) -> None:
+        data = self.media.get(str(item.get("sha256") or ""))
+        if data is None:  # evicted again: ask once more
+            self._save_to(item, target)
+            return
+        self.run_worker(self._write(target, data), group="save-media", exit_on_error=False)
+
+    async def _write(self, target: SaveTarget, data: bytes) -> None:
+        try:
+            await asyncio.to_thread(write_new, target.path, data, replace=target.replace)
+        except FileExistsError:
+            self.notify(f"{target.path} appeared meanwhile; nothing was replaced. Save again "
+                        "to choose.", severity="warning", timeout=10)
+            return
+        except OSError as problem:
+            self.notify(f"Could not save to {target.path}: {problem.strerror or problem}",
+                        severity="error", timeout=10)
+            return
+        self.notify(f"Saved to {target.path}")
