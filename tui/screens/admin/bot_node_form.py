@@ -158,8 +158,8 @@ class NodeForm(ModalScreen[Edited | None]):
 
     CSS_PATH: ClassVar[list[str]] = ["../pickers.tcss", "bot_node_form.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "keep", "Keep", id="admin.bot_form_keep"),
-        Binding("escape", "cancel", "Cancel", show=False, id="admin.bot_form_cancel"),
+        Binding("ctrl+s", "keep", "Keep", id="flow.keep"),
+        Binding("escape", "cancel", "Cancel", show=False, id="flow.cancel"),
     ]
 
     def __init__(self, ref: NodeRef, value: Any, *, choices: Choices, mms: bool,
