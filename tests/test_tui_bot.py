@@ -335,6 +335,38 @@ async def test_an_mms_number_attaches_a_picture_but_never_audio(tmp_path: Path) 
         assert "📎 1" in str(find_node(pane.query_one(BotTree).root, ("keyword", 0)).label)
 
 
+async def test_every_node_s_form_opens_and_keeps_it_as_it_was() -> None:
+    app = BotApp()
+    async with app.run_test(size=(150, 44)) as pilot:
+        await settle("bot")(pilot)
+        pane = pane_of(app)
+        before = pane.flow
+        refs = [("greeting",), ("out_of_hours",), ("menu", "main"), ("option", "main", 0),
+                ("option", "main", 1), ("question", "order"), ("keyword", 0), ("hand_off",)]
+        for ref in refs:
+            await press_on(pilot, app, ref, "enter")
+            form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                               what=f"the form of {ref}")
+            assert form.focused is not None
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda form=form: app.screen is not form, what=f"{ref} kept")
+        assert pane.flow == before
+
+
+async def test_a_route_to_a_group_gone_stays_picked_and_is_named() -> None:
+    app = BotApp()
+    app.client.answers = {**app.client.answers, "list_groups": [{"id": 2, "name": "Shipping"}]}
+    async with app.run_test(size=(150, 44)) as pilot:
+        pane = await press_on(pilot, app, ("option", "main", 0), "enter")
+        assert "there is no group named 'Billing'" in shown(pane, "#bot-problems")
+        form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                           what="the form")
+        assert form.query_one("#form-route", Select).value == "Billing"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "no group named 'Billing'" in shown(form, "#bot-form-error"),
+                    what="the refusal")
+
+
 # --- snapshots ----------------------------------------------------------------------------
 
 FIXED_MS = 1_780_000_000_000  # a fixed clock: the preview's "tomorrow at 9:00" never moves

@@ -159,6 +159,7 @@ class AdminScreen(Screen[None]):
         "scenarios.updated": ("scenarios",),
         "email_settings.updated": ("email",),
         "bot.flow_saved": ("bot",),
+        "hours.saved": ("bot",),  # the preview runs with the number's hours
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
