@@ -18,6 +18,7 @@ from textual.widgets import Input, Select, Static, TextArea
 
 from core import bot_store, ticket_fields
 from core.bot_flow import Attachment, Flow, FlowInvalid, Say, parse_flow
+from core.business_hours import calendar_from_dict, hours_now, opening_in_words
 from tui.app import InboxApp
 from tui.client import CommandError
 from tui.screens.admin.bot import BotPane
@@ -31,7 +32,7 @@ from tui.screens.admin.bot_edits import (
     without_node,
 )
 from tui.screens.admin.bot_node_form import NodeForm
-from tui.screens.admin.bot_preview import BotPreview
+from tui.screens.admin.bot_preview import BotPreview, hours_for_preview, hours_words
 from tui.screens.admin.bot_tree import BotTree, find_node
 from tui.screens.pickers import ConfirmScreen, TextPromptScreen
 
@@ -81,6 +82,13 @@ FIELDS = [{"id": 1, "key": "order_number", "label": "Order number", "kind": "tex
            "choices": [], "required_to_resolve": False, "position": 0, "retired_at": None}]
 US, UK = 1, 2
 PRICES_SHA = "ab" * 32
+LONDON = {"time_zone": "Europe/London", "monday": "09:00-17:30", "tuesday": "09:00-17:30",
+          "wednesday": "09:00-17:30", "thursday": "09:00-17:30", "friday": "09:00-17:30",
+          "saturday": "closed", "sunday": "closed", "holidays": []}
+HOURS = {"hours": [
+    {"scope": "number", "scope_id": US, "name": "+18885550100", "calendar": None},
+    {"scope": "number", "scope_id": UK, "name": "+447400900456", "calendar": LONDON},
+    {"scope": "group", "scope_id": 1, "name": "Billing", "calendar": None}]}
 
 
 def row(number_id: int, e164: str, mms: bool, source: str | None, enabled: bool) -> dict[str, Any]:
@@ -96,7 +104,8 @@ class FlowRelay(CannedClient):
         super().__init__(*args, **kwargs)
         self.flows = {US: row(US, "+18885550100", True, FLOW, True),
                       UK: row(UK, "+447400900456", False, None, False)}
-        self.answers = {**CANNED, "list_fields": FIELDS, "upload_media": {
+        self.answers = {**CANNED, "list_fields": FIELDS, "get_business_hours": HOURS,
+                        "upload_media": {
             "sha256": PRICES_SHA, "size": 68, "content_type": "image/png",
             "filename": "prices.png"}}
 
@@ -326,6 +335,38 @@ async def test_an_mms_number_attaches_a_picture_but_never_audio(tmp_path: Path) 
         assert "📎 1" in str(find_node(pane.query_one(BotTree).root, ("keyword", 0)).label)
 
 
+async def test_every_node_s_form_opens_and_keeps_it_as_it_was() -> None:
+    app = BotApp()
+    async with app.run_test(size=(150, 44)) as pilot:
+        await settle("bot")(pilot)
+        pane = pane_of(app)
+        before = pane.flow
+        refs = [("greeting",), ("out_of_hours",), ("menu", "main"), ("option", "main", 0),
+                ("option", "main", 1), ("question", "order"), ("keyword", 0), ("hand_off",)]
+        for ref in refs:
+            await press_on(pilot, app, ref, "enter")
+            form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                               what=f"the form of {ref}")
+            assert form.focused is not None
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda form=form: app.screen is not form, what=f"{ref} kept")
+        assert pane.flow == before
+
+
+async def test_a_route_to_a_group_gone_stays_picked_and_is_named() -> None:
+    app = BotApp()
+    app.client.answers = {**app.client.answers, "list_groups": [{"id": 2, "name": "Shipping"}]}
+    async with app.run_test(size=(150, 44)) as pilot:
+        pane = await press_on(pilot, app, ("option", "main", 0), "enter")
+        assert "there is no group named 'Billing'" in shown(pane, "#bot-problems")
+        form = await until(pilot, lambda: isinstance(app.screen, NodeForm) and app.screen,
+                           what="the form")
+        assert form.query_one("#form-route", Select).value == "Billing"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "no group named 'Billing'" in shown(form, "#bot-form-error"),
+                    what="the refusal")
+
+
 # --- snapshots ----------------------------------------------------------------------------
 
 FIXED_MS = 1_780_000_000_000  # a fixed clock: the preview's "tomorrow at 9:00" never moves
@@ -431,3 +472,33 @@ async def test_import_edit_save_and_turn_on_reach_the_relay(desk: LiveDesk,
         await pilot.press("space")
         await until(pilot, lambda: pane.row["enabled"], what="on")
         assert (await stored_flows(desk))[US_TOLL_FREE].enabled
+
+
+SATURDAY_NOON = 1780743600000  # 2026-06-06 12:00 in London (BST)
+MONDAY_TEN = 1780909200000     # 2026-06-08 10:00 in London
+
+
+def test_the_preview_keeps_the_number_s_hours_and_pretends_closed_only_when_open() -> None:
+    london = calendar_from_dict(LONDON)
+    assert hours_words(None, MONDAY_TEN) == "Hours: 24×7 (no hours set for this number)"
+    assert hours_words(london, MONDAY_TEN) == "Hours (Europe/London): open now"
+    assert hours_words(london, SATURDAY_NOON) == \
+        "Hours (Europe/London): closed, opens Monday at 9:00"
+    weekend = hours_for_preview(london, SATURDAY_NOON, pretend_closed=True)
+    assert weekend == hours_now(london, SATURDAY_NOON)  # really closed: kept as it is
+    pretended = hours_for_preview(london, MONDAY_TEN, pretend_closed=True)
+    assert not pretended.open and pretended.next_opening is not None
+    assert opening_in_words(pretended.next_opening, MONDAY_TEN) == "tomorrow at 9:00"
+    assert hours_for_preview(london, MONDAY_TEN, pretend_closed=False).open
+
+
+def test_the_bot_keys_are_in_the_keymap_and_remap_without_clashes() -> None:
+    from tui.config import Config
+    from tui.keymap import apply_keymap
+
+    app = InboxApp(Config(relay="ws://127.0.0.1:9/ws", token="sd_x", send_review=False))
+    ids = {"admin.tab_bot", "bot.save", "bot.import", "bot.export", "bot.toggle", "bot.edit",
+           "bot.add", "bot.delete", "bot.preview_new", "bot.preview_closed", "flow.keep"}
+    assert ids <= set(app.catalog)
+    assert apply_keymap(app, {"bot.toggle": "t", "bot.import": "I", "flow.keep": "ctrl+k"},
+                        app.catalog) == []

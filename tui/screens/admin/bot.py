@@ -36,6 +36,7 @@ from core.bot_flow import (
     parse_flow,
     problems_for_number,
 )
+from core.business_hours import Calendar, HoursInvalid, calendar_from_dict
 from tui.client import CommandError
 from tui.screens.admin import AdminPane, capability, keep_cursor, table_row_key
 from tui.screens.admin.bot_edits import (
@@ -70,27 +71,32 @@ def problem_lines(problems: list[Problem] | list[dict[str, Any]]) -> str:
         p.get("line"), p.get("where") or "", p.get("message") or "")) for p in problems)
 
 
+def numbers_calendars(rows: list[dict[str, Any]]) -> dict[int, Calendar]:
+    """Each number's own calendar from ``get_business_hours`` (the preview has no ticket, so
+    no group's hours); one the relay would refuse is left out, as 24×7."""
+    calendars = {}
+    for row in rows:
+        if row.get("scope") == "number" and row.get("calendar"):
+            try:
+                calendars[row["scope_id"]] = calendar_from_dict(row["calendar"])
+            except HoursInvalid:
+                continue
+    return calendars
+
+
 def default_export_path(e164: str) -> str:
     return f"~/smsdesk-bot-{e164.lstrip('+')}.toml"
-
-
-class BotNumbers(DataTable[str]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pane('toggle_enabled')", "On/off", id="admin.bot_toggle"),
-        Binding("enter", "pane('focus_tree')", "Edit the flow", id="admin.bot_open"),
-    ]
-
-    def action_pane(self, name: str) -> None:
-        getattr(self.query_ancestor(BotPane), name)()
 
 
 class BotPane(AdminPane):
     """``get_bot_flows`` as a list, one number's flow as a tree, and its preview."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="admin.bot_save"),
-        Binding("i", "import_flow", "Import TOML", id="admin.bot_import"),
-        Binding("x", "export_flow", "Export TOML", id="admin.bot_export"),
+        Binding("ctrl+s", "save", "Save", id="bot.save"),
+        Binding("i", "import_flow", "Import TOML", id="bot.import"),
+        Binding("x", "export_flow", "Export TOML", id="bot.export"),
+        # The same id as the tree's space: a keymap moves both.
+        Binding("space", "toggle_enabled", "On/off", id="bot.toggle"),
     ]
 
     def __init__(self, client: Any, *, id: str | None = None) -> None:
@@ -103,15 +109,16 @@ class BotPane(AdminPane):
         # The TOML to save: the stored or imported file as written; None once edited here.
         self.source: str | None = None
         self.unsaved = False
+        self.calendars: dict[int, Calendar] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bot-columns"):
             with Vertical(id="bot-left"):
                 yield Label("Numbers", classes="bot-heading")
-                numbers = BotNumbers(cursor_type="row", id="bot-numbers")
+                numbers: DataTable[str] = DataTable(cursor_type="row", id="bot-numbers")
                 numbers.add_columns("", "Number", "Kind")
                 yield numbers
-                yield Static("● on · ○ off · — no flow\nspace on/off · i import · x export",
+                yield Static("● on · ○ off · — no flow\nspace on/off · tab: the flow",
                              classes="admin-note")
             with Vertical(id="bot-middle"):
                 yield Static("", id="bot-state")
@@ -125,13 +132,15 @@ class BotPane(AdminPane):
         answer = await self.call("load the bot flows", "get_bot_flows")
         groups = await self.call("load the groups", "list_groups")
         fields = await self.call("load the ticket fields", "list_fields")
-        if answer is None or groups is None or fields is None:
+        hours = await self.call("load the business hours", "get_business_hours")
+        if answer is None or groups is None or fields is None or hours is None:
             return
+        self.calendars = numbers_calendars(hours["hours"])
         self.loaded = True
         self.groups = [g["name"] for g in groups]
         self.fields = [(f["key"], f["label"]) for f in fields if f.get("retired_at") is None]
         self.rows = {row["number_id"]: row for row in answer["flows"]}
-        table = self.query_one(BotNumbers)
+        table = self.query_one("#bot-numbers", DataTable)
         current = table_row_key(table)
         table.clear()
         for row in self.rows.values():
@@ -182,8 +191,9 @@ class BotPane(AdminPane):
         self.show_state()
         runnable = not problems_of(self.flow)
         paused = "" if runnable else "The preview waits until the flow has no problems."
-        self.query_one(BotPreview).show_flow(self.flow if self.flow.menus or self.flow.greeting
-                                             or self.flow.keywords else None,
+        has_words = self.flow.menus or self.flow.greeting or self.flow.keywords
+        calendar = self.calendars.get(self.number_id) if self.number_id is not None else None
+        self.query_one(BotPreview).show_flow(self.flow if has_words else None, calendar=calendar,
                                              paused=paused, restart=restart)
 
     def show_state(self) -> None:
@@ -207,10 +217,7 @@ class BotPane(AdminPane):
         box.display = bool(words)
 
     def focus_first(self) -> None:
-        self.query_one(BotNumbers).focus()
-
-    def focus_tree(self) -> None:
-        self.query_one(BotTree).focus()
+        self.query_one("#bot-numbers", DataTable).focus()
 
     # --- moving between numbers -----------------------------------------------------------
 
@@ -229,7 +236,7 @@ class BotPane(AdminPane):
         if await self.ask(ConfirmScreen(self.leaving_question(), yes="Discard", no="Stay")):
             self.open_number(number_id)
         else:
-            keep_cursor(self.query_one(BotNumbers), str(self.number_id))
+            keep_cursor(self.query_one("#bot-numbers", DataTable), str(self.number_id))
 
     def leaving_question(self) -> str:
         e164 = self.row["e164"] if self.row else "this number"
@@ -336,7 +343,7 @@ class BotPane(AdminPane):
 
     # --- on/off, save -------------------------------------------------------------------
 
-    def toggle_enabled(self) -> None:
+    def action_toggle_enabled(self) -> None:
         self.set_enabled()
 
     @work(exclusive=True, group="bot-relay")
@@ -359,7 +366,7 @@ class BotPane(AdminPane):
     def took(self, row: dict[str, Any]) -> None:
         """The relay's row for a number after a change: the list and the state line follow."""
         self.rows[row["number_id"]] = {**self.rows.get(row["number_id"], {}), **row}
-        table = self.query_one(BotNumbers)
+        table = self.query_one("#bot-numbers", DataTable)
         table.update_cell(str(row["number_id"]), table.ordered_columns[0].key,
                           state_mark(self.rows[row["number_id"]]))
         self.show_state()

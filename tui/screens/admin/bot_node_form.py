@@ -92,7 +92,8 @@ class SayField(Vertical):
     def compose(self) -> ComposeResult:
         say = self.say or Say("")
         yield Label(self.title + (" (optional)" if self.optional else ""), classes="form-label")
-        yield TextArea(say.text, soft_wrap=True, id=f"{self.name_}-text", classes="say-text")
+        yield TextArea(say.text, soft_wrap=True, id=f"{self.name_}-text",
+                       classes="say-text form-first")
         yield Static("", id=f"{self.name_}-cost", classes="form-hint")
         yield Input(say.video_url, placeholder="video: a public link, https://… (optional)",
                     id=f"{self.name_}-video")
@@ -149,8 +150,13 @@ class SayField(Vertical):
 
 
 def _select(options: Sequence[tuple[str, str]], value: str | None, id: str) -> Select[str]:
-    return Select(list(options), prompt="(none)", allow_blank=True,
-                  value=value if value in {v for _, v in options} else Select.NULL, id=id)
+    """A picker; a name the desk no longer has stays picked, marked, so keeping the form
+    never drops it silently (the check then says what is wrong with it)."""
+    choices = list(options)
+    if value is not None and value not in {v for _, v in choices}:
+        choices.append((f"{value} (not found)", value))
+    return Select(choices, prompt="(none)", allow_blank=True,
+                  value=value if value is not None else Select.NULL, id=id)
 
 
 class NodeForm(ModalScreen[Edited | None]):
@@ -158,8 +164,8 @@ class NodeForm(ModalScreen[Edited | None]):
 
     CSS_PATH: ClassVar[list[str]] = ["../pickers.tcss", "bot_node_form.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "keep", "Keep", id="admin.bot_form_keep"),
-        Binding("escape", "cancel", "Cancel", show=False, id="admin.bot_form_cancel"),
+        Binding("ctrl+s", "keep", "Keep", id="flow.keep"),
+        Binding("escape", "cancel", "Cancel", show=False, id="flow.cancel"),
     ]
 
     def __init__(self, ref: NodeRef, value: Any, *, choices: Choices, mms: bool,

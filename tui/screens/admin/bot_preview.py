@@ -4,7 +4,8 @@ The admin types as the customer; the bot's answers come from core.bot_engine.ans
 in the inbox (it is pure: no relay, no ticket, no text sent). Each bot text shows what it would
 cost ("2 segments · UCS-2"), and what the relay would do besides (move the ticket, save a
 field, hand off) is shown as a line of its own. "Pretend closed" takes the out-of-hours path;
-"new conversation" starts again with the greeting.
+"new conversation" starts again with the greeting. The hours are the number's own calendar
+(core.business_hours, as the relay would read them), or 24×7 when it has none.
 """
 
 from __future__ import annotations
@@ -23,22 +24,41 @@ from textual.widgets import Checkbox, Input, Label, Static
 
 from core.bot_engine import Inbound, Session, Turn, answer
 from core.bot_flow import Flow, Say
-from core.business_hours import HoursNow
+from core.business_hours import Calendar, HoursNow, hours_now, opening_in_words, zone_named
 from tui.screens.admin.bot_tree import cost
 
 HOUR_MS = 3_600_000
 
 
-def closed_now(at_ms: int) -> HoursNow:
-    """Pretend the desk closed an hour ago and opens tomorrow at 9:00 (UTC), so the
-    out-of-hours text reads as it would overnight."""
-    now = datetime.datetime.fromtimestamp(at_ms / 1000, datetime.UTC)
+def closed_now(at_ms: int, time_zone: str = "UTC") -> HoursNow:
+    """Pretend the desk closed an hour ago and opens tomorrow at 9:00 (in the number's zone),
+    so the out-of-hours text reads as it would overnight."""
+    now = datetime.datetime.fromtimestamp(at_ms / 1000, zone_named(time_zone))
     opening = (now + datetime.timedelta(days=1)).replace(hour=9, minute=0, second=0,
                                                          microsecond=0)
     return HoursNow(open=False, next_opening=opening, closed_since=at_ms - HOUR_MS)
 
 
-OPEN = HoursNow(open=True, next_opening=None, closed_since=None)
+def hours_for_preview(calendar: Calendar | None, at_ms: int, *, pretend_closed: bool
+                      ) -> HoursNow:
+    """The number's hours now; "pretend closed" keeps a real closed period, else makes one."""
+    now = hours_now(calendar, at_ms)
+    if pretend_closed and now.open:
+        return closed_now(at_ms, calendar.time_zone if calendar is not None else "UTC")
+    return now
+
+
+def hours_words(calendar: Calendar | None, at_ms: int) -> str:
+    """The line under the preview's heading: whose hours, and open or closed now."""
+    if calendar is None:
+        return "Hours: 24×7 (no hours set for this number)"
+    now = hours_now(calendar, at_ms)
+    if now.open:
+        return f"Hours ({calendar.time_zone}): open now"
+    if now.next_opening is None:
+        return f"Hours ({calendar.time_zone}): closed, no opening ahead"
+    opens = opening_in_words(now.next_opening, at_ms)
+    return f"Hours ({calendar.time_zone}): closed, opens {opens}"
 
 
 def bot_text(say: Say) -> Text:
@@ -67,20 +87,22 @@ class BotPreview(Vertical):
     """Type as the customer; read what the bot answers and what each answer costs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "new_conversation", "New conversation", id="admin.bot_preview_new"),
-        Binding("ctrl+o", "toggle_closed", "Pretend closed", id="admin.bot_preview_closed"),
+        Binding("ctrl+n", "new_conversation", "New conversation", id="bot.preview_new"),
+        Binding("ctrl+o", "toggle_closed", "Pretend closed", id="bot.preview_closed"),
     ]
 
     def __init__(self, *, id: str | None = None,
                  clock: Callable[[], int] | None = None) -> None:
         super().__init__(id=id)
         self.flow: Flow | None = None
+        self.calendar: Calendar | None = None
         self.session: Session | None = None
         self.paused = ""
         self.clock = clock or (lambda: int(time.time() * 1000))
 
     def compose(self) -> ComposeResult:
         yield Label("Preview: type as the customer", classes="bot-heading")
+        yield Static("", id="preview-hours")
         yield VerticalScroll(id="preview-log")
         yield Checkbox("pretend closed (ctrl+o)", id="preview-closed")
         yield Input(placeholder="a customer's text, then enter · ctrl+n starts again",
@@ -88,10 +110,12 @@ class BotPreview(Vertical):
 
     # --- what it runs ------------------------------------------------------------------
 
-    def show_flow(self, flow: Flow | None, *, paused: str = "", restart: bool = False) -> None:
+    def show_flow(self, flow: Flow | None, *, calendar: Calendar | None = None,
+                  paused: str = "", restart: bool = False) -> None:
         """Run ``flow`` from now on; ``paused`` says why it cannot run (its problems).
         The conversation goes on unless asked to restart or its place left the flow."""
-        self.flow, self.paused = flow, paused
+        self.flow, self.calendar, self.paused = flow, calendar, paused
+        self.query_one("#preview-hours", Static).update(hours_words(calendar, self.clock()))
         if restart or not self._still_there():
             self.new_conversation()
 
@@ -143,7 +167,7 @@ class BotPreview(Vertical):
             return None
         log.mount(Static(Text(body or "(a picture, no words)"), classes="preview-customer"))
         at_ms = self.clock()
-        hours = closed_now(at_ms) if self.closed else OPEN
+        hours = hours_for_preview(self.calendar, at_ms, pretend_closed=self.closed)
         inbound = Inbound(body=body, new_conversation=self.session is None)
         turn = answer(self.flow, self.session, inbound, hours, at_ms)
         self.session = turn.session

@@ -132,10 +132,11 @@ class BotTree(Tree[NodeRef]):
     """The flow; enter edits the node under the cursor, a adds beside or under it, d deletes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "pane('edit_node')", "Edit", id="admin.bot_edit"),
-        Binding("a", "pane('add_node')", "Add", id="admin.bot_add"),
-        Binding("d", "pane('delete_node')", "Delete", id="admin.bot_delete"),
-        Binding("space", "pane('toggle_enabled')", "On/off", id="admin.bot_toggle_tree"),
+        Binding("enter", "pane('edit_node')", "Edit", id="bot.edit"),
+        Binding("a", "pane('add_node')", "Add", id="bot.add"),
+        Binding("d", "pane('delete_node')", "Delete", id="bot.delete"),
+        # Tree's own space expands; here it turns the bot on or off, as in the numbers.
+        Binding("space", "pane('action_toggle_enabled')", "On/off", id="bot.toggle"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
