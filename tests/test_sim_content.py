@@ -3,6 +3,7 @@ outbound MMS is fetched and judged as Twilio does (11200, 12300, 11751, 21623, 2
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import re
@@ -20,6 +21,7 @@ from twilio.rest import Client
 
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type
 from server.simulator import Simulator, seed_demo
+from server.simulator.cli import register
 from server.simulator.content import KINDS, SAMPLES, TABLE, _ogg_crc, sample
 from server.simulator.runner import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, DEMO_UK, DEMO_US
 
@@ -272,3 +274,20 @@ async def test_eleven_media_or_media_from_an_sms_only_number_are_refused_at_once
     assert (sms_only.status, sms_only.code) == (400, 21606)
     assert "MMS" in sms_only.msg
     assert not [m for m in sim.messages if m.body == "pics"]
+
+
+async def test_sim_text_kind_sends_the_sample_and_refuses_media_beside_it(
+        servers: tuple[Simulator, Receiver], capsys: pytest.CaptureFixture[str]) -> None:
+    sim, relay = servers
+    parser = argparse.ArgumentParser(prog="smsdesk")
+    register(parser.add_subparsers())
+    base = ["sim", "text", "--from", CUSTOMER, "--to", DEMO_US, "--sim", sim.url]
+    args = parser.parse_args([*base, "--kind", "pdf"])
+    assert await asyncio.to_thread(args.run, args) == 0
+    params = relay.on("/twilio/inbound")[0].params
+    assert (params["MediaContentType0"], params["Body"]) == ("application/pdf", "My invoice")
+    both = parser.parse_args([*base, "--kind", "pdf", "--media", "x.png"])
+    assert await asyncio.to_thread(both.run, both) == 2
+    assert "--kind sends a sample" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--kind", "sticker"])

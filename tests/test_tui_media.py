@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from server.simulator.content import sample
+from tui.screens.pickers import ChoiceScreen
 from tui.widgets import render
 from tui.widgets.save_media import SaveMedia, default_name, target_for, write_new
 from tui.widgets.thread_view import ThreadView, attachment_label, kind_in_words
@@ -296,3 +297,44 @@ def test_snapshot_thread_with_media_and_the_bot(snap_compare: Any) -> None:
 
     assert snap_compare(app, terminal_size=(90, 34), run_before=load)
 
+
+
+async def test_with_several_attachments_s_asks_which_first(home: Path) -> None:
+    view = ThreadView(Names())
+    view.media.put("p" * 64, PDF)
+    attached = [media("image/png", 10, "box.png", "b"),
+                media("application/pdf", len(PDF), "invoice.pdf", "p")]
+    app = Harness(view)
+    async with app.run_test(size=(90, 24)) as pilot:
+        view.show(ROW, [message(1, media=attached)], has_older=False)
+        await pilot.press("S")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SaveMedia)
+        assert app.screen.query_one(Input).value == str(home / "Downloads" / "invoice.pdf")
+        await _enter_and_write(app, pilot)
+    assert (home / "Downloads" / "invoice.pdf").read_bytes() == PDF
+    assert not (home / "Downloads" / "box.png").exists()
+
+
+async def test_with_several_attachments_o_asks_which_and_escape_opens_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(ThreadView, "_open_media", lambda self, item: opened.append(
+        item["filename"]))
+    view = ThreadView(Names())
+    attached = [media("video/mp4", 10, "a.mp4", "1"), media("audio/mpeg", 10, "b.mp3", "2")]
+    app = Harness(view)
+    async with app.run_test(size=(90, 24)) as pilot:
+        view.show(ROW, [message(1, media=attached)], has_older=False)
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert opened == []
+        await pilot.press("o", "down", "enter")
+        await pilot.pause()
+    assert opened == ["b.mp3"]

@@ -278,25 +278,27 @@ def simulator_url(args: argparse.Namespace) -> str:
 
 
 def _text(args: argparse.Namespace) -> int:
-    media = []
-    for name in args.media:
-        path = Path(name)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"smsdesk sim text: {exc}", file=sys.stderr)
-            return 2
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        media.append({"content_type": content_type, "data_base64": base64.b64encode(data).decode()})
-    payload: dict[str, Any] = {"from": args.from_, "to": args.to, "body": args.body,
-                               "media": media}
-    if args.kind:
-        if media:
-            print("smsdesk sim text: --kind sends a sample; leave --media out", file=sys.stderr)
-            return 2
-        payload = {"from": args.from_, "to": args.to, "kind": args.kind}
+    if args.kind and args.media:
+        print("smsdesk sim text: --kind sends a sample; leave --media out", file=sys.stderr)
+        return 2
+    payload: dict[str, Any] = {"from": args.from_, "to": args.to}
+    if args.kind:  # the simulator's sample; its own body unless one is typed
+        payload["kind"] = args.kind
         if args.body:
             payload["body"] = args.body
+    else:
+        payload["body"] = args.body
+        payload["media"] = media = []
+        for name in args.media:
+            path = Path(name)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                print(f"smsdesk sim text: {exc}", file=sys.stderr)
+                return 2
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            media.append({"content_type": content_type,
+                          "data_base64": base64.b64encode(data).decode()})
     target = simulator_url(args)
     request = urllib.request.Request(
         target.rstrip("/") + "/_sim/text",

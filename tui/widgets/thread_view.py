@@ -43,6 +43,7 @@ from textual_image.renderable.halfcell import Image as HalfcellImage
 
 from core.errors import explain
 from tui.mail_channel import email_state_label
+from tui.screens.pickers import ChoiceScreen
 from tui.widgets import render
 from tui.widgets.render import Names, fit, human_size, wrap
 from tui.widgets.save_media import SaveMedia, SaveTarget, default_name, default_path, write_new
@@ -872,7 +873,11 @@ class ThreadView(ScrollView, can_focus=True):
             self._move_to(self._entry_at(line), reveal=False)
 
     def action_open_media(self) -> None:
-        self._open_first_media(self.current())
+        media = (self.current() or {}).get("media") or []
+        if not media:
+            self.notify("This entry has no attachment.", severity="warning")
+            return
+        self._choose_media(media, "Open which attachment?", self._open_media)
 
     def action_original(self) -> None:
         entry = self.current()
@@ -885,12 +890,19 @@ class ThreadView(ScrollView, can_focus=True):
             return
         self._post(self.OriginalWanted(self, entry))
 
-    def _open_first_media(self, entry: dict[str, Any] | None) -> None:
-        media = (entry or {}).get("media") or []
-        if not media:
-            self.notify("This entry has no attachment.", severity="warning")
+    def _choose_media(self, media: list[dict[str, Any]], title: str,
+                      then: Callable[[dict[str, Any]], None]) -> None:
+        """``then`` the only attachment, or the one the agent picks from several."""
+        if len(media) == 1:
+            then(media[0])
             return
-        self._open_media(media[0])
+        choices = [(attachment_label(item), index) for index, item in enumerate(media)]
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                then(media[index])
+
+        self.app.push_screen(ChoiceScreen(title, choices), chosen)
 
     def _open_media(self, item: dict[str, Any]) -> None:
         sha = str(item.get("sha256") or "")
@@ -926,13 +938,14 @@ class ThreadView(ScrollView, can_focus=True):
             self.notify(f"{command[0]} could not open {path}", severity="error", timeout=10)
 
     def action_save_media(self) -> None:
-        """Save the highlighted entry's first attachment where the agent says (``S``)."""
+        """Save an attachment of the highlighted entry where the agent says (``S``)."""
         media = (self.current() or {}).get("media") or []
         if not media:
             raise SkipAction  # S then runs the inbox's own binding (scenarios)
-        item = media[0]
-        name = default_name(item)
-        screen = SaveMedia(attachment_label(item), name, default_path(item))
+        self._choose_media(media, "Save which attachment?", self._ask_where)
+
+    def _ask_where(self, item: dict[str, Any]) -> None:
+        screen = SaveMedia(attachment_label(item), default_name(item), default_path(item))
         self.app.push_screen(screen, lambda target: self._save_to(item, target))
 
     def _save_to(self, item: dict[str, Any], target: SaveTarget | None) -> None:
