@@ -22,9 +22,9 @@ naming it); core.preflight accepts audio/mpeg and audio/ogg for MMS, so on an MM
 goes like any attachment, and the simulator, fetching it as Twilio does, takes it.
 
 The bot columns (user→bot, bot→user) are played by ``test_user_to_bot`` and
-``test_bot_to_user``, added here with the bot's relay (branch bot/relay): ``USER_TO_BOT``
-and ``BOT_TO_USER`` below are the columns they check against, ``bot_cases(column)`` their
-parametrization (every kind on each number, with the column's word for its row).
+``test_bot_to_user`` against ``USER_TO_BOT`` and ``BOT_TO_USER`` below, ``bot_cases(column)``
+their parametrization (every kind on each number, with the column's word for its row). Each
+turns a flow on for its own block only, so the agent's cases run with no bot.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import base64
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,3 +203,137 @@ async def test_agent_to_user(matrix: Matrix, number_kind: str, kind: str) -> Non
     assert (outbound.from_, outbound.body) == (number, body)
     assert [(m.content_type, m.data) for m in outbound.media] == list(chosen.media)
     assert outbound.sid.startswith("MM" if chosen.media else "SM")
+
+
+# -- user → bot and bot → user ------------------------------------------------------------------
+def _flow(say: str) -> str:
+    """A flow that answers the word "send" with ``say`` (a TOML value) and greets newcomers."""
+    return ('greeting = "Hello from the bot"\n\n'
+            '[[keywords]]\nwords = ["send"]\n'
+            f"say = {say}\n")
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def _number_id(agent: AgentClient, e164: str) -> int:
+    numbers = (await _command(agent, "list_numbers"))["result"]
+    return next(int(n["id"]) for n in numbers if n["e164"] == e164)
+
+
+@asynccontextmanager
+async def _bot_on(matrix: Matrix, number: str, source: str) -> AsyncIterator[dict[str, Any]]:
+    """The flow saved and on for the block (the desk's other cases run without a bot); the
+    relay's answer to the save is yielded, a refusal included."""
+    async with matrix.relay.agent(matrix.relay.admin_token) as admin:
+        await admin.until("welcome")
+        number_id = await _number_id(admin, number)
+        saved = await _command(admin, "save_bot_flow", number_id=number_id, source=source,
+                               enabled=True)
+        try:
+            yield saved
+        finally:
+            if saved["type"] == "result":
+                off = await _command(admin, "set_bot_enabled", number_id=number_id,
+                                     enabled=False)
+                assert off["type"] == "result", off
+
+
+def _sent_to(matrix: Matrix, customer: str) -> list[Any]:
+    return [m for m in matrix.live.sim.messages if m.to == customer
+            and m.direction == "outbound-api"]
+
+
+def _user_to_bot_cases() -> Iterator[Any]:
+    """As to an agent: every kind on the MMS number, text and emoji on the SMS-only one."""
+    for kind in KINDS:
+        assert USER_TO_BOT[ROW_OF[kind]] == "Yes"
+        yield pytest.param("mms", kind, id=f"mms-{kind}")
+        if not sample(kind).media:
+            yield pytest.param("sms_only", kind, id=f"sms_only-{kind}")
+
+
+@IN_THE_MODULES_LOOP
+@pytest.mark.parametrize(("number_kind", "kind"), list(_user_to_bot_cases()))
+async def test_user_to_bot(matrix: Matrix, number_kind: str, kind: str) -> None:
+    """Yes: whatever the customer sends a number whose bot is on is kept whole in the ticket
+    (for the person who takes over), and the bot answers it."""
+    number, chosen = NUMBERS[number_kind], sample(kind)
+    customer = _customer(number)
+    async with _bot_on(matrix, number, _flow('"unused"')) as saved, \
+            matrix.relay.agent() as agent:
+        assert saved["type"] == "result", saved
+        await agent.until("caught_up")
+        sent = await matrix.live.sim.text_sample(customer, number, kind)
+        assert sent.status == 200, sent
+        created = await _message_event(agent, "ticket.created", twilio_sid=sent.sid)
+        message = created["payload"]["message"]
+        assert message["body"] == chosen.body
+        assert [(m["content_type"], m["size"]) for m in message["media"]] == [
+            (content_type, len(data)) for content_type, data in chosen.media]
+        greeting = await _message_event(agent, "message.created", by_bot=True,
+                                        ticket_id=created["ticket_id"])
+        assert greeting["payload"]["message"]["body"] == "Hello from the bot"
+        await _message_event(agent, "message.updated", id=greeting["payload"]["message"]["id"],
+                             status="delivered")
+    assert [m.body for m in _sent_to(matrix, customer)] == ["Hello from the bot"]
+
+
+async def _say_for(agent: AgentClient, kind: str, word: str) -> str:
+    """The flow's answer (a TOML value) carrying a sample of ``kind`` as the column allows
+    it: words for text, attachments for files, a public link for a video."""
+    chosen = sample(kind)
+    text = _toml_string(chosen.body or f"Here is the {ROW_OF[kind].lower()}")
+    if not chosen.media:
+        return text
+    if word == "Via public URL":
+        return f'{{ text = {text}, video_url = "https://cdn.example.com/how-to.mp4" }}'
+    items = ", ".join(
+        f'{{ sha256 = "{m["sha256"]}", content_type = "{m["content_type"]}",'
+        f' filename = "{m.get("filename") or ""}", size = {m["size"]} }}'
+        for m in await _upload(agent, kind))
+    return f"{{ text = {text}, attachments = [{items}] }}"
+
+
+@IN_THE_MODULES_LOOP
+@pytest.mark.parametrize(("number_kind", "kind", "word"), bot_cases(BOT_TO_USER))
+async def test_bot_to_user(matrix: Matrix, number_kind: str, kind: str, word: str) -> None:
+    """Yes: text and emoji on both numbers, images and files on the MMS number (an SMS-only
+    number's flow with attachments is refused on save, saying so). Via public URL: a video
+    goes as a link in the text; as an attachment it is refused. No (audio) and — (GIF):
+    refused on save with the table's reason. What is refused never reaches Twilio."""
+    number, chosen = NUMBERS[number_kind], sample(kind)
+    customer = _customer(number)
+    async with matrix.relay.agent(matrix.relay.admin_token) as admin:
+        await admin.until("caught_up")
+        say = await _say_for(admin, kind, word)
+    async with _bot_on(matrix, number, _flow(say)) as saved, matrix.relay.agent() as agent:
+        refusal = saved.get("message", "")
+        if word in ("No", "—"):
+            assert saved["type"] == "error", saved
+            assert ("audio" if word == "No" else "GIF") in refusal
+            return
+        if chosen.media and word == "Yes" and number_kind == "sms_only":
+            assert saved["type"] == "error" and "SMS-only" in refusal, saved
+            return
+        assert saved["type"] == "result", saved
+        await agent.until("caught_up")
+        first = await matrix.live.sim.text(customer, number, "hi", [])
+        await _message_event(agent, "ticket.created", twilio_sid=first.sid)
+        sent = await matrix.live.sim.text(customer, number, "please send it", [])
+        assert sent.status == 200, sent
+        while True:
+            event = await _message_event(agent, "message.created", by_bot=True)
+            if event["payload"]["message"]["body"] != "Hello from the bot":
+                break
+        answer = event["payload"]["message"]
+        await _message_event(agent, "message.updated", id=answer["id"], status="delivered")
+    outbound = [m for m in _sent_to(matrix, customer) if m.body != "Hello from the bot"]
+    assert len(outbound) == 1
+    if word == "Via public URL":
+        assert outbound[0].body.endswith("\nhttps://cdn.example.com/how-to.mp4")
+        assert outbound[0].media == []
+    else:
+        assert outbound[0].body == (chosen.body or f"Here is the {ROW_OF[kind].lower()}")
+        assert [(m.content_type, m.data) for m in outbound[0].media] == list(chosen.media)
