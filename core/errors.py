@@ -110,6 +110,14 @@ _ENTRIES: tuple[TwilioError, ...] = (
         "common audio and video, vCard, PDF), or share a link to the file instead.",
     ),
     TwilioError(
+        11751,
+        "Media exceeds messaging provider size limit",
+        "The attachments of this MMS come to more than the carrier takes in one message "
+        "(Twilio's limit is 5 MB in all), so Twilio did not send it.",
+        "Send fewer or smaller files (shrink photos, or send a PDF as a link), in several "
+        "messages if need be.",
+    ),
+    TwilioError(
         14107,
         "SMS send rate limit exceeded",
         "More than 30 replies went between the same two numbers within 30 seconds, which "
