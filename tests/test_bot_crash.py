@@ -92,7 +92,10 @@ async def test_the_bots_reply_is_sent_exactly_once_after_a_kill_9(
             assert time.monotonic() < deadline, sent_to_person(sim)
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.5)  # time enough for a second send, if there were one
-    assert sent_to_person(sim) == BOT_TEXTS
+    # Each once. In their order too, unless the first was left "sending" at the kill: the
+    # outbox then looks it up (on PostgreSQL after the takeover grace) while it sends the
+    # next, as it does with agents' replies.
+    assert sorted(sent_to_person(sim)) == sorted(BOT_TEXTS)
     sids = [m.twilio_sid for m in (await bot_entries(paths))[1:]]
     assert all(sids) and len(set(sids)) == 2
     assert sorted(sids) == sorted(m.sid for m in sim.messages if m.to == PERSON
