@@ -21,6 +21,10 @@ from tui.drafts import drafts_path
 from tui.keymap import apply_keymap, binding_catalog, current_keys
 from tui.screens.admin.accounts import AccountsPane
 from tui.screens.admin.admin import AdminScreen
+from tui.screens.admin.bot import BotPane
+from tui.screens.admin.bot_node_form import NodeForm
+from tui.screens.admin.bot_preview import BotPreview
+from tui.screens.admin.bot_tree import BotTree
 from tui.screens.admin.canned import CannedEditor, FoldersTable, ResponsesTable
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
@@ -45,7 +49,7 @@ BINDING_OWNERS: tuple[type, ...] = (
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
     GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
     ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
-    ContactScreen, ContactFormScreen,
+    ContactScreen, ContactFormScreen, BotPane, BotTree, BotPreview, NodeForm,
 )
 
 

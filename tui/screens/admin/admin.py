@@ -8,6 +8,7 @@ may have changed something meanwhile); escape goes back to the inbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on, work
@@ -19,6 +20,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from tui.client import RelayClient
 from tui.screens.admin import AccountsChanged, AdminPane
 from tui.screens.admin.accounts import AccountsPane
+from tui.screens.admin.bot import BotPane
 from tui.screens.admin.canned import CannedPane
 from tui.screens.admin.email import EmailPane
 from tui.screens.admin.fields import FieldsPane
@@ -27,9 +29,10 @@ from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import PeoplePane
 from tui.screens.admin.scenarios import ScenariosPane
 from tui.screens.admin.troubleshoot import TroubleshootPane
+from tui.screens.pickers import ConfirmScreen
 
 TABS = ("accounts", "numbers", "troubleshoot", "people", "fields", "canned", "scenarios",
-        "email", "hours")
+        "email", "bot", "hours")
 
 
 class AdminScreen(Screen[None]):
@@ -38,7 +41,7 @@ class AdminScreen(Screen[None]):
     CSS_PATH: ClassVar[list[str]] = ["admin.tcss", "accounts.tcss", "numbers.tcss",
                                      "troubleshoot.tcss", "people.tcss", "fields.tcss",
                                      "canned.tcss", "scenarios.tcss", "email.tcss",
-                                     "hours.tcss"]
+                                     "bot.tcss", "hours.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Inbox", id="admin.close"),
         Binding("1", "tab('accounts')", "Accounts", show=False, id="admin.tab_accounts"),
@@ -50,6 +53,7 @@ class AdminScreen(Screen[None]):
         Binding("6", "tab('canned')", "Canned", show=False, id="admin.tab_canned"),
         Binding("7", "tab('scenarios')", "Scenarios", show=False, id="admin.tab_scenarios"),
         Binding("8", "tab('email')", "Email", show=False, id="admin.tab_email"),
+        Binding("9", "tab('bot')", "Bot", show=False, id="admin.tab_bot"),
         Binding("0", "tab('hours')", "Hours", show=False, id="admin.tab_hours"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
@@ -65,7 +69,7 @@ class AdminScreen(Screen[None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
-        yield Static("smsdesk · admin    1-8, 0 or ctrl+pgup/pgdn switch tabs · esc back to the"
+        yield Static("smsdesk · admin    0-9 or ctrl+pgup/pgdn switch tabs · esc back to the"
                      " inbox", id="admin-header")
         with TabbedContent(initial=self.initial, id="admin-tabs"):
             with TabPane("1 Accounts", id="accounts"):
@@ -84,6 +88,8 @@ class AdminScreen(Screen[None]):
                 yield ScenariosPane(self.client, id="scenarios-pane")
             with TabPane("8 Email", id="email"):
                 yield EmailPane(self.client, id="email-pane")
+            with TabPane("9 Bot", id="bot"):
+                yield BotPane(self.client, id="bot-pane")
             with TabPane("0 Hours", id="hours"):
                 yield HoursPane(self.client, id="hours-pane")
         yield Footer()
@@ -96,11 +102,34 @@ class AdminScreen(Screen[None]):
         return self.query_one(f"#{tab or self.tabs.active}-pane", AdminPane)
 
     def on_mount(self) -> None:
+        self._on_tab = self.tabs.active
         self._shown(self.tabs.active)
 
     @on(TabbedContent.TabActivated, "#admin-tabs")
     def _activated(self, event: TabbedContent.TabActivated) -> None:
-        self._shown(event.pane.id or self.tabs.active)
+        tab = event.pane.id or self.tabs.active
+        left, self._on_tab = self._on_tab, tab
+        if left == "bot" and tab != "bot" and self._leaving_bot(lambda: self.switch_to(tab)):
+            self._on_tab = "bot"
+            self.switch_to("bot")  # stay while the admin answers
+            return
+        self._shown(tab)
+
+    def _leaving_bot(self, then: Callable[[], object]) -> bool:
+        """Whether the Bot tab holds unsaved edits; if so, ask, and on "discard" forget them
+        and go on with ``then`` (however the admin leaves: key, click or escape)."""
+        bot = self.query_one(BotPane)
+        if not bot.unsaved:
+            return False
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                bot.discard()
+                then()
+
+        self.app.push_screen(ConfirmScreen(bot.leaving_question(), yes="Discard", no="Stay"),
+                             answered)
+        return True
 
     def _shown(self, tab: str) -> None:
         pane = self.pane(tab)
@@ -125,15 +154,16 @@ class AdminScreen(Screen[None]):
     #: Which tab shows what each admin event changed.
     _EVENT_TABS: ClassVar[dict[str, tuple[str, ...]]] = {
         "account.updated": ("accounts", "numbers"),
-        "number.updated": ("numbers", "hours"),
+        "number.updated": ("numbers", "bot", "hours"),
         "agent.updated": ("people",),
-        "group.updated": ("people", "numbers", "hours"),
+        "group.updated": ("people", "numbers", "bot", "hours"),
         "trash.retention_set": ("people",),
-        "field.updated": ("fields",),
+        "field.updated": ("fields", "bot"),
         "canned.updated": ("canned", "scenarios"),
         "scenarios.updated": ("scenarios",),
         "email_settings.updated": ("email",),
-        "hours.saved": ("hours",),
+        "bot.flow_saved": ("bot",),
+        "hours.saved": ("bot", "hours"),  # the Bot preview runs with the number's hours
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
@@ -180,4 +210,5 @@ class AdminScreen(Screen[None]):
         self.load(self.pane())
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if not self._leaving_bot(lambda: self.dismiss(None)):
+            self.dismiss(None)
