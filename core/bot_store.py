@@ -22,7 +22,7 @@ from core.bot_flow import FlowInvalid, Problem, parse_flow, problems_for_number
 from core.business_hours import Calendar, calendar_from_dict, calendar_to_dict
 from core.db import Conn
 from core.models import PhoneNumber
-from core.writes import NotFound, StoreError, WriteContext, number_by_id
+from core.writes import NotFound, StoreError, WriteContext, execute_unread, number_by_id
 
 Scope = Literal["number", "group"]
 SCOPES: tuple[Scope, ...] = ("number", "group")
@@ -305,7 +305,10 @@ def session_state(conn: Conn, ticket_id: int) -> str | None:
 
 
 def save_session_state(ctx: WriteContext, ticket_id: int, state: str) -> None:
-    ctx.conn.execute(
+    """Upsert the session; nobody reads the answer, so on PostgreSQL it goes with the next
+    statement (one round trip fewer per bot turn)."""
+    execute_unread(
+        ctx.conn,
         "INSERT INTO bot_sessions(ticket_id, state, updated_at) VALUES (?, ?, ?)"
         " ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state,"
         " updated_at = excluded.updated_at", (ticket_id, state, ctx.now))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,17 @@ def index_new_entries(conn: Conn, after_id: int) -> None:
         "INSERT INTO entries_fts(rowid, body) SELECT id, body FROM entries WHERE id > ?",
         (after_id,),
     )
+
+
+def execute_unread(conn: Conn, sql: str, params: Sequence[Any]) -> None:
+    """Run a write whose answer nobody reads. On PostgreSQL it goes with the next
+    statement, in one round trip (core.pg's ``defer``; a failure surfaces there and then
+    only a full ROLLBACK runs); SQLite has no round trip to save and runs it now."""
+    defer = getattr(conn, "defer", None)
+    if defer is None:
+        conn.execute(sql, params)
+    else:
+        defer(sql, params)
 
 
 # --- lookups used inside transactions ------------------------------------------------
@@ -684,7 +695,8 @@ def queue_outbound(
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
     ticket.last_channel = Channel.EMAIL if channel is Channel.EMAIL else Channel.SMS
-    ctx.conn.execute(
+    execute_unread(
+        ctx.conn,
         "UPDATE tickets SET updated_at = ?, last_message_at = ?, last_preview = ?,"
         " last_channel = ? WHERE id = ?",
         (ctx.now, ctx.now, preview, ticket.last_channel.value, ticket_id),
