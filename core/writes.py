@@ -947,10 +947,11 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
         values["deleted_by"] = by if values["deleted"] else None
     values["updated_at"] = ctx.now
     ticket = _updated_ticket(ctx.conn, ticket_id, values)
-    payload: dict[str, Any] = {"ticket": records.to_wire(ticket), "changed": sorted(changes)}
+    after = records.to_wire(ticket)
+    payload: dict[str, Any] = {"ticket": after, "changed": sorted(changes)}
     if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)
         payload["by"] = by
-        payload["before"] = _values_before(before, ticket, changes)
+        payload["before"] = _values_before(records.to_wire(before), after, changes)
         if by_bot:
             payload["by_bot"] = True
     ctx.emit("ticket.updated", ticket_id, payload)
@@ -978,8 +979,9 @@ def _checked_custom_fields(conn: Conn, ticket: Ticket,
     return custom if "custom_fields" in changes else None
 
 
-def _values_before(before: Ticket, after: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
-    old, new = records.to_wire(before), records.to_wire(after)
+def _values_before(old: Mapping[str, Any], new: Mapping[str, Any],
+                   changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changed fields' values before, from the ticket's wire form before and after."""
     kept = {name: old[name] for name in changes if name not in ("unread", "custom_fields")}
     if "custom_fields" in changes:
         keys = set(old["custom_fields"]) | set(new["custom_fields"])
