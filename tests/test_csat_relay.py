@@ -228,6 +228,8 @@ async def test_a_rating_is_kept_without_reopening_and_the_bot_stays_quiet(
     assert (survey.rating, survey.state, survey.comment) == (5, SurveyState.RATED, None)
     page = await live.relay.store.read(queries.list_tickets, queries.TicketFilter())
     assert next(r for r in page.items if r.ticket.id == opened.id).csat_rating == 5
+    mine = await live.relay.store.read(queries.contact_tickets, after.contact_id)
+    assert [(t.ticket.id, t.csat_rating) for t in mine.items] == [(opened.id, 5)]
     assert "The customer: rated 5 by SMS" in await history(live, opened.id)
 
 
@@ -336,6 +338,8 @@ async def test_ticket_csat_and_update_number_through_the_protocol(live: LiveDesk
         assert found["surveys"][0]["state"] == "asked_comment"
         assert found["surveys"][0]["expires_at"] - found["surveys"][0]["sent_at"] == \
             7 * 86_400_000
+        theirs = await socket.command("contact_tickets", {"contact_id": opened.contact_id})
+        assert [item["csat_rating"] for item in theirs["result"]["items"]] == [3]
         missing = await socket.command("ticket_csat", {"ticket_id": 9999})
         assert missing["type"] == "error" and missing["code"] == "not_found"
     finally:
