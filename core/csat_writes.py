@@ -42,7 +42,7 @@ def survey_on_resolve(ctx: WriteContext, ticket: Ticket, *, bulk: bool) -> Surve
     if not judged.verdict.ok:
         return None  # opted out, number disabled...: no survey, and nothing to tell
     message = queue_judged(ctx, judged, ticket_id=ticket.id, agent_id=None,
-                           body=number.csat_text, media=(), purpose=SURVEY)
+                           body=number.csat_text, media=(), ticket=ticket, purpose=SURVEY)
     survey_id = ctx.conn.execute(
         "INSERT INTO csat_surveys(ticket_id, number_id, agent_id, group_id, message_id,"
         " sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -96,7 +96,7 @@ def _ask_followup(ctx: WriteContext, ticket: Ticket) -> bool:
     if not judged.verdict.ok:
         return False
     queue_judged(ctx, judged, ticket_id=ticket.id, agent_id=None, body=number.csat_followup,
-                 media=(), purpose=FOLLOWUP)
+                 media=(), ticket=ticket, purpose=FOLLOWUP)
     return True
 
 
