@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.csat import history_line
 from core.db import Conn
 from core.dialect import dialect_of
 from core.durations import format_duration
@@ -21,7 +22,7 @@ from core.fields import FieldDef, definitions, is_empty, shown_value
 
 #: The events that change a ticket (messages are in its thread, reading is no change).
 KINDS = ("ticket.created", "ticket.updated", "note.created", "time.logged", "time.updated",
-         "time.deleted", "scenario.applied")
+         "time.deleted", "scenario.applied", "csat.sent", "csat.rated", "csat.commented")
 MAX_PAGE = 100
 
 
@@ -98,6 +99,8 @@ class _Teller:
         elif kind == "note.created":
             by, known = (payload.get("note") or {}).get("agent_id"), True
             lines = ["added a note"]
+        elif kind.startswith("csat."):  # the survey: sent by the desk, answered by SMS
+            return [_told_csat(seq, at, kind, payload)]
         elif kind == "scenario.applied":  # its changes follow as events of their own
             by, known = payload.get("agent_id"), True
             lines = [f"ran the scenario {(payload.get('scenario') or {}).get('name', '?')}"]
@@ -135,6 +138,17 @@ class _Teller:
     def agent(self, agent_id: Any) -> str:
         return self.names.get(agent_id, f"agent {agent_id}") if agent_id is not None \
             else "nobody"
+
+
+def _told_csat(seq: int, at: int, kind: str, payload: Mapping[str, Any]) -> Activity:
+    survey = payload.get("survey") or {}
+    if kind == "csat.sent":
+        return Activity(seq, at, None, "The desk", "sent the satisfaction survey")
+    if kind == "csat.commented":
+        return Activity(seq, at, None, "The customer",
+                        f"commented on the survey: “{survey.get('comment') or ''}”")
+    line = history_line(int(payload.get("rating") or 0), payload.get("before"))
+    return Activity(seq, at, None, "The customer", line)
 
 
 def _word(value: Any) -> str:

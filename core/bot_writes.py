@@ -2,11 +2,13 @@
 
 ``receive_and_answer`` is the inbound webhook's one write job. The text is stored as
 always (core.held: into its ticket, or held when its number is out of service); then,
-for a new text on a number whose flow is on, the engine (core.bot_engine, pure) decides
-the turn and it is applied IN THE SAME TRANSACTION: the bot's texts are queued for the
-outbox, the ticket moved or its field filled, the session saved. Twilio is answered 200
-only after the commit, so a crash either loses both (Twilio sends the text again) or
-keeps both (the outbox sends the reply once): never a reply without its text, nor two.
+for a new text on a number whose flow is on (and that is not an answer to the ticket's
+CSAT survey, which record_inbound has kept: core.csat_writes), the engine
+(core.bot_engine, pure) decides the turn and it is applied IN THE SAME TRANSACTION: the
+bot's texts are queued for the outbox, the ticket moved or its field filled, the session
+saved. Twilio is answered 200 only after the commit, so a crash either loses both (Twilio
+sends the text again) or keeps both (the outbox sends the reply once): never a reply
+without its text, nor two.
 
 The bot's texts pass the very preflight agents' replies pass (core.reply_preflight): a
 refused one is not queued and a private note says why. It never answers a phone that
@@ -63,6 +65,8 @@ def receive_and_answer(ctx: WriteContext, text: InboundText) -> Received:
     """Store a customer's text and, when its number runs a bot, the bot's answer."""
     result = receive_inbound(ctx, text)
     if not isinstance(result, InboundResult) or result.duplicate:
+        return Received(result)
+    if result.survey_answer is not None:  # a rating (or its comment): no conversation
         return Received(result)
     ticket = result.ticket
     bot = bot_store.bot_for_ticket(ctx.conn, ticket.number_id, ticket.id, ticket.group_id,

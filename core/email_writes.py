@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, NamedTuple
 
-from core import contact_rules, queries, records
+from core import contact_rules, csat_surveys, queries, records
 from core.models import (
     Channel,
     Contact,
@@ -215,6 +215,8 @@ def record_inbound_email(
         ticket.unread = True
         ctx.conn.execute("UPDATE tickets SET status = ?, unread = 1 WHERE id = ?",
                          (ticket.status.value, ticket.id))
+        if routing is Routing.REOPEN:  # an email is never a rating: the survey closes
+            csat_surveys.close_on_reopen(ctx.conn, ticket.id)
         _touch_ticket(ctx, ticket, preview)
 
     entry_id = ctx.conn.execute(

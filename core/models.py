@@ -121,6 +121,13 @@ class PhoneNumber:
     # SmsUrl, SmsMethod, StatusCallback, StatusCallbackMethod as they were before smsdesk
     # pointed the number here, so disconnecting can give them back; None: not remembered.
     prior_webhooks: dict[str, str] | None = None
+    # CSAT (issue 14; ``csat`` turns it on): the survey text sent when a ticket is
+    # resolved, the follow-up asking for a comment after a rating ('' for none), the days
+    # a reply still counts as the rating, and whether tickets resolved in bulk get it too.
+    csat_text: str = "How did we do? Reply 1 (poor) to 5 (great)."
+    csat_followup: str = ""
+    csat_window_days: int = 3
+    csat_bulk: bool = False
 
 
 @dataclass(slots=True)
@@ -265,6 +272,9 @@ class Message:
     # Written by the SMS bot (issue 13), not a person: author_agent_id is None and the
     # thread shows it as the bot's; the loop guard counts these per ticket.
     by_bot: bool = False
+    # What the desk sent it for, when it wrote it on its own: 'csat_survey' (a ticket was
+    # resolved), 'csat_followup' (the survey's question after a rating); None otherwise.
+    purpose: str | None = None
 
 
 @dataclass(slots=True)

@@ -88,7 +88,7 @@ COMMANDS: Mapping[str, CommandSpec] = {
         required={"ticket_id": _INT},
         optional={"status": _STR, "priority": _STR, "group_id": _OPT_INT, "agent_id": _OPT_INT,
                   "tags": _STRS, "type": _STR, "subject": _STR, "custom_fields": _DICT,
-                  "deleted": _BOOL},
+                  "deleted": _BOOL, "bulk": _BOOL},
     ),
     "mark_read": CommandSpec(required={"ticket_id": _INT}),
     "mark_unread": CommandSpec(required={"ticket_id": _INT}),
@@ -118,7 +118,9 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "update_number": CommandSpec(
         required={"number_id": _INT},
         optional={"default_group_id": _OPT_INT, "csat": _BOOL, "sender_type": _STR,
-                  "a2p_registered": _BOOL, "enabled": _BOOL, "friendly_name": _STR},
+                  "a2p_registered": _BOOL, "enabled": _BOOL, "friendly_name": _STR,
+                  "csat_text": _STR, "csat_followup": _STR, "csat_window_days": _INT,
+                  "csat_bulk": _BOOL},
         admin_only=True,
     ),
     "repoint_number": CommandSpec(required={"number_id": _INT}, admin_only=True),
@@ -215,6 +217,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
     "save_business_hours": CommandSpec(
         required={"scope": _STR, "scope_id": _INT, "calendar": (dict, type(None))},
         admin_only=True),
+    # CSAT (server/commands_csat.py): a ticket's surveys, their ratings and comments.
+    "ticket_csat": CommandSpec(required={"ticket_id": _INT}),
 }
 
 

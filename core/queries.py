@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core import optout, records
+from core.csat_surveys import LATEST_RATING_SQL
 from core.db import Conn
 from core.dialect import dialect_of
 from core.fts import fts_query
@@ -136,6 +137,7 @@ class ContactTicket:
     ticket: Ticket
     number_e164: str
     opted_out_number_ids: tuple[int, ...] = ()
+    csat_rating: int | None = None  # the ticket's latest CSAT rating; None: never rated
 
 
 def contact_tickets(
@@ -153,13 +155,14 @@ def contact_tickets(
     rows = conn.execute(
         "SELECT t.*, n.e164 AS number_e164,"
         f" {optout.opted_out_numbers_sql('t.customer_phone', dialect_of(conn))}"
-        " AS opted_out_number_ids"
+        f" AS opted_out_number_ids, {LATEST_RATING_SQL} AS csat_rating"
         " FROM tickets t JOIN phone_numbers n ON n.id = t.number_id"
         f" WHERE t.contact_id = ?{keyset} ORDER BY t.last_message_at DESC, t.id DESC LIMIT ?",
         (contact_id, *bounds, limit + 1),
     ).fetchall()
     items = [ContactTicket(records.ticket_from_row(row), row["number_e164"],
-                           tuple(sorted(json.loads(row["opted_out_number_ids"]))))
+                           tuple(sorted(json.loads(row["opted_out_number_ids"]))),
+                           row["csat_rating"])
              for row in rows[:limit]]
     older = ticket_cursor(items[-1].ticket) if len(rows) > limit else None
     return Page(tuple(items), older=older, newer=None)

@@ -134,6 +134,10 @@ def number_from_row(row: sqlite3.Row) -> PhoneNumber:
         enabled=bool(row["enabled"]),
         friendly_name=row["friendly_name"],
         prior_webhooks=json.loads(row["prior_webhooks"]) if row["prior_webhooks"] else None,
+        csat_text=row["csat_text"],
+        csat_followup=row["csat_followup"],
+        csat_window_days=row["csat_window_days"],
+        csat_bulk=bool(row["csat_bulk"]),
     )
 
 
@@ -247,6 +251,7 @@ def entry_from_row(row: sqlite3.Row) -> Message | Note:
         mail_detail=row["mail_detail"],
         mail_original=media_ref_from_json(row["mail_original"]),
         by_bot=bool(row["by_bot"]),
+        purpose=row["purpose"],
     )
 
 

@@ -75,14 +75,16 @@ def judge_reply(sending: Sending, body: str, media: tuple[Media, ...]) -> Judged
 
 def queue_judged(wctx: WriteContext, judged: JudgedReply, *, ticket_id: int,
                  agent_id: int | None, body: str, media: tuple[Media, ...],
-                 by_bot: bool = False, ticket: Ticket | None = None) -> Message:
+                 by_bot: bool = False, ticket: Ticket | None = None,
+                 purpose: str | None = None) -> Message:
     """Queue a reply the preflight passed (``judge_reply`` in this same transaction);
-    ``ticket``: as it stands in this transaction, when the caller holds it."""
+    ``ticket``: as it stands in this transaction, when the caller holds it; ``purpose``
+    names a text the desk sends on its own (a CSAT survey, its follow-up)."""
     assert judged.verdict.ok
     return writes.queue_outbound(wctx, ticket_id=ticket_id, agent_id=agent_id, body=body,
                                  media=media, segments=judged.segments,
                                  encoding=judged.encoding, from_number_id=judged.number.id,
-                                 by_bot=by_bot, ticket=ticket)
+                                 by_bot=by_bot, ticket=ticket, purpose=purpose)
 
 
 def queue_checked(wctx: WriteContext, agent_id: int, ticket_id: int, body: str,

@@ -265,8 +265,11 @@ def check_ticket_ids(ticket_ids: Sequence[int]) -> list[int]:
 
 
 def run_on_ticket(ctx: WriteContext, *, scenario: Scenario, ticket_id: int, agent_id: int,
-                  command_id: str, send: Send) -> dict[str, Any]:
+                  command_id: str, send: Send, bulk: bool = False) -> dict[str, Any]:
     """Apply every action to one ticket, or none of them; recorded under ``command_id``.
+
+    ``bulk``: the scenario runs on several tickets at once (a resolve then sends the
+    CSAT survey only when the number surveys bulk changes).
 
     A refusal (a closed door like an opted-out customer, a missing ticket) rolls back
     this ticket's actions only, and is recorded too: a resend answers the same.
@@ -280,7 +283,7 @@ def run_on_ticket(ctx: WriteContext, *, scenario: Scenario, ticket_id: int, agen
     ctx.conn.execute("SAVEPOINT scenario_ticket")
     try:
         for action in scenario.actions:
-            _apply(ctx, action, ticket_id=ticket_id, agent_id=agent_id, send=send)
+            _apply(ctx, action, ticket_id=ticket_id, agent_id=agent_id, send=send, bulk=bulk)
         ctx.emit("scenario.applied", ticket_id,
                  {"scenario": {"id": scenario.id, "name": scenario.name},
                   "agent_id": agent_id,
@@ -298,13 +301,13 @@ def run_on_ticket(ctx: WriteContext, *, scenario: Scenario, ticket_id: int, agen
 
 
 def _apply(ctx: WriteContext, action: Mapping[str, Any], *, ticket_id: int, agent_id: int,
-           send: Send) -> None:
+           send: Send, bulk: bool) -> None:
     ticket = ticket_by_id(ctx.conn, ticket_id)
     if ticket.deleted:
         raise StoreError(f"ticket #{ticket_id} is in the Trash")
     if "set" in action:
         column = {"group": "group_id", "agent": "agent_id"}.get(action["set"], action["set"])
-        update_ticket(ctx, ticket_id, by=agent_id, **{column: action["value"]})
+        update_ticket(ctx, ticket_id, by=agent_id, bulk=bulk, **{column: action["value"]})
     elif "field" in action:  # only the field named: the others keep their values as they are
         update_ticket(ctx, ticket_id, by=agent_id,
                       custom_fields={action["field"]: action["value"]})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from core import optout, records
+from core.csat_surveys import LATEST_RATING_SQL
 from core.dialect import Dialect
 from core.models import Ticket, TicketStatus
 
@@ -63,6 +64,8 @@ class TicketRow:
     matched: tuple[str, ...] = ()
     # The contact's email address: what names a customer known only by email and no name.
     contact_email: str = ""
+    # The ticket's latest CSAT rating (1..5), None when never rated: the list's column.
+    csat_rating: int | None = None
 
 
 class BadCursor(ValueError):
@@ -122,7 +125,8 @@ def ticket_columns(dialect: Dialect) -> str:
         " AS contact_opted_out_number_ids, "
         "c.email AS contact_email, "
         f"{LAST_REPLY_ID} AS last_reply_id, "
-        f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status"
+        f"(SELECT r.status FROM entries r WHERE r.id = {LAST_REPLY_ID}) AS last_reply_status, "
+        f"{LATEST_RATING_SQL} AS csat_rating"
     )
 
 
@@ -138,4 +142,5 @@ def ticket_row(row: sqlite3.Row, matched: tuple[str, ...] = ()) -> TicketRow:
         last_reply_status=row["last_reply_status"],
         matched=matched,
         contact_email=row["contact_email"] or "",
+        csat_rating=row["csat_rating"],
     )

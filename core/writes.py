@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import contact_rules, fields, optout, records
+from core import contact_rules, csat, csat_surveys, fields, optout, records
 from core.db import Conn
 from core.durations import MAX_SECONDS
 from core.errors import explain
@@ -283,6 +283,7 @@ def rename_group(ctx: WriteContext, group_id: int, name: str) -> Group:
 _NUMBER_FIELDS = {
     "sid", "mms", "status", "sender_type", "country", "a2p_registered", "default_group_id",
     "csat", "enabled", "friendly_name", "prior_webhooks",
+    "csat_text", "csat_followup", "csat_window_days", "csat_bulk",
 }
 
 
@@ -293,6 +294,7 @@ def save_number(ctx: WriteContext, *, account_id: int, e164: str, **fields: Any)
         raise StoreError(f"cannot set {', '.join(sorted(unknown))} of a number")
     account_by_id(ctx.conn, account_id)
     _require_group(ctx.conn, fields.get("default_group_id"))
+    fields = _checked_csat_settings(fields)
     row = _one(ctx.conn, "SELECT id, account_id FROM phone_numbers WHERE e164 = ?", (e164,))
     if row is None:
         number_id = ctx.conn.execute(
@@ -311,6 +313,22 @@ def save_number(ctx: WriteContext, *, account_id: int, e164: str, **fields: Any)
     ctx.numbers.pop(e164, None)
     ctx.emit("number.updated", None, {"number": records.to_wire(number)})
     return number
+
+
+def _checked_csat_settings(fields: dict[str, Any]) -> dict[str, Any]:
+    """The survey's settings as the admin may set them; a bad one changes nothing."""
+    checks = {"csat_text": csat.check_text, "csat_followup": csat.check_followup,
+              "csat_window_days": csat.check_window_days}
+    checked = dict(fields)
+    for name, check in checks.items():
+        if name in fields:
+            try:
+                checked[name] = check(fields[name])
+            except ValueError as problem:
+                raise FieldRefused(str(problem), name) from None
+    if "csat_bulk" in fields:
+        checked["csat_bulk"] = bool(fields["csat_bulk"])
+    return checked
 
 
 def update_number(ctx: WriteContext, number_id: int, **changes: Any) -> PhoneNumber:
@@ -500,6 +518,9 @@ class InboundResult:
     duplicate: bool  # True: this MessageSid was stored before; nothing changed
     routing: Routing | None = None
     keyword: Keyword | None = None
+    # The text answered the ticket's survey (a rating, or the comment asked for): the
+    # ticket stayed resolved and nothing else (the bot) should take it as a conversation.
+    survey_answer: csat.Answer | None = None
 
 
 class UnknownNumber(StoreError):
@@ -522,6 +543,7 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         contact = contact_for_phone(ctx, text.from_)
     routing = route_inbound(latest)
     preview = preview_of(text.body, len(text.media))
+    answer: csat.Answer | None = None
 
     if routing is Routing.NEW or latest is None:
         ticket_id = conn.execute(
@@ -539,7 +561,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         )
     else:
         ticket = latest
-        ticket.status = status_after_customer_text(ticket.status)
+        if routing is Routing.REOPEN:  # a rating to the survey leaves it resolved
+            answer = csat_surveys.answer_for(conn, ticket.id, text.body, ctx.now)
+        if answer is None:
+            ticket.status = status_after_customer_text(ticket.status)
         ticket.unread = True
         ticket.updated_at = ticket.last_message_at = ctx.now
         ticket.last_preview = preview
@@ -584,7 +609,20 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         set_opt_out(ctx, contact.id, opted_out=keyword is Keyword.OPT_OUT,
                     source=f"keyword:{normalized(text.body)}", number_id=number.id,
                     phone=text.from_)
-    return InboundResult(message, ticket, duplicate=False, routing=routing, keyword=keyword)
+    if answer is not None:
+        _csat_writes().record_answer(ctx, answer, ticket, message)
+    elif routing is Routing.REOPEN:
+        csat_surveys.close_on_reopen(conn, ticket.id)
+    return InboundResult(message, ticket, duplicate=False, routing=routing, keyword=keyword,
+                         survey_answer=answer)
+
+
+def _csat_writes() -> Any:
+    """core.csat_writes, imported when first needed: it queues its texts through
+    core.reply_preflight, which is built on this module (an import cycle otherwise)."""
+    from core import csat_writes
+
+    return csat_writes
 
 
 def _number_for_e164(ctx: WriteContext, e164: str) -> PhoneNumber:
@@ -655,6 +693,7 @@ def queue_outbound(
     from_number_id: int | None = None,
     by_bot: bool = False,
     ticket: Ticket | None = None,
+    purpose: str | None = None,
 ) -> Message:
     """Store an agent's reply as queued: from here the outbox owns sending it.
 
@@ -664,6 +703,7 @@ def queue_outbound(
     from the bot at once, in this transaction: the bot says nothing more on it.
     ``ticket``: the ticket as it stands in this transaction, when the caller holds it
     (the bot does: a read fewer per text); it is kept up to date here.
+    ``purpose``: what the desk sent it for on its own ('csat_survey', 'csat_followup').
     """
     if ticket is None:
         ticket = ticket_by_id(ctx.conn, ticket_id)
@@ -679,10 +719,10 @@ def queue_outbound(
     status = MessageStatus.QUEUED if channel is not Channel.EMAIL else MessageStatus.SENT
     message_id = ctx.conn.execute(
         "INSERT INTO entries(ticket_id, kind, direction, channel, body, media, author_agent_id,"
-        " status, segments, encoding, created_at, updated_at, from_number_id, by_bot)"
-        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " status, segments, encoding, created_at, updated_at, from_number_id, by_bot, purpose)"
+        " VALUES (?, 'message', 'outbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (ticket_id, channel.value, body, records.media_to_json(media), agent_id, status.value,
-         segments, encoding, ctx.now, ctx.now, from_number_id, int(by_bot)),
+         segments, encoding, ctx.now, ctx.now, from_number_id, int(by_bot), purpose),
     ).fetchone()[0]
     if agent_id is not None:
         take_over_from_bot(ctx, ticket_id)
@@ -691,7 +731,7 @@ def queue_outbound(
         id=message_id, ticket_id=ticket_id, direction=Direction.OUTBOUND, channel=channel,
         body=body, media=media, author_agent_id=agent_id, status=status, segments=segments,
         encoding=encoding, created_at=ctx.now, updated_at=ctx.now,
-        from_number_id=from_number_id, by_bot=by_bot)
+        from_number_id=from_number_id, by_bot=by_bot, purpose=purpose)
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
     ticket.last_channel = Channel.EMAIL if channel is Channel.EMAIL else Channel.SMS
@@ -918,7 +958,7 @@ _TICKET_FIELDS = {
 
 
 def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
-                  by_bot: bool = False, before: Ticket | None = None,
+                  by_bot: bool = False, before: Ticket | None = None, bulk: bool = False,
                   **changes: Any) -> Ticket:
     """Change ticket fields: status, priority, group, agent, tags, read state...
 
@@ -929,6 +969,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     field required to resolve is empty, naming them. Moving it to the Trash keeps ``by``.
     ``before``: the ticket as it stands in this transaction, when the caller holds it (the
     SMS bot does, on the inbound webhook: a read fewer).
+    Resolving sends the number's CSAT survey in this transaction (``bulk``: one of
+    several tickets changed at once, surveyed only when the number says so).
     """
     unknown = set(changes) - _TICKET_FIELDS
     if unknown:
@@ -955,7 +997,19 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
         if by_bot:
             payload["by_bot"] = True
     ctx.emit("ticket.updated", ticket_id, payload)
+    _after_status_change(ctx, before, ticket, bulk=bulk)
     return ticket
+
+
+def _after_status_change(ctx: WriteContext, before: Ticket, ticket: Ticket, *,
+                         bulk: bool) -> None:
+    """Leaving resolved closes the survey; becoming resolved sends one (core.csat_writes)."""
+    if ticket.status is before.status:
+        return
+    if before.status is TicketStatus.RESOLVED:
+        csat_surveys.close_on_reopen(ctx.conn, ticket.id)
+    if ticket.status is TicketStatus.RESOLVED:
+        _csat_writes().survey_on_resolve(ctx, ticket, bulk=bulk)
 
 
 def _checked_custom_fields(conn: Conn, ticket: Ticket,

@@ -113,7 +113,8 @@ async def run(ctx: Context, command: Command) -> Any:
 
 
 #: Commands that leave a message queued: the outbox is woken once they are written.
-QUEUES_A_MESSAGE = frozenset({"reply", "retry_reply", "start_conversation"})
+QUEUES_A_MESSAGE = frozenset({"reply", "retry_reply", "start_conversation",
+                              "set_ticket"})  # a resolve may queue the CSAT survey
 
 
 async def answered(ctx: Context, command: Command) -> Any | None:
@@ -372,10 +373,11 @@ def _add_note(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], An
 
 @_recorded("set_ticket")
 def _set_ticket(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext], Any]:
-    changes = {k: v for k, v in args.items() if k != "ticket_id"}
+    changes = {k: v for k, v in args.items() if k not in ("ticket_id", "bulk")}
     if not changes:
         raise CommandRefused("bad_args", "set_ticket needs at least one field to change")
-    return lambda w: writes.update_ticket(w, args["ticket_id"], by=ctx.agent.id, **changes)
+    return lambda w: writes.update_ticket(w, args["ticket_id"], by=ctx.agent.id,
+                                          bulk=bool(args.get("bulk")), **changes)
 
 
 @_recorded("mark_read")
@@ -434,6 +436,7 @@ from server import commands_scenarios  # noqa: E402, F401
 from server import commands_contacts  # noqa: E402, F401
 from server import commands_email  # noqa: E402, F401
 from server import commands_bot  # noqa: E402, F401
+from server import commands_csat  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -36,7 +36,8 @@ async def _contact_tickets(ctx: Context, args: dict[str, Any]) -> Any:
     page = await _guarded_read(ctx, queries.contact_tickets, args["contact_id"],
                                before=args.get("before"), limit=args.get("limit", 50))
     return {"items": [{"ticket": records.to_wire(item.ticket), "number": item.number_e164,
-                       "opted_out_number_ids": list(item.opted_out_number_ids)}
+                       "opted_out_number_ids": list(item.opted_out_number_ids),
+                       "csat_rating": item.csat_rating}
                       for item in page.items],
             "older": page.older, "newer": None}
 

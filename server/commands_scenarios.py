@@ -59,7 +59,7 @@ async def _run_scenario(ctx: Context, command: Command) -> Any:
     def on_ticket(ticket_id: int) -> Callable[[WriteContext], dict[str, Any]]:
         return lambda w: scenarios.run_on_ticket(
             w, scenario=scenario, ticket_id=ticket_id, agent_id=ctx.agent.id,
-            command_id=command.id, send=_send)
+            command_id=command.id, send=_send, bulk=len(ticket_ids) > 1)
 
     # Every ticket's job is queued at once: the store commits them in a few batches.
     results = await asyncio.gather(*(store_write(ctx, on_ticket(t)) for t in ticket_ids))

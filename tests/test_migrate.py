@@ -134,6 +134,13 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
         answered = await w(bot_writes.receive_and_answer, InboundText(
             sid=f"SM{next(sid):032x}", to=UK, from_=phone(2), body="hi"))
         assert answered.bot_queued == 1
+        # Schema 16: a survey sent on a resolve, and rated; an SLA target.
+        await w(writes.update_number, us.id, csat=True)
+        await w(writes.update_ticket, ticket_ids[1], by=ada.id, status="resolved")
+        rating = await w(writes.record_inbound, InboundText(
+            sid=f"SM{next(sid):032x}", to=US, from_=phone(1), body="5!"))
+        assert rating.survey_answer is not None
+        await w(set_sla_target)
         await w(writes.log_time, ticket_id=first, agent_id=bo.id, seconds=90, note="call",
                 billable=True)
         await w(timekeeping.start_timer, agent_id=ada.id, ticket_id=first)
@@ -148,6 +155,11 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
         await store.close()
     assert us.id and max(ticket_ids) == newest
     return Built(path, digests, newest, last_seq)
+
+
+def set_sla_target(ctx: writes.WriteContext) -> None:
+    ctx.conn.execute("INSERT INTO sla_targets(priority, first_response, resolution, updated_at)"
+                     " VALUES ('high', 3600000, NULL, 5)")
 
 
 def lite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
