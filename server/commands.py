@@ -73,6 +73,12 @@ def _direct(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def answered_as_they_come() -> frozenset[str]:
+    """The commands that change nothing (reads, uploads, a test email): an inbox may drop
+    them unanswered when it quits (tui.client.NOT_WORK must hold every one of them)."""
+    return frozenset(_DIRECT)
+
+
 def _recorded(name: str) -> Callable[[Any], Any]:
     """A change, run in one transaction with the record of its result."""
     def register(fn: Any) -> Any:

@@ -608,3 +608,12 @@ async def test_presence_reaches_other_agents_and_is_said_again_after_a_reconnect
     agent.client.announce(None)
     await watcher.seen.until(lambda: len(told()) >= 4)
     assert told()[-1] == (None, None)
+
+
+def test_every_command_that_changes_nothing_is_not_work_to_the_inbox() -> None:
+    """Quitting asks only about work: a read still in flight (say, at startup, on a loaded
+    machine) must never make ctrl+q ask "wait for the relay?"."""
+    from server.commands import answered_as_they_come
+    from tui.client import NOT_WORK
+
+    assert answered_as_they_come() <= NOT_WORK

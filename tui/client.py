@@ -51,10 +51,15 @@ CLOSE_DISABLED = 4403  # an admin disabled this agent while it was connected
 FATAL_CODES = frozenset({"unauthorized", "bad_version", "disabled"})
 # Commands whose loss loses nothing an agent did: reads, and marking a ticket read.
 # Everything else waiting in the queue is work, which quitting must not drop silently.
+# (tests/test_tui_client.py holds this to the relay's list of commands that change nothing:
+# a read missing here made quitting ask about "work" while a startup read was in flight.)
 NOT_WORK = frozenset({
     "list_tickets", "count_tickets", "get_thread", "fetch_media", "upload_media", "search",
     "list_groups", "list_agents", "list_numbers", "list_accounts", "check_account",
     "troubleshoot", "mark_read", "get_trash_retention", "my_timer", "ticket_time",
+    "list_fields", "list_canned", "list_scenarios", "get_contact", "contact_tickets",
+    "ticket_activity", "ticket_facts", "get_email_settings", "get_email_channel",
+    "send_test_email", "get_bot_flows", "get_business_hours",
 })
 
 
