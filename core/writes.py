@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import contact_rules, fields, optout, records
+from core import contact_rules, fields, optout, records, sla_writes
 from core.db import Conn
 from core.durations import MAX_SECONDS
 from core.errors import explain
@@ -526,8 +526,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
             created_at=ctx.now, updated_at=ctx.now, last_message_at=ctx.now, last_preview=preview,
             customer_phone=text.from_,
         )
+        sla_writes.start(ctx, ticket)
     else:
         ticket = latest
+        status_before = ticket.status
         ticket.status = status_after_customer_text(ticket.status)
         ticket.unread = True
         ticket.updated_at = ticket.last_message_at = ctx.now
@@ -538,6 +540,8 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
             " last_preview = ?, last_channel = 'sms' WHERE id = ?",
             (ticket.status.value, ctx.now, ctx.now, preview, ticket.id),
         )
+        if ticket.status is not status_before:  # pending or resolved: open again
+            sla_writes.follow(ctx, ticket)
         if ticket.customer_phone != text.from_:  # another of the person's phones: answer there
             ticket.customer_phone = text.from_
             conn.execute("UPDATE tickets SET customer_phone = ? WHERE id = ?",
@@ -670,6 +674,7 @@ def queue_outbound(
     ).fetchone()[0]
     if agent_id is not None:
         take_over_from_bot(ctx, ticket_id)
+        sla_writes.first_reply(ctx, ticket)
     message = entry_by_id(ctx.conn, message_id)
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
@@ -719,6 +724,7 @@ def open_conversation(
          ctx.now, phone),
     ).fetchone()[0]
     ticket = ticket_by_id(ctx.conn, ticket_id)
+    sla_writes.start(ctx, ticket)
     ctx.emit("ticket.created", ticket.id,
              {"ticket": records.to_wire(ticket), "contact": records.to_wire(contact),
               "started_by": agent_id})
@@ -922,6 +928,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     values["updated_at"] = ctx.now
     _update_row(ctx.conn, "tickets", ticket_id, values)
     ticket = ticket_by_id(ctx.conn, ticket_id)
+    if "status" in changes or "priority" in changes:
+        sla_writes.follow(ctx, ticket)
     payload: dict[str, Any] = {"ticket": records.to_wire(ticket), "changed": sorted(changes)}
     if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)
         payload["by"] = by
