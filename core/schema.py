@@ -464,6 +464,55 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at INTEGER NOT NULL
     );
     """,
+    # 16 (issue 14, CSAT and SLA): each business number's survey (its text, an optional
+    # follow-up asking for a comment, how many days a reply counts as a rating, whether
+    # tickets resolved in bulk are surveyed too); one row per survey sent, which the
+    # rating, the comment and the reports read (the agent and group the ticket had when
+    # resolved); the desk's automatic texts say what they were for (entries.purpose).
+    # SLA: targets per priority in business ms, and each ticket's clocks (core.sla):
+    # its two due times, when it was first answered and resolved, the business time the
+    # resolution clock has used and when it last started running (NULL while paused).
+    """
+    ALTER TABLE phone_numbers ADD COLUMN csat_text TEXT NOT NULL
+        DEFAULT 'How did we do? Reply 1 (poor) to 5 (great).';
+    ALTER TABLE phone_numbers ADD COLUMN csat_followup TEXT NOT NULL DEFAULT '';
+    ALTER TABLE phone_numbers ADD COLUMN csat_window_days INTEGER NOT NULL DEFAULT 3;
+    ALTER TABLE phone_numbers ADD COLUMN csat_bulk INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE csat_surveys (
+        id         INTEGER PRIMARY KEY,
+        ticket_id  INTEGER NOT NULL REFERENCES tickets(id),
+        number_id  INTEGER NOT NULL REFERENCES phone_numbers(id),
+        agent_id   INTEGER REFERENCES agents(id),
+        group_id   INTEGER REFERENCES agent_groups(id),
+        message_id INTEGER NOT NULL REFERENCES entries(id),
+        sent_at    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        rating     INTEGER CHECK (rating BETWEEN 1 AND 5),
+        rated_at   INTEGER,
+        comment    TEXT,
+        state      TEXT    NOT NULL DEFAULT 'sent'
+            CHECK (state IN ('sent', 'rated', 'asked_comment', 'done', 'expired'))
+    );
+    CREATE INDEX csat_open ON csat_surveys(ticket_id, id);
+    CREATE INDEX csat_by_time ON csat_surveys(sent_at);
+    ALTER TABLE entries ADD COLUMN purpose TEXT;
+    CREATE TABLE sla_targets (
+        priority       TEXT    PRIMARY KEY,
+        first_response INTEGER,
+        resolution     INTEGER,
+        updated_at     INTEGER NOT NULL
+    );
+    ALTER TABLE tickets ADD COLUMN first_response_due INTEGER;
+    ALTER TABLE tickets ADD COLUMN resolution_due INTEGER;
+    ALTER TABLE tickets ADD COLUMN first_responded_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
+    ALTER TABLE tickets ADD COLUMN sla_used INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tickets ADD COLUMN sla_since INTEGER;
+    CREATE INDEX tickets_due ON tickets(resolution_due)
+        WHERE resolution_due IS NOT NULL AND deleted = 0;
+    CREATE INDEX tickets_first_due ON tickets(first_response_due)
+        WHERE first_response_due IS NOT NULL AND deleted = 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

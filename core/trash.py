@@ -95,6 +95,8 @@ def _purge(ctx: WriteContext, ids: list[int]) -> list[int]:
         return []
     marks = ", ".join("?" * len(ids))
     conn = ctx.conn
+    # A survey names its text (an entry), so it goes first.
+    conn.execute(f"DELETE FROM csat_surveys WHERE ticket_id IN ({marks})", ids)
     # The FTS delete trigger takes each entry out of the index as it goes.
     conn.execute(f"DELETE FROM entries WHERE ticket_id IN ({marks})", ids)
     conn.execute(f"DELETE FROM time_entries WHERE ticket_id IN ({marks})", ids)

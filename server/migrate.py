@@ -107,6 +107,8 @@ TABLES: tuple[Table, ...] = (
     _keyed("business_hours", "scope", "scope_id"),
     _keyed("bot_flows", "number_id"),
     _keyed("bot_sessions", "ticket_id"),
+    Table("csat_surveys"),
+    _keyed("sla_targets", "priority"),
 )
 # Filled by PostgreSQL's triggers from the tables above; compared by count only (its
 # tags are equal "whatever their case", which PostgreSQL's ICU collation also applies to

@@ -134,6 +134,8 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
         answered = await w(bot_writes.receive_and_answer, InboundText(
             sid=f"SM{next(sid):032x}", to=UK, from_=phone(2), body="hi"))
         assert answered.bot_queued == 1
+        # Schema 16: an SLA target and a survey sent on a resolve, rated.
+        await w(set_sla_target_and_survey, first, us.id, ada.id)
         await w(writes.log_time, ticket_id=first, agent_id=bo.id, seconds=90, note="call",
                 billable=True)
         await w(timekeeping.start_timer, agent_id=ada.id, ticket_id=first)
@@ -148,6 +150,18 @@ async def build_desk(home: Path, *, tickets: int = 6) -> Built:
         await store.close()
     assert us.id and max(ticket_ids) == newest
     return Built(path, digests, newest, last_seq)
+
+
+def set_sla_target_and_survey(ctx: writes.WriteContext, ticket_id: int, number_id: int,
+                              agent_id: int) -> None:
+    ctx.conn.execute("INSERT INTO sla_targets(priority, first_response, resolution, updated_at)"
+                     " VALUES ('high', 3600000, NULL, 5)")
+    message = ctx.conn.execute("SELECT max(id) FROM entries WHERE ticket_id = ?",
+                               (ticket_id,)).fetchone()[0]
+    ctx.conn.execute(
+        "INSERT INTO csat_surveys(ticket_id, number_id, agent_id, message_id, sent_at,"
+        " expires_at, rating, rated_at, comment, state) VALUES (?, ?, ?, ?, 5, 9, 4, 7,"
+        " 'quick', 'done')", (ticket_id, number_id, agent_id, message))
 
 
 def lite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:

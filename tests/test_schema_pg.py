@@ -23,7 +23,7 @@ pytest.importorskip("psycopg")
 
 # 0/1 flags stay `integer` in PostgreSQL; every other SQLite INTEGER becomes bigint.
 FLAGS = {"connected", "mms", "a2p_registered", "csat", "enabled", "opted_out", "disabled",
-         "unread", "deleted", "required_to_resolve", "billable", "by_bot"}
+         "unread", "deleted", "required_to_resolve", "billable", "by_bot", "csat_bulk"}
 # The FTS5 tables' stand-ins: a stored tsvector column and its GIN index.
 TSV_COLUMNS = {("entries", "body_tsv"), ("contacts", "name_tsv")}
 GIN_INDEXES = {"entries_fts", "contacts_fts"}
