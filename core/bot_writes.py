@@ -65,10 +65,12 @@ def receive_and_answer(ctx: WriteContext, text: InboundText) -> Received:
     if not isinstance(result, InboundResult) or result.duplicate:
         return Received(result)
     ticket = result.ticket
-    bot = bot_store.bot_for_ticket(ctx.conn, ticket.number_id, ticket.id, ticket.group_id)
+    bot = bot_store.bot_for_ticket(ctx.conn, ticket.number_id, ticket.id, ticket.group_id,
+                                   bot_texts_since=ctx.now - HOUR_MS)
     if bot is None:
         return Received(result)
-    # A bot that fails must not lose the customer's text: its part alone is undone.
+    # A bot that fails must not lose the customer's text: its part alone is undone. (On
+    # PostgreSQL the SAVEPOINT and RELEASE go with the next statement: core.pg.)
     marked = len(ctx.events)
     ctx.conn.execute("SAVEPOINT bot_turn")
     try:
@@ -125,8 +127,9 @@ def answer_text(ctx: WriteContext, result: InboundResult, bot: bot_store.BotOnTi
     turn = answer(flow, session, Inbound(body=message.body, media_count=len(message.media),
                                          new_conversation=new),
                   hours_now(bot.calendar, ctx.now), ctx.now)
-    queued = _send(ctx, ticket, sending, turn.says, flow.replies_per_hour)
-    _apply_changes(ctx, ticket.id, turn)
+    queued = _send(ctx, ticket, sending, turn.says, flow.replies_per_hour,
+                   bot.bot_texts_lately)
+    _apply_changes(ctx, ticket, turn)
     bot_store.save_session_state(ctx, ticket.id, turn.session.to_json())
     return queued
 
@@ -155,14 +158,12 @@ def looks_like_a_person(phone: str) -> bool:
 
 
 def _send(ctx: WriteContext, ticket: Ticket, sending: Sending, says: tuple[Say, ...],
-          per_hour: int) -> int:
-    """Queue the turn's texts through the preflight, within the loop guard's allowance."""
+          per_hour: int, sent_lately: int) -> int:
+    """Queue the turn's texts through the preflight, within the loop guard's allowance
+    (``sent_lately``: the bot's texts on the ticket in the last hour, before this turn)."""
     if not says:
         return 0
-    sent_lately = ctx.conn.execute(
-        "SELECT count(*) FROM entries WHERE ticket_id = ? AND by_bot <> 0 AND created_at > ?",
-        (ticket.id, ctx.now - HOUR_MS)).fetchone()[0]
-    allowed = max(per_hour - int(sent_lately), 0)
+    allowed = max(per_hour - sent_lately, 0)
     if len(says) > allowed:
         _note_once(ctx, ticket.id, LOOP_GUARD_NOTE.format(limit=per_hour),
                    since=ctx.now - HOUR_MS)
@@ -185,7 +186,7 @@ def _queue_say(ctx: WriteContext, ticket: Ticket, sending: Sending, say: Say) ->
                         body=f"The bot did not send “{_quoted(body)}”: {reasons}")
         return 0
     queue_judged(ctx, judged, ticket_id=ticket.id, agent_id=None, body=body, media=media,
-                 by_bot=True)
+                 by_bot=True, ticket=ticket)
     return 1
 
 
@@ -194,29 +195,30 @@ def _quoted(body: str, limit: int = 80) -> str:
     return one_line if len(one_line) <= limit else one_line[:limit - 1] + "…"
 
 
-def _apply_changes(ctx: WriteContext, ticket_id: int, turn: Turn) -> None:
+def _apply_changes(ctx: WriteContext, ticket: Ticket, turn: Turn) -> None:
     """The turn's route, field and hand-off, each as the bot's ticket change; one the
-    desk refuses (a value the field does not take) becomes a note, not a lost turn."""
+    desk refuses (a value the field does not take) becomes a note, not a lost turn.
+    ``ticket``: as it stands in this transaction (each change hands on the next)."""
     if turn.route is not None:
         group_id = _group_id(ctx, turn.route)
         if group_id is None:
-            writes.add_note(ctx, ticket_id=ticket_id, agent_id=None, body=(
+            writes.add_note(ctx, ticket_id=ticket.id, agent_id=None, body=(
                 f"The bot could not move this ticket to {turn.route}: there is no such"
                 " group now. Fix the flow in the Bot tab."))
         else:
-            writes.update_ticket(ctx, ticket_id, by_bot=True, group_id=group_id)
+            ticket = writes.update_ticket(ctx, ticket.id, by_bot=True, before=ticket,
+                                          group_id=group_id)
     if turn.field is not None:
         key, value = turn.field
         try:
-            writes.update_ticket(ctx, ticket_id, by_bot=True, custom_fields={key: value})
+            ticket = writes.update_ticket(ctx, ticket.id, by_bot=True, before=ticket,
+                                          custom_fields={key: value})
         except StoreError as refused:
-            writes.add_note(ctx, ticket_id=ticket_id, agent_id=None,
+            writes.add_note(ctx, ticket_id=ticket.id, agent_id=None,
                             body=f"The bot could not save “{_quoted(value)}”: {refused}")
-    if turn.hand_off:
-        ticket = writes.ticket_by_id(ctx.conn, ticket_id)
-        if ticket.status is not TicketStatus.OPEN or not ticket.unread:
-            writes.update_ticket(ctx, ticket_id, by_bot=True, status=TicketStatus.OPEN.value,
-                                 unread=True)
+    if turn.hand_off and (ticket.status is not TicketStatus.OPEN or not ticket.unread):
+        writes.update_ticket(ctx, ticket.id, by_bot=True, before=ticket,
+                             status=TicketStatus.OPEN.value, unread=True)
 
 
 def _group_id(ctx: WriteContext, name: str) -> int | None:

@@ -72,6 +72,12 @@ def _state_sql(phone: str, number: str) -> str:
     )
 
 
+def opted_out_sql(phone: str, number: str) -> str:
+    """SQL for 1/0: whether ``phone`` may not be texted from ``number`` (SQL expressions),
+    for a query that reads it alongside other things (one statement, not two)."""
+    return _state_sql(phone, number)
+
+
 def opted_out_numbers_sql(phone: str, dialect: Dialect = SQLITE) -> str:
     """SQL for a JSON array of the ids of the numbers ``phone`` is opted out from (text)."""
     return (f"(SELECT {dialect.json_ids_agg('optout_n.id')} FROM phone_numbers optout_n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,17 @@ def index_new_entries(conn: Conn, after_id: int) -> None:
         "INSERT INTO entries_fts(rowid, body) SELECT id, body FROM entries WHERE id > ?",
         (after_id,),
     )
+
+
+def execute_unread(conn: Conn, sql: str, params: Sequence[Any]) -> None:
+    """Run a write whose answer nobody reads. On PostgreSQL it goes with the next
+    statement, in one round trip (core.pg's ``defer``; a failure surfaces there and then
+    only a full ROLLBACK runs); SQLite has no round trip to save and runs it now."""
+    defer = getattr(conn, "defer", None)
+    if defer is None:
+        conn.execute(sql, params)
+    else:
+        defer(sql, params)
 
 
 # --- lookups used inside transactions ------------------------------------------------
@@ -647,6 +658,7 @@ def queue_outbound(
     encoding: str = "GSM-7",
     from_number_id: int | None = None,
     by_bot: bool = False,
+    ticket: Ticket | None = None,
 ) -> Message:
     """Store an agent's reply as queued: from here the outbox owns sending it.
 
@@ -654,8 +666,12 @@ def queue_outbound(
     its own number (the one the customer last texted stays the default sender).
     ``by_bot``: the SMS bot wrote it (no agent). A person's reply takes the ticket over
     from the bot at once, in this transaction: the bot says nothing more on it.
+    ``ticket``: the ticket as it stands in this transaction, when the caller holds it
+    (the bot does: a read fewer per text); it is kept up to date here.
     """
-    ticket = ticket_by_id(ctx.conn, ticket_id)
+    if ticket is None:
+        ticket = ticket_by_id(ctx.conn, ticket_id)
+    assert ticket.id == ticket_id
     if ticket.deleted:
         raise StoreError(f"ticket #{ticket_id} is deleted")
     _require_agent(ctx.conn, agent_id)
@@ -675,11 +691,17 @@ def queue_outbound(
     if agent_id is not None:
         take_over_from_bot(ctx, ticket_id)
         sla_writes.first_reply(ctx, ticket)
-    message = entry_by_id(ctx.conn, message_id)
+    # Built from what was inserted, not read back (as record_inbound does).
+    message = Message(
+        id=message_id, ticket_id=ticket_id, direction=Direction.OUTBOUND, channel=channel,
+        body=body, media=media, author_agent_id=agent_id, status=status, segments=segments,
+        encoding=encoding, created_at=ctx.now, updated_at=ctx.now,
+        from_number_id=from_number_id, by_bot=by_bot)
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
     ticket.last_channel = Channel.EMAIL if channel is Channel.EMAIL else Channel.SMS
-    ctx.conn.execute(
+    execute_unread(
+        ctx.conn,
         "UPDATE tickets SET updated_at = ?, last_message_at = ?, last_preview = ?,"
         " last_channel = ? WHERE id = ?",
         (ctx.now, ctx.now, preview, ticket.last_channel.value, ticket_id),
@@ -688,7 +710,6 @@ def queue_outbound(
     ticket.last_preview = preview
     ctx.emit("message.created", ticket_id,
              {"ticket": records.to_wire(ticket), "message": records.to_wire(message)})
-    assert isinstance(message, Message)
     return message
 
 
@@ -903,7 +924,8 @@ _TICKET_FIELDS = {
 
 
 def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
-                  by_bot: bool = False, **changes: Any) -> Ticket:
+                  by_bot: bool = False, before: Ticket | None = None,
+                  **changes: Any) -> Ticket:
     """Change ticket fields: status, priority, group, agent, tags, read state...
 
     ``by`` is the agent making the change (None: the desk itself, or the SMS bot when
@@ -911,11 +933,15 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
     activity history. Custom field values are
     checked against the admin's definitions, and resolving (or closing) is refused while a
     field required to resolve is empty, naming them. Moving it to the Trash keeps ``by``.
+    ``before``: the ticket as it stands in this transaction, when the caller holds it (the
+    SMS bot does, on the inbound webhook: a read fewer).
     """
     unknown = set(changes) - _TICKET_FIELDS
     if unknown:
         raise StoreError(f"cannot change {', '.join(sorted(unknown))} of a ticket")
-    before = ticket_by_id(ctx.conn, ticket_id)
+    if before is None:
+        before = ticket_by_id(ctx.conn, ticket_id)
+    assert before.id == ticket_id
     values: dict[str, Any] = {}
     for name, value in changes.items():
         values[name] = _ticket_value(ctx.conn, name, value)
@@ -926,14 +952,14 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
         values["deleted_at"] = ctx.now if values["deleted"] else None
         values["deleted_by"] = by if values["deleted"] else None
     values["updated_at"] = ctx.now
-    _update_row(ctx.conn, "tickets", ticket_id, values)
-    ticket = ticket_by_id(ctx.conn, ticket_id)
+    ticket = _updated_ticket(ctx.conn, ticket_id, values)
     if "status" in changes or "priority" in changes:
         sla_writes.follow(ctx, ticket)
-    payload: dict[str, Any] = {"ticket": records.to_wire(ticket), "changed": sorted(changes)}
+    after = records.to_wire(ticket)
+    payload: dict[str, Any] = {"ticket": after, "changed": sorted(changes)}
     if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)
         payload["by"] = by
-        payload["before"] = _values_before(before, ticket, changes)
+        payload["before"] = _values_before(records.to_wire(before), after, changes)
         if by_bot:
             payload["by_bot"] = True
     ctx.emit("ticket.updated", ticket_id, payload)
@@ -961,8 +987,9 @@ def _checked_custom_fields(conn: Conn, ticket: Ticket,
     return custom if "custom_fields" in changes else None
 
 
-def _values_before(before: Ticket, after: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
-    old, new = records.to_wire(before), records.to_wire(after)
+def _values_before(old: Mapping[str, Any], new: Mapping[str, Any],
+                   changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changed fields' values before, from the ticket's wire form before and after."""
     kept = {name: old[name] for name in changes if name not in ("unread", "custom_fields")}
     if "custom_fields" in changes:
         keys = set(old["custom_fields"]) | set(new["custom_fields"])
@@ -1024,6 +1051,18 @@ def log_time(
                       seconds=seconds, note=note, created_at=ctx.now, billable=billable)
     ctx.emit("time.logged", ticket_id, {"time_entry": records.to_wire(entry)})
     return entry
+
+
+def _updated_ticket(conn: Conn, ticket_id: int, values: Mapping[str, Any]) -> Ticket:
+    """UPDATE the ticket's named columns and return the row as it is now, in one statement
+    (no trigger changes a ticket's own row, so RETURNING sees all of it)."""
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    params = [getattr(v, "value", v) for v in values.values()]
+    row = conn.execute(f"UPDATE tickets SET {assignments} WHERE id = ? RETURNING *",
+                       (*params, ticket_id)).fetchone()
+    if row is None:
+        raise NotFound(f"ticket #{ticket_id} does not exist")
+    return records.ticket_from_row(row)
 
 
 def _update_row(

@@ -60,9 +60,19 @@ def _credentials(args: dict[str, Any]) -> tuple[str, str]:
     if not twilio_api.ACCOUNT_SID.match(sid):
         raise CommandRefused("bad_args",
                              "an Account SID is AC followed by 32 hexadecimal characters")
+    return sid, pasted_token(token, "paste the account's auth token")
+
+
+def pasted_token(token: str, missing: str) -> str:
+    """An auth token as pasted, refused in words when it cannot be one: Twilio's are 32
+    hexadecimal characters (an API key secret is longer), never anything but printable
+    ASCII, which HTTP Basic authentication could not even carry."""
     if not token:
-        raise CommandRefused("bad_args", "paste the account's auth token")
-    return sid, token
+        raise CommandRefused("bad_args", missing)
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise CommandRefused("bad_args", "an auth token is letters and digits only (Twilio's"
+                             " are 32 hexadecimal characters): paste it again")
+    return token
 
 
 async def _active_account(sid: str, token: str) -> AccountInfo:
@@ -273,9 +283,7 @@ async def _update_account(ctx: Context, command: Command) -> Any:
                                  f" country that exists, like GB or US): {', '.join(bad)}")
         changes["geo_permissions"] = args["geo_permissions"]
     if "token" in args:
-        token = args["token"].strip()
-        if not token:
-            raise CommandRefused("bad_args", "paste the new auth token")
+        token = pasted_token(args["token"].strip(), "paste the new auth token")
         info = await _twilio(twilio_api.fetch_account, account.sid, token)  # rotation: check
         changes.update(auth_token=token, status=info.status, type=info.type)
     _need_changes("update_account", changes)

@@ -257,6 +257,11 @@ async def test_rotating_the_token_checks_it_with_twilio_first(desk: LiveDesk) ->
             await admin.call("update_account", account_id=account["id"],
                              geo_permissions=["USA"])
         assert bad_country.value.code == "bad_args"
+        for pasted in ("Ā" * 32, "9" * 16 + " " + "9" * 15, "9" * 31 + "\x00"):
+            with pytest.raises(Refused) as not_a_token:  # never as far as Twilio's auth
+                await admin.call("update_account", account_id=account["id"], token=pasted)
+            assert not_a_token.value.code == "bad_args" and "auth token" in \
+                not_a_token.value.message
         updated = await admin.call("update_account", account_id=account["id"], token=new,
                                    name="Acme Ltd", geo_permissions=["gb", "US"])
         with pytest.raises(Refused) as missing:

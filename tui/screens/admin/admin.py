@@ -163,7 +163,7 @@ class AdminScreen(Screen[None]):
         "scenarios.updated": ("scenarios",),
         "email_settings.updated": ("email",),
         "bot.flow_saved": ("bot",),
-        "hours.saved": ("hours", "bot"),  # the Bot preview runs with the number's hours
+        "hours.saved": ("bot", "hours"),  # the Bot preview runs with the number's hours
     }
 
     def relay_event(self, event: dict[str, object]) -> None:
