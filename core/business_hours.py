@@ -257,6 +257,42 @@ def business_ms_between(calendar: Calendar | None, start_ms: int, end_ms: int) -
     return total
 
 
+def add_business_ms(calendar: Calendar | None, start_ms: int, ms: int) -> int | None:
+    """The instant when `ms` of open time have passed from `start_ms`: an SLA clock's due.
+
+    The inverse of `business_ms_between`: business_ms_between(c, s, add_business_ms(c, s, m))
+    == m. Walks day by day over the calendar's openings (a few cached tuples a day), so a
+    target of weeks costs a few hundred steps. With no calendar (24x7) it is wall time.
+    `ms` <= 0 is `start_ms` itself. None when the calendar never opens again (no due).
+    """
+    if ms <= 0 or calendar is None:
+        return start_ms + max(ms, 0)
+    if not calendar._ever_open:  # type: ignore[attr-defined]
+        return None
+    day, _ = _local_day(calendar, start_ms)
+    day -= _ONE_DAY  # a repeated hour across midnight: the day before may still be open
+    last_holiday = max(calendar._closed_days, default=None)  # type: ignore[attr-defined]
+    remaining = ms
+    idle_days = 0  # days in a row without a minute open, past the last holiday
+    while True:
+        counted = False
+        for opens, closes in _day_instants(calendar, day):
+            if closes <= start_ms:
+                continue
+            begins = max(opens, start_ms)
+            if remaining <= closes - begins:
+                return begins + remaining
+            remaining -= closes - begins
+            counted = True
+        if not counted and (last_holiday is None or day > last_holiday):
+            idle_days += 1
+            if idle_days > 15:  # two plain weeks closed: every span in a clock-change gap
+                return None
+        elif counted:
+            idle_days = 0
+        day += _ONE_DAY
+
+
 def opening_in_words(when: dt.datetime, at_ms: int) -> str:
     """ "today at 9:00", "tomorrow at 9:00", "Monday at 9:00", "Mon 5 Jan at 9:00" (a week or
     more away; with the year when half a year or more away), read in `when`'s zone."""

@@ -1,4 +1,4 @@
-"""Durations as agents type them: "1h30m", "45m", "1:30", "90" (minutes), "1.5h".
+"""Durations as agents type them: "1h30m", "45m", "1:30", "90" (minutes), "1.5h", "1d 2h".
 
 Parsed to whole seconds, or refused with a sentence that says what to type.
 """
@@ -9,11 +9,11 @@ import re
 
 MAX_SECONDS = 1000 * 3600
 
-_UNITS = {"h": 3600, "m": 60, "s": 1}
+_UNITS = {"d": 86_400, "h": 3600, "m": 60, "s": 1}  # a day is 24 hours
 # ASCII digits only: "²" is a digit to str.isdigit, and not a number to int().
 _MINUTES = re.compile(r"\d+", re.ASCII)
-_PARTS = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])", re.ASCII)
-_UNITS_ONLY = re.compile(r"(?:\d+(?:\.\d+)?\s*[hms]\s*)+", re.ASCII)
+_PARTS = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.ASCII)
+_UNITS_ONLY = re.compile(r"(?:\d+(?:\.\d+)?\s*[dhms]\s*)+", re.ASCII)
 _CLOCK = re.compile(r"(\d+):([0-5]\d)", re.ASCII)
 HOW = 'Type a duration like "1h30m", "45m", "1:30" or "90" (minutes).'
 
@@ -52,6 +52,15 @@ def format_duration(seconds: int) -> str:
     if hours and minutes:
         return f"{hours}h{minutes:02d}m"
     return f"{hours}h" if hours else f"{minutes}m"
+
+
+def format_span(seconds: int) -> str:
+    """Long spans as an admin types them back: "1d 2h", "4h", "1h 30m", "45m", "0m"."""
+    days, rest = divmod(max(0, int(seconds)), 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return " ".join(parts) or "0m"
 
 
 def format_clock(seconds: int) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, NamedTuple
 
-from core import contact_rules, csat_surveys, queries, records
+from core import contact_rules, csat_surveys, queries, records, sla_writes
 from core.models import (
     Channel,
     Contact,
@@ -112,6 +112,7 @@ def queue_email_reply(
                      (new_mail_id(ticket_id, message_id, reply_domain.strip()), message_id))
     if agent_id is not None:  # a person answered, by email: the SMS bot stops there
         take_over_from_bot(ctx, ticket_id)
+        sla_writes.first_reply(ctx, ticket)
     message = _message(ctx, message_id)
     _touch_ticket(ctx, ticket, preview_of(body, len(media)))
     ctx.emit("message.created", ticket_id,
@@ -211,12 +212,15 @@ def record_inbound_email(
                               phone=latest.customer_phone)
     else:
         ticket = latest
+        reopened = status_after_customer_text(ticket.status) is not ticket.status
         ticket.status = status_after_customer_text(ticket.status)
         ticket.unread = True
         ctx.conn.execute("UPDATE tickets SET status = ?, unread = 1 WHERE id = ?",
                          (ticket.status.value, ticket.id))
         if routing is Routing.REOPEN:  # an email is never a rating: the survey closes
             csat_surveys.close_on_reopen(ctx.conn, ticket.id)
+        if reopened:
+            sla_writes.follow(ctx, ticket)
         _touch_ticket(ctx, ticket, preview)
 
     entry_id = ctx.conn.execute(
@@ -342,7 +346,9 @@ def _open_ticket(ctx: WriteContext, contact: Contact, number_id: int, subject: s
         (contact.id, number.id, subject_from_body(subject or body), number.default_group_id,
          ctx.now, ctx.now, ctx.now, preview, phone),
     ).fetchone()[0]
-    return ticket_by_id(ctx.conn, ticket_id)
+    ticket = ticket_by_id(ctx.conn, ticket_id)
+    sla_writes.start(ctx, ticket)
+    return ticket
 
 
 def _number_for_new_ticket(ctx: WriteContext, number_id: int | None) -> int:

@@ -230,6 +230,17 @@ class Ticket:
     deleted_by: int | None = None
     # The channel of its newest message, SMS or email (MMS counts as SMS): the list's mark.
     last_channel: Channel = Channel.SMS
+    # SLA (issue 14, core.sla): when the first response and the resolution are due (epoch ms;
+    # None: no target, met, paused or stopped), when an agent first answered, when it was
+    # last resolved (None while open), the business ms counted towards resolution so far and
+    # since when its clock runs (None: paused or stopped).
+    first_response_due: int | None = None
+    resolution_due: int | None = None
+    first_responded_at: int | None = None
+    resolved_at: int | None = None
+    sla_used: int = 0
+    sla_since: int | None = None
+    overdue: bool = False  # a due had passed when the ticket was read (the list's mark)
 
 
 @dataclass(slots=True)

@@ -64,13 +64,14 @@ COMMANDS: Mapping[str, CommandSpec] = {
         optional={
             "status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT, "unassigned": _BOOL,
             "unread": _BOOL, "text": _OPT_STR, "before": _OPT_STR, "after": _OPT_STR,
-            "limit": _INT, "deleted": _BOOL,
+            "limit": _INT, "deleted": _BOOL, "overdue": _BOOL,
         },
     ),
     "count_tickets": CommandSpec(
         required={},
         optional={"status": _STRS, "group_id": _OPT_INT, "agent_id": _OPT_INT,
-                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR, "deleted": _BOOL},
+                  "unassigned": _BOOL, "unread": _BOOL, "text": _OPT_STR, "deleted": _BOOL,
+                  "overdue": _BOOL},
     ),
     "get_thread": CommandSpec(
         required={"ticket_id": _INT},
@@ -219,6 +220,10 @@ COMMANDS: Mapping[str, CommandSpec] = {
         admin_only=True),
     # CSAT (server/commands_csat.py): a ticket's surveys, their ratings and comments.
     "ticket_csat": CommandSpec(required={"ticket_id": _INT}),
+    # SLA targets (server/commands_sla.py): per priority, typed as "4h", "1d 2h" ("" or
+    # null: no target), counted in business hours.
+    "get_sla_targets": CommandSpec(required={}, admin_only=True),
+    "save_sla_targets": CommandSpec(required={"targets": _OBJECTS}, admin_only=True),
 }
 
 

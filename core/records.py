@@ -12,6 +12,7 @@ import sqlite3
 from enum import Enum
 from typing import Any
 
+from core import models
 from core.models import (
     Account,
     Agent,
@@ -216,7 +217,21 @@ def ticket_from_row(row: sqlite3.Row) -> Ticket:
         deleted_at=row["deleted_at"],
         deleted_by=row["deleted_by"],
         last_channel=Channel(row["last_channel"]),
+        first_response_due=row["first_response_due"],
+        resolution_due=row["resolution_due"],
+        first_responded_at=row["first_responded_at"],
+        resolved_at=row["resolved_at"],
+        sla_used=row["sla_used"],
+        sla_since=row["sla_since"],
+        overdue=_overdue(row["first_response_due"], row["resolution_due"]),
     )
+
+
+def _overdue(*dues: int | None) -> bool:
+    """A due already passed, by the relay's clock as the row is read (a reader's clock moves
+    on: clients compare the dues with their own clock, and the relay says when one passes)."""
+    now = models.now_ms()
+    return any(due is not None and due < now for due in dues)
 
 
 def entry_from_row(row: sqlite3.Row) -> Message | Note:

@@ -43,6 +43,9 @@ class TicketFilter:
     unread: bool = False
     text: str | None = None
     deleted: bool = False  # True: the Trash, which holds deleted tickets and only those
+    # The Overdue view: tickets with a due (first response or resolution) before this instant
+    # (epoch ms, the relay's clock when asked); None does not filter.
+    overdue_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,9 @@ def ticket_conditions(view: TicketFilter) -> tuple[list[str], list[Any]]:
         params.append(view.agent_id)
     if view.unread:
         where.append("t.unread = 1")
+    if view.overdue_at is not None:  # each side by its partial index (tickets_first_due, _due)
+        where.append("(t.first_response_due < ? OR t.resolution_due < ?)")
+        params.extend((view.overdue_at, view.overdue_at))
     return where, params
 
 

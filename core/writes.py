@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import contact_rules, csat, csat_surveys, fields, optout, records
+from core import contact_rules, csat, csat_surveys, fields, optout, records, sla_writes
 from core.db import Conn
 from core.durations import MAX_SECONDS
 from core.errors import explain
@@ -559,8 +559,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
             created_at=ctx.now, updated_at=ctx.now, last_message_at=ctx.now, last_preview=preview,
             customer_phone=text.from_,
         )
+        sla_writes.start(ctx, ticket)
     else:
         ticket = latest
+        status_before = ticket.status
         if routing is Routing.REOPEN:  # a rating to the survey leaves it resolved
             answer = csat_surveys.answer_for(conn, ticket.id, text.body, ctx.now)
         if answer is None:
@@ -574,6 +576,8 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
             " last_preview = ?, last_channel = 'sms' WHERE id = ?",
             (ticket.status.value, ctx.now, ctx.now, preview, ticket.id),
         )
+        if ticket.status is not status_before:  # pending or resolved: open again
+            sla_writes.follow(ctx, ticket)
         if ticket.customer_phone != text.from_:  # another of the person's phones: answer there
             ticket.customer_phone = text.from_
             conn.execute("UPDATE tickets SET customer_phone = ? WHERE id = ?",
@@ -726,6 +730,7 @@ def queue_outbound(
     ).fetchone()[0]
     if agent_id is not None:
         take_over_from_bot(ctx, ticket_id)
+        sla_writes.first_reply(ctx, ticket)
     # Built from what was inserted, not read back (as record_inbound does).
     message = Message(
         id=message_id, ticket_id=ticket_id, direction=Direction.OUTBOUND, channel=channel,
@@ -780,6 +785,7 @@ def open_conversation(
          ctx.now, phone),
     ).fetchone()[0]
     ticket = ticket_by_id(ctx.conn, ticket_id)
+    sla_writes.start(ctx, ticket)
     ctx.emit("ticket.created", ticket.id,
              {"ticket": records.to_wire(ticket), "contact": records.to_wire(contact),
               "started_by": agent_id})
@@ -989,6 +995,8 @@ def update_ticket(ctx: WriteContext, ticket_id: int, *, by: int | None = None,
         values["deleted_by"] = by if values["deleted"] else None
     values["updated_at"] = ctx.now
     ticket = _updated_ticket(ctx.conn, ticket_id, values)
+    if "status" in changes or "priority" in changes:
+        sla_writes.follow(ctx, ticket)
     after = records.to_wire(ticket)
     payload: dict[str, Any] = {"ticket": after, "changed": sorted(changes)}
     if set(changes) - {"unread"}:  # the history's who and what-before (reading is no change)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core import queries, records, writes
+from core import store as store_clock  # the store's clock: "overdue" is as of its now
 from core.models import Agent, Media, Message
 from core.phones import NotAPhoneNumber, country_of_number, understood
 from core.preflight import MAX_MEDIA_TOTAL_BYTES, is_accepted_media_type
@@ -183,6 +184,7 @@ def _view(args: dict[str, Any]) -> queries.TicketFilter:
         unread=bool(args.get("unread")),
         text=args.get("text"),
         deleted=bool(args.get("deleted")),
+        overdue_at=store_clock.now_ms() if args.get("overdue") else None,
     )
 
 
@@ -443,6 +445,7 @@ from server import commands_contacts  # noqa: E402, F401
 from server import commands_email  # noqa: E402, F401
 from server import commands_bot  # noqa: E402, F401
 from server import commands_csat  # noqa: E402, F401
+from server import commands_sla  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

@@ -23,6 +23,7 @@ from server.mail_inbound import MailListener, start_mail_listener
 from server.mail_outbox import MailOutbox
 from server.media_db import media_store_for
 from server.outbox import SENDS_PER_SECOND, Outbox
+from server.sla_watch import SlaWatch
 from server.trash_keeper import keep_trash
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ async def running_relay(
     sending: asyncio.Task[None] | None = None
     mailing: asyncio.Task[None] | None = None
     keeping: asyncio.Task[None] | None = None
+    watching: asyncio.Task[None] | None = None
     beating: asyncio.Task[None] | None = None
     mail: MailListener | None = None
     try:
@@ -117,6 +119,7 @@ async def running_relay(
         store.on_commit(mail_outbox.notice)  # any relay's email replies wake it
         mailing = asyncio.create_task(mail_outbox.run(), name="mail outbox")
         keeping = asyncio.create_task(keep_trash(store, relay.media), name="trash keeper")
+        watching = asyncio.create_task(SlaWatch(store).run(), name="sla watch")
         beating = asyncio.create_task(relay.presence.keep_alive(), name="presence beat")
         mail = await start_mail_listener(store, media, port=mail_port, host=mail_host,
                                          lmtp=lmtp, bind=listening_socket)
@@ -145,7 +148,8 @@ async def running_relay(
     finally:
         if mail is not None:
             await mail.close()
-        for task in (sending, mailing, keeping, beating):  # also when uvicorn failed to start
+        # also when uvicorn failed to start
+        for task in (sending, mailing, keeping, watching, beating):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -125,7 +125,7 @@ async def test_after_a_restart_webhooks_agents_and_health_recover(relay: Restart
     async def leading() -> bool:
         status, now = await health(harness)
         return (status == 200 and now["database"] == "ok"
-                and now["leads"] == ["mail-outbox", "outbox"])
+                and now["leads"] == ["mail-outbox", "outbox", "sla-watch"])
 
     await eventually(leading, "the relay leading the outbox")
     _, before = await health(harness)
@@ -152,7 +152,8 @@ async def test_while_the_database_is_down_webhooks_get_503_and_health_says_so(
 
     async def healthy() -> bool:
         status, now = await health(harness)
-        return status == 200 and now["ok"] is True and now["leads"] == ["mail-outbox", "outbox"]
+        return status == 200 and now["ok"] is True \
+            and now["leads"] == ["mail-outbox", "outbox", "sla-watch"]
 
     await eventually(healthy, "the relay leading the outbox")
     async with harness.agent() as agent:

@@ -40,7 +40,7 @@ async def leading(relay: Harness) -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while True:
         _, answer = await health(relay)
-        if answer["leads"] == ["mail-outbox", "outbox"] or time.monotonic() > deadline:
+        if answer["leads"] == ["mail-outbox", "outbox", "sla-watch"] or time.monotonic() > deadline:
             return answer
         await asyncio.sleep(0.05)
 
@@ -50,7 +50,7 @@ async def test_health_names_the_relay_backend_leads_and_database(
     answer = await leading(relay)
     assert answer["ok"] is True and answer["database"] == "ok"
     assert answer["backend"] == store_backend
-    assert answer["leads"] == ["mail-outbox", "outbox"]
+    assert answer["leads"] == ["mail-outbox", "outbox", "sla-watch"]
     assert answer["relay"] == relay.relay.name == app.relay_name()
     assert answer["relay"].endswith(f":{os.getpid()}")
     for kept in ("seq", "agents", "commits", "writes", "commit_seconds"):
