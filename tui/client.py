@@ -59,7 +59,7 @@ NOT_WORK = frozenset({
     "troubleshoot", "mark_read", "get_trash_retention", "my_timer", "ticket_time",
     "list_fields", "list_canned", "list_scenarios", "get_contact", "contact_tickets",
     "ticket_activity", "ticket_facts", "get_email_settings", "get_email_channel",
-    "send_test_email", "get_bot_flows", "get_business_hours",
+    "send_test_email", "get_bot_flows", "get_business_hours", "ticket_csat", "get_sla_targets",
 })
 
 
