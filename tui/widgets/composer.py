@@ -30,10 +30,8 @@ from typing import Any, ClassVar, Literal
 from textual import on
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 
@@ -57,6 +55,7 @@ from core.sms import (
 )
 from tui.mail_channel import NO_EMAIL_KNOWN, ChannelName, EmailChannel, why_no_address
 from tui.widgets.draft_area import DraftArea
+from tui.widgets.path_dialog import PathDialog, PathRefused
 from tui.widgets.send_review import ReviewChoice, SendReview, human_size
 
 __all__ = [
@@ -236,7 +235,7 @@ class Draft:
 # -- attachments ---------------------------------------------------------------------------------
 
 
-class AttachmentRejected(ValueError):
+class AttachmentRejected(PathRefused):
     """A file the composer will not attach; ``str(error)`` says why, for the agent."""
 
 
@@ -312,18 +311,9 @@ def check_email_attachment(
 AttachCheck = Callable[[str, tuple["PendingFile", ...]], "PendingFile"]
 
 
-class AttachFile(ModalScreen["PendingFile | None"]):
+class AttachFile(PathDialog["PendingFile"]):
     """Asks for a file path, and only closes on a file Twilio would take (or on escape)."""
 
-    DEFAULT_CSS = """
-    AttachFile { align: center middle; background: $background 60%; }
-    AttachFile > Vertical {
-        width: 72; max-width: 90%; height: auto; padding: 1 2;
-        border: thick $accent; background: $surface;
-    }
-    AttachFile #attach-error { color: $error; }
-    AttachFile #attach-help { color: $text-muted; }
-    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Cancel", id="composer.attach_cancel"),
     ]
@@ -331,30 +321,14 @@ class AttachFile(ModalScreen["PendingFile | None"]):
     def __init__(self, attached: tuple[PendingFile, ...],
                  check: AttachCheck | None = None) -> None:
         """``check`` judges the typed path (default: what Twilio takes for an MMS)."""
-        super().__init__()
+        super().__init__("Attach a file", prefix="attach", help_line="enter attach · escape cancel",
+                         placeholder="path, e.g. ~/Pictures/receipt.png")
         self._attached = attached
         self._check: AttachCheck = check or (
             lambda typed, attached: check_attachment(typed, attached=attached))
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static("Attach a file", id="attach-title")
-            yield Input(placeholder="path, e.g. ~/Pictures/receipt.png", id="attach-path")
-            yield Static("", id="attach-error")
-            yield Static("enter attach · escape cancel", id="attach-help")
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        try:
-            pending = self._check(event.value, self._attached)
-        except AttachmentRejected as why:
-            self.query_one("#attach-error", Static).update(Content(str(why)))
-            return
-        self.dismiss(pending)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
+    def judge(self, typed: str) -> PendingFile:
+        return self._check(typed, self._attached)
 
 
 # -- the external editor -------------------------------------------------------------------------

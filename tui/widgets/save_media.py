@@ -15,15 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.content import Content
-from textual.screen import ModalScreen
-from textual.widgets import Input, Static
 
-__all__ = ["SaveMedia", "SaveTarget", "default_name", "default_path", "target_for",
+from tui.widgets.path_dialog import PathDialog, PathRefused
+
+__all__ = ["PathRefused", "SaveMedia", "SaveTarget", "default_name", "default_path", "target_for",
            "write_new"]
 
 
@@ -50,10 +46,6 @@ class SaveTarget:
 
     path: Path
     replace: bool = False
-
-
-class PathRefused(ValueError):
-    """The typed path cannot take the file; the message says why in words."""
 
 
 def target_for(typed: str, name: str, *, base: Path | None = None) -> Path:
@@ -92,51 +84,24 @@ def write_new(path: Path, data: bytes, *, replace: bool = False) -> None:
         raise
 
 
-class SaveMedia(ModalScreen["SaveTarget | None"]):
+class SaveMedia(PathDialog[SaveTarget]):
     """Asks where to save an attachment; closes on a path it may write (or on escape)."""
 
-    DEFAULT_CSS = """
-    SaveMedia { align: center middle; background: $background 60%; }
-    SaveMedia > Vertical {
-        width: 72; max-width: 90%; height: auto; padding: 1 2;
-        border: thick $accent; background: $surface;
-    }
-    SaveMedia #save-error { color: $error; }
-    SaveMedia #save-help { color: $text-muted; }
-    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss_none", "Cancel", id="thread.save_cancel"),
     ]
 
     def __init__(self, label: str, name: str, default: Path) -> None:
-        super().__init__()
-        self._label = label
+        super().__init__(f"Save {label}", prefix="save", help_line="enter save · escape cancel",
+                         value=str(default))
         self._name = name
-        self._default = default
         self._replace_asked: Path | None = None
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(f"Save {self._label}"), id="save-title")
-            yield Input(value=str(self._default), id="save-path")
-            yield Static("", id="save-error")
-            yield Static("enter save · escape cancel", id="save-help")
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        error = self.query_one("#save-error", Static)
-        try:
-            path = target_for(event.value, self._name)
-        except PathRefused as why:
-            error.update(Content(str(why)))
-            return
+    def judge(self, typed: str) -> SaveTarget:
+        """The target; a file already there is refused once, with the way to replace it."""
+        path = target_for(typed, self._name)
         if path.exists() and path != self._replace_asked:
             self._replace_asked = path
-            error.update(Content(f"{path} already exists. Press enter again to replace it, "
-                                 "or change the name."))
-            return
-        self.dismiss(SaveTarget(path, replace=path == self._replace_asked))
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
+            raise PathRefused(f"{path} already exists. Press enter again to replace it, "
+                              "or change the name.")
+        return SaveTarget(path, replace=path == self._replace_asked)
