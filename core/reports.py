@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from core.business_hours import zone_named
 from core.db import Conn
 from core.errors import explain
+from core.queries import setting
 from core.report_counts import HOUR_MS
 
 MAX_DAYS = 366
@@ -99,6 +100,19 @@ def _id(value: Any, field: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise BadReport(f"{field} is a positive whole number", field)
     return value
+
+
+def report_for(conn: Conn, args: dict[str, Any]) -> dict[str, Any]:
+    """The report ``args`` ask for, by the wire's names (``get_report``'s; the CLI's once
+    its names are ids), the default zone the desk's setting ``time_zone``; BadReport names
+    what is wrong."""
+    request = request_of(
+        start=args.get("from"), end=args.get("to"), time_zone=args.get("time_zone"),
+        default_zone=setting(conn, "time_zone"), number_id=args.get("number_id"),
+        group_id=args.get("group_id"), agent_id=args.get("agent_id"),
+        channel=args.get("channel"))
+    check_filters(conn, request)
+    return report(conn, request)
 
 
 def check_filters(conn: Conn, request: Request) -> None:
