@@ -1,10 +1,15 @@
 """The reports' counters, kept by the writes that cause each figure (schema 17).
 
 A report must not walk a year of messages, so every write that makes a figure move adds
-to a counter in its own transaction: one upsert per figure, keyed by the UTC hour
-(epoch ms // 3_600_000), the number, the group and the agent (0: none) and the channel
-('sms', MMS included, or 'email'). core.reports sums them for any range, filter and time
-zone. The dimensions are the ticket's at the time of the write.
+to its counters in its own transaction, in one upsert statement. A counter is keyed by
+the metric, a scope, the number and the channel ('sms', MMS included, or 'email') and a
+bucket: the UTC hour (epoch ms // 3_600_000; the day and hour of each figure in any time
+zone) and, under the scope's ``.d`` twin, the UTC day (its first hour), so a year's sums
+read 365 rows and not 8,760. The scopes are what a report filters on, each read by
+itself: ``total`` (every number as 0: the unfiltered report, a row or two an hour),
+``all`` (per number), ``group`` (key: the group id, 0 for none) and ``agent`` (key
+"agent:group", 0 for none). A row per (group, agent) pair and hour would make a busy
+desk's counters as many as its messages. The dimensions are the ticket's at the time.
 
 Metrics: ``created``, ``resolved``, ``inbound``, ``outbound``, ``segments`` (of texts
 sent), ``failed:<code>`` (a delivery that failed, by Twilio error code, 0: none),
@@ -57,17 +62,28 @@ def dims_of(ticket: Ticket, channel: Channel | str | None,
 
 
 def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
-    """Add to each counter of ``metrics`` for the hour of ``at``: one statement."""
-    rows = [(metric, at // HOUR_MS, dims.number_id, dims.group_id, dims.agent_id,
-             dims.channel, n) for metric, n in metrics.items() if n]
+    """Add to each counter of ``metrics`` for the hour and the UTC day of ``at``, under
+    each scope a report reads: one statement."""
+    hour = at // HOUR_MS
+    rows = [(metric, scope + suffix, key, number, dims.channel, bucket, n)
+            for metric, n in metrics.items() if n
+            for scope, key, number in _scopes(dims)
+            for suffix, bucket in (("", hour), (".d", hour - hour % 24))]
     if not rows:
         return
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
     conn.execute(
-        "INSERT INTO report_counts(metric, hour, number_id, group_id, agent_id, channel, n)"
-        f" VALUES {values} ON CONFLICT (metric, hour, number_id, group_id, agent_id, channel)"
+        "INSERT INTO report_counts(metric, scope, key, number_id, channel, hour, n)"
+        f" VALUES {values} ON CONFLICT (metric, scope, key, number_id, channel, hour)"
         " DO UPDATE SET n = report_counts.n + excluded.n",
         [value for row in rows for value in row])
+
+
+def _scopes(dims: Dims) -> tuple[tuple[str, str, int], ...]:
+    """(scope, key, number) of each row a figure is added to (see the module's words)."""
+    return (("total", "", 0), ("all", "", dims.number_id),
+            ("group", str(dims.group_id), dims.number_id),
+            ("agent", f"{dims.agent_id}:{dims.group_id}", dims.number_id))
 
 
 # --- one hook per write -------------------------------------------------------------------

@@ -111,11 +111,11 @@ class Memory:
 
     # --- what the counters say, and what the rows say
 
-    def counters(self) -> Counter[Key]:
+    def counters(self, scope: str = "all") -> Counter[Key]:
         found: Counter[Key] = Counter()
         for metric, hour, number, channel, n in self.conn.execute(
                 "SELECT metric, hour, number_id, channel, sum(n) FROM report_counts"
-                " GROUP BY metric, hour, number_id, channel"):
+                " WHERE scope = ? GROUP BY metric, hour, number_id, channel", (scope,)):
             if n:
                 found[(metric, hour, number, channel)] = n
         return found
@@ -201,6 +201,16 @@ def test_counters_equal_a_recount_of_the_rows(steps: list[tuple[Any, ...]]) -> N
         desk.apply(step)
     live = desk.counters()
     assert live == desk.recount()
+    # every scope holds every figure once (each under the group and agent of its time),
+    # the total as every number, the daily twins as their hours
+    assert desk.counters("group") == desk.counters("agent") == live
+    total: Counter[Key] = Counter()
+    daily: Counter[Key] = Counter()
+    for (metric, hour, number, channel), n in live.items():
+        total[(metric, hour, 0, channel)] += n
+        daily[(metric, hour - hour % 24, number, channel)] += n
+    assert desk.counters("total") == +total
+    assert desk.counters("all.d") == desk.counters("agent.d") == +daily
     if not desk.resolved_twice():  # the rows keep a ticket's last resolution only
         assert desk.backfilled() == live
     else:
@@ -275,8 +285,11 @@ def test_migrating_a_version_16_file_fills_the_counters(tmp_path: Any) -> None:
     ticket = conn.execute("SELECT first_responded_at, first_response_ms, resolved_at,"
                           " resolution_ms FROM tickets").fetchone()
     assert tuple(ticket) == (5400000, 1800000, 18000000, 14400000)
-    counts = {(m, h, a): n for m, h, a, n in conn.execute(
-        "SELECT metric, hour, agent_id, n FROM report_counts")}
-    assert counts == {("created", 1, 7): 1, ("inbound", 1, 7): 1, ("outbound", 1, 7): 1,
-                      ("segments", 1, 7): 2, ("failed:30007", 2, 7): 1, ("resolved", 5, 7): 1,
-                      ("fr_breached", 1, 7): 1, ("res_breached", 5, 7): 1}
+    counts = {(m, h, key): n for m, h, key, n in conn.execute(
+        "SELECT metric, hour, key, n FROM report_counts WHERE scope = 'agent'")}
+    assert counts == {("created", 1, "7:0"): 1, ("inbound", 1, "7:0"): 1,
+                      ("outbound", 1, "7:0"): 1, ("segments", 1, "7:0"): 2,
+                      ("failed:30007", 2, "7:0"): 1, ("resolved", 5, "7:0"): 1,
+                      ("fr_breached", 1, "7:0"): 1, ("res_breached", 5, "7:0"): 1}
+    assert tuple(conn.execute("SELECT count(*), sum(n) FROM report_counts WHERE scope = 'all'"
+                              ).fetchone()) == (8, 9)
