@@ -95,11 +95,13 @@ UPDATE tickets SET resolution_ms = CASE WHEN sla_used > 0 THEN sla_used
 # Each fact under each scope and bucket, as core.report_counts.add files it.
 _SCOPED = "\n    UNION ALL\n".join(
     f"    SELECT metric, '{scope}{suffix}' AS scope, {key} AS key, {number} AS number_id,"
-    f" channel, {bucket} AS hour, n FROM facts"
-    for scope, key, number in (
-        ("total", "''", "0"), ("all", "''", "number_id"),
-        ("group", "CAST(group_id AS TEXT)", "number_id"),
-        ("agent", "CAST(agent_id AS TEXT) || ':' || CAST(group_id AS TEXT)", "number_id"))
+    f" {channel} AS channel, {bucket} AS hour, n FROM facts"
+    for scope, key, number, channel in (
+        ("total", "''", "0", "''"), ("channel", "channel", "0", "channel"),
+        ("all", "''", "number_id", "channel"),
+        ("group", "CAST(group_id AS TEXT)", "number_id", "channel"),
+        ("agent", "CAST(agent_id AS TEXT) || ':' || CAST(group_id AS TEXT)", "number_id",
+         "channel"))
     for suffix, bucket in (("", "hour"), (".d", "hour - hour % 24")))
 
 COUNTERS = f"""

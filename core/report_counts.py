@@ -6,10 +6,12 @@ the metric, a scope, the number and the channel ('sms', MMS included, or 'email'
 bucket: the UTC hour (epoch ms // 3_600_000; the day and hour of each figure in any time
 zone) and, under the scope's ``.d`` twin, the UTC day (its first hour), so a year's sums
 read 365 rows and not 8,760. The scopes are what a report filters on, each read by
-itself: ``total`` (every number as 0: the unfiltered report, a row or two an hour),
-``all`` (per number), ``group`` (key: the group id, 0 for none) and ``agent`` (key
-"agent:group", 0 for none). A row per (group, agent) pair and hour would make a busy
-desk's counters as many as its messages. The dimensions are the ticket's at the time.
+itself: ``total`` (number 0, channel '': the unfiltered report, a row an hour),
+``channel`` (key and channel: the channel; number 0), ``all`` (per number), ``group``
+(key: the group id, 0 for none) and ``agent`` (key "agent:group", 0 for none): ten
+rows per figure, against a row per (number, group, agent, channel) and hour that would
+make a busy desk's counters as many as its messages, and a year's report seconds. The
+dimensions are the ticket's at the time of the write.
 
 Metrics: ``created``, ``resolved``, ``inbound``, ``outbound``, ``segments`` (of texts
 sent), ``failed:<code>`` (a delivery that failed, by Twilio error code, 0: none),
@@ -65,9 +67,9 @@ def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
     """Add to each counter of ``metrics`` for the hour and the UTC day of ``at``, under
     each scope a report reads: one statement."""
     hour = at // HOUR_MS
-    rows = [(metric, scope + suffix, key, number, dims.channel, bucket, n)
+    rows = [(metric, scope + suffix, key, number, channel, bucket, n)
             for metric, n in metrics.items() if n
-            for scope, key, number in _scopes(dims)
+            for scope, key, number, channel in _scopes(dims)
             for suffix, bucket in (("", hour), (".d", hour - hour % 24))]
     if not rows:
         return
@@ -79,11 +81,13 @@ def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
         [value for row in rows for value in row])
 
 
-def _scopes(dims: Dims) -> tuple[tuple[str, str, int], ...]:
-    """(scope, key, number) of each row a figure is added to (see the module's words)."""
-    return (("total", "", 0), ("all", "", dims.number_id),
-            ("group", str(dims.group_id), dims.number_id),
-            ("agent", f"{dims.agent_id}:{dims.group_id}", dims.number_id))
+def _scopes(dims: Dims) -> tuple[tuple[str, str, int, str], ...]:
+    """(scope, key, number, channel) of each row a figure is added to (the module's
+    words)."""
+    return (("total", "", 0, ""), ("channel", dims.channel, 0, dims.channel),
+            ("all", "", dims.number_id, dims.channel),
+            ("group", str(dims.group_id), dims.number_id, dims.channel),
+            ("agent", f"{dims.agent_id}:{dims.group_id}", dims.number_id, dims.channel))
 
 
 # --- one hook per write -------------------------------------------------------------------

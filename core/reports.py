@@ -218,23 +218,31 @@ class _Counts:
 
     def __init__(self, conn: Conn, request: Request, hours: _Hours) -> None:
         self.conn, self.request, self.hours = conn, request, hours
-        group, agent = request.group_id, request.agent_id
-        self.scope, self.keys = "total", [""]
-        if agent is not None:
-            groups = [group] if group is not None else [0, *_ids(conn, "agent_groups")]
-            self.scope, self.keys = "agent", [f"{agent}:{g}" for g in groups]
-        elif group is not None:
-            self.scope, self.keys = "group", [str(group)]
-        elif request.number_id is not None:
-            self.scope = "all"
-        self.channels = [request.channel] if request.channel else list(CHANNELS)
 
-    def numbers(self, scope: str) -> list[int]:
-        if scope == "total":
-            return [0]
-        if self.request.number_id is not None:
-            return [self.request.number_id]
-        return _ids(self.conn, "phone_numbers")
+    def view(self, channels: list[str] | None = None, *, per_number: bool = False
+             ) -> tuple[str, list[str], list[int], list[str]]:
+        """(scope, keys, numbers, channels) of the rows holding the figures the filters
+        ask for: the narrowest scope that has them. ``channels``: only these (the filter's
+        if any, else both); ``per_number``: the figures are wanted number by number."""
+        request = self.request
+        group, agent = request.group_id, request.agent_id
+        wanted = [request.channel] if request.channel else (channels or list(CHANNELS))
+        if channels is not None and request.channel is not None:
+            wanted = [c for c in wanted if c in channels] or ["-"]
+        if agent is not None:
+            groups = [group] if group is not None else [0, *_ids(self.conn, "agent_groups")]
+            scope, keys = "agent", [f"{agent}:{g}" for g in groups]
+        elif group is not None:
+            scope, keys = "group", [str(group)]
+        elif request.number_id is not None or per_number:
+            scope, keys = "all", [""]
+        elif request.channel is not None or channels is not None:
+            return "channel", wanted, [0], wanted
+        else:
+            return "total", [""], [0], [""]
+        numbers = [request.number_id] if request.number_id is not None else \
+            _ids(self.conn, "phone_numbers")
+        return scope, keys, numbers, wanted
 
     def _part(self, scope: str, keys: list[str], numbers: list[int], channels: list[str],
               metrics: tuple[str, ...], lo: int, hi: int) -> tuple[str, list[Any]]:
@@ -246,12 +254,11 @@ class _Counts:
 
     def _rows(self, select: str, metrics: tuple[str, ...], group: str, *,
               hourly: bool = False, params: list[Any] | None = None,
-              scope: str | None = None, channels: list[str] | None = None) -> list[Any]:
+              view: tuple[str, list[str], list[int], list[str]] | None = None) -> list[Any]:
         """``select`` grouped by ``group`` over the counters of ``metrics`` in the range:
         hourly rows throughout (``hourly``: the day or hour of each matters), else daily
         rows for the whole UTC days and hourly ones for the ends."""
-        scope = scope or self.scope
-        numbers, channels = self.numbers(scope), channels or self.channels
+        scope, keys, numbers, channels = view or self.view()
         lo, hi = self.hours.lo, self.hours.hi
         first_day, last_day = -(-lo // 24) * 24, hi // 24 * 24
         if hourly or first_day >= last_day:
@@ -259,7 +266,7 @@ class _Counts:
         else:
             spans = [(f"{scope}.d", first_day, last_day), (scope, lo, first_day),
                      (scope, last_day, hi)]
-        parts = [self._part(name, self.keys, numbers, channels, metrics, start, end)
+        parts = [self._part(name, keys, numbers, channels, metrics, start, end)
                  for name, start, end in spans if start < end]
         sql = " UNION ALL ".join(part for part, _ in parts)
         return self.conn.execute(
@@ -282,10 +289,8 @@ class _Counts:
 
     def segments(self) -> list[dict[str, Any]]:
         """Per number texts were sent from (so from the number scope when unfiltered)."""
-        scope = "all" if self.scope == "total" else self.scope
         rows = self._rows("number_id, metric, sum(n)", ("segments", "outbound"),
-                          "number_id, metric", scope=scope,
-                          channels=[c for c in self.channels if c == "sms"] or ["-"])
+                          "number_id, metric", view=self.view(["sms"], per_number=True))
         sums: dict[int, dict[str, int]] = {}
         for number_id, metric, n in rows:
             sums.setdefault(int(number_id), {"segments": 0, "outbound": 0})[metric] = int(n)
@@ -313,7 +318,7 @@ class _Counts:
         for weekday, hour, n in self._rows(
                 f"({minute} / 1440 + 3) % 7 AS weekday, ({minute} / 60) % 24 AS hour_of_day,"
                 " sum(n)", ("inbound",), "weekday, hour_of_day", hourly=True,
-                params=params + params, channels=[self.request.channel or "sms"]):
+                params=params + params, view=self.view([self.request.channel or "sms"])):
             grid[int(weekday)][int(hour)] += int(n)
         return grid
 
