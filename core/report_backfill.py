@@ -39,9 +39,10 @@ CREATE TABLE report_counts (
     key       TEXT    NOT NULL,
     number_id INTEGER NOT NULL,
     channel   TEXT    NOT NULL,
+    hour_of_day INTEGER NOT NULL,
     hour      INTEGER NOT NULL,
     n         INTEGER NOT NULL,
-    PRIMARY KEY (metric, scope, key, number_id, channel, hour)
+    PRIMARY KEY (metric, scope, key, number_id, channel, hour_of_day, hour)
 ) WITHOUT ROWID;
 """
 
@@ -62,9 +63,10 @@ CREATE TABLE report_counts (
     key       text   COLLATE "C" NOT NULL,
     number_id bigint NOT NULL,
     channel   text   COLLATE "C" NOT NULL,
+    hour_of_day bigint NOT NULL,
     hour      bigint NOT NULL,
     n         bigint NOT NULL,
-    PRIMARY KEY (metric, scope, key, number_id, channel, hour)
+    PRIMARY KEY (metric, scope, key, number_id, channel, hour_of_day, hour)
 );
 """
 
@@ -95,14 +97,14 @@ UPDATE tickets SET resolution_ms = CASE WHEN sla_used > 0 THEN sla_used
 # Each fact under each scope and bucket, as core.report_counts.add files it.
 _SCOPED = "\n    UNION ALL\n".join(
     f"    SELECT metric, '{scope}{suffix}' AS scope, {key} AS key, {number} AS number_id,"
-    f" {channel} AS channel, {bucket} AS hour, n FROM facts"
+    f" {channel} AS channel, {of_day} AS hour_of_day, {bucket} AS hour, n FROM facts"
     for scope, key, number, channel in (
         ("total", "''", "0", "''"), ("channel", "channel", "0", "channel"),
         ("all", "''", "number_id", "channel"),
         ("group", "CAST(group_id AS TEXT)", "number_id", "channel"),
         ("agent", "CAST(agent_id AS TEXT) || ':' || CAST(group_id AS TEXT)", "number_id",
          "channel"))
-    for suffix, bucket in (("", "hour"), (".d", "hour - hour % 24")))
+    for suffix, of_day, bucket in (("", "hour % 24", "hour"), (".d", "0", "hour - hour % 24")))
 
 COUNTERS = f"""
 WITH facts AS (
@@ -161,11 +163,11 @@ WITH facts AS (
         WHERE t.resolved_at IS NOT NULL AND t.resolution_ms IS NOT NULL
         AND g.resolution IS NOT NULL
 )
-INSERT INTO report_counts(metric, scope, key, number_id, channel, hour, n)
-SELECT metric, scope, key, number_id, channel, hour, sum(n) FROM (
+INSERT INTO report_counts(metric, scope, key, number_id, channel, hour_of_day, hour, n)
+SELECT metric, scope, key, number_id, channel, hour_of_day, hour, sum(n) FROM (
 {_SCOPED}
 ) AS scoped
-GROUP BY metric, scope, key, number_id, channel, hour;
+GROUP BY metric, scope, key, number_id, channel, hour_of_day, hour;
 """
 
 BACKFILL = CLOCKS + COUNTERS

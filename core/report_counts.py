@@ -5,7 +5,9 @@ to its counters in its own transaction, in one upsert statement. A counter is ke
 the metric, a scope, the number and the channel ('sms', MMS included, or 'email') and a
 bucket: the UTC hour (epoch ms // 3_600_000; the day and hour of each figure in any time
 zone) and, under the scope's ``.d`` twin, the UTC day (its first hour), so a year's sums
-read 365 rows and not 8,760. The scopes are what a report filters on, each read by
+read 365 rows and not 8,760; the hourly rows are keyed by their UTC hour of day first,
+so the few hours around midnight that a time zone moves to another day are read alone
+(core.reports). The scopes are what a report filters on, each read by
 itself: ``total`` (number 0, channel '': the unfiltered report, a row an hour),
 ``channel`` (key and channel: the channel; number 0), ``all`` (per number), ``group``
 (key: the group id, 0 for none) and ``agent`` (key "agent:group", 0 for none): ten
@@ -67,17 +69,17 @@ def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
     """Add to each counter of ``metrics`` for the hour and the UTC day of ``at``, under
     each scope a report reads: one statement."""
     hour = at // HOUR_MS
-    rows = [(metric, scope + suffix, key, number, channel, bucket, n)
+    rows = [(metric, scope + suffix, key, number, channel, of_day, bucket, n)
             for metric, n in metrics.items() if n
             for scope, key, number, channel in _scopes(dims)
-            for suffix, bucket in (("", hour), (".d", hour - hour % 24))]
+            for suffix, of_day, bucket in (("", hour % 24, hour), (".d", 0, hour - hour % 24))]
     if not rows:
         return
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
     conn.execute(
-        "INSERT INTO report_counts(metric, scope, key, number_id, channel, hour, n)"
-        f" VALUES {values} ON CONFLICT (metric, scope, key, number_id, channel, hour)"
-        " DO UPDATE SET n = report_counts.n + excluded.n",
+        "INSERT INTO report_counts(metric, scope, key, number_id, channel, hour_of_day, hour,"
+        f" n) VALUES {values} ON CONFLICT (metric, scope, key, number_id, channel,"
+        " hour_of_day, hour) DO UPDATE SET n = report_counts.n + excluded.n",
         [value for row in rows for value in row])
 
 

@@ -33,6 +33,7 @@ DAY_METRICS = ("created", "resolved", "inbound", "outbound")
 SLA_METRICS = ("fr_met", "fr_breached", "res_met", "res_breached")
 CSAT_METRICS = ("csat_sent", "csat_rated", *(f"csat:{r}" for r in range(1, 6)))
 CHANNELS = ("sms", "email")
+ALL_HOURS = list(range(24))
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -170,7 +171,18 @@ class _Hours:
         start = _midnight_ms(request.start, zone)
         end = _midnight_ms(request.end + dt.timedelta(days=1), zone)
         lo, hi = -(-start // HOUR_MS), -(-end // HOUR_MS)
-        return cls(lo, hi, tuple(_offsets(zone, lo, hi)))
+        return cls(lo, hi, tuple(_offsets(zone, lo // 24 * 24, -(-hi // 24) * 24)))
+
+    @property
+    def days(self) -> tuple[int, int]:
+        """The UTC days holding the range, as their first hours [first, end)."""
+        return self.lo // 24 * 24, -(-self.hi // 24) * 24
+
+    def moved_hours(self) -> list[int]:
+        """The UTC hours of day whose local day is not their UTC day, at some offset of
+        the range (New York: 0-4; Paris: 22-23; UTC: none)."""
+        return [hour for hour in range(24)
+                if any(not 0 <= hour * 60 + offset < 1440 for _, offset in self.offsets)]
 
     def local_minute(self) -> tuple[str, list[int]]:
         """SQL for a bucket's local minute since the epoch, and its parameters."""
@@ -244,41 +256,63 @@ class _Counts:
             _ids(self.conn, "phone_numbers")
         return scope, keys, numbers, wanted
 
-    def _part(self, scope: str, keys: list[str], numbers: list[int], channels: list[str],
-              metrics: tuple[str, ...], lo: int, hi: int) -> tuple[str, list[Any]]:
-        sql = (f"SELECT metric, hour, number_id, n FROM report_counts"
+    def _part(self, view: tuple[str, list[str], list[int], list[str]], scope: str,
+              metrics: tuple[str, ...], lo: int, hi: int, of_day: list[int],
+              columns: str = "metric, hour, number_id, n", column_params: list[Any] | None = None
+              ) -> tuple[str, list[Any]]:
+        """One index seek per metric, key, number, channel and hour of day: ``columns`` of
+        the rows of ``scope`` in [lo, hi)."""
+        _, keys, numbers, channels = view
+        sql = (f"SELECT {columns} FROM report_counts"
                f" WHERE metric IN ({_marks(metrics)}) AND scope = ? AND key IN ({_marks(keys)})"
                f" AND number_id IN ({_marks(numbers)}) AND channel IN ({_marks(channels)})"
-               " AND hour >= ? AND hour < ?")
-        return sql, [*metrics, scope, *keys, *numbers, *channels, lo, hi]
+               f" AND hour_of_day IN ({_marks(of_day)}) AND hour >= ? AND hour < ?")
+        return sql, [*(column_params or []), *metrics, scope, *keys, *numbers, *channels,
+                     *of_day, lo, hi]
 
-    def _rows(self, select: str, metrics: tuple[str, ...], group: str, *,
-              hourly: bool = False, params: list[Any] | None = None,
-              view: tuple[str, list[str], list[int], list[str]] | None = None) -> list[Any]:
-        """``select`` grouped by ``group`` over the counters of ``metrics`` in the range:
-        hourly rows throughout (``hourly``: the day or hour of each matters), else daily
-        rows for the whole UTC days and hourly ones for the ends."""
-        scope, keys, numbers, channels = view or self.view()
-        lo, hi = self.hours.lo, self.hours.hi
-        first_day, last_day = -(-lo // 24) * 24, hi // 24 * 24
-        if hourly or first_day >= last_day:
-            spans = [(scope, lo, hi)]
-        else:
-            spans = [(f"{scope}.d", first_day, last_day), (scope, lo, first_day),
-                     (scope, last_day, hi)]
-        parts = [self._part(name, keys, numbers, channels, metrics, start, end)
-                 for name, start, end in spans if start < end]
+    def _grouped(self, select: str, group: str, parts: list[tuple[str, list[Any]]],
+                 params: list[Any] | None = None) -> list[Any]:
         sql = " UNION ALL ".join(part for part, _ in parts)
         return self.conn.execute(
             f"SELECT {select} FROM ({sql}) AS counted GROUP BY {group}",
             [*(params or []), *(value for _, values in parts for value in values)]).fetchall()
 
+    def _rows(self, select: str, metrics: tuple[str, ...], group: str, *,
+              hourly: bool = False, params: list[Any] | None = None,
+              view: tuple[str, list[str], list[int], list[str]] | None = None) -> list[Any]:
+        """``select`` grouped by ``group`` over the counters of ``metrics`` in the range:
+        hourly rows throughout (``hourly``: the hour of each matters), else daily rows for
+        the whole UTC days and hourly ones for the ragged ends."""
+        view = view or self.view()
+        scope = view[0]
+        lo, hi = self.hours.lo, self.hours.hi
+        first_day, last_day = -(-lo // 24) * 24, hi // 24 * 24
+        if hourly or first_day >= last_day:
+            spans = [(scope, lo, hi, ALL_HOURS)]
+        else:
+            spans = [(f"{scope}.d", first_day, last_day, [0]), (scope, lo, first_day, ALL_HOURS),
+                     (scope, last_day, hi, ALL_HOURS)]
+        return self._grouped(select, group, [
+            self._part(view, name, metrics, start, end, of_day)
+            for name, start, end, of_day in spans if start < end], params)
+
     def per_day(self) -> dict[dt.date, dict[str, int]]:
-        minute, params = self.hours.local_minute()
+        """Each UTC day's daily rows, then the few hours a time zone moves to the day
+        before or after taken out of their UTC day and put in their local one."""
+        view = self.view()
+        scope = view[0]
+        first, end = self.hours.days
+        parts = [self._part(view, f"{scope}.d", DAY_METRICS, first, end, [0],
+                            "metric, hour / 24 AS day, n")]
+        moved = self.hours.moved_hours()
+        if moved:
+            minute, params = self.hours.local_minute()
+            parts += [self._part(view, scope, DAY_METRICS, first, end, moved,
+                                 "metric, hour / 24, -n"),
+                      self._part(view, scope, DAY_METRICS, first, end, moved,
+                                 f"metric, {minute} / 1440, n", params)]
         found: dict[dt.date, dict[str, int]] = {}
-        for metric, day, n in self._rows(f"metric, {minute} / 1440 AS day, sum(n)",
-                                         DAY_METRICS, "metric, day", hourly=True,
-                                         params=params):
+        for metric, day, n in self._grouped("metric, day, sum(n)", "metric, day", parts):
             date = _EPOCH + dt.timedelta(days=int(day))
             found.setdefault(date, dict.fromkeys(DAY_METRICS, 0))[metric] = int(n)
         return found
