@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/reports.py [--tickets 100000] [--messages 1000000] [--runs 7]
                                       [--database postgresql://…] [--dir DIR] [--filled]
+                                      [--only sqlite|postgresql]
 
 Both stores are created and migrated by ``Store.open``, the desk's numbers, groups and
 agents added through the writes, then filled straight with the same generated year of
@@ -267,11 +268,12 @@ async def main() -> None:
     parser.add_argument("--dir", default=None, help="where the SQLite file goes (default: temp)")
     parser.add_argument("--filled", action="store_true",
                         help="time the stores an earlier run left in --dir and --database")
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"),
+                        help="bench one backend (default: both)")
     args = parser.parse_args()
     cluster = None
     url = args.database
-    if url is None and not args.sqlite_only:
+    if url is None and args.only != "sqlite":
         from pg_cluster import PgCluster
 
         cluster = PgCluster.start(durable=False)
@@ -279,7 +281,9 @@ async def main() -> None:
     workdir = Path(args.dir or tempfile.mkdtemp(prefix="smsdesk-reports-"))
     path = workdir / "reports.sqlite3"
     try:
-        stores: list[tuple[str, str | Path]] = [("SQLite", path)]
+        stores: list[tuple[str, str | Path]] = []
+        if args.only != "postgresql":
+            stores.append(("SQLite", path))
         if url is not None:
             stores.append(("PostgreSQL", url))
         for name, locator in stores:

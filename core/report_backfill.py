@@ -99,7 +99,7 @@ _SCOPED = "\n    UNION ALL\n".join(
     f"    SELECT metric, '{scope}{suffix}' AS scope, {key} AS key, {number} AS number_id,"
     f" {channel} AS channel, {of_day} AS hour_of_day, {bucket} AS hour, n FROM facts"
     for scope, key, number, channel in (
-        ("total", "''", "0", "''"), ("channel", "channel", "0", "channel"),
+        ("channel", "channel", "0", "channel"),
         ("all", "''", "number_id", "channel"),
         ("group", "CAST(group_id AS TEXT)", "number_id", "channel"),
         ("agent", "CAST(agent_id AS TEXT) || ':' || CAST(group_id AS TEXT)", "number_id",

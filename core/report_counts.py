@@ -8,12 +8,12 @@ zone) and, under the scope's ``.d`` twin, the UTC day (its first hour), so a yea
 read 365 rows and not 8,760; the hourly rows are keyed by their UTC hour of day first,
 so the few hours around midnight that a time zone moves to another day are read alone
 (core.reports). The scopes are what a report filters on, each read by
-itself: ``total`` (number 0, channel '': the unfiltered report, a row an hour),
-``channel`` (key and channel: the channel; number 0), ``all`` (per number), ``group``
-(key: the group id, 0 for none) and ``agent`` (key "agent:group", 0 for none): ten
-rows per figure, against a row per (number, group, agent, channel) and hour that would
-make a busy desk's counters as many as its messages, and a year's report seconds. The
-dimensions are the ticket's at the time of the write.
+itself: ``channel`` (key and channel: the channel; number 0: the unfiltered report, a
+row or two an hour), ``all`` (per number), ``group`` (key: the group id, 0 for none) and
+``agent`` (key "agent:group", 0 for none): eight rows per figure, where a row per
+(number, group, agent, channel) and hour would make a busy desk's counters as many as
+its messages, and a year's report seconds. The dimensions are the ticket's at the time
+of the write.
 
 Metrics: ``created``, ``resolved``, ``inbound``, ``outbound``, ``segments`` (of texts
 sent), ``failed:<code>`` (a delivery that failed, by Twilio error code, 0: none),
@@ -86,7 +86,7 @@ def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
 def _scopes(dims: Dims) -> tuple[tuple[str, str, int, str], ...]:
     """(scope, key, number, channel) of each row a figure is added to (the module's
     words)."""
-    return (("total", "", 0, ""), ("channel", dims.channel, 0, dims.channel),
+    return (("channel", dims.channel, 0, dims.channel),
             ("all", "", dims.number_id, dims.channel),
             ("group", str(dims.group_id), dims.number_id, dims.channel),
             ("agent", f"{dims.agent_id}:{dims.group_id}", dims.number_id, dims.channel))
@@ -100,11 +100,14 @@ def ticket_created(ctx: WriteContext, ticket: Ticket, channel: Channel | str) ->
     add(ctx.conn, ctx.now, dims_of(ticket, channel), {"created": 1})
 
 
-def message_stored(ctx: WriteContext, ticket: Ticket, message: Message) -> None:
-    """A message in, or a reply queued (counted on the number it goes from, with its
-    segments when it is a text)."""
+def message_stored(ctx: WriteContext, ticket: Ticket, message: Message, *,
+                   opened: bool = False) -> None:
+    """A message in (``opened``: it opened the ticket, counted in the same statement), or
+    a reply queued (counted on the number it goes from, with its segments when it is a
+    text)."""
     if message.direction is Direction.INBOUND:
-        add(ctx.conn, ctx.now, dims_of(ticket, message.channel), {"inbound": 1})
+        add(ctx.conn, ctx.now, dims_of(ticket, message.channel),
+            {"inbound": 1, "created": int(opened)})
         return
     dims = dims_of(ticket, message.channel, message.from_number_id)
     segments = message.segments if dims.channel == "sms" else 0
