@@ -10,6 +10,7 @@ and canned answers with the clock pinned, so the picture is the same on every ru
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from core.models import Priority
 from server.sla_watch import SlaWatch
 from tui.app import InboxApp
 from tui.client import ConnectionState
-from tui.model import OVERDUE, View
+from tui.model import OVERDUE, RECOUNT_DELAY, TicketListModel, View
 from tui.screens.admin.hours import HoursPane
 from tui.screens.admin.sla_targets import SlaEditor, SlaTable, reading_of
 from tui.sla import due_words, is_overdue, nearer_due, span, toast_words
@@ -359,3 +360,37 @@ def test_the_overdue_view_asks_the_relay_for_overdue_tickets() -> None:
     assert View().args() == {}
     assert OVERDUE.matches({"first_response_due": 1, "resolution_due": None})
     assert not OVERDUE.matches({"first_response_due": None, "resolution_due": None})
+
+
+async def test_a_breach_brings_its_ticket_into_the_overdue_view_and_a_rating_shows() -> None:
+    """sla.breached carries no ticket: the Overdue view counts and loads its top again."""
+    relay: list[dict[str, Any]] = []
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    async def fetch(name: str, **args: Any) -> Any:
+        asked.append((name, args))
+        if name == "count_tickets":
+            return len(relay)
+        return {"items": [dict(r) for r in relay], "older": None}
+
+    model = TicketListModel(fetch)
+    await model.switch(OVERDUE)
+    assert model.total == 0 and all(args.get("overdue") for _, args in asked)
+    relay.append(ROWS[1])
+    model.apply({"kind": "sla.breached", "ticket_id": 91,
+                 "payload": {"ticket_id": 91, "which": "first_response", "in_ms": -1}})
+    await asyncio.sleep(RECOUNT_DELAY + 0.3)
+    assert model.total == 1 and model.row(0)["ticket"]["id"] == 91
+    model.apply({"kind": "csat.rated", "ticket_id": 91, "payload": {"rating": 5}})
+    assert model.row(0)["csat_rating"] == 5
+
+
+def test_the_hours_and_sla_keys_are_in_the_keymap() -> None:
+    from tui.config import Config
+    from tui.keymap import apply_keymap
+
+    app = InboxApp(Config(relay="ws://127.0.0.1:9/ws", token="sd_x", send_review=False))
+    ids = {"admin.tab_hours", "admin.edit_hours", "admin.hours_save", "admin.hours_cancel",
+           "admin.edit_sla", "admin.sla_save", "admin.sla_cancel"}
+    assert ids <= set(app.catalog)
+    assert apply_keymap(app, {"admin.edit_sla": "f2"}, app.catalog) == []
