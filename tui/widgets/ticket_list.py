@@ -224,6 +224,7 @@ class TicketList(Widget, can_focus=True):
         self._strips: LRUCache[tuple[int, bool, bool], Strip] = LRUCache(1024)
         self._strip_width = -1
         self._styles: dict[str, Style] = {}
+        self._cell_styles: dict[tuple[str, bool, bool, bool], Style] = {}
         self._requested: tuple[int, int] | None = None
         self._request_scheduled = False
         self._click_opened = False
@@ -405,6 +406,7 @@ class TicketList(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._cell_styles.clear()
         self._strips.clear()
 
     def on_focus(self) -> None:
@@ -415,6 +417,7 @@ class TicketList(Widget, can_focus=True):
 
     def _restyle(self) -> None:
         self._styles.clear()
+        self._cell_styles.clear()
         self._strips.clear()
         self.refresh()
 
@@ -591,8 +594,8 @@ class TicketList(Widget, can_focus=True):
     def _cell_style(self, name: str, unread: bool, selected: bool, cursor: bool) -> Style:
         """A cell's whole style: the line's (bold when unread), the cell's own colour,
         then the selection's and the cursor's; a dozen combinations, each added once."""
-        key = f"{name}|{unread:d}{selected:d}{cursor:d}"
-        style = self._styles.get(key)
+        key = (name, unread, selected, cursor)  # a tuple: no string formatting per cell
+        style = self._cell_styles.get(key)
         if style is None:
             style = self._style("base")
             if unread:
@@ -603,7 +606,7 @@ class TicketList(Widget, can_focus=True):
                 style += self._style("selected")
             if cursor:
                 style += self._style("cursor")
-            self._styles[key] = style
+            self._cell_styles[key] = style
         return style
 
     @property
@@ -650,10 +653,6 @@ class TicketList(Widget, can_focus=True):
 
     def _cell(self, key: str, row: dict[str, Any]) -> tuple[str, str]:
         ticket = row["ticket"]
-        if key == "due":
-            return self._due_cell(ticket)
-        if key == "csat":
-            return self._rating_cell(row)
         if key in ("deleted", "deleted_by", "purge"):
             return self._trash_cell(key, ticket), "meta"
         if key == "mark":
@@ -687,4 +686,8 @@ class TicketList(Widget, can_focus=True):
         if key == "age":
             return render.age(ticket.get("last_message_at") or ticket.get("updated_at")), \
                 "meta"
+        if key == "due":
+            return self._due_cell(ticket)
+        if key == "csat":
+            return self._rating_cell(row)
         raise KeyError(key)
