@@ -34,6 +34,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
+from tui.widgets import render
 from tui.widgets.thread_view import ThreadView
 from tui.widgets.ticket_list import TicketList
 
@@ -57,9 +58,15 @@ class Source:
                        "priority": ("low", "medium", "high", "urgent")[i % 4],
                        "group_id": i % 4, "agent_id": i % 9 or None, "unread": i % 5 == 0,
                        "last_message_at": NOW - i * 61_000, "last_preview": preview,
-                       "tags": [], "subject": ""},
+                       "tags": [], "subject": "",
+                       # Issue 14: SLA dues (some passed, so the overdue mark and the
+                       # "over" words are drawn too) and ratings for the list's columns.
+                       "first_response_due": NOW + (i % 7 - 2) * 3_600_000 if i % 2 else None,
+                       "resolution_due": NOW + (i % 5) * 86_400_000 if i % 3 != 2 else None,
+                       "overdue": False},
             "contact_name": f"Customer {i}" if i % 3 else "",
             "contact_phone": f"+1555{i:07d}", "contact_opted_out": False,
+            "csat_rating": i % 6 or None,
         }
 
     @property
@@ -162,6 +169,7 @@ async def bench_bare(presses: int) -> None:
 
 
 async def bench_list(rows: int, presses: int) -> None:
+    render.clock = lambda: NOW  # the rows' dues are around NOW: some ahead, some passed
     start = time.perf_counter()
     source = Source(rows)
     print(f"list: built {rows:,} fake rows in {ms(time.perf_counter() - start)}")

@@ -44,8 +44,14 @@ def frozen_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render, "clock", lambda: NOW)
 
 
+NO_TARGETS = {"targets": [{"priority": p, "first_response": None, "resolution": None,
+                           "first_response_text": "", "resolution_text": ""}
+                          for p in ("low", "medium", "high", "urgent")]}
+
+
 def app_with(**answers: Any) -> AdminApp:
-    return AdminApp(tab="hours", answers={"get_business_hours": HOURS, **answers})
+    return AdminApp(tab="hours", answers={"get_business_hours": HOURS,
+                                          "get_sla_targets": NO_TARGETS, **answers})
 
 
 def calls_of(app: AdminApp, name: str) -> list[dict[str, Any]]:

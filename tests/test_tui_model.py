@@ -241,7 +241,7 @@ def test_every_standard_view_is_named_for_the_statuses_it_holds() -> None:
         scope = "open & pending" if view.status == ("open", "pending") else "any status"
         assert view.status in (("open", "pending"), None)
         assert view.label.lower().endswith(scope), view.label
-    assert len({v.label for v in standard_views(agent_id=1)}) == 5
+    assert len({v.label for v in standard_views(agent_id=1)}) == 6
 
 
 def test_a_stop_from_one_phone_changes_only_that_phones_rows() -> None:

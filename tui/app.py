@@ -26,9 +26,11 @@ from tui.screens.admin.bot_node_form import NodeForm
 from tui.screens.admin.bot_preview import BotPreview
 from tui.screens.admin.bot_tree import BotTree
 from tui.screens.admin.canned import CannedEditor, FoldersTable, ResponsesTable
+from tui.screens.admin.hours import HoursEditor, HoursTable
 from tui.screens.admin.numbers import NumbersPane
 from tui.screens.admin.people import AgentsTable, GroupsPickScreen, GroupsTable, TokenShownScreen
 from tui.screens.admin.scenarios import ActionsList, ScenarioEditor, ScenariosTable
+from tui.screens.admin.sla_targets import SlaEditor, SlaTable
 from tui.screens.admin.troubleshoot import TroubleshootPane
 from tui.screens.admin.wizard import ConnectWizard
 from tui.screens.canned_picker import CannedPicker
@@ -50,6 +52,7 @@ BINDING_OWNERS: tuple[type, ...] = (
     GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
     ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
     ContactScreen, ContactFormScreen, BotPane, BotTree, BotPreview, NodeForm,
+    HoursTable, HoursEditor, SlaTable, SlaEditor,
 )
 
 

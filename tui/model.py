@@ -24,8 +24,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from core.models import now_ms
 from core.ticket_search import COUNT_CAP
 from tui.mail_channel import shown_phone
+from tui.sla import is_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class View:
     unread: bool = False
     text: str | None = None
     deleted: bool = False  # the Trash: deleted tickets, and only those
+    overdue: bool = False  # issue 14: tickets with a due already passed
 
     def args(self) -> dict[str, Any]:
         """The filter as ``list_tickets``/``count_tickets`` arguments."""
@@ -67,6 +70,8 @@ class View:
             args["text"] = self.text
         if self.deleted:
             args["deleted"] = True
+        if self.overdue:
+            args["overdue"] = True
         return args
 
     @property
@@ -89,6 +94,8 @@ class View:
             return False
         if self.unassigned and ticket.get("agent_id") is not None:
             return False
+        if self.overdue and not is_overdue(ticket, now_ms()):
+            return False
         return not (self.unread and not ticket.get("unread"))
 
 
@@ -104,9 +111,14 @@ def standard_views(agent_id: int | None) -> list[View]:
     views += [
         View("Unassigned, open & pending", status=OPEN_STATUSES, unassigned=True),
         View("Unread, any status", unread=True),
+        OVERDUE,
         View("Every ticket, any status"),
     ]
     return views
+
+
+#: Issue 14: every ticket with a due already passed (the relay's partial indexes find them).
+OVERDUE = View("Overdue, any status", overdue=True)
 
 
 TRASH = View("Trash: deleted tickets", deleted=True)
@@ -230,15 +242,16 @@ class TicketListModel:
         self._generation = 0  # bumped by each switch: stale answers are dropped
         self._loading: asyncio.Task[None] | None = None
         self._recount: asyncio.TimerHandle | None = None
+        self._refill = False  # the next recount loads the top window again (a breach)
         self._wanted: tuple[int, int] = (0, 0)
+        self.error: str | None = None  # the last load error, in words
+        self.loaded = False  # the current view's first window has arrived
+        self._early: list[dict[str, Any]] = []  # events that came while it was on its way
 
     @property
     def in_trash(self) -> bool:
         """Whether the view is the Trash: the list then shows who deleted what, and when."""
         return self.view.deleted
-        self.error: str | None = None  # the last load error, in words
-        self.loaded = False  # the current view's first window has arrived
-        self._early: list[dict[str, Any]] = []  # events that came while it was on its way
 
     # --- TicketSource ---------------------------------------------------------------
 
@@ -356,6 +369,13 @@ class TicketListModel:
             return self._update_contact(payload)
         if kind == "tickets.purged":
             return self._forget(payload.get("ticket_ids") or [], counted=counted)
+        if kind == "csat.rated":
+            return self._note_rating(event.get("ticket_id"), payload.get("rating"))
+        if kind == "sla.breached" and self.view.overdue:
+            # The ticket joins the view without a ticket event: count and load it again.
+            self._refill = True
+            self._schedule_recount()
+            return False
         message = payload.get("message")
         replied = isinstance(message, dict) and message.get("direction") == "outbound" \
             and self._note_reply(message)
@@ -408,6 +428,16 @@ class TicketListModel:
                 run[i] = {**row, "last_reply_id": message["id"],
                           "last_reply_status": message.get("status")}
                 return True
+        return False
+
+    def _note_rating(self, ticket_id: Any, rating: Any) -> bool:
+        """The customer rated (or rated again): the row's ★ follows."""
+        for run in (self.head, self.tail):
+            for i, row in enumerate(run):
+                if row["ticket"]["id"] == ticket_id:
+                    run[i] = {**row, "csat_rating": rating}
+                    self._on_change()
+                    return True
         return False
 
     def _update_in_place(self, ticket: dict[str, Any]) -> bool:
@@ -478,15 +508,18 @@ class TicketListModel:
         """Correct the total, and fill in rows that arrived by event without their contact."""
         generation = self._generation
         partial = [row["ticket"]["id"] for row in self.head + self.tail if row.get("partial")]
+        refill, self._refill = self._refill, False
         try:
             total = await self._fetch("count_tickets", **self.view.args())
             top = await self._fetch("list_tickets", **self.view.args(),
-                                    limit=self._window) if partial else None
+                                    limit=self._window) if partial or refill else None
         except Exception as error:
             logger.info("recount failed: %s", error)
             return
         if generation != self._generation:
             return
+        if refill:
+            self._take_fresh(top or {})
         fresh = {row["ticket"]["id"]: row for row in (top or {}).get("items") or []}
         for run in (self.head, self.tail):
             for i, row in enumerate(run):
@@ -495,6 +528,14 @@ class TicketListModel:
                     run[i] = {**found, "ticket": row["ticket"]}
         self._total = int(total)
         self._on_change()
+
+    def _take_fresh(self, page: dict[str, Any]) -> None:
+        """Place the top window's rows that are not loaded yet (tickets that joined the
+        view without an event saying so: a due passed)."""
+        loaded = {row["ticket"]["id"] for row in self.head + self.tail}
+        for row in page.get("items") or ():
+            if row["ticket"]["id"] not in loaded:
+                self._place(row)
 
     # --- loading ---------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from tui.screens.inbox_fields import FieldActions
 from tui.screens.inbox_retry import RetryActions
 from tui.screens.inbox_scenarios import ScenarioActions
 from tui.screens.inbox_time import TimeActions
-from tui.screens.inbox_toasts import ToastPlacement
+from tui.screens.inbox_toasts import SlaToasts, ToastPlacement
 from tui.screens.inbox_trash import TrashActions
 from tui.screens.pickers import (
     AssignScreen,
@@ -72,7 +72,7 @@ PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent",
 
 class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, ScenarioActions,
                   RetryActions, TrashActions, TimeActions, ConversationActions, ToastPlacement,
-                  Screen[None]):
+                  SlaToasts, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -308,6 +308,7 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
             self._setup_changed(kind, payload)
             return
         self.model.apply(event)
+        self.sla_event(kind, payload)
         self._time_changed(kind, event.get("ticket_id"), payload)
         if kind == "tickets.purged":
             self._close_if_purged(payload.get("ticket_ids") or [])

@@ -6,6 +6,12 @@ seconds at 100,000 tickets. Here each visible line is drawn on demand from a
 is drawn and the source is asked for the range), and drawn lines are cached
 until the source changes. Line 0 is a header that never scrolls away.
 
+Issue 14 adds the SLA clock and the CSAT rating: an overdue mark beside the unread dot
+at every width (the dues compared with the inbox's own clock, so a row turns overdue as
+time passes), and, when the list is wide enough, the nearer due ("due 14:30", "3h 20m
+over") and the rating ("★4"). The one timer that redraws ages redraws dues with them
+(the strip cache is dropped; rows are drawn again only as they are painted).
+
 The list keeps its own top row and draws its own scrollbar in its last
 column rather than being a ScrollView: Textual's scrolling moves a separate
 scrollbar widget and runs reactive watchers on every step, about a third of
@@ -29,6 +35,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.sla import HOUR, due_words, is_overdue, nearer_due
 from tui.widgets import render
 from tui.widgets.render import Names, fit, one_line
 
@@ -65,7 +72,14 @@ _GROUP = _Column("group", "Group", 12)
 _AGENT = _Column("agent", "Agent", 12)
 _AGE = _Column("age", "Age", 7)
 _TAGS = _Column("tags", "Tags", 16)
-_DROP_ORDER = ("tags", "agent", "group", "priority")
+# Issue 14: the SLA's nearer due and the CSAT rating. They come only where the preview
+# keeps _ROOMY_PREVIEW cells (what the customer wrote comes before when it is due), and go
+# first; the overdue mark in the mark column shows at every width.
+_DUE = _Column("due", "Due", 13)
+_CSAT = _Column("csat", "CSAT", 4)
+_DROP_ORDER = ("csat", "due", "tags", "agent", "group", "priority")
+_ROOMY = frozenset({"csat", "due"})
+_ROOMY_PREVIEW = 40
 # The Trash shows when each ticket went there, by whom, and when it will be purged
 # (deleted_at + the admin's retention; "kept" when tickets stay until the Trash is emptied).
 _DELETED = _Column("deleted", "Deleted", 7)
@@ -81,6 +95,9 @@ _UNREAD_MARK = "●"
 _FAILED_MARK = "!"  # the newest reply was not delivered: R sends it again
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 _SELECTED_MARK = "✓"
+_OVERDUE_MARK = "⚠"  # one cell, the mark column's third
+_DUE_SOON = HOUR // 2  # a due this close is drawn in the warning colour
+_RATING_LOW = 2  # ★1 and ★2 in the warning colour
 _EMAIL_MARK = "✉ "
 _PLACEHOLDER = "·" * 3
 
@@ -92,11 +109,11 @@ def columns_for(width: int, trash: bool = False) -> tuple[_Column, ...]:
         fixed = [_MARK, _CONTACT, _STATUS, _DELETED, _DELETED_BY, _PURGE]
         drop_order, least = _TRASH_DROP_ORDER, _MIN_TRASH_PREVIEW
     else:
-        fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _GROUP, _AGENT, _TAGS, _AGE]
+        fixed = [_MARK, _CONTACT, _STATUS, _PRIORITY, _DUE, _GROUP, _AGENT, _TAGS, _CSAT, _AGE]
         drop_order, least = _DROP_ORDER, _MIN_PREVIEW
     for key in drop_order:
         used = sum(c.width + 1 for c in fixed)
-        if width - used >= least:
+        if width - used >= (_ROOMY_PREVIEW if key in _ROOMY else least):
             break
         fixed = [c for c in fixed if c.key != key]
     used = sum(c.width + 1 for c in fixed)
@@ -132,6 +149,10 @@ class TicketList(Widget, can_focus=True):
         "ticket-list--status-closed",
         "ticket-list--priority-high",
         "ticket-list--priority-urgent",
+        "ticket-list--overdue",
+        "ticket-list--due-soon",
+        "ticket-list--rating",
+        "ticket-list--rating-low",
         "ticket-list--scrollbar",
         "ticket-list--scrollbar-thumb",
     }
@@ -152,7 +173,8 @@ class TicketList(Widget, can_focus=True):
     """Rows a turn of the mouse wheel scrolls (the cursor stays on its ticket)."""
 
     AGE_REFRESH_SECONDS: ClassVar[float] = 30.0
-    """Ages ("5m") go stale; cached lines are redrawn this often."""
+    """Ages ("5m") and dues ("due 14:30", the overdue mark) go stale; cached lines are
+    redrawn this often, by one timer for the whole list."""
 
     class Highlighted(Message):
         """The highlighted row changed (cursor moved, or another ticket is under it)."""
@@ -202,6 +224,7 @@ class TicketList(Widget, can_focus=True):
         self._strips: LRUCache[tuple[int, bool, bool], Strip] = LRUCache(1024)
         self._strip_width = -1
         self._styles: dict[str, Style] = {}
+        self._cell_styles: dict[tuple[str, bool, bool, bool], Style] = {}
         self._requested: tuple[int, int] | None = None
         self._request_scheduled = False
         self._click_opened = False
@@ -383,6 +406,7 @@ class TicketList(Widget, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._cell_styles.clear()
         self._strips.clear()
 
     def on_focus(self) -> None:
@@ -393,6 +417,7 @@ class TicketList(Widget, can_focus=True):
 
     def _restyle(self) -> None:
         self._styles.clear()
+        self._cell_styles.clear()
         self._strips.clear()
         self.refresh()
 
@@ -549,8 +574,15 @@ class TicketList(Widget, can_focus=True):
         used = 0
         for column in self._columns(width):
             text, style = self._cell(column.key, row)
-            segments.append(Segment(fit(text, column.width) + " ",
-                                    self._cell_style(style, unread, selected, cursor)))
+            if column.key == "mark" and self._overdue(row):
+                # Its own colour in the mark column's third cell, whatever the width.
+                segments.append(Segment(fit(text, column.width - 1),
+                                        self._cell_style(style, unread, selected, cursor)))
+                segments.append(Segment(_OVERDUE_MARK + " ",
+                                        self._cell_style("overdue", unread, selected, cursor)))
+            else:
+                segments.append(Segment(fit(text, column.width) + " ",
+                                        self._cell_style(style, unread, selected, cursor)))
             used += column.width + 1
         if used < width:
             segments.append(Segment(" " * (width - used),
@@ -562,8 +594,8 @@ class TicketList(Widget, can_focus=True):
     def _cell_style(self, name: str, unread: bool, selected: bool, cursor: bool) -> Style:
         """A cell's whole style: the line's (bold when unread), the cell's own colour,
         then the selection's and the cursor's; a dozen combinations, each added once."""
-        key = f"{name}|{unread:d}{selected:d}{cursor:d}"
-        style = self._styles.get(key)
+        key = (name, unread, selected, cursor)  # a tuple: no string formatting per cell
+        style = self._cell_styles.get(key)
         if style is None:
             style = self._style("base")
             if unread:
@@ -574,7 +606,7 @@ class TicketList(Widget, can_focus=True):
                 style += self._style("selected")
             if cursor:
                 style += self._style("cursor")
-            self._styles[key] = style
+            self._cell_styles[key] = style
         return style
 
     @property
@@ -596,6 +628,28 @@ class TicketList(Widget, can_focus=True):
         if days is None:
             return "kept"  # until an admin empties the Trash
         return render.due(deleted_at + days * _DAY_MS) if deleted_at else ""
+
+    @staticmethod
+    def _overdue(row: dict[str, Any]) -> bool:
+        return is_overdue(row["ticket"], render.clock())
+
+    @staticmethod
+    def _due_cell(ticket: dict[str, Any]) -> tuple[str, str]:
+        """The nearer due in words, in the error colour once passed."""
+        found = nearer_due(ticket)
+        if found is None:
+            return "", "meta"
+        now = render.clock()
+        due = found[1]
+        style = "overdue" if due <= now else "due-soon" if due - now <= _DUE_SOON else "meta"
+        return due_words(due, now, render.timezone), style
+
+    @staticmethod
+    def _rating_cell(row: dict[str, Any]) -> tuple[str, str]:
+        rating = row.get("csat_rating")
+        if rating is None:
+            return "", "meta"
+        return f"★{rating}", "rating-low" if rating <= _RATING_LOW else "rating"
 
     def _cell(self, key: str, row: dict[str, Any]) -> tuple[str, str]:
         ticket = row["ticket"]
@@ -632,4 +686,8 @@ class TicketList(Widget, can_focus=True):
         if key == "age":
             return render.age(ticket.get("last_message_at") or ticket.get("updated_at")), \
                 "meta"
+        if key == "due":
+            return self._due_cell(ticket)
+        if key == "csat":
+            return self._rating_cell(row)
         raise KeyError(key)

@@ -54,7 +54,7 @@ class AdminScreen(Screen[None]):
         Binding("7", "tab('scenarios')", "Scenarios", show=False, id="admin.tab_scenarios"),
         Binding("8", "tab('email')", "Email", show=False, id="admin.tab_email"),
         Binding("9", "tab('bot')", "Bot", show=False, id="admin.tab_bot"),
-        Binding("0", "tab('hours')", "Hours", show=False, id="admin.tab_hours"),
+        Binding("0", "tab('hours')", "Hours · SLA", show=False, id="admin.tab_hours"),
         # Priority: scrolling containers take ctrl+pageup/pagedown for sideways paging.
         Binding("ctrl+pagedown", "step_tab(1)", "Next tab", show=False, priority=True,
                 id="admin.next_tab"),
@@ -90,7 +90,7 @@ class AdminScreen(Screen[None]):
                 yield EmailPane(self.client, id="email-pane")
             with TabPane("9 Bot", id="bot"):
                 yield BotPane(self.client, id="bot-pane")
-            with TabPane("0 Hours", id="hours"):
+            with TabPane("0 Hours · SLA", id="hours"):
                 yield HoursPane(self.client, id="hours-pane")
         yield Footer()
 
@@ -164,6 +164,7 @@ class AdminScreen(Screen[None]):
         "email_settings.updated": ("email",),
         "bot.flow_saved": ("bot",),
         "hours.saved": ("bot", "hours"),  # the Bot preview runs with the number's hours
+        "sla.targets_saved": ("hours",),
     }
 
     def relay_event(self, event: dict[str, object]) -> None:

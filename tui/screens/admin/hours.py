@@ -1,4 +1,5 @@
-"""The Hours tab (0): business hours per number and per group (issue 13).
+"""The Hours · SLA tab (0): business hours per number and per group (issue 13), and the
+SLA targets per priority that count those hours (issue 14, tui/screens/admin/sla_targets.py).
 
 The bot tells a customer who texts outside them when a person will answer; the
 number's hours apply to its tickets, else the ticket group's, else none (24×7).
@@ -42,6 +43,7 @@ from core.business_hours import (
 )
 from tui.client import CommandError
 from tui.screens.admin import AdminPane, keep_cursor, table_row_key
+from tui.screens.admin.sla_targets import SlaEditor, SlaTable
 from tui.widgets import render
 
 SCOPES = {"number": "Number", "group": "Group"}
@@ -257,7 +259,8 @@ class HoursTable(DataTable[str]):
 
 
 class HoursPane(AdminPane):
-    """``get_business_hours`` as a list; enter edits one in a HoursEditor."""
+    """``get_business_hours`` as a list; enter edits one in a HoursEditor. Below it,
+    ``get_sla_targets``: enter edits a priority's targets in an SlaEditor."""
 
     def __init__(self, client: Any, *, id: str | None = None) -> None:
         super().__init__(client, id=id)
@@ -270,9 +273,19 @@ class HoursPane(AdminPane):
         table = HoursTable(cursor_type="row", zebra_stripes=True, id="hours-table")
         table.add_columns("", "Name", "Hours", "Now")
         yield table
+        yield Static("SLA targets per priority, in those business hours (24×7 without them):"
+                     " first response (the first agent reply) and resolution. Enter edits.",
+                     classes="admin-note", id="sla-note")
+        targets = SlaTable(id="sla-table")
+        targets.on_edit = self.edit_targets
+        yield targets
 
     async def reload(self) -> None:
-        answer = await self.call("load the business hours", "get_business_hours")
+        answer, targets = await asyncio.gather(
+            self.call("load the business hours", "get_business_hours"),
+            self.call("load the SLA targets", "get_sla_targets"))
+        if targets is not None:
+            self.query_one(SlaTable).show(list(targets.get("targets") or ()))
         if answer is None:
             return
         self.loaded = True
@@ -311,3 +324,14 @@ class HoursPane(AdminPane):
         if await self.ask(HoursEditor(row, save, zone_guess=guess)) is not None:
             self.notify(f"Hours saved for {row.get('name') or row_key(row)}.", timeout=3)
             await self.reload()
+
+    @work(exclusive=True, group="sla")
+    async def edit_targets(self, row: dict[str, Any]) -> None:
+        async def save(typed: dict[str, Any]) -> list[dict[str, Any]]:
+            saved = await self.client.command("save_sla_targets", targets=[typed])
+            return list(saved.get("targets") or ())
+
+        saved = await self.ask(SlaEditor(row, save))
+        if saved is not None:
+            self.query_one(SlaTable).show(saved)
+            self.notify(f"SLA targets saved for {row['priority']} priority.", timeout=3)
