@@ -356,6 +356,8 @@ class TicketListModel:
             return self._update_contact(payload)
         if kind == "tickets.purged":
             return self._forget(payload.get("ticket_ids") or [], counted=counted)
+        if kind == "csat.rated":  # the ticket stays as it was; only its rating changed
+            return self._note_rating(event.get("ticket_id"), payload.get("rating"))
         message = payload.get("message")
         replied = isinstance(message, dict) and message.get("direction") == "outbound" \
             and self._note_reply(message)
@@ -408,6 +410,16 @@ class TicketListModel:
                 run[i] = {**row, "last_reply_id": message["id"],
                           "last_reply_status": message.get("status")}
                 return True
+        return False
+
+    def _note_rating(self, ticket_id: int | None, rating: int | None) -> bool:
+        """A customer's CSAT rating: the row's ``csat_rating`` is the latest (issue 14)."""
+        for run in (self.head, self.tail):
+            for i, row in enumerate(run):
+                if row["ticket"]["id"] == ticket_id:
+                    run[i] = {**row, "csat_rating": rating}
+                    self._on_change()
+                    return True
         return False
 
     def _update_in_place(self, ticket: dict[str, Any]) -> bool:
