@@ -85,8 +85,8 @@ class CsatForm(ModalScreen[bool]):
                                      self._area("csat_text", number.get("csat_text") or ""),
                                      cost=True)
                 yield from self._row(
-                    "csat_followup", "Follow-up question (optional: asked once after a rating;"
-                    " the answer is kept as the comment)",
+                    "csat_followup", "Follow-up question after a rating (optional; the answer"
+                    " is kept as the comment)",
                     self._area("csat_followup", number.get("csat_followup") or ""), cost=True)
                 yield from self._row(
                     "csat_window_days", "Answers count as ratings for (days, 1 to 30)",
