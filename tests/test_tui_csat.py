@@ -1,8 +1,9 @@
 """CSAT in the inbox (issue 14), against a real relay and the Twilio simulator: the details
 pane's Satisfaction line (sent, then rated live, then as loaded by another inbox), the list
 row's rating, the thread's "📊 Survey" heads and the "rated 4" mark, the contact view's stars,
-and the Numbers tab's survey form (live segment count, the relay's refusal under its field,
-the save). Snapshots of the pane and the form are in tests/test_tui_csat_snapshots.py."""
+and the Numbers tab's survey form (live segment count, the relay's refusals under their
+fields, the save with the segment price). Snapshots of the pane and the form are in
+tests/test_tui_csat_snapshots.py."""
 
 from __future__ import annotations
 
@@ -226,6 +227,16 @@ async def test_the_number_form_saves_the_survey_and_shows_a_refusal_under_its_fi
 
         window.value = "7"
         form.query_one("#f-csat_bulk", Checkbox).value = True
+        price = form.query_one("#f-segment_price", Input)
+        assert price.value == "" and form.query_one("#f-price_currency", Input).value == "USD"
+        price.value = "cheap"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "not a price" in str(
+            form.query_one("#error-segment_price", Static).render()),
+            what="the relay's refusal under the price")
+        assert str(refusal.render()) == ""  # the window's refusal went with its fix
+        price.value = "0.0079"
+        form.query_one("#f-price_currency", Input).value = "eur"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "survey settings saved" in toasts(app), what="saved")
         assert not isinstance(app.screen, CsatForm)
@@ -233,3 +244,4 @@ async def test_the_number_form_saves_the_survey_and_shows_a_refusal_under_its_fi
                   if n.e164 == US_TOLL_FREE)
     assert (number.csat, number.csat_text, number.csat_followup, number.csat_window_days,
             number.csat_bulk) == (True, "Rate us 1-5 (5 is great)", FOLLOWUP, 7, True)
+    assert (number.segment_price, number.price_currency) == ("0.0079", "EUR")
