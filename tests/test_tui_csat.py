@@ -143,20 +143,37 @@ async def test_a_rating_shows_live_in_the_pane_the_row_and_the_thread(desk: Live
                     what="the rating text marked")
 
     # Another inbox, opened later, has no event to go by: it asks the relay.
+    # The pane open first this time: its answer may come before the thread's.
     later = InboxApp(desk.config())
     async with later.run_test(size=SIZE) as pilot:
+        await pilot.press("i")
         await open_first(pilot, later)
+        await until(pilot, lambda: "Satisfaction ★★★★☆ 4" in pane_text(later),
+                    what="the rating, loaded")
         await until(pilot, lambda: any(h.endswith("· rated 4") for h in thread_heads(later)),
                     what="the rating text marked from ticket_csat")
         assert not any("rated" in h for h in thread_heads(later)[:-1])  # "my parcel is late"
-        await pilot.press("i")
-        await until(pilot, lambda: "Satisfaction ★★★★☆ 4" in pane_text(later),
-                    what="the rating, loaded")
         await pilot.press("C")
         await until(pilot, lambda: isinstance(later.screen, ContactScreen)
                     and later.screen.loaded, what="the contact view")
         options = later.screen.query_one(OptionList)
         assert "★★★★☆" in str(options.get_option_at_index(0).prompt)
+
+
+async def test_a_survey_a_new_question_reopened_is_said_not_answered(desk: LiveDesk) -> None:
+    await desk.text("my parcel is late", from_=PERSON)
+    app = InboxApp(desk.config())
+    async with app.run_test(size=SIZE) as pilot:
+        ticket_id = await open_first(pilot, app)
+        await resolve(desk, ticket_id)
+        await until(pilot, lambda: "→ 📊 Survey" in "\n".join(thread_heads(app)),
+                    what="the survey")
+        await pilot.press("i")
+        await until(pilot, lambda: "no answer yet" in pane_text(app), what="sent")
+        await desk.text("it still has not come, where is it?", from_=PERSON)
+        await until(pilot, lambda: "Satisfaction survey sent\nnot answered" in pane_text(app),
+                    what="the survey expired by the reopen")
+        assert "Status Open" in pane_text(app)
 
 
 async def test_a_follow_up_is_headed_and_its_answer_kept_as_the_comment(desk: LiveDesk) -> None:

@@ -74,7 +74,7 @@ class FieldActions:
                 self._load_facts(row["ticket"]["id"])
                 self._load_csat(row["ticket"]["id"])
         elif before["ticket"].get("status") != row["ticket"].get("status") \
-                and self._surveys_open() and self._pane_open():
+                and self._surveys_open():
             self._load_csat(row["ticket"]["id"])  # a reopen closed the survey: ask its state
         self._show_details()
 
@@ -164,8 +164,11 @@ class FieldActions:
             self._show_details()
 
     def csat_follows(self, ticket_id: int, entries: list[dict[str, Any]]) -> None:
-        """A thread just shown: if the desk surveyed it, ask which texts were ratings."""
-        if self.open_csat is None and any(e.get("purpose") == SURVEY for e in entries):
+        """A thread just shown: mark its rating texts, asking the relay for its surveys if
+        the desk surveyed it and they are not here yet (the pane may have asked already)."""
+        if self.open_csat is not None:
+            self._mark_ratings(ticket_id)
+        elif any(e.get("purpose") == SURVEY for e in entries):
             self._load_csat(ticket_id)
 
     def _mark_ratings(self, ticket_id: int) -> None:
