@@ -356,7 +356,7 @@ class TicketListModel:
             return self._update_contact(payload)
         if kind == "tickets.purged":
             return self._forget(payload.get("ticket_ids") or [], counted=counted)
-        if kind == "csat.rated":  # the ticket stays as it was; only its rating changed
+        if kind == "csat.rated":
             return self._note_rating(event.get("ticket_id"), payload.get("rating"))
         message = payload.get("message")
         replied = isinstance(message, dict) and message.get("direction") == "outbound" \
@@ -412,8 +412,8 @@ class TicketListModel:
                 return True
         return False
 
-    def _note_rating(self, ticket_id: int | None, rating: int | None) -> bool:
-        """A customer's CSAT rating: the row's ``csat_rating`` is the latest (issue 14)."""
+    def _note_rating(self, ticket_id: Any, rating: Any) -> bool:
+        """The customer rated (or rated again): the row's ★ follows."""
         for run in (self.head, self.tail):
             for i, row in enumerate(run):
                 if row["ticket"]["id"] == ticket_id:
