@@ -3,10 +3,11 @@
 Why a screen of its own: one customer may text several business numbers and come
 back after a ticket was closed (or deleted); each of those is a separate ticket,
 and this is the one place that lists them together, newest first, each with the
-number it came through. Enter opens one (the inbox shows its thread), ``E``
-edits the name, email, note and phones, ``M`` (admins) merges another contact
-into this one. The screen asks the relay itself (through the ``command`` it is
-given) and follows ``contact.updated`` and ``contact.merged`` while it is open.
+number it came through and, once the customer rated one, its CSAT rating as stars.
+Enter opens one (the inbox shows its thread), ``E`` edits the name, email, note
+and phones, ``M`` (admins) merges another contact into this one. The screen asks
+the relay itself (through the ``command`` it is given) and follows
+``contact.updated`` and ``contact.merged`` while it is open.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ class ContactScreen(ModalScreen[dict[str, Any] | None]):
         options = self.query_one(OptionList)
         highlighted = options.highlighted
         options.clear_options()
-        options.add_options([Option(render.person_ticket_line(item, 40),
+        rated = any(item.get("csat_rating") is not None for item in self.items)
+        options.add_options([Option(render.person_ticket_line(item, 40, ratings=rated),
                                     id=str(item["ticket"]["id"])) for item in self.items])
         if self.older:
             options.add_option(Option(Text("Load older tickets…", style="dim"), id=OLDER))

@@ -448,6 +448,7 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
         self.thread_state.older = page.get("older")
         self.thread.show(row, self.thread_state.entries, has_older=page.get("older") is not None)
         self.email_follows(row, self.thread_state.entries)
+        self.csat_follows(ticket["id"], self.thread_state.entries)
         # The thread is what the agent opened it for: paint it first, then
         # restyle the composer (enabling it relayouts the whole screen).
         self.call_after_refresh(self._refresh_compose_context)

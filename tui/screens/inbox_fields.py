@@ -20,22 +20,43 @@ from tui.widgets.details_pane import DetailsPane, field_defs
 
 if TYPE_CHECKING:
     from core.fields import FieldDef
+    from tui.model import ThreadState
+    from tui.widgets.thread_view import ThreadView
 
 logger = logging.getLogger(__name__)
 
 #: Events whose names the pane shows: it is drawn again when one comes.
 NAME_EVENTS = frozenset({"group.updated", "agent.updated"})
+SURVEY = "csat_survey"  # a message's ``purpose`` when it is the desk's survey
+#: Events that carry one of the open ticket's surveys as it now is (issue 14).
+CSAT_EVENTS = frozenset({"csat.sent", "csat.rated", "csat.commented"})
+#: Survey states a status change can close (the relay expires or finishes them on a reopen).
+OPEN_SURVEY_STATES = frozenset({"sent", "rated", "asked_comment"})
+
+
+def with_survey(csat: dict[str, Any], survey: dict[str, Any]) -> dict[str, Any]:
+    """``ticket_csat``'s answer with one survey as an event now tells it (added, or replacing
+    the one of its id), and the latest rating worked out as the relay does."""
+    surveys = [s for s in csat.get("surveys") or () if s.get("id") != survey.get("id")]
+    surveys = sorted([*surveys, survey], key=lambda s: s["id"])
+    rated = [s for s in surveys if s.get("rating") is not None]
+    return {**csat, "surveys": surveys, "rating": rated[-1]["rating"] if rated else None}
 
 
 class FieldActions:
     """Mixed into ``InboxScreen``: relies on its ``command``, ``names``, ``notify``,
     ``query_one``, ``showing`` and ``app``."""
 
+    if TYPE_CHECKING:  # what the inbox screen provides
+        thread: ThreadView
+        thread_state: ThreadState | None
+
     ready = False  # the inbox's own flag, set once it is mounted (read through ``showing``)
     _open_row: dict[str, Any] | None = None
     _open_time: dict[str, Any] | None = None
     fields: list[FieldDef] | None = None  # the admin's fields, once loaded
     open_facts: dict[str, Any] | None = None  # the open ticket's response times
+    open_csat: dict[str, Any] | None = None  # the open ticket's surveys (``ticket_csat``)
 
     # --- the inbox's state, watched ----------------------------------------------
 
@@ -48,9 +69,13 @@ class FieldActions:
         before = self._open_row
         self._open_row = row
         if row is None or before is None or before["ticket"]["id"] != row["ticket"]["id"]:
-            self.open_facts = None
+            self.open_facts = self.open_csat = None
             if row is not None and self._pane_open():
                 self._load_facts(row["ticket"]["id"])
+                self._load_csat(row["ticket"]["id"])
+        elif before["ticket"].get("status") != row["ticket"].get("status") \
+                and self._surveys_open():
+            self._load_csat(row["ticket"]["id"])  # a reopen closed the survey: ask its state
         self._show_details()
 
     @property
@@ -81,7 +106,7 @@ class FieldActions:
         if self.open_facts is not None:
             logged = (self._open_time or {}).get("total_seconds")
             facts = {**self.open_facts, "logged_seconds": logged}
-        pane.show(self._open_row, self.names, self.fields or [], facts)
+        pane.show(self._open_row, self.names, self.fields or [], facts, self.open_csat)
 
     def action_details(self) -> None:
         """Show or hide the open ticket's fields beside its thread."""
@@ -96,6 +121,8 @@ class FieldActions:
             self._load_fields()
         if self._open_row is not None and self.open_facts is None:
             self._load_facts(self._open_row["ticket"]["id"])
+        if self._open_row is not None and self.open_csat is None:
+            self._load_csat(self._open_row["ticket"]["id"])
         self._show_details()
 
     @work(exclusive=True, group="fields")
@@ -123,6 +150,54 @@ class FieldActions:
             self.open_facts = facts
             self._show_details()
 
+    @work(exclusive=True, group="csat")
+    async def _load_csat(self, ticket_id: int) -> None:
+        """The ticket's surveys for the pane's Satisfaction line."""
+        try:
+            csat = await self.command("ticket_csat", ticket_id=ticket_id)
+        except CommandError as error:
+            logger.info("could not load the surveys of #%s: %s", ticket_id, error)
+            return
+        if self._open_row is not None and self._open_row["ticket"]["id"] == ticket_id:
+            self.open_csat = csat
+            self._mark_ratings(ticket_id)
+            self._show_details()
+
+    def csat_follows(self, ticket_id: int, entries: list[dict[str, Any]]) -> None:
+        """A thread just shown: mark its rating texts, asking the relay for its surveys if
+        the desk surveyed it and they are not here yet (the pane may have asked already)."""
+        if self.open_csat is not None:
+            self._mark_ratings(ticket_id)
+        elif any(e.get("purpose") == SURVEY for e in entries):
+            self._load_csat(ticket_id)
+
+    def _mark_ratings(self, ticket_id: int) -> None:
+        """Each survey's rating text, marked in the thread: the customer's text written in
+        the same instant the rating was kept (the relay records both in one write)."""
+        state = self.thread_state
+        if state is None or state.ticket_id != ticket_id:
+            return
+        for survey in (self.open_csat or {}).get("surveys") or ():
+            if survey.get("rating") is None:
+                continue
+            for entry in state.entries:
+                if entry.get("direction") == "inbound" and entry["id"] > survey["message_id"] \
+                        and entry.get("created_at") == survey.get("rated_at"):
+                    self.thread.mark_rating(entry["id"], survey["rating"])
+
+    def _surveys_open(self) -> bool:
+        return any(s.get("state") in OPEN_SURVEY_STATES
+                   for s in (self.open_csat or {}).get("surveys") or ())
+
+    def _new_survey(self, survey: dict[str, Any]) -> None:
+        """A ``csat.*`` event for the open ticket: the survey as it now is, no round trip."""
+        if self.open_csat is not None:
+            self.open_csat = with_survey(self.open_csat, survey)
+            self._show_details()
+        elif self._open_row is not None and self._pane_open():
+            # Still loading: the answer on its way may have been read before this change.
+            self._load_csat(self._open_row["ticket"]["id"])
+
     def details_follow(self, event: dict[str, Any]) -> None:
         """Called for every relay event: the fields' definitions, the open ticket's
         response times, and names the pane shows."""
@@ -140,6 +215,12 @@ class FieldActions:
                 and self._open_row is not None \
                 and event.get("ticket_id") == self._open_row["ticket"]["id"]:
             self._new_message(payload.get("message") or {})
+        elif kind in CSAT_EVENTS and self._open_row is not None \
+                and event.get("ticket_id") == self._open_row["ticket"]["id"] \
+                and isinstance(payload.get("survey"), dict):
+            self._new_survey(payload["survey"])
+            if kind == "csat.rated" and payload.get("message_id") is not None:
+                self.thread.mark_rating(int(payload["message_id"]), int(payload["rating"]))
 
     def _new_message(self, message: dict[str, Any]) -> None:
         facts = dict(self.open_facts or {})

@@ -5,6 +5,10 @@ line (first response, last customer message, time logged, the admin's own
 fields), and an agent answering wants it in view without opening a form.
 It is drawn only when what it shows changes (another ticket opened, an event
 for this one, the field definitions), never as the list's cursor moves.
+
+The customer's satisfaction (issue 14) is the relay's ``ticket_csat`` answer, kept
+live by the ``csat.*`` events: the rating as stars, the comment, when; or that the
+survey went out and nobody answered yet; nothing for a ticket never surveyed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.widgets import Static
 
 from core.durations import format_duration
 from core.fields import FieldDef, shown_value
+from tui.widgets import render
 from tui.widgets.render import Names, fit, stamp, wrap
 
 NONE = "—"
@@ -33,9 +38,43 @@ def field_defs(wire: Sequence[dict[str, Any]]) -> list[FieldDef]:
             for f in wire]
 
 
+def latest_rated(surveys: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest survey with a rating: the one ``ticket_csat``'s ``rating`` comes from."""
+    rated = [s for s in surveys if s.get("rating") is not None]
+    return max(rated, key=lambda s: s["id"]) if rated else None
+
+
+def satisfaction_lines(csat: dict[str, Any] | None, now: int | None = None) -> list[str]:
+    """What the pane says of the ticket's surveys, a line each; none when never surveyed.
+
+    The newest rating wins (a later resolution's survey may still be unanswered, which is
+    said after it); an unanswered survey past its window is no longer waited for.
+    """
+    surveys = sorted((csat or {}).get("surveys") or (), key=lambda s: s["id"])
+    if not surveys:
+        return []
+    now = render.clock() if now is None else now
+    newest, rated = surveys[-1], latest_rated(surveys)
+    waiting = newest.get("rating") is None and newest.get("state") == "sent" \
+        and int(newest.get("expires_at") or 0) > now
+    if rated is None:
+        return ["survey sent", "no answer yet" if waiting else "not answered"]
+    lines = [f"{render.rating_stars(rated['rating'])} {rated['rating']}"]
+    if rated.get("comment"):
+        lines.append(f"“{rated['comment']}”")
+    elif rated.get("state") == "asked_comment":
+        lines.append("follow-up asked")
+    lines.append(f"rated {stamp(rated.get('rated_at'), now)}")
+    if newest is not rated:
+        lines += ["new survey sent", "no answer yet" if waiting else "not answered"]
+    return lines
+
+
 def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
-                 facts: dict[str, Any] | None = None) -> Text:
-    """Label/value lines for one ticket; ``facts`` are the relay's times (None: loading)."""
+                 facts: dict[str, Any] | None = None,
+                 csat: dict[str, Any] | None = None) -> Text:
+    """Label/value lines for one ticket; ``facts`` are the relay's times (None: loading),
+    ``csat`` its ``ticket_csat`` answer (None: loading, or never asked)."""
     ticket = row["ticket"]
     facts = facts or {}
     loading = "…" if not facts else NONE
@@ -53,11 +92,12 @@ def details_text(row: dict[str, Any], names: Names, fields: Sequence[FieldDef],
         ("Last customer", stamp(facts.get("last_customer_at")) or loading),
         ("Time logged", format_duration(facts["logged_seconds"])
          if facts.get("logged_seconds") else loading),
-        ("CSAT", NONE),
     ]
     text = Text()
     for label, value in lines:
         _line(text, label, value)
+    for n, said in enumerate(satisfaction_lines(csat)):
+        _line(text, "Satisfaction" if n == 0 else "", said)
     values = ticket.get("custom_fields") or {}
     active = [f for f in fields if not f.retired]
     if active:
@@ -109,15 +149,15 @@ class DetailsPane(VerticalScroll, can_focus=False):
         yield self.body
 
     def show(self, row: dict[str, Any] | None, names: Names, fields: Sequence[FieldDef],
-             facts: dict[str, Any] | None) -> None:
+             facts: dict[str, Any] | None, csat: dict[str, Any] | None = None) -> None:
         """Draw the ticket's details, only if visible and something changed since."""
         if not self.display:
             return
-        key = (id(row), row and row["ticket"], tuple(fields), repr(facts))
+        key = (id(row), row and row["ticket"], tuple(fields), repr(facts), repr(csat))
         if key == self._shown:
             return
         self._shown = key
-        self.body.update(details_text(row, names, fields, facts) if row is not None
+        self.body.update(details_text(row, names, fields, facts, csat) if row is not None
                          else Text("No ticket open.", style="dim"))
 
     def forget(self) -> None:

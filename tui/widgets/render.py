@@ -218,15 +218,30 @@ def wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def person_ticket_line(item: dict[str, Any], preview_width: int) -> Text:
+RATING_WIDTH = 6  # "★★★★☆ ": five stars and a space
+
+
+def rating_stars(rating: int | None) -> str:
+    """A CSAT rating (1–5) as five stars, the filled ones first; "" when never rated."""
+    if rating is None:
+        return ""
+    rating = max(0, min(5, int(rating)))
+    return "★" * rating + "☆" * (5 - rating)
+
+
+def person_ticket_line(item: dict[str, Any], preview_width: int, *,
+                       ratings: bool = False) -> Text:
     """One of a person's tickets (a ``contact_tickets`` item): number, status, the business
     number it came through, when, its last words. The contact view and the earlier
-    conversations above a thread list them alike."""
+    conversations above a thread list them alike. With ``ratings`` (some ticket of the
+    list was rated) a column after the status shows each one's CSAT rating as stars."""
     ticket = item["ticket"]
     status = "in trash" if ticket.get("deleted") else ticket.get("status", "")
     line = Text()
     line.append(f"#{ticket['id']:<6}", style="bold")
     line.append(f"{status:<9} ", style="dim" if status in ("closed", "in trash") else "")
+    if ratings:
+        line.append(fit(rating_stars(item.get("csat_rating")), RATING_WIDTH), style="yellow")
     line.append(f"{item.get('number', ''):<16} ", style="cyan")
     line.append(f"{stamp(ticket.get('last_message_at')):>12}  ")
     line.append(fit(one_line(ticket.get("last_preview", "")), preview_width))

@@ -73,6 +73,12 @@ _STATUS_LABELS: dict[str, tuple[str, str]] = {
     "canceled": ("canceled", "meta"),
 }
 _FAILED = frozenset({"undelivered", "failed"})
+# The desk's own automatic texts (a message's ``purpose``, issue 14) are headed by what
+# they are, as the bot's are, not by an agent's name nobody wrote them under.
+PURPOSE_HEADS: dict[str, str] = {
+    "csat_survey": "📊 Survey",
+    "csat_followup": "📊 Survey follow-up",
+}
 
 
 class MediaCache:
@@ -329,6 +335,7 @@ class ThreadView(ScrollView, can_focus=True):
         self.media = media if media is not None else MediaCache()
         self.ticket_id: int | None = None
         self._ticket_row: dict[str, Any] = {}
+        self._ratings: dict[int, int] = {}  # a customer's text taken as a CSAT rating: its rating
         self._entries: list[dict[str, Any]] = []
         self._ids: list[int] = []
         self._pos: dict[int, int] = {}
@@ -362,6 +369,8 @@ class ThreadView(ScrollView, can_focus=True):
     def show(self, ticket_row: dict[str, Any], entries: list[dict[str, Any]], *,
              has_older: bool) -> None:
         """Replace the thread and show its newest entry."""
+        if ticket_row["ticket"]["id"] != self.ticket_id:
+            self._ratings.clear()
         self._ticket_row = ticket_row
         self.ticket_id = ticket_row["ticket"]["id"]
         self._entries = list(entries)
@@ -414,6 +423,20 @@ class ThreadView(ScrollView, can_focus=True):
                 self._cursor += 1
         self._pin_bottom = at_bottom
         self._restack(anchor)
+
+    def mark_rating(self, message_id: int, rating: int) -> None:
+        """The customer's text ``message_id`` was taken as a CSAT rating: say so in its head."""
+        if self._ratings.get(message_id) == rating:
+            return
+        self._ratings[message_id] = rating
+        pos = self._pos.get(message_id)
+        if pos is not None:
+            self._forget(message_id)  # the head is one line either way: the height stays
+            if self.is_mounted:
+                self.refresh_lines(self._starts[pos], self._heights[pos])
+
+    def rating_of(self, message_id: int) -> int | None:
+        return self._ratings.get(message_id)
 
     def clear(self) -> None:
         """Show nothing (no ticket open)."""
@@ -661,6 +684,9 @@ class ThreadView(ScrollView, can_focus=True):
             who = row.get("contact_name") or row.get("contact_phone") or "Customer"
             parts: list[tuple[str, str]] = [(f"← {mark}{who}", "inbound-head"),
                                             (f" · {when}" if when else "", "meta")]
+            rating = self._ratings.get(entry["id"])
+            if rating is not None:
+                parts.extend([(" · ", "meta"), (f"rated {rating}", "ok")])
             if email and entry.get("mail_original"):
                 parts.append((" · O original", "meta"))
         elif email:
@@ -677,6 +703,8 @@ class ThreadView(ScrollView, can_focus=True):
             who = (self.names.agent(author) if author is not None else "") or "Sent"
             if entry.get("by_bot"):  # the number's bot answered, not a person
                 who = "🤖 Bot"
+            elif entry.get("purpose") in PURPOSE_HEADS:  # the desk's CSAT survey
+                who = PURPOSE_HEADS[entry["purpose"]]
             parts = [(f"→ {who}", "outbound-head"), (f" · {when}" if when else "", "meta")]
             sender = entry.get("from_number_id")  # set only when not the ticket's own number
             if sender is not None:

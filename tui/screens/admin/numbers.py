@@ -4,14 +4,15 @@ Settings that decide where texts go or whether replies leave (default group,
 sender type, A2P 10DLC registration, enabled) are set here; the relay's send
 preflight reads them, so a wrong sender type shows up as refused replies, which
 is why each is one key away. Booleans toggle at once (and say so), choices open
-a picker with the value in effect marked.
+a picker with the value in effect marked. The CSAT survey (its texts, window, bulk
+rule) and the segment price have a form of their own: ``enter`` or ``u``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
@@ -25,6 +26,7 @@ from tui.screens.admin import (
     table_row_key,
     yes_no,
 )
+from tui.screens.admin.number_csat import CsatForm
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
 
 NO_GROUP = "none"  # the pickers answer None on escape, so "no group" needs a value of its own
@@ -43,6 +45,7 @@ class NumbersPane(AdminPane):
         Binding("s", "sender_type", "Sender type", id="admin.sender_type"),
         Binding("a", "toggle('a2p_registered')", "A2P 10DLC", id="admin.toggle_a2p"),
         Binding("c", "toggle('csat')", "CSAT", id="admin.toggle_csat"),
+        Binding("u", "survey", "Survey…", id="admin.number_survey"),
         Binding("e", "toggle('enabled')", "Enable/disable", id="admin.toggle_enabled"),
         Binding("n", "name", "Name", id="admin.number_name"),
         Binding("w", "repoint", "Repoint webhooks", id="admin.repoint"),
@@ -153,6 +156,26 @@ class NumbersPane(AdminPane):
                          " Troubleshooting (3).")
             self.notify(f"{number['e164']}: {what} {on if value else off}.{after}",
                         timeout=6 if after else 3)
+
+    @on(DataTable.RowSelected, "#numbers-table")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_survey()
+
+    @work(exclusive=True, group="numbers")
+    async def action_survey(self) -> None:
+        """The number's CSAT survey and segment price, in one form."""
+        number = self.current()
+        if number is None:
+            return
+
+        async def save(changes: dict[str, Any]) -> Any:
+            return await self.client.command("update_number", number_id=number["id"],
+                                             **changes)
+
+        if await self.ask(CsatForm(number, save)):
+            self.notify(f"{number['e164']}: survey settings saved.", timeout=3)
+            await self.reload()
 
     @work(exclusive=True, group="numbers")
     async def action_name(self) -> None:
