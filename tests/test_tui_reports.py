@@ -9,19 +9,28 @@ and the snapshots are the same on every run.
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date
+from pathlib import Path
 from typing import Any
 
-from desk_harness import until
+import pytest
+from desk_harness import UK_LONG_CODE, US_TOLL_FREE, LiveDesk, live_desk, until
+from rich.console import Console
+from test_bot_commands import database  # noqa: F401 (sqlite and postgresql)
 from test_tui_snapshots import (
     CannedClient,
     frozen_time,  # noqa: F401 (autouse: now is 2024-11-20 12:00 UTC)
     listed,
 )
-from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from core.models import now_ms
+from server.cli import main
 from tui.app import InboxApp
 from tui.client import CommandError
 from tui.config import Config
@@ -41,6 +50,7 @@ from tui.report_figures import (
 from tui.screens.inbox import InboxScreen
 from tui.screens.pickers import ChoiceScreen, TextPromptScreen
 from tui.screens.reports import ReportsScreen
+from tui.widgets import render
 from tui.widgets.report_charts import DailyChart, count_ticks, heat_level
 
 SMALL = (100, 30)
@@ -146,11 +156,12 @@ async def answered(pilot: Pilot[Any], screen: ReportsScreen, calls: int) -> dict
 
 
 def words(screen: ReportsScreen, selector: str) -> str:
-    """What the widget shows now, line by line (a Rich table as drawn); "" when hidden."""
-    widget = screen.query_one(selector)
-    width, height = widget.size
-    return "\n".join(strip.text.rstrip()
-                     for strip in widget.render_lines(Region(0, 0, width, height)))
+    """What the widget says, line by line (a Rich table as drawn), at the screen's width."""
+    widget = screen.query_one(selector, Static)
+    console = Console(width=screen.size.width - 2, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(widget.content)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())
 
 
 # --- behaviour ------------------------------------------------------------------------------
@@ -372,3 +383,106 @@ def test_snapshot_charts_lower_sections(snap_compare: Any) -> None:
 def test_snapshot_tables(snap_compare: Any) -> None:
     assert snap_compare(reports_app(), terminal_size=LARGE,
                         run_before=_snapshot(LARGE, "t", *["right_square_bracket"] * 3))
+
+
+# --- against a real relay, and the same figures from `smsdesk report` ------------------------
+
+
+@pytest.fixture
+async def live(tmp_path: Path, database: str | None,  # noqa: F811
+               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LiveDesk]:
+    """A running desk (either backend) on the real clock, its days in UTC as the relay's."""
+    monkeypatch.setattr(render, "clock", now_ms)
+    monkeypatch.setattr(render, "timezone", UTC)
+    async with live_desk(tmp_path, database) as desk:
+        yield desk
+
+
+async def smsdesk_report(query: ReportQuery, database: str | None, home: Path,  # noqa: F811
+                         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                         *options: str) -> dict[str, Any]:
+    """``smsdesk report --format json`` for the screen's range, on the desk's own store."""
+    monkeypatch.delenv("SMSDESK_DATABASE", raising=False)
+    monkeypatch.setenv("SMSDESK_HOME", str(home / "relay"))  # the live desk's SQLite file
+    where = ["--database", database] if database else []
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["report", "--from", query.first.isoformat(),
+                                          "--to", query.last.isoformat(), "--format", "json",
+                                          *options, *where])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+async def test_a_real_relay_reports_what_happened_and_smsdesk_report_agrees(
+        live: LiveDesk, database: str | None, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await live.text("Where is my order?", from_="+12025550123")
+    await live.text("Hello, anyone?", from_="+13125550164")
+    await live.text("It was due Monday", from_="+12025550123")
+    app = InboxApp(live.config())
+    seen: list[tuple[ReportQuery, dict[str, Any]]] = []  # what the screen asked and showed
+    async with app.run_test(size=LARGE) as pilot:
+        await until(pilot, lambda: app.inbox.model.total == 2
+                    and all(app.inbox.model.row(i) for i in range(2)), what="two tickets")
+        first = app.inbox.model.row(0)["ticket"]["id"]
+        await app.client.command("reply", ticket_id=first, body="It ships today, sorry!")
+        await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
+                    == "delivered", what="the reply delivered", timeout=10)
+        await pilot.press("R")
+        screen = await until(pilot, lambda: isinstance(app.screen, ReportsScreen)
+                             and app.screen, what="the reports screen")
+
+        async def shown(what: str) -> dict[str, Any]:
+            """The report of the screen's current range and filters, once it is shown."""
+            def done() -> bool:
+                report = screen.report
+                return (app.screen is screen and not screen.loading and report is not None
+                        and screen.lists_loaded.is_set()
+                        and (report["from"], report["to"]) == (screen.query_args.first
+                                                               .isoformat(),
+                                                               screen.query_args.last
+                                                               .isoformat())
+                        and all(report["filters"][name] == getattr(screen.query_args, name)
+                                for name in report["filters"]))
+            await until(pilot, done, what=what)
+            await pilot.pause()
+            assert screen.report is not None
+            seen.append((screen.query_args, screen.report))
+            return screen.report
+
+        everything = await shown("the report")
+        assert everything["totals"] | {"segments": 0} == {
+            "created": 2, "resolved": 0, "inbound": 3, "outbound": 1, "segments": 0}
+        overview = words(screen, "#sec-overview .section-table")
+        assert "Tickets created               │ 2" in overview
+        assert "Texts in / out                │ 3 / 1" in overview
+        today = everything["days"][-1]
+        assert (today["created"], today["inbound"], today["outbound"]) == (2, 3, 1)
+
+        # With filters: only the US number, by SMS (every text went to it).
+        for key, typed in (("n", "+1888"), ("c", "SMS")):
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what=key)
+            await pilot.press(*typed, "enter")
+            filtered = await shown(f"the report after {key}")
+        assert filtered["filters"]["channel"] == "sms" and filtered["filters"]["number_id"]
+        assert filtered["totals"]["inbound"] == 3
+        # A number nothing went to: said in words.
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="numbers")
+        await pilot.press(*UK_LONG_CODE, "enter")
+        await until(pilot, lambda: screen.query_args.number_id != filtered["filters"]
+                    ["number_id"], what="the UK number asked")
+        uk = await shown("the UK number's report")
+        assert uk["totals"]["inbound"] == 0
+        assert "Nothing to report" in words(screen, "#report-state")
+
+    # smsdesk report reads the same store (after the app: it prints to the real stdout).
+    assert len(seen) == 4  # everything, US only, US by SMS, UK by SMS
+    by_cli = {0: (), 2: ("--number", US_TOLL_FREE, "--channel", "sms"),
+              3: ("--number", UK_LONG_CODE, "--channel", "sms")}
+    for index, options in by_cli.items():
+        query, report = seen[index]
+        assert await smsdesk_report(query, database, live.home, monkeypatch, capsys,
+                                    *options) == report, options
