@@ -291,13 +291,12 @@ async def test_t_shows_every_chart_as_a_table_and_brackets_move_between_sections
         assert screen.query_one("#sec-failures .section-table").region.height  # as before
         body = screen.query_one("#report-body")
         await pilot.press(*["right_square_bracket"] * 3)
-        await pilot.pause()
         times = screen.query_one("#sec-times")
-        assert times.has_class("current") and body.scroll_y > 0
-        assert times.region.y == body.region.y  # the section's title is at the top
+        assert times.has_class("current")
+        await until(pilot, lambda: times.region.y == body.region.y and body.scroll_y > 0,
+                    what="the times section's title at the top")
         await pilot.press(*["left_square_bracket"] * 3)
-        await pilot.pause()
-        assert body.scroll_y == 0
+        await until(pilot, lambda: body.scroll_y == 0, what="back at the top")
 
 
 # --- the figures in words -------------------------------------------------------------------

@@ -440,11 +440,12 @@ class ReportsScreen(Screen[None]):
 
     def action_section(self, step: int) -> None:
         self.section = (self.section + step) % len(SECTIONS)
-        self._scroll_to_section()
-
-    def _scroll_to_section(self) -> None:
         for index, (section_id, _) in enumerate(SECTIONS):
             self.query_one(f"#sec-{section_id}").set_class(index == self.section, "current")
+        # After the next layout: a key just before (t, a new report) may have moved it.
+        self.call_after_refresh(self._scroll_to_section)
+
+    def _scroll_to_section(self) -> None:
         target = self.query_one(f"#sec-{SECTIONS[self.section][0]}")
         self.query_one("#report-body", VerticalScroll).scroll_to_widget(
             target, top=True, animate=False)
