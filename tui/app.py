@@ -40,6 +40,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
 from tui.screens.inbox_scenarios import ScenarioCommands
 from tui.screens.quit import QuitChoice, QuitScreen, UnsentWork
+from tui.screens.reports import ReportsScreen
 from tui.widgets.composer import AttachFile, Composer
 from tui.widgets.send_review import SendReview
 from tui.widgets.thread_view import ThreadView
@@ -51,7 +52,7 @@ BINDING_OWNERS: tuple[type, ...] = (
     AdminScreen, AccountsPane, NumbersPane, TroubleshootPane, AgentsTable, GroupsTable,
     GroupsPickScreen, TokenShownScreen, ConnectWizard, QuitScreen, CannedPicker, CannedEditor,
     ResponsesTable, FoldersTable, ScenarioEditor, ScenariosTable, ActionsList,
-    ContactScreen, ContactFormScreen, BotPane, BotTree, BotPreview, NodeForm,
+    ContactScreen, ContactFormScreen, BotPane, BotTree, BotPreview, NodeForm, ReportsScreen,
     HoursTable, HoursEditor, SlaTable, SlaEditor,
 )
 

@@ -43,6 +43,7 @@ from tui.screens.inbox_contacts import ContactActions
 from tui.screens.inbox_conversations import ConversationActions
 from tui.screens.inbox_email import EmailActions
 from tui.screens.inbox_fields import FieldActions
+from tui.screens.inbox_reports import ReportActions
 from tui.screens.inbox_retry import RetryActions
 from tui.screens.inbox_scenarios import ScenarioActions
 from tui.screens.inbox_time import TimeActions
@@ -72,7 +73,7 @@ PRIORITIES = [("Low", "low"), ("Medium", "medium"), ("High", "high"), ("Urgent",
 
 class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, ScenarioActions,
                   RetryActions, TrashActions, TimeActions, ConversationActions, ToastPlacement,
-                  SlaToasts, Screen[None]):
+                  SlaToasts, ReportActions, Screen[None]):
     """Where agents spend the day."""
 
     CSS_PATH = "inbox.tcss"
@@ -92,6 +93,7 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
         Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
         Binding("R", "retry_failed", "Retry failed", id="inbox.retry_failed"),
+        Binding("R", "reports", "Reports", show=False, id="inbox.reports"),  # where no retry
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
