@@ -26,6 +26,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from itertools import cycle
 from zoneinfo import ZoneInfo
 
 from core import auth, queries, sla_writes, writes
@@ -39,6 +40,8 @@ DAYS = 7
 SEED = 14  # the issue that asked for it; any constant gives a fixed week
 MINUTE = 60_000
 HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+STILL_PENDING = 2  # the newest tickets waiting on their customer stay so; older ones resolved
 # A step this close to the demo's start would land among today's live texts: it is left
 # out (and the rest of its conversation with it), the ticket stays as it stood.
 NOT_AFTER = 5 * MINUTE
@@ -63,6 +66,7 @@ FIRST_REPLY_MINUTES = ((2, 10, 30), (10, 30, 30), (30, 90, 25), (90, 240, 15))
 SLOW_FIRST_REPLY = {Priority.HIGH: (100, 150), Priority.MEDIUM: (260, 320)}
 RATINGS = {5: ("5", "5!", "five", "⭐⭐⭐⭐⭐", "5 - super quick, thanks"),
            4: ("4", "4/5", "⭐⭐⭐⭐", "four"), 3: ("3", "3 stars")}
+RATING_ORDER = (5, 4, 5, 3, 4, 5, 5, 4, 3, 5)  # mostly happy, a few lukewarm
 LOW_RATING = ("2", "Took most of the day to get an answer, and I had to text twice.")
 KIND_WORDS = ("Nope, all good!", "Sam was really helpful, thanks", "All sorted, cheers")
 
@@ -239,6 +243,21 @@ class _Customers:
         return phone, self.rng.choice(names) if self.rng.random() < 0.6 else None
 
 
+@dataclass
+class _Deck:
+    """Topics dealt without repeats until every one has come up, then shuffled again: a
+    week reads varied, not the same question four times."""
+
+    rng: random.Random
+    topics: tuple[Topic, ...]
+    left: list[Topic] = field(default_factory=list)
+
+    def draw(self) -> Topic:
+        if not self.left:
+            self.left = self.rng.sample(self.topics, len(self.topics))
+        return self.left.pop()
+
+
 def plan_week(now: int, us: str, uk: str, *, seed: int = SEED) -> list[Conversation]:
     """The week before ``now`` (and this morning's two tickets), oldest ticket first."""
     rng = random.Random(seed)
@@ -246,21 +265,31 @@ def plan_week(now: int, us: str, uk: str, *, seed: int = SEED) -> list[Conversat
     conversations: list[Conversation] = []
     failures = list(FAILURES)
     slow = dict(SLOW_FIRST_REPLY)
+    us_topics, uk_topics = _Deck(rng, US_TOPICS), _Deck(rng, UK_TOPICS)
     rated: list[int] = []  # US tickets resolved with no failure: their customers may rate
+    waiting: list[int] = []  # tickets left waiting on the customer
     for days_ago in range(DAYS, 0, -1):
         for _ in range(TICKETS_ON[_weekday(now, days_ago)]):
             on_us = rng.random() < 0.6
             zone, number = (US_ZONE, us) if on_us else (UK_ZONE, uk)
             opened = _daytime(rng, now, days_ago, zone)
             phone, name = customers.us() if on_us else customers.uk()
-            topic = rng.choice(US_TOPICS if on_us else UK_TOPICS)
+            topic = (us_topics if on_us else uk_topics).draw()
             failure = _failure_for(failures, topic, on_us=on_us, days_ago=days_ago)
             late = slow.pop(topic.priority, None) if on_us and failure is None \
                 and days_ago >= 2 and not topic.pending else None
             steps = tuple(_conversation(rng, topic, opened, zone, failure, late))
             if on_us and failure is None and steps[-1].status == "resolved":
                 rated.append(len(conversations))
+            if steps[-1].status == "pending":
+                waiting.append(len(conversations))
             conversations.append(Conversation(phone, name, number, steps))
+    for index in waiting[:-STILL_PENDING]:  # no answer in two days: the agent calls it done
+        conversation = conversations[index]
+        zone = US_ZONE if conversation.number == us else UK_ZONE
+        done = _working(conversation.steps[-1].at + 2 * DAY + _minutes(rng, 0, 120), zone, rng)
+        conversations[index] = replace(conversation, steps=(*conversation.steps, Step(
+            done, "status", agent=conversation.steps[-1].agent, status="resolved")))
     _add_ratings(rng, conversations, [i for i in rated
                                       if conversations[i].steps[-1].at < now - 2 * HOUR])
     conversations.sort(key=lambda c: c.steps[0].at)
@@ -283,15 +312,17 @@ def _failure_for(failures: list[Failure], topic: Topic, *, on_us: bool,
 def _add_ratings(rng: random.Random, conversations: list[Conversation],
                  rated: list[int]) -> None:
     """The survey answers: the one low rating on the slowest-answered of these tickets
-    (resolved long enough ago for it to come before today's story), ratings from about two
-    in three of the others."""
+    (resolved long enough ago for it to come before today's story), then ratings in
+    RATING_ORDER from two in three of the others (the third never answers)."""
     if not rated:
         return
     slowest = max(rated, key=lambda i: conversations[i].steps[1].at
                   - conversations[i].steps[0].at)
-    for index in rated:
+    others = [index for index in rated if index != slowest]
+    answering = [index for n, index in enumerate(others) if n % 3 != 2]
+    for index, rating in [(slowest, 2), *zip(answering, cycle(RATING_ORDER), strict=False)]:
         conversation = conversations[index]
-        steps = _rating(rng, conversation.steps[-1].at, low=index == slowest)
+        steps = _rating(rng, conversation.steps[-1].at, rating)
         conversations[index] = replace(conversation, steps=conversation.steps + tuple(steps))
 
 
@@ -363,16 +394,13 @@ def _conversation(rng: random.Random, topic: Topic, opened: int, zone: ZoneInfo,
                status="resolved")
 
 
-def _rating(rng: random.Random, resolved: int, *, low: bool) -> list[Step]:
-    """The customer's answers to the survey a resolve on the US number sends: a rating on
-    about two in three, sometimes a word for the follow-up."""
+def _rating(rng: random.Random, resolved: int, rating: int) -> list[Step]:
+    """A customer's answers to the survey a resolve on the US number sends: the rating in one
+    of its written forms, sometimes a word for the follow-up (always, for the low one)."""
     answered = resolved + _minutes(rng, 2, 60)
-    if low:
+    if rating == 2:
         return [Step(answered, "text", LOW_RATING[0]),
                 Step(answered + _minutes(rng, 1, 5), "text", LOW_RATING[1])]
-    if rng.random() > 0.65:
-        return []
-    rating = rng.choices((5, 4, 3), weights=(45, 35, 20))[0]
     steps = [Step(answered, "text", rng.choice(RATINGS[rating]))]
     if rating == 5 and "-" not in steps[0].body and rng.random() < 0.3:
         steps.append(Step(answered + _minutes(rng, 1, 5), "text", rng.choice(KIND_WORDS)))
