@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import records, writes
+from core import records, report_counts, writes
 from core.csat import Answer, Survey, SurveyState, expires_at, history_line
 from core.csat_surveys import survey_by_id
 from core.models import Channel, Message, PhoneNumber, Ticket
@@ -50,6 +50,7 @@ def survey_on_resolve(ctx: WriteContext, ticket: Ticket, *, bulk: bool) -> Surve
          expires_at(ctx.now, number.csat_window_days)),
     ).fetchone()[0]
     survey = survey_by_id(ctx.conn, survey_id)
+    report_counts.survey_sent(ctx, survey)
     ctx.emit("csat.sent", ticket.id, {"survey": survey_wire(survey)})
     return survey
 
@@ -82,6 +83,7 @@ def record_answer(ctx: WriteContext, answer: Answer, ticket: Ticket, message: Me
         "UPDATE csat_surveys SET rating = ?, rated_at = ?, comment = coalesce(?, comment),"
         " state = ? WHERE id = ?",
         (answer.rating, ctx.now, answer.comment, state.value, survey.id))
+    report_counts.survey_rated(ctx, survey, answer.rating)
     return _told(ctx, "csat.rated", survey.id, message, {
         "rating": answer.rating, "before": survey.rating,
         "line": history_line(answer.rating, survey.rating)})

@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, NamedTuple
 
-from core import contact_rules, csat_surveys, queries, records, sla_writes
+from core import contact_rules, csat_surveys, queries, records, report_counts, sla_writes
 from core.models import (
     Channel,
     Contact,
@@ -112,8 +112,9 @@ def queue_email_reply(
                      (new_mail_id(ticket_id, message_id, reply_domain.strip()), message_id))
     if agent_id is not None:  # a person answered, by email: the SMS bot stops there
         take_over_from_bot(ctx, ticket_id)
-        sla_writes.first_reply(ctx, ticket)
+        sla_writes.first_reply(ctx, ticket, "email")
     message = _message(ctx, message_id)
+    report_counts.message_stored(ctx, ticket, message)
     _touch_ticket(ctx, ticket, preview_of(body, len(media)))
     ctx.emit("message.created", ticket_id,
              {"ticket": records.to_wire(ticket), "message": records.to_wire(message)})
@@ -232,6 +233,7 @@ def record_inbound_email(
          records.media_ref_to_json(original)),
     ).fetchone()[0]
     message = _message(ctx, entry_id)
+    report_counts.message_stored(ctx, ticket, message)
     payload: dict[str, Any] = {"ticket": records.to_wire(ticket),
                                "message": records.to_wire(message)}
     if contact is not None:
@@ -320,6 +322,7 @@ def _set_fields(ctx: WriteContext, message: Message, status: MessageStatus,
         (status.value, detail, ctx.now, message.id),
     )
     updated = _message(ctx, message.id)
+    report_counts.delivery_failed(ctx, message, updated)
     ctx.emit("message.updated", updated.ticket_id, {"message": records.to_wire(updated)})
     return updated
 
@@ -348,6 +351,7 @@ def _open_ticket(ctx: WriteContext, contact: Contact, number_id: int, subject: s
     ).fetchone()[0]
     ticket = ticket_by_id(ctx.conn, ticket_id)
     sla_writes.start(ctx, ticket)
+    report_counts.ticket_created(ctx, ticket, Channel.EMAIL)
     return ticket
 
 

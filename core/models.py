@@ -128,6 +128,10 @@ class PhoneNumber:
     csat_followup: str = ""
     csat_window_days: int = 3
     csat_bulk: bool = False
+    # Reports (issue 14): what one segment sent costs ("0.0079", as typed; None: not set)
+    # and in which currency, for the estimated cost per number.
+    segment_price: str | None = None
+    price_currency: str = "USD"
 
 
 @dataclass(slots=True)

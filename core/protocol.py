@@ -121,7 +121,8 @@ COMMANDS: Mapping[str, CommandSpec] = {
         optional={"default_group_id": _OPT_INT, "csat": _BOOL, "sender_type": _STR,
                   "a2p_registered": _BOOL, "enabled": _BOOL, "friendly_name": _STR,
                   "csat_text": _STR, "csat_followup": _STR, "csat_window_days": _INT,
-                  "csat_bulk": _BOOL},
+                  "csat_bulk": _BOOL, "segment_price": (str, int, float, type(None)),
+                  "price_currency": _STR},
         admin_only=True,
     ),
     "repoint_number": CommandSpec(required={"number_id": _INT}, admin_only=True),
@@ -224,6 +225,11 @@ COMMANDS: Mapping[str, CommandSpec] = {
     # null: no target), counted in business hours.
     "get_sla_targets": CommandSpec(required={}, admin_only=True),
     "save_sla_targets": CommandSpec(required={"targets": _OBJECTS}, admin_only=True),
+    # Reports (server/commands_reports.py): any agent; days "YYYY-MM-DD", inclusive.
+    "get_report": CommandSpec(required={"from": _STR, "to": _STR},
+                              optional={"number_id": _OPT_INT, "group_id": _OPT_INT,
+                                        "agent_id": _OPT_INT, "channel": _OPT_STR,
+                                        "time_zone": _OPT_STR}),
 }
 
 

@@ -139,6 +139,8 @@ def number_from_row(row: sqlite3.Row) -> PhoneNumber:
         csat_followup=row["csat_followup"],
         csat_window_days=row["csat_window_days"],
         csat_bulk=bool(row["csat_bulk"]),
+        segment_price=row["segment_price"],
+        price_currency=row["price_currency"],
     )
 
 

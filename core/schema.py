@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from core.report_backfill import SQLITE_17
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
@@ -513,6 +515,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tickets_first_due ON tickets(first_response_due)
         WHERE first_response_due IS NOT NULL AND deleted = 0;
     """,
+    # 17 (issue 14, reports; core.report_counts, core.reports): what a number's segment
+    # costs (a decimal string, NULL: not set) and in which currency; counters per UTC hour
+    # (epoch ms // 3_600_000) and per number, group, agent (0: none) and channel, kept by
+    # the writes that cause them, so a report sums a few thousand rows whatever the size of
+    # the desk, in any time zone (metric first: each figure is one range of the key); and
+    # each ticket's first response and resolution time in business ms, indexed by when
+    # they happened for the percentiles. Tickets answered or resolved before version 16
+    # kept no clock: the rows say when (the first agent reply; the last change of a
+    # resolved or closed ticket), and their durations are wall-clock (a script cannot
+    # apply business hours). Then every counter is recounted from the rows.
+    SQLITE_17,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.report_backfill import PG_17
 from core.schema import SCHEMA_VERSION, SchemaTooNew
 
 # The SQLite version whose schema the baseline creates in one step.
@@ -474,6 +475,8 @@ CREATE INDEX tickets_due ON tickets(resolution_due)
 CREATE INDEX tickets_first_due ON tickets(first_response_due)
     WHERE first_response_due IS NOT NULL AND deleted = 0;
 """,
+    # SQLite's 17 (issue 14, reports): segment prices, hourly counters, durations, backfill.
+    17: PG_17,
 }
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from core import sla
-from core.business_hours import Calendar
+from core import report_counts, sla
+from core.business_hours import Calendar, business_ms_between
 from core.db import Conn
 from core.models import Priority, Ticket
 
@@ -69,14 +69,18 @@ def start(ctx: WriteContext, ticket: Ticket) -> None:
     _keep(ctx, ticket, sla.started(ticket.created_at, ticket.status, ticket.priority))
 
 
-def first_reply(ctx: WriteContext, ticket: Ticket) -> None:
-    """An agent replied: the first response is met, once (a later reply costs nothing)."""
+def first_reply(ctx: WriteContext, ticket: Ticket, channel: str = "sms") -> None:
+    """An agent replied: the first response is met, once (a later reply costs nothing).
+    ``channel``: the reply's, under which the reports count it."""
     if ticket.first_responded_at is not None:
         return
     ticket.first_responded_at = ctx.now
     ticket.first_response_due = None
     ctx.conn.execute("UPDATE tickets SET first_responded_at = ?, first_response_due = NULL"
                      " WHERE id = ?", (ctx.now, ticket.id))
+    waited = business_ms_between(_calendar(ctx.conn, ticket), ticket.created_at, ctx.now)
+    report_counts.first_response(ctx, ticket, waited,
+                                 targets(ctx.conn)[ticket.priority].first_response, channel)
 
 
 def follow(ctx: WriteContext, ticket: Ticket) -> None:
@@ -102,10 +106,11 @@ def _keep(ctx: WriteContext, ticket: Ticket, clock: sla.Clock) -> None:
     moved = sla.moved(clock, ticket.status, calendar, ctx.now)
     dues = sla.dues(moved, {ticket.priority: target}, calendar, ctx.now)
     resolved_at = ticket.resolved_at
-    if sla.stopped(ticket.status):
-        resolved_at = resolved_at if resolved_at is not None else ctx.now
-    else:
+    if not sla.stopped(ticket.status):
         resolved_at = None  # open or pending again: no longer resolved
+    elif resolved_at is None:  # resolved (or closed) now: the reports count it
+        resolved_at = ctx.now
+        report_counts.resolved(ctx, ticket, moved.sla_used, target.resolution)
     values = {"first_response_due": dues.first_response_due,
               "resolution_due": dues.resolution_due, "resolved_at": resolved_at,
               "sla_used": moved.sla_used, "sla_since": moved.sla_since}

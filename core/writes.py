@@ -15,7 +15,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import contact_rules, csat, csat_surveys, fields, optout, records, sla_writes
+from core import (
+    contact_rules,
+    csat,
+    csat_surveys,
+    fields,
+    optout,
+    prices,
+    records,
+    report_counts,
+    sla_writes,
+)
 from core.db import Conn
 from core.durations import MAX_SECONDS
 from core.errors import explain
@@ -284,6 +294,7 @@ _NUMBER_FIELDS = {
     "sid", "mms", "status", "sender_type", "country", "a2p_registered", "default_group_id",
     "csat", "enabled", "friendly_name", "prior_webhooks",
     "csat_text", "csat_followup", "csat_window_days", "csat_bulk",
+    "segment_price", "price_currency",
 }
 
 
@@ -316,9 +327,12 @@ def save_number(ctx: WriteContext, *, account_id: int, e164: str, **fields: Any)
 
 
 def _checked_csat_settings(fields: dict[str, Any]) -> dict[str, Any]:
-    """The survey's settings as the admin may set them; a bad one changes nothing."""
+    """The survey's settings and the segment price as the admin may set them; a bad one
+    changes nothing."""
     checks = {"csat_text": csat.check_text, "csat_followup": csat.check_followup,
-              "csat_window_days": csat.check_window_days}
+              "csat_window_days": csat.check_window_days,
+              "segment_price": prices.checked_segment_price,
+              "price_currency": prices.checked_currency}
     checked = dict(fields)
     for name, check in checks.items():
         if name in fields:
@@ -599,6 +613,10 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         created_at=ctx.now, updated_at=ctx.now,
     )
 
+    if routing is Routing.NEW:
+        report_counts.ticket_created(ctx, ticket, channel)
+    report_counts.message_stored(ctx, ticket, message)
+
     kind = "ticket.created" if routing is Routing.NEW else "message.created"
     payload: dict[str, Any] = {
         "ticket": records.to_wire(ticket),
@@ -730,13 +748,14 @@ def queue_outbound(
     ).fetchone()[0]
     if agent_id is not None:
         take_over_from_bot(ctx, ticket_id)
-        sla_writes.first_reply(ctx, ticket)
+        sla_writes.first_reply(ctx, ticket, channel.value)
     # Built from what was inserted, not read back (as record_inbound does).
     message = Message(
         id=message_id, ticket_id=ticket_id, direction=Direction.OUTBOUND, channel=channel,
         body=body, media=media, author_agent_id=agent_id, status=status, segments=segments,
         encoding=encoding, created_at=ctx.now, updated_at=ctx.now,
         from_number_id=from_number_id, by_bot=by_bot, purpose=purpose)
+    report_counts.message_stored(ctx, ticket, message)
     preview = preview_of(body, len(media))
     # The list's channel mark: email, or SMS (an MMS is a text with pictures).
     ticket.last_channel = Channel.EMAIL if channel is Channel.EMAIL else Channel.SMS
@@ -786,6 +805,7 @@ def open_conversation(
     ).fetchone()[0]
     ticket = ticket_by_id(ctx.conn, ticket_id)
     sla_writes.start(ctx, ticket)
+    report_counts.ticket_created(ctx, ticket, Channel.SMS)
     ctx.emit("ticket.created", ticket.id,
              {"ticket": records.to_wire(ticket), "contact": records.to_wire(contact),
               "started_by": agent_id})
@@ -898,9 +918,13 @@ def _take_early_status(
 
 
 def _set_message_fields(ctx: WriteContext, message_id: int, **fields: Any) -> Message:
+    failing = fields.get("status") in report_counts.FAILED
+    before = entry_by_id(ctx.conn, message_id) if failing else None
     _update_row(ctx.conn, "entries", message_id, {**fields, "updated_at": ctx.now})
     message = entry_by_id(ctx.conn, message_id)
     assert isinstance(message, Message)
+    if isinstance(before, Message):  # the reports count failed deliveries by code
+        report_counts.delivery_failed(ctx, before, message)
     payload: dict[str, Any] = {"message": records.to_wire(message)}
     if message.error_code is not None:
         payload["error"] = records.to_wire(explain(message.error_code))

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from core import auth, held, queries, records, writes
+from core import auth, held, prices, queries, records, writes
 from core.country_names import is_country_code
 from core.models import Account, Agent, NumberStatus, PhoneNumber, Role, SenderType
 from core.protocol import Command
@@ -338,6 +338,13 @@ def _update_number(ctx: Context, args: dict[str, Any]) -> Callable[[WriteContext
             raise CommandRefused("bad_args", f"sender_type is one of {kinds}") from None
     if "friendly_name" in changes:
         changes["friendly_name"] = changes["friendly_name"].strip()
+    for name, check in (("segment_price", prices.checked_segment_price),
+                        ("price_currency", prices.checked_currency)):
+        if name in changes:  # a price that is not one is a bad argument, said in words
+            try:
+                changes[name] = check(changes[name])
+            except ValueError as problem:
+                raise CommandRefused("bad_args", str(problem), name) from None
     return lambda w: writes.update_number(w, args["number_id"], **changes)
 
 

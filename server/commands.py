@@ -446,6 +446,7 @@ from server import commands_email  # noqa: E402, F401
 from server import commands_bot  # noqa: E402, F401
 from server import commands_csat  # noqa: E402, F401
 from server import commands_sla  # noqa: E402, F401
+from server import commands_reports  # noqa: E402, F401
 
 # The admin commands register themselves here; that module runs the check above once every
 # handler is in, whichever of the two modules is imported first.

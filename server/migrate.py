@@ -109,6 +109,9 @@ TABLES: tuple[Table, ...] = (
     _keyed("bot_sessions", "ticket_id"),
     Table("csat_surveys"),
     _keyed("sla_targets", "priority"),
+    _keyed("report_counts", "metric", "hour", "number_id", "group_id", "agent_id", "channel",
+           conflict="(metric, hour, number_id, group_id, agent_id, channel)"
+                    " DO UPDATE SET n = excluded.n"),
 )
 # Filled by PostgreSQL's triggers from the tables above; compared by count only (its
 # tags are equal "whatever their case", which PostgreSQL's ICU collation also applies to

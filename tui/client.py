@@ -60,6 +60,7 @@ NOT_WORK = frozenset({
     "list_fields", "list_canned", "list_scenarios", "get_contact", "contact_tickets",
     "ticket_activity", "ticket_facts", "get_email_settings", "get_email_channel",
     "send_test_email", "get_bot_flows", "get_business_hours", "ticket_csat", "get_sla_targets",
+    "get_report",
 })
 
 
