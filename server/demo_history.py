@@ -50,6 +50,9 @@ NOT_AFTER = 5 * MINUTE
 SLA_TARGETS = {Priority.URGENT: ("30m", "4h"), Priority.HIGH: ("1h", "8h"),
                Priority.MEDIUM: ("4h", "1d"), Priority.LOW: ("1d", "3d")}
 SURVEY_FOLLOWUP = "Thanks! Anything we could have done better? Just reply, or ignore this."
+# What a segment costs on each number, as the admin types it from Twilio's price list.
+US_SEGMENT_PRICE = ("0.0083", "USD")  # a US toll-free number
+UK_SEGMENT_PRICE = ("0.0400", "GBP")  # a UK long code
 COLLEAGUE = "Alex Morgan"  # a second agent, so the week is not all Sam's
 
 # Where each demo number's customers live: their texts come in their daytime.
@@ -447,15 +450,21 @@ async def furnish_history(store: Store, *, sam: int, admin: int, us: str, uk: st
     now = now_ms() if now is None else now
     numbers = {number.e164: number.id for number in await store.read(queries.numbers)}
     groups = [group.id for group in await store.read(queries.groups)]
+    prices = {numbers[us]: US_SEGMENT_PRICE, numbers[uk]: UK_SEGMENT_PRICE}
     return await store.write(write_week, plan_week(now, us, uk), now=now, sam=sam,
-                             admin=admin, group_ids=groups, us_number_id=numbers[us])
+                             admin=admin, group_ids=groups, us_number_id=numbers[us],
+                             prices=prices)
 
 
 def write_week(ctx: WriteContext, plan: list[Conversation], *, now: int, sam: int, admin: int,
-               group_ids: list[int], us_number_id: int, seed: int = SEED) -> dict[str, int]:
-    """The desk's service levels (SLA targets, the US number's survey), a colleague, then
-    every step of ``plan`` at its own time, none later than a few minutes before ``now``.
-    Returns counts of what was written."""
+               group_ids: list[int], us_number_id: int,
+               prices: dict[int, tuple[str, str]] | None = None,
+               seed: int = SEED) -> dict[str, int]:
+    """The desk's service levels (SLA targets, the US number's survey), its numbers' segment
+    ``prices`` (by number id: price, currency), a colleague, then every step of ``plan`` at
+    its own time, none later than a few minutes before ``now``. Returns counts of what was
+    written."""
+    prices = prices or {}
     written_at = ctx.now
     ctx.now = now
     rng = random.Random(seed)  # the Twilio SIDs: the same plan gives the same SIDs
@@ -463,6 +472,8 @@ def write_week(ctx: WriteContext, plan: list[Conversation], *, now: int, sam: in
                                                    target_from_text(resolution))
                                   for priority, (first, resolution) in SLA_TARGETS.items()})
     writes.update_number(ctx, us_number_id, csat=True, csat_followup=SURVEY_FOLLOWUP)
+    for number_id, (price, currency) in prices.items():
+        writes.update_number(ctx, number_id, segment_price=price, price_currency=currency)
     alex = writes.add_agent(ctx, name=COLLEAGUE, role=Role.AGENT,
                             token_hash=auth.hash_token(auth.new_token()), group_ids=group_ids)
     agents = Agents(sam=sam, admin=admin, alex=alex.id)

@@ -7,7 +7,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import websockets
 from conftest import UK, US
 from relay_harness import AgentClient
 
-from core import auth, queries, writes
+from core import auth, queries, reports, writes
 from core.errors import explain
 from core.models import Role, SenderType
 from core.sla import NEARING_WITHIN_MS
@@ -123,6 +123,30 @@ async def test_the_week_goes_through_the_writes_on_both_backends(store: Store) -
     assert len(delays) > 30 and delays[0] < 15 * MINUTE and delays[-1] > 90 * MINUTE
     await _check_surveys(store)
     await _check_service_levels(store)
+    day = datetime.fromtimestamp(NOW / 1000, UTC).date()
+    _check_report(await store.read(reports.report, reports.request_of(
+        start=(day - timedelta(DAYS - 1)).isoformat(), end=day.isoformat())))
+
+
+def _check_report(figures: dict[str, Any]) -> None:
+    """What the Reports screen shows over the last 7 days is filled in."""
+    days = figures["days"]
+    assert len(days) == DAYS
+    assert sum(1 for d in days if d["created"]) >= DAYS - 1
+    assert sum(1 for d in days if d["resolved"]) >= DAYS - 2
+    assert all(d["inbound"] for d in days[:-1]) and figures["totals"]["outbound"] > 40
+    assert figures["first_response"]["count"] > 20 and figures["first_response"]["median_ms"]
+    assert figures["resolution"]["median_ms"] and figures["resolution"]["p90_ms"]
+    for clock in ("first_response", "resolution"):
+        assert 50 < figures["sla"][clock]["percent"] <= 100
+    assert figures["sla"]["first_response"]["breached"] >= 1
+    csat = figures["csat"]
+    assert csat["rated"] >= 5 and 3.5 < csat["average"] < 5 and csat["distribution"]["2"] == 1
+    assert 0 < csat["response_rate"] < 100
+    assert {f["code"] for f in figures["failures"]} >= {30003, 30007}
+    assert all(f["explanation"] for f in figures["failures"])
+    assert all(row["cost"] is not None for row in figures["segments"])
+    assert max(max(row) for row in figures["busiest_hours"]) >= 3
 
 
 async def _check_surveys(store: Store) -> None:
@@ -223,6 +247,9 @@ async def test_the_live_story_stays_on_top_of_the_inbox(backend: DemoBackend) ->
                                       limit=200))["result"]["items"]
         every = (await agent.command("list_tickets", limit=200))["result"]["items"]
         agents = {a["name"] for a in (await agent.command("list_agents"))["result"]}
+        today = datetime.now(UTC).date()
+        figures = (await agent.command("get_report", time_zone="UTC", to=today.isoformat(),
+                                       **{"from": (today - timedelta(DAYS - 1)).isoformat()}))
     phones = [row["ticket"]["customer_phone"] or "" for row in listed]
     live = [i for i, phone in enumerate(phones) if phone in LIVE_PHONES]
     past = [i for i, phone in enumerate(phones) if _of_the_past(phone)]
@@ -234,3 +261,4 @@ async def test_the_live_story_stays_on_top_of_the_inbox(backend: DemoBackend) ->
     assert len(week) >= 40  # the week is there, mostly resolved or closed
     assert len(past) < len(week) / 3
     assert {"Demo Admin", "Sam Rivera", "Alex Morgan"} <= agents
+    _check_report(figures["result"])
