@@ -439,11 +439,12 @@ def _this_morning(now: int, us: str, customers: _Customers) -> Iterator[Conversa
 
 @dataclass(frozen=True, slots=True)
 class Agents:
-    """The demo's agents by the plan's names."""
+    """The demo's agents' ids by the plan's names (Alex is the week's: ``write_week`` adds
+    him)."""
 
     sam: int
     admin: int
-    alex: int = 0  # added by ``write_week`` when not given
+    alex: int
 
     def id_of(self, name: str) -> int:
         return {"sam": self.sam, "admin": self.admin, "alex": self.alex}[name]
