@@ -45,6 +45,7 @@ from server import admin
 from server.app import Relay
 from server.config import Paths
 from server.demo_bot import furnish_bot
+from server.demo_history import furnish_history
 from server.demo_library import furnish_library
 from server.mail_inbound import MailListener
 from server.relay import PUBLIC_URL, bound_port, running_relay
@@ -331,6 +332,9 @@ async def _serve(paths: Paths, mailbox: Mailbox, smtp: tuple[str, int], *, speed
                 await set_up_email(relay.store, smtp=smtp, inbound_port=inbound[1])
                 mailbox.route(MAIL_DOMAIN, *inbound)  # the reply domain's "MX"
                 desk = await furnish(paths, relay)
+                # The week before today first: today's conversations stay the newest.
+                await furnish_history(relay.store, sam=desk.helper_id, admin=desk.admin_id,
+                                      us=DEMO_US, uk=DEMO_UK)
                 await history(sim, desk)
                 ws = http.replace("http://", "ws://", 1) + "/ws"
                 # So that `smsdesk sim text` in any terminal finds this demo by itself.
