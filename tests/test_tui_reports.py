@@ -139,7 +139,7 @@ async def open_reports(pilot: Pilot[Any], calls: int = 1) -> ReportsScreen:
     await pilot.press("R")
     screen = await until(pilot, lambda: isinstance(app.screen, ReportsScreen) and app.screen,
                          what="the reports screen")
-    await until(pilot, lambda: len(report_calls(app)) >= calls and not screen.loading
+    await until(pilot, lambda: len(report_calls(app)) >= calls and not screen.fetching
                 and screen.lists_loaded.is_set(), what="the report")
     await pilot.pause()
     return screen
@@ -149,7 +149,7 @@ async def answered(pilot: Pilot[Any], screen: ReportsScreen, calls: int) -> dict
     """The arguments of the ``calls``-th get_report, once its answer is shown."""
     app = pilot.app
     assert isinstance(app, InboxApp)
-    await until(pilot, lambda: len(report_calls(app)) >= calls and not screen.loading,
+    await until(pilot, lambda: len(report_calls(app)) >= calls and not screen.fetching,
                 what=f"get_report #{calls}")
     await pilot.pause()
     return report_calls(app)[calls - 1]
@@ -436,7 +436,7 @@ async def test_a_real_relay_reports_what_happened_and_smsdesk_report_agrees(
             """The report of the screen's current range and filters, once it is shown."""
             def done() -> bool:
                 report = screen.report
-                return (app.screen is screen and not screen.loading and report is not None
+                return (app.screen is screen and not screen.fetching and report is not None
                         and screen.lists_loaded.is_set()
                         and (report["from"], report["to"]) == (screen.query_args.first
                                                                .isoformat(),

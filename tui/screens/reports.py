@@ -109,7 +109,9 @@ class ReportsScreen(Screen[None]):
         self.query_args = ReportQuery(first, last)
         self.report: dict[str, Any] | None = None
         self.problem: str | None = None  # the relay's refusal, in its words
-        self.loading = False
+        # Not ``loading``: that is Textual's own reactive, which covers the screen with a
+        # loading indicator and, on a Screen, left it blank until the next resize.
+        self.fetching = False
         self.section = 0
         self.numbers: list[dict[str, Any]] = []
         self.groups: list[dict[str, Any]] = []
@@ -175,16 +177,16 @@ class ReportsScreen(Screen[None]):
     async def load(self) -> None:
         """Ask for the report of the current range and filters; a newer ask cancels this one."""
         query = self.query_args
-        self.loading = True
+        self.fetching = True
         self._set_state(f"Loading the report for {range_words(query)}…")
         try:
             report = await self.client.command("get_report", **query.args())
         except CommandError as error:
-            self.loading = False
+            self.fetching = False
             self.report, self.problem = None, str(error)
             self._show_problem(query, str(error))
             return
-        self.loading = False
+        self.fetching = False
         if query != self.query_args:
             return  # the agent asked for another range meanwhile; its answer follows
         self.report, self.problem = report, None
