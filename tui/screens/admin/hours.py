@@ -281,9 +281,8 @@ class HoursPane(AdminPane):
         yield targets
 
     async def reload(self) -> None:
-        answer, targets = await asyncio.gather(
-            self.call("load the business hours", "get_business_hours"),
-            self.call("load the SLA targets", "get_sla_targets"))
+        answer = await self.call("load the business hours", "get_business_hours")
+        targets = await self.call("load the SLA targets", "get_sla_targets")
         if targets is not None:
             self.query_one(SlaTable).show(list(targets.get("targets") or ()))
         if answer is None:
