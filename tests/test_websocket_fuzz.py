@@ -146,7 +146,7 @@ def _value_like(kind: Any) -> st.SearchStrategy[Any]:
         return st.lists(_value_like(kind.item), max_size=3) | json_values
     kinds = kind if isinstance(kind, tuple) else (kind,)
     typed = [{int: absurd_int, str: absurd_text, bool: st.booleans(), dict: json_values,
-              type(None): st.none()}[k] for k in kinds]
+              float: st.floats(allow_nan=False), type(None): st.none()}[k] for k in kinds]
     return st.one_of(*typed) | json_values
 
 
