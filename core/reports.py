@@ -29,6 +29,7 @@ from core.queries import setting
 from core.report_counts import HOUR_MS
 
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 2), dt.date(9998, 12, 30)  # epoch hours stay sane
 DAY_METRICS = ("created", "resolved", "inbound", "outbound")
 SLA_METRICS = ("fr_met", "fr_breached", "res_met", "res_breached")
 CSAT_METRICS = ("csat_sent", "csat_rated", *(f"csat:{r}" for r in range(1, 6)))
@@ -67,6 +68,9 @@ def request_of(*, start: Any, end: Any, time_zone: Any = None, default_zone: str
                channel: Any = None) -> Request:
     """A report's request as typed (dates "YYYY-MM-DD"); BadReport names what is wrong."""
     first, last = _date(start, "from"), _date(end, "to")
+    for day, field in ((first, "from"), (last, "to")):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise BadReport(f"{field}: a day from {FIRST_DAY} to {LAST_DAY}", field)
     if last < first:
         raise BadReport(f"the range ends ({last}) before it starts ({first})", "to")
     if (last - first).days + 1 > MAX_DAYS:

@@ -242,6 +242,8 @@ async def test_a_failure_is_counted_once_by_its_code(desk: Desk, clock: list[int
     ({"start": "2026-11-01", "end": "2026-11-30", "channel": "fax"}, "channel"),
     ({"start": "2026-11-01", "end": "2026-11-30", "group_id": 0}, "group_id"),
     ({"start": "2026-11-01", "end": "2026-11-30", "agent_id": "Ada"}, "agent_id"),
+    ({"start": "0001-01-01", "end": "0001-01-02"}, "from"),
+    ({"start": "9999-12-30", "end": "9999-12-31"}, "from"),
 ])
 def test_a_request_that_is_not_one_is_refused_naming_its_field(args: dict[str, Any],
                                                                field: str) -> None:
