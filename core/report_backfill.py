@@ -29,19 +29,20 @@ ALTER TABLE phone_numbers ADD COLUMN segment_price TEXT;
 ALTER TABLE phone_numbers ADD COLUMN price_currency TEXT NOT NULL DEFAULT 'USD';
 ALTER TABLE tickets ADD COLUMN first_response_ms INTEGER;
 ALTER TABLE tickets ADD COLUMN resolution_ms INTEGER;
-CREATE INDEX tickets_first_response ON tickets(first_responded_at, first_response_ms)
-    WHERE first_response_ms IS NOT NULL;
-CREATE INDEX tickets_resolution ON tickets(resolved_at, resolution_ms)
-    WHERE resolution_ms IS NOT NULL;
+CREATE INDEX tickets_first_response ON tickets(first_response_ms, first_responded_at,
+    number_id, group_id, agent_id, last_channel) WHERE first_response_ms IS NOT NULL;
+CREATE INDEX tickets_resolution ON tickets(resolution_ms, resolved_at,
+    number_id, group_id, agent_id, last_channel) WHERE resolution_ms IS NOT NULL;
 CREATE TABLE report_counts (
     metric    TEXT    NOT NULL,
-    hour      INTEGER NOT NULL,
+    scope     TEXT    NOT NULL,
+    key       TEXT    NOT NULL,
     number_id INTEGER NOT NULL,
-    group_id  INTEGER NOT NULL,
-    agent_id  INTEGER NOT NULL,
     channel   TEXT    NOT NULL,
+    hour_of_day INTEGER NOT NULL,
+    hour      INTEGER NOT NULL,
     n         INTEGER NOT NULL,
-    PRIMARY KEY (metric, hour, number_id, group_id, agent_id, channel)
+    PRIMARY KEY (metric, scope, key, number_id, channel, hour_of_day, hour)
 ) WITHOUT ROWID;
 """
 
@@ -52,19 +53,20 @@ ALTER TABLE phone_numbers
 ALTER TABLE tickets
     ADD COLUMN first_response_ms bigint,
     ADD COLUMN resolution_ms     bigint;
-CREATE INDEX tickets_first_response ON tickets(first_responded_at, first_response_ms)
-    WHERE first_response_ms IS NOT NULL;
-CREATE INDEX tickets_resolution ON tickets(resolved_at, resolution_ms)
-    WHERE resolution_ms IS NOT NULL;
+CREATE INDEX tickets_first_response ON tickets(first_response_ms, first_responded_at,
+    number_id, group_id, agent_id, last_channel) WHERE first_response_ms IS NOT NULL;
+CREATE INDEX tickets_resolution ON tickets(resolution_ms, resolved_at,
+    number_id, group_id, agent_id, last_channel) WHERE resolution_ms IS NOT NULL;
 CREATE TABLE report_counts (
     metric    text   COLLATE "C" NOT NULL,
-    hour      bigint NOT NULL,
+    scope     text   COLLATE "C" NOT NULL,
+    key       text   COLLATE "C" NOT NULL,
     number_id bigint NOT NULL,
-    group_id  bigint NOT NULL,
-    agent_id  bigint NOT NULL,
-    channel   text   NOT NULL,
+    channel   text   COLLATE "C" NOT NULL,
+    hour_of_day bigint NOT NULL,
+    hour      bigint NOT NULL,
     n         bigint NOT NULL,
-    PRIMARY KEY (metric, hour, number_id, group_id, agent_id, channel)
+    PRIMARY KEY (metric, scope, key, number_id, channel, hour_of_day, hour)
 );
 """
 
@@ -92,9 +94,20 @@ UPDATE tickets SET resolution_ms = CASE WHEN sla_used > 0 THEN sla_used
     WHERE resolution_ms IS NULL AND resolved_at IS NOT NULL;
 """
 
+# Each fact under each scope and bucket, as core.report_counts.add files it.
+_SCOPED = "\n    UNION ALL\n".join(
+    f"    SELECT metric, '{scope}{suffix}' AS scope, {key} AS key, {number} AS number_id,"
+    f" {channel} AS channel, {of_day} AS hour_of_day, {bucket} AS hour, n FROM facts"
+    for scope, key, number, channel in (
+        ("channel", "channel", "0", "channel"),
+        ("all", "''", "number_id", "channel"),
+        ("group", "CAST(group_id AS TEXT)", "number_id", "channel"),
+        ("agent", "CAST(agent_id AS TEXT) || ':' || CAST(group_id AS TEXT)", "number_id",
+         "channel"))
+    for suffix, of_day, bucket in (("", "hour % 24", "hour"), (".d", "0", "hour - hour % 24")))
+
 COUNTERS = f"""
-INSERT INTO report_counts(metric, hour, number_id, group_id, agent_id, channel, n)
-SELECT metric, hour, number_id, group_id, agent_id, channel, sum(n) FROM (
+WITH facts AS (
     SELECT 'created' AS metric, t.created_at / 3600000 AS hour, t.number_id AS number_id,
         coalesce(t.group_id, 0) AS group_id, coalesce(t.agent_id, 0) AS agent_id,
         coalesce((SELECT {_CHANNEL} FROM entries e
@@ -149,8 +162,12 @@ SELECT metric, hour, number_id, group_id, agent_id, channel, sum(n) FROM (
         FROM tickets t JOIN sla_targets g ON g.priority = t.priority
         WHERE t.resolved_at IS NOT NULL AND t.resolution_ms IS NOT NULL
         AND g.resolution IS NOT NULL
-) AS facts
-GROUP BY metric, hour, number_id, group_id, agent_id, channel;
+)
+INSERT INTO report_counts(metric, scope, key, number_id, channel, hour_of_day, hour, n)
+SELECT metric, scope, key, number_id, channel, hour_of_day, hour, sum(n) FROM (
+{_SCOPED}
+) AS scoped
+GROUP BY metric, scope, key, number_id, channel, hour_of_day, hour;
 """
 
 BACKFILL = CLOCKS + COUNTERS

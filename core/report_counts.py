@@ -1,10 +1,19 @@
 """The reports' counters, kept by the writes that cause each figure (schema 17).
 
 A report must not walk a year of messages, so every write that makes a figure move adds
-to a counter in its own transaction: one upsert per figure, keyed by the UTC hour
-(epoch ms // 3_600_000), the number, the group and the agent (0: none) and the channel
-('sms', MMS included, or 'email'). core.reports sums them for any range, filter and time
-zone. The dimensions are the ticket's at the time of the write.
+to its counters in its own transaction, in one upsert statement. A counter is keyed by
+the metric, a scope, the number and the channel ('sms', MMS included, or 'email') and a
+bucket: the UTC hour (epoch ms // 3_600_000; the day and hour of each figure in any time
+zone) and, under the scope's ``.d`` twin, the UTC day (its first hour), so a year's sums
+read 365 rows and not 8,760; the hourly rows are keyed by their UTC hour of day first,
+so the few hours around midnight that a time zone moves to another day are read alone
+(core.reports). The scopes are what a report filters on, each read by
+itself: ``channel`` (key and channel: the channel; number 0: the unfiltered report, a
+row or two an hour), ``all`` (per number), ``group`` (key: the group id, 0 for none) and
+``agent`` (key "agent:group", 0 for none): eight rows per figure, where a row per
+(number, group, agent, channel) and hour would make a busy desk's counters as many as
+its messages, and a year's report seconds. The dimensions are the ticket's at the time
+of the write.
 
 Metrics: ``created``, ``resolved``, ``inbound``, ``outbound``, ``segments`` (of texts
 sent), ``failed:<code>`` (a delivery that failed, by Twilio error code, 0: none),
@@ -57,17 +66,30 @@ def dims_of(ticket: Ticket, channel: Channel | str | None,
 
 
 def add(conn: Conn, at: int, dims: Dims, metrics: Mapping[str, int]) -> None:
-    """Add to each counter of ``metrics`` for the hour of ``at``: one statement."""
-    rows = [(metric, at // HOUR_MS, dims.number_id, dims.group_id, dims.agent_id,
-             dims.channel, n) for metric, n in metrics.items() if n]
+    """Add to each counter of ``metrics`` for the hour and the UTC day of ``at``, under
+    each scope a report reads: one statement."""
+    hour = at // HOUR_MS
+    rows = [(metric, scope + suffix, key, number, channel, of_day, bucket, n)
+            for metric, n in metrics.items() if n
+            for scope, key, number, channel in _scopes(dims)
+            for suffix, of_day, bucket in (("", hour % 24, hour), (".d", 0, hour - hour % 24))]
     if not rows:
         return
-    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
     conn.execute(
-        "INSERT INTO report_counts(metric, hour, number_id, group_id, agent_id, channel, n)"
-        f" VALUES {values} ON CONFLICT (metric, hour, number_id, group_id, agent_id, channel)"
-        " DO UPDATE SET n = report_counts.n + excluded.n",
+        "INSERT INTO report_counts(metric, scope, key, number_id, channel, hour_of_day, hour,"
+        f" n) VALUES {values} ON CONFLICT (metric, scope, key, number_id, channel,"
+        " hour_of_day, hour) DO UPDATE SET n = report_counts.n + excluded.n",
         [value for row in rows for value in row])
+
+
+def _scopes(dims: Dims) -> tuple[tuple[str, str, int, str], ...]:
+    """(scope, key, number, channel) of each row a figure is added to (the module's
+    words)."""
+    return (("channel", dims.channel, 0, dims.channel),
+            ("all", "", dims.number_id, dims.channel),
+            ("group", str(dims.group_id), dims.number_id, dims.channel),
+            ("agent", f"{dims.agent_id}:{dims.group_id}", dims.number_id, dims.channel))
 
 
 # --- one hook per write -------------------------------------------------------------------
@@ -78,11 +100,14 @@ def ticket_created(ctx: WriteContext, ticket: Ticket, channel: Channel | str) ->
     add(ctx.conn, ctx.now, dims_of(ticket, channel), {"created": 1})
 
 
-def message_stored(ctx: WriteContext, ticket: Ticket, message: Message) -> None:
-    """A message in, or a reply queued (counted on the number it goes from, with its
-    segments when it is a text)."""
+def message_stored(ctx: WriteContext, ticket: Ticket, message: Message, *,
+                   opened: bool = False) -> None:
+    """A message in (``opened``: it opened the ticket, counted in the same statement), or
+    a reply queued (counted on the number it goes from, with its segments when it is a
+    text)."""
     if message.direction is Direction.INBOUND:
-        add(ctx.conn, ctx.now, dims_of(ticket, message.channel), {"inbound": 1})
+        add(ctx.conn, ctx.now, dims_of(ticket, message.channel),
+            {"inbound": 1, "created": int(opened)})
         return
     dims = dims_of(ticket, message.channel, message.from_number_id)
     segments = message.segments if dims.channel == "sms" else 0

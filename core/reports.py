@@ -23,14 +23,18 @@ from zoneinfo import ZoneInfo
 
 from core.business_hours import zone_named
 from core.db import Conn
+from core.dialect import dialect_of
 from core.errors import explain
+from core.queries import setting
 from core.report_counts import HOUR_MS
 
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 2), dt.date(9998, 12, 30)  # epoch hours stay sane
 DAY_METRICS = ("created", "resolved", "inbound", "outbound")
 SLA_METRICS = ("fr_met", "fr_breached", "res_met", "res_breached")
 CSAT_METRICS = ("csat_sent", "csat_rated", *(f"csat:{r}" for r in range(1, 6)))
 CHANNELS = ("sms", "email")
+ALL_HOURS = list(range(24))
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -64,6 +68,9 @@ def request_of(*, start: Any, end: Any, time_zone: Any = None, default_zone: str
                channel: Any = None) -> Request:
     """A report's request as typed (dates "YYYY-MM-DD"); BadReport names what is wrong."""
     first, last = _date(start, "from"), _date(end, "to")
+    for day, field in ((first, "from"), (last, "to")):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise BadReport(f"{field}: a day from {FIRST_DAY} to {LAST_DAY}", field)
     if last < first:
         raise BadReport(f"the range ends ({last}) before it starts ({first})", "to")
     if (last - first).days + 1 > MAX_DAYS:
@@ -101,6 +108,19 @@ def _id(value: Any, field: str) -> int | None:
     return value
 
 
+def report_for(conn: Conn, args: dict[str, Any]) -> dict[str, Any]:
+    """The report ``args`` ask for, by the wire's names (``get_report``'s; the CLI's once
+    its names are ids), the default zone the desk's setting ``time_zone``; BadReport names
+    what is wrong."""
+    request = request_of(
+        start=args.get("from"), end=args.get("to"), time_zone=args.get("time_zone"),
+        default_zone=setting(conn, "time_zone"), number_id=args.get("number_id"),
+        group_id=args.get("group_id"), agent_id=args.get("agent_id"),
+        channel=args.get("channel"))
+    check_filters(conn, request)
+    return report(conn, request)
+
+
 def check_filters(conn: Conn, request: Request) -> None:
     """Refuse a filter naming no number, group or agent (a typo would read as zeros)."""
     for field, table, value in (("number_id", "phone_numbers", request.number_id),
@@ -134,7 +154,7 @@ def report(conn: Conn, request: Request) -> dict[str, Any]:
         "sla": {"first_response": _compliance(totals, "fr"),
                 "resolution": _compliance(totals, "res")},
         "csat": _csat(totals),
-        "failures": counts.failures(),
+        "failures": failures(totals),
         "segments": counts.segments(),
         "busiest_hours": counts.busiest_hours(),
     }
@@ -155,7 +175,18 @@ class _Hours:
         start = _midnight_ms(request.start, zone)
         end = _midnight_ms(request.end + dt.timedelta(days=1), zone)
         lo, hi = -(-start // HOUR_MS), -(-end // HOUR_MS)
-        return cls(lo, hi, tuple(_offsets(zone, lo, hi)))
+        return cls(lo, hi, tuple(_offsets(zone, lo // 24 * 24, -(-hi // 24) * 24)))
+
+    @property
+    def days(self) -> tuple[int, int]:
+        """The UTC days holding the range, as their first hours [first, end)."""
+        return self.lo // 24 * 24, -(-self.hi // 24) * 24
+
+    def moved_hours(self) -> list[int]:
+        """The UTC hours of day whose local day is not their UTC day, at some offset of
+        the range (New York: 0-4; Paris: 22-23; UTC: none)."""
+        return [hour for hour in range(24)
+                if any(not 0 <= hour * 60 + offset < 1440 for _, offset in self.offsets)]
 
     def local_minute(self) -> tuple[str, list[int]]:
         """SQL for a bucket's local minute since the epoch, and its parameters."""
@@ -197,62 +228,113 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 class _Counts:
-    """The report's questions to report_counts: each one range of its key per metric."""
+    """The report's questions to report_counts (core.report_counts): each an index seek per
+    metric, number and channel into the scope the filters name; sums over whole UTC days
+    read the daily rows and only the range's ragged ends the hourly ones."""
 
     def __init__(self, conn: Conn, request: Request, hours: _Hours) -> None:
         self.conn, self.request, self.hours = conn, request, hours
-        where = ["hour >= ?", "hour < ?"]
-        self.params: list[Any] = [hours.lo, hours.hi]
-        for name, value in request.filters().items():
-            if value is not None:
-                where.append(f"{name} = ?")
-                self.params.append(value)
-        self.where = " AND ".join(where)
 
-    def _rows(self, select: str, metrics: tuple[str, ...], group: str,
-              params: list[Any] | None = None, extra: str = "") -> list[Any]:
-        marks = ", ".join("?" * len(metrics))
+    def view(self, channels: list[str] | None = None, *, per_number: bool = False
+             ) -> tuple[str, list[str], list[int], list[str]]:
+        """(scope, keys, numbers, channels) of the rows holding the figures the filters
+        ask for: the narrowest scope that has them. ``channels``: only these (the filter's
+        if any, else both); ``per_number``: the figures are wanted number by number."""
+        request = self.request
+        group, agent = request.group_id, request.agent_id
+        wanted = [request.channel] if request.channel else (channels or list(CHANNELS))
+        if channels is not None and request.channel is not None:
+            wanted = [c for c in wanted if c in channels] or ["-"]
+        if agent is not None:
+            groups = [group] if group is not None else [0, *_ids(self.conn, "agent_groups")]
+            scope, keys = "agent", [f"{agent}:{g}" for g in groups]
+        elif group is not None:
+            scope, keys = "group", [str(group)]
+        elif request.number_id is not None or per_number:
+            scope, keys = "all", [""]
+        else:  # the unfiltered report too: a row or two an hour
+            return "channel", wanted, [0], wanted
+        numbers = [request.number_id] if request.number_id is not None else \
+            _ids(self.conn, "phone_numbers")
+        return scope, keys, numbers, wanted
+
+    def _part(self, view: tuple[str, list[str], list[int], list[str]], scope: str,
+              metrics: tuple[str, ...], lo: int, hi: int, of_day: list[int],
+              columns: str = "metric, hour, number_id, n", column_params: list[Any] | None = None
+              ) -> tuple[str, list[Any]]:
+        """One index seek per metric, key, number, channel and hour of day: ``columns`` of
+        the rows of ``scope`` in [lo, hi)."""
+        _, keys, numbers, channels = view
+        sql = (f"SELECT {columns} FROM report_counts"
+               f" WHERE metric IN ({_marks(metrics)}) AND scope = ? AND key IN ({_marks(keys)})"
+               f" AND number_id IN ({_marks(numbers)}) AND channel IN ({_marks(channels)})"
+               f" AND hour_of_day IN ({_marks(of_day)}) AND hour >= ? AND hour < ?")
+        return sql, [*(column_params or []), *metrics, scope, *keys, *numbers, *channels,
+                     *of_day, lo, hi]
+
+    def _grouped(self, select: str, group: str, parts: list[tuple[str, list[Any]]],
+                 params: list[Any] | None = None) -> list[Any]:
+        sql = " UNION ALL ".join(part for part, _ in parts)
         return self.conn.execute(
-            f"SELECT {select} FROM report_counts WHERE metric IN ({marks}) AND {self.where}"
-            f"{extra} GROUP BY {group}",
-            [*(params or []), *metrics, *self.params]).fetchall()
+            f"SELECT {select} FROM ({sql}) AS counted GROUP BY {group}",
+            [*(params or []), *(value for _, values in parts for value in values)]).fetchall()
+
+    def _rows(self, select: str, metrics: tuple[str, ...], group: str, *,
+              hourly: bool = False, params: list[Any] | None = None,
+              view: tuple[str, list[str], list[int], list[str]] | None = None) -> list[Any]:
+        """``select`` grouped by ``group`` over the counters of ``metrics`` in the range:
+        hourly rows throughout (``hourly``: the hour of each matters), else daily rows for
+        the whole UTC days and hourly ones for the ragged ends."""
+        view = view or self.view()
+        scope = view[0]
+        lo, hi = self.hours.lo, self.hours.hi
+        first_day, last_day = -(-lo // 24) * 24, hi // 24 * 24
+        if hourly or first_day >= last_day:
+            spans = [(scope, lo, hi, ALL_HOURS)]
+        else:
+            spans = [(f"{scope}.d", first_day, last_day, [0]), (scope, lo, first_day, ALL_HOURS),
+                     (scope, last_day, hi, ALL_HOURS)]
+        return self._grouped(select, group, [
+            self._part(view, name, metrics, start, end, of_day)
+            for name, start, end, of_day in spans if start < end], params)
 
     def per_day(self) -> dict[dt.date, dict[str, int]]:
-        minute, params = self.hours.local_minute()
+        """Each UTC day's daily rows, then the few hours a time zone moves to the day
+        before or after taken out of their UTC day and put in their local one."""
+        view = self.view()
+        scope = view[0]
+        first, end = self.hours.days
+        parts = [self._part(view, f"{scope}.d", DAY_METRICS, first, end, [0],
+                            "metric, hour / 24 AS day, n")]
+        moved = self.hours.moved_hours()
+        if moved:
+            minute, params = self.hours.local_minute()
+            parts += [self._part(view, scope, DAY_METRICS, first, end, moved,
+                                 "metric, hour / 24, -n"),
+                      self._part(view, scope, DAY_METRICS, first, end, moved,
+                                 f"metric, {minute} / 1440, n", params)]
         found: dict[dt.date, dict[str, int]] = {}
-        for metric, day, n in self._rows(f"metric, {minute} / 1440 AS day, sum(n)",
-                                         DAY_METRICS, "metric, day", params):
+        for metric, day, n in self._grouped("metric, day, sum(n)", "metric, day", parts):
             date = _EPOCH + dt.timedelta(days=int(day))
             found.setdefault(date, dict.fromkeys(DAY_METRICS, 0))[metric] = int(n)
         return found
 
     def totals(self) -> dict[str, int]:
-        metrics = ("segments", *SLA_METRICS, *CSAT_METRICS)
+        metrics = ("segments", *SLA_METRICS, *CSAT_METRICS, *_failure_metrics(self.conn))
         return {metric: int(n) for metric, n in self._rows("metric, sum(n)", metrics, "metric")}
 
-    def failures(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT metric, sum(n) FROM report_counts WHERE metric >= 'failed:'"
-            f" AND metric < 'failed;' AND {self.where} GROUP BY metric",
-            self.params).fetchall()
-        found = [(int(metric.split(":", 1)[1]), int(n)) for metric, n in rows if int(n)]
-        found.sort(key=lambda item: (-item[1], item[0]))
-        return [{"code": code, "count": n, "title": error.title,
-                 "explanation": error.explanation}
-                for code, n in found for error in [explain(code or None)]]
-
     def segments(self) -> list[dict[str, Any]]:
+        """Per number texts were sent from (so from the number scope when unfiltered)."""
         rows = self._rows("number_id, metric, sum(n)", ("segments", "outbound"),
-                          "number_id, metric", extra=" AND channel = 'sms'")
+                          "number_id, metric", view=self.view(["sms"], per_number=True))
         sums: dict[int, dict[str, int]] = {}
         for number_id, metric, n in rows:
             sums.setdefault(int(number_id), {"segments": 0, "outbound": 0})[metric] = int(n)
         if not sums:
             return []
-        marks = ", ".join("?" * len(sums))
         numbers = {row[0]: row for row in self.conn.execute(
             "SELECT id, e164, friendly_name, segment_price, price_currency FROM phone_numbers"
-            f" WHERE id IN ({marks})", list(sums)).fetchall()}
+            f" WHERE id IN ({_marks(list(sums))})", list(sums)).fetchall()}
         out = []
         for number_id in sorted(sums):
             _, e164, name, price, currency = numbers.get(number_id, (number_id, "", "", None,
@@ -269,12 +351,41 @@ class _Counts:
         local hour."""
         minute, params = self.hours.local_minute()
         grid = [[0] * 24 for _ in range(7)]
-        extra = "" if self.request.channel else " AND channel = 'sms'"
         for weekday, hour, n in self._rows(
                 f"({minute} / 1440 + 3) % 7 AS weekday, ({minute} / 60) % 24 AS hour_of_day,"
-                " sum(n)", ("inbound",), "weekday, hour_of_day", params + params, extra):
+                " sum(n)", ("inbound",), "weekday, hour_of_day", hourly=True,
+                params=params + params, view=self.view([self.request.channel or "sms"])):
             grid[int(weekday)][int(hour)] += int(n)
         return grid
+
+
+def failures(totals: dict[str, int]) -> list[dict[str, Any]]:
+    """The failed deliveries by code, most first, in the catalog's words."""
+    found = [(int(metric.split(":", 1)[1]), n) for metric, n in totals.items()
+             if metric.startswith("failed:") and n]
+    found.sort(key=lambda item: (-item[1], item[0]))
+    return [{"code": code, "count": n, "title": error.title, "explanation": error.explanation}
+            for code, n in found for error in [explain(code or None)]]
+
+
+def _failure_metrics(conn: Conn) -> list[str]:
+    """Every ``failed:<code>`` ever counted, one index seek each (a few codes)."""
+    found: list[str] = []
+    while True:
+        row = conn.execute("SELECT min(metric) FROM report_counts WHERE metric > ?"
+                           " AND metric < 'failed;'", (found[-1] if found else "failed:",)
+                           ).fetchone()
+        if row is None or row[0] is None:
+            return found
+        found.append(row[0])
+
+
+def _marks(values: Any) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _ids(conn: Conn, table: str) -> list[int]:
+    return [int(row[0]) for row in conn.execute(f"SELECT id FROM {table}")]
 
 
 def _cost(price: str | None, segments: int) -> str | None:
@@ -286,8 +397,12 @@ def _cost(price: str | None, segments: int) -> str | None:
 
 def _durations(conn: Conn, request: Request, hours: _Hours, at: str,
                ms: str) -> dict[str, Any]:
-    """How many, the median and the 90th percentile (nearest rank), in one query."""
-    where = [f"{at} >= ?", f"{at} < ?", f"{ms} IS NOT NULL"]
+    """How many, the median and the 90th percentile (nearest rank: the value at rank
+    ceil(p × count)). PostgreSQL sorts the range's values once (percentile_disc); SQLite
+    walks the index kept in duration order (tickets_first_response, tickets_resolution,
+    which hold every filter's column) to the rank, so neither sorts a year's tickets in
+    a window function."""
+    where = [f"{ms} IS NOT NULL", f"{at} >= ?", f"{at} < ?"]
     params: list[Any] = [hours.lo * HOUR_MS, hours.hi * HOUR_MS]
     columns = {"number_id": "number_id", "group_id": "group_id", "agent_id": "agent_id",
                "channel": "last_channel"}
@@ -295,15 +410,23 @@ def _durations(conn: Conn, request: Request, hours: _Hours, at: str,
         if value is not None:
             where.append(f"{columns[name]} = ?")
             params.append(value)
-    row = conn.execute(
-        "SELECT count(*), max(CASE WHEN rn = (c + 1) / 2 THEN v END),"
-        " max(CASE WHEN rn = (9 * c + 9) / 10 THEN v END) FROM ("
-        f" SELECT {ms} AS v, row_number() OVER (ORDER BY {ms}) AS rn, count(*) OVER () AS c"
-        f" FROM tickets WHERE {' AND '.join(where)}) AS ranked", params).fetchone()
-    count = int(row[0])
-    return {"count": count,
-            "median_ms": int(row[1]) if count else None,
-            "p90_ms": int(row[2]) if count else None}
+    matching = f"FROM tickets WHERE {' AND '.join(where)}"
+    if dialect_of(conn).name == "postgresql":
+        row = conn.execute(
+            f"SELECT count(*), percentile_disc(0.5) WITHIN GROUP (ORDER BY {ms}),"
+            f" percentile_disc(0.9) WITHIN GROUP (ORDER BY {ms}) {matching}", params).fetchone()
+        count = int(row[0])
+        median, p90 = (int(row[1]), int(row[2])) if count else (None, None)
+        return {"count": count, "median_ms": median, "p90_ms": p90}
+    count = int(conn.execute(f"SELECT count(*) {matching}", params).fetchone()[0])
+
+    def ranked(rank: int) -> int:
+        return int(conn.execute(f"SELECT {ms} {matching} ORDER BY {ms} LIMIT 1 OFFSET ?",
+                                [*params, rank - 1]).fetchone()[0])
+    if not count:
+        return {"count": 0, "median_ms": None, "p90_ms": None}
+    return {"count": count, "median_ms": ranked((count + 1) // 2),
+            "p90_ms": ranked((9 * count + 9) // 10)}
 
 
 def _compliance(totals: dict[str, int], prefix: str) -> dict[str, Any]:

@@ -613,9 +613,7 @@ def record_inbound(ctx: WriteContext, text: InboundText) -> InboundResult:
         created_at=ctx.now, updated_at=ctx.now,
     )
 
-    if routing is Routing.NEW:
-        report_counts.ticket_created(ctx, ticket, channel)
-    report_counts.message_stored(ctx, ticket, message)
+    report_counts.message_stored(ctx, ticket, message, opened=routing is Routing.NEW)
 
     kind = "ticket.created" if routing is Routing.NEW else "message.created"
     payload: dict[str, Any] = {

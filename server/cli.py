@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_migrate(commands)  # smsdesk migrate --to postgresql://… (server/migrate.py)
 
+    from server.cli_report import register as register_report
+
+    register_report(commands)  # smsdesk report --from … --to … (server/cli_report.py)
+
     group = commands.add_parser("group", help="groups tickets are routed to").add_subparsers(
         title="group commands", metavar="ACTION", required=True)
     add = group.add_parser("add", help="add a group")

@@ -11,25 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import queries, reports
-from core.db import Conn
+from core import reports
 from server.commands import CommandRefused, Context, _direct
-
-
-def report_for(conn: Conn, args: dict[str, Any]) -> dict[str, Any]:
-    """The report ``args`` ask for (the wire's names), read in one snapshot."""
-    request = reports.request_of(
-        start=args.get("from"), end=args.get("to"), time_zone=args.get("time_zone"),
-        default_zone=queries.setting(conn, "time_zone"), number_id=args.get("number_id"),
-        group_id=args.get("group_id"), agent_id=args.get("agent_id"),
-        channel=args.get("channel"))
-    reports.check_filters(conn, request)
-    return reports.report(conn, request)
 
 
 @_direct("get_report")
 async def _get_report(ctx: Context, args: dict[str, Any]) -> Any:
     try:
-        return await ctx.store.read(report_for, args)
+        return await ctx.store.read(reports.report_for, args)
     except reports.BadReport as bad:
         raise CommandRefused("bad_args", str(bad), bad.field) from None

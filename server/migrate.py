@@ -109,8 +109,8 @@ TABLES: tuple[Table, ...] = (
     _keyed("bot_sessions", "ticket_id"),
     Table("csat_surveys"),
     _keyed("sla_targets", "priority"),
-    _keyed("report_counts", "metric", "hour", "number_id", "group_id", "agent_id", "channel",
-           conflict="(metric, hour, number_id, group_id, agent_id, channel)"
+    _keyed("report_counts", "metric", "scope", "key", "number_id", "channel", "hour_of_day",
+           "hour", conflict="(metric, scope, key, number_id, channel, hour_of_day, hour)"
                     " DO UPDATE SET n = excluded.n"),
 )
 # Filled by PostgreSQL's triggers from the tables above; compared by count only (its

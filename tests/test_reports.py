@@ -205,6 +205,15 @@ async def test_filters(desk: Desk, clock: list[int]) -> None:
     assert ada["totals"] == {"created": 0, "resolved": 1, "inbound": 1, "outbound": 2,
                              "segments": 3}
     assert ada["csat"]["rated"] == 1 and ada["csat"]["sent"] == 1
+    both = await report_of(desk, agent_id=fixture.ada, group_id=desk.billing.id)
+    assert (both["totals"], both["csat"]) == (ada["totals"], ada["csat"])
+    elsewhere = await report_of(desk, agent_id=fixture.ada, group_id=desk.support.id)
+    assert elsewhere["totals"] == dict.fromkeys(elsewhere["totals"], 0)
+    us_texts = await report_of(desk, number_id=desk.us.id, channel="sms")
+    # E, tickets 1 and 2; not the mail (ticket 4) nor the UK's ticket 3
+    assert us_texts["totals"] == {"created": 3, "resolved": 2, "inbound": 5, "outbound": 4,
+                                  "segments": 5}
+    assert [s["number"] for s in us_texts["segments"]] == [US]
 
 
 async def test_a_failure_is_counted_once_by_its_code(desk: Desk, clock: list[int]) -> None:
@@ -233,6 +242,8 @@ async def test_a_failure_is_counted_once_by_its_code(desk: Desk, clock: list[int
     ({"start": "2026-11-01", "end": "2026-11-30", "channel": "fax"}, "channel"),
     ({"start": "2026-11-01", "end": "2026-11-30", "group_id": 0}, "group_id"),
     ({"start": "2026-11-01", "end": "2026-11-30", "agent_id": "Ada"}, "agent_id"),
+    ({"start": "0001-01-01", "end": "0001-01-02"}, "from"),
+    ({"start": "9999-12-30", "end": "9999-12-31"}, "from"),
 ])
 def test_a_request_that_is_not_one_is_refused_naming_its_field(args: dict[str, Any],
                                                                field: str) -> None:

@@ -10,18 +10,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import sqlite3
 from collections import Counter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conftest import UK, US, Desk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_reports import build, clock, report_of  # noqa: F401
 
-from core import email_writes, report_backfill, schema, sla, sla_writes, writes
+from core import email_writes, report_backfill, reports, schema, sla, sla_writes, writes
 from core.models import Role, SenderType, TicketStatus
 from core.writes import InboundText, StoreError, WriteContext
 
@@ -111,11 +113,11 @@ class Memory:
 
     # --- what the counters say, and what the rows say
 
-    def counters(self) -> Counter[Key]:
+    def counters(self, scope: str = "all") -> Counter[Key]:
         found: Counter[Key] = Counter()
         for metric, hour, number, channel, n in self.conn.execute(
                 "SELECT metric, hour, number_id, channel, sum(n) FROM report_counts"
-                " GROUP BY metric, hour, number_id, channel"):
+                " WHERE scope = ? GROUP BY metric, hour, number_id, channel", (scope,)):
             if n:
                 found[(metric, hour, number, channel)] = n
         return found
@@ -201,6 +203,16 @@ def test_counters_equal_a_recount_of_the_rows(steps: list[tuple[Any, ...]]) -> N
         desk.apply(step)
     live = desk.counters()
     assert live == desk.recount()
+    # every scope holds every figure once (each under the group and agent of its time),
+    # the channel scope as every number, the daily twins as their hours
+    assert desk.counters("group") == desk.counters("agent") == live
+    by_channel: Counter[Key] = Counter()
+    daily: Counter[Key] = Counter()
+    for (metric, hour, number, channel), n in live.items():
+        by_channel[(metric, hour, 0, channel)] += n
+        daily[(metric, hour - hour % 24, number, channel)] += n
+    assert desk.counters("channel") == +by_channel
+    assert desk.counters("all.d") == desk.counters("agent.d") == +daily
     if not desk.resolved_twice():  # the rows keep a ticket's last resolution only
         assert desk.backfilled() == live
     else:
@@ -275,8 +287,50 @@ def test_migrating_a_version_16_file_fills_the_counters(tmp_path: Any) -> None:
     ticket = conn.execute("SELECT first_responded_at, first_response_ms, resolved_at,"
                           " resolution_ms FROM tickets").fetchone()
     assert tuple(ticket) == (5400000, 1800000, 18000000, 14400000)
-    counts = {(m, h, a): n for m, h, a, n in conn.execute(
-        "SELECT metric, hour, agent_id, n FROM report_counts")}
-    assert counts == {("created", 1, 7): 1, ("inbound", 1, 7): 1, ("outbound", 1, 7): 1,
-                      ("segments", 1, 7): 2, ("failed:30007", 2, 7): 1, ("resolved", 5, 7): 1,
-                      ("fr_breached", 1, 7): 1, ("res_breached", 5, 7): 1}
+    counts = {(m, h, key): n for m, h, key, n in conn.execute(
+        "SELECT metric, hour, key, n FROM report_counts WHERE scope = 'agent'")}
+    assert counts == {("created", 1, "7:0"): 1, ("inbound", 1, "7:0"): 1,
+                      ("outbound", 1, "7:0"): 1, ("segments", 1, "7:0"): 2,
+                      ("failed:30007", 2, "7:0"): 1, ("resolved", 5, "7:0"): 1,
+                      ("fr_breached", 1, "7:0"): 1, ("res_breached", 5, "7:0"): 1}
+    assert tuple(conn.execute("SELECT count(*), sum(n) FROM report_counts WHERE scope = 'all'"
+                              ).fetchone()) == (8, 9)
+
+
+# --- days and hours in any time zone ----------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(["America/New_York", "Europe/Paris", "Asia/Kolkata",
+                        "Australia/Sydney", "UTC"]),
+       st.lists(st.integers(0, 12 * 24 * 60), min_size=1, max_size=40))
+def test_days_and_hours_match_the_local_clock(zone_name: str, minutes: list[int]) -> None:
+    """Texts around a change of clocks (New York and Sydney change in these days): each
+    report day and busiest hour counts the texts whose UTC hour starts on it locally."""
+    zone = ZoneInfo(zone_name)
+    desk = Memory()
+    start = int(dt.datetime(2026, 3, 28, tzinfo=dt.UTC).timestamp() * 1000) \
+        if zone_name != "America/New_York" else \
+        int(dt.datetime(2026, 3, 3, tzinfo=dt.UTC).timestamp() * 1000)
+    days: Counter[dt.date] = Counter()
+    for k, minute in enumerate(sorted(minutes)):
+        desk.now = start + minute * 60_000
+        desk.write(writes.record_inbound, InboundText(
+            sid=f"SMtz{k:030x}", to=US, from_=f"+1555123{k % 9000:04d}", body="hi"))
+        days[dt.datetime.fromtimestamp(desk.now // HOUR * 3600, zone).date()] += 1
+    first = dt.datetime.fromtimestamp(start / 1000, zone).date() + dt.timedelta(days=1)
+    last = first + dt.timedelta(days=9)
+    got = reports.report(desk.conn, reports.request_of(
+        start=first.isoformat(), end=last.isoformat(), time_zone=zone_name))
+    assert {d["day"]: d["inbound"] for d in got["days"]} == {
+        (first + dt.timedelta(days=i)).isoformat(): days[first + dt.timedelta(days=i)]
+        for i in range(10)}
+    inside = [[0] * 24 for _ in range(7)]
+    for minute in minutes:
+        at = start + minute * 60_000
+        local = dt.datetime.fromtimestamp(at // HOUR * 3600, zone)
+        if first <= local.date() <= last:
+            inside[local.weekday()][local.hour] += 1
+    assert got["busiest_hours"] == inside
+    assert got["totals"]["inbound"] == sum(days[first + dt.timedelta(days=i)]
+                                           for i in range(10))
