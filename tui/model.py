@@ -231,14 +231,14 @@ class TicketListModel:
         self._loading: asyncio.Task[None] | None = None
         self._recount: asyncio.TimerHandle | None = None
         self._wanted: tuple[int, int] = (0, 0)
+        self.error: str | None = None  # the last load error, in words
+        self.loaded = False  # the current view's first window has arrived
+        self._early: list[dict[str, Any]] = []  # events that came while it was on its way
 
     @property
     def in_trash(self) -> bool:
         """Whether the view is the Trash: the list then shows who deleted what, and when."""
         return self.view.deleted
-        self.error: str | None = None  # the last load error, in words
-        self.loaded = False  # the current view's first window has arrived
-        self._early: list[dict[str, Any]] = []  # events that came while it was on its way
 
     # --- TicketSource ---------------------------------------------------------------
 
