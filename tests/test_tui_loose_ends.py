@@ -214,7 +214,7 @@ async def test_retrying_a_failed_reply_shows_the_send_review_with_its_number_fir
         await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
                     == "undelivered", what="the failure in the list", timeout=10)
         desk.sim.state.knobs.fail_to.pop(unreachable)
-        await pilot.press("h", "R")
+        await pilot.press("h", "F")
         review = await until(pilot, lambda: isinstance(app.screen, SendReview) and app.screen,
                              what="the retry's review")
         title = str(review.query_one("#send-review-title").render())
@@ -223,13 +223,13 @@ async def test_retrying_a_failed_reply_shows_the_send_review_with_its_number_fir
         await pilot.press("n")  # not now: nothing goes
         await pilot.pause(0.2)
         assert _sent(desk, "Yes, thanks") == [(unreachable, US_TOLL_FREE)]
-        await pilot.press("R")
+        await pilot.press("F")
         await until(pilot, lambda: isinstance(app.screen, SendReview), what="the review again")
         await pilot.press("e")  # change it first: a new reply from the same number
         composer = app.inbox.query_one(Composer)
         await until(pilot, lambda: composer.text == "Yes, thanks" and composer.has_focus_within,
                     what="the text in the composer")
-        await pilot.press("escape", "h", "R")
+        await pilot.press("escape", "h", "F")
         await until(pilot, lambda: isinstance(app.screen, SendReview), what="the review again")
         await pilot.press("y")
         await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
@@ -267,7 +267,7 @@ async def test_the_footers_retry_follows_the_cursor_onto_a_failed_reply_and_off_
         await until(pilot, lambda: "retry_failed" not in footer_actions(app),
                     what="R gone on the other ticket")
         await pilot.press("k" if tickets.cursor == 1 else "j")
-        await until(pilot, lambda: "retry_failed" in footer_actions(app), what="R back")
+        await until(pilot, lambda: "retry_failed" in footer_actions(app), what="F back")
 
 
 def picker_lines(app: InboxApp) -> list[str]:

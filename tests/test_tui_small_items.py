@@ -102,11 +102,11 @@ async def test_a_failed_reply_is_flagged_in_the_list_and_R_sends_it_again_once(
         assert app.inbox.tickets.render_line(1).text.startswith(" !")
         failed_id = app.inbox.model.row(0)["last_reply_id"]
         desk.sim.state.knobs.fail_to.pop(unreachable)
-        await pilot.press("R")
+        await pilot.press("F")
         await until(pilot, lambda: app.inbox.model.row(0).get("last_reply_status")
                     == "delivered", what="the retry delivered", timeout=10)
         assert not app.inbox.tickets.render_line(1).text.startswith(" !")
-        await pilot.press("R")  # nothing failed now: nothing is sent
+        await pilot.press("F")  # nothing failed now: nothing is sent
         await pilot.pause(0.3)
         with pytest.raises(CommandError, match="newer reply"):  # the old failure, again
             await app.client.command("retry_reply", message_id=failed_id)

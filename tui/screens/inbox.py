@@ -92,8 +92,8 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
         Binding("a", "assign", "Assign", id="inbox.assign"),
         Binding("t", "tags", "Tags", show=False, id="inbox.tags"),
         Binding("u", "mark_unread", "Unread", show=False, id="inbox.mark_unread"),
-        Binding("R", "retry_failed", "Retry failed", id="inbox.retry_failed"),
-        Binding("R", "reports", "Reports", show=False, id="inbox.reports"),  # where no retry
+        Binding("F", "retry_failed", "Retry failed", id="inbox.retry_failed"),
+        Binding("R", "reports", "Reports", show=False, id="inbox.reports"),
         Binding("v", "views", "Views", id="inbox.views"),
         Binding("ctrl+r", "reload", "Reload", show=False, id="inbox.reload"),
         Binding("A", "admin", "Admin", id="inbox.admin"),
@@ -401,7 +401,7 @@ class InboxScreen(EmailActions, ContactActions, FieldActions, CannedActions, Sce
         if not self.showing:
             return
         self.tickets.refresh_rows()
-        self.refresh_retry_binding()  # "R Retry failed" follows the rows' replies
+        self.refresh_retry_binding()  # "F Retry failed" follows the rows' replies
         view = self.model.view
         self.header.total, self.header.more = self.model.counted
         self.header.searching = view.is_search

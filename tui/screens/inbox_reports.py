@@ -1,8 +1,8 @@
 """R: the Reports screen (tui/screens/reports.py), over the inbox.
 
-R also retries a failed reply (tui/screens/inbox_retry.py). That binding comes
-first and works only where the highlighted ticket's newest reply failed (the
-footer then says "R Retry failed"); everywhere else R opens the reports.
+R opens the reports everywhere; retrying a failed reply moved to F
+(tui/screens/inbox_retry.py), since one key meaning "send this text again" on some rows
+and "show figures" on others would resend a text to a customer by mistake.
 """
 
 from __future__ import annotations

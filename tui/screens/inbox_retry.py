@@ -35,7 +35,7 @@ class RetryActions:
         return row.get("last_reply_id")
 
     def refresh_retry_binding(self: InboxScreen) -> None:
-        """Show or hide the footer's "R Retry failed" as the row it applies to changes.
+        """Show or hide the footer's "F Retry failed" as the row it applies to changes.
 
         Only when it flips: each refresh_bindings recomposes the whole footer
         (about as much CPU as redrawing the list), and rows change with every

@@ -101,6 +101,9 @@ class SlaEditor(ModalScreen["list[dict[str, Any]] | None"]):
     def _typed(self, event: Input.Changed) -> None:
         which = (event.input.id or "").removeprefix("sla-")
         if which in TARGETS:
+            error = self.query_one(f"#sla-error-{which}", Static)
+            error.update("")
+            error.display = False  # the reading below says how the new text reads
             self._show_reading(which)
 
     def _show_reading(self, which: str) -> None:
@@ -125,7 +128,8 @@ class SlaEditor(ModalScreen["list[dict[str, Any]] | None"]):
             target = self.query_one(f"#sla-error-{field}" if field else "#sla-error", Static)
             target.update(Text(f"✗ {error.message or error.code}"))
             target.display = True
-            if field:
+            if field:  # the refusal replaces the field's reading: one line, not the same twice
+                self.query_one(f"#sla-reading-{field}", Static).update("")
                 self.query_one(f"#sla-{field}", Input).focus()
             self.app.bell()
             return
