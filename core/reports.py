@@ -263,8 +263,23 @@ class _Counts:
               columns: str = "metric, hour, number_id, n", column_params: list[Any] | None = None
               ) -> tuple[str, list[Any]]:
         """One index seek per metric, key, number, channel and hour of day: ``columns`` of
-        the rows of ``scope`` in [lo, hi)."""
+        the rows of ``scope`` in [lo, hi). SQLite seeks each combination of its ``IN``
+        lists; PostgreSQL 15 would rather read a metric's whole scope and filter it (its
+        planner prices an ``IN`` past the first column of the key as thousands of scans),
+        so there each combination drives its own seek, in a nested loop over the lists."""
         _, keys, numbers, channels = view
+        if dialect_of(self.conn).name == "postgresql":
+            sql = (f"SELECT {columns} FROM unnest(?::text[]) AS m(m_metric)"
+                   " CROSS JOIN unnest(?::text[]) AS k(k_key)"
+                   " CROSS JOIN unnest(?::bigint[]) AS u(u_number)"
+                   " CROSS JOIN unnest(?::text[]) AS c(c_channel)"
+                   " CROSS JOIN unnest(?::bigint[]) AS d(d_hour)"
+                   " CROSS JOIN LATERAL (SELECT metric, hour, number_id, n FROM report_counts"
+                   " WHERE metric = m_metric AND scope = ? AND key = k_key"
+                   " AND number_id = u_number AND channel = c_channel AND hour_of_day = d_hour"
+                   " AND hour >= ? AND hour < ? OFFSET 0) AS seek")  # OFFSET 0: not merged
+            return sql, [*(column_params or []), list(metrics), keys, numbers, channels,
+                         of_day, scope, lo, hi]
         sql = (f"SELECT {columns} FROM report_counts"
                f" WHERE metric IN ({_marks(metrics)}) AND scope = ? AND key IN ({_marks(keys)})"
                f" AND number_id IN ({_marks(numbers)}) AND channel IN ({_marks(channels)})"
