@@ -305,10 +305,11 @@ class _Counts:
         lo, hi = self.hours.lo, self.hours.hi
         first_day, last_day = -(-lo // 24) * 24, hi // 24 * 24
         if hourly or first_day >= last_day:
-            spans = [(scope, lo, hi, ALL_HOURS)]
+            spans = [(scope, lo, hi, _hours_of_day(lo, hi))]
         else:
-            spans = [(f"{scope}.d", first_day, last_day, [0]), (scope, lo, first_day, ALL_HOURS),
-                     (scope, last_day, hi, ALL_HOURS)]
+            spans = [(f"{scope}.d", first_day, last_day, [0]),
+                     (scope, lo, first_day, _hours_of_day(lo, first_day)),
+                     (scope, last_day, hi, _hours_of_day(last_day, hi))]
         return self._grouped(select, group, [
             self._part(view, name, metrics, start, end, of_day)
             for name, start, end, of_day in spans if start < end], params)
@@ -393,6 +394,12 @@ def _failure_metrics(conn: Conn) -> list[str]:
         if row is None or row[0] is None:
             return found
         found.append(row[0])
+
+
+def _hours_of_day(lo: int, hi: int) -> list[int]:
+    """The UTC hours of day that the hours [lo, hi) fall on: every one from a day on, else
+    only theirs (a ragged end of 5 hours is 5 seeks per combination, not 24)."""
+    return ALL_HOURS if hi - lo >= 24 else sorted({hour % 24 for hour in range(lo, hi)})
 
 
 def _marks(values: Any) -> str:
