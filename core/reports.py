@@ -316,24 +316,33 @@ class _Counts:
 
     def per_day(self) -> dict[dt.date, dict[str, int]]:
         """Each UTC day's daily rows, then the few hours a time zone moves to the day
-        before or after taken out of their UTC day and put in their local one."""
+        before or after taken out of their UTC day and put in their local one (those
+        hourly rows read once, summed by UTC and local day)."""
         view = self.view()
         scope = view[0]
         first, end = self.hours.days
-        parts = [self._part(view, f"{scope}.d", DAY_METRICS, first, end, [0],
-                            "metric, hour / 24 AS day, n")]
+        sums: dict[int, dict[str, int]] = {}
+
+        def add(day: int, metric: str, n: int) -> None:
+            sums.setdefault(day, dict.fromkeys(DAY_METRICS, 0))[metric] += n
+
+        daily = self._part(view, f"{scope}.d", DAY_METRICS, first, end, [0],
+                           "metric, hour / 24 AS day, n")
+        for metric, day, n in self._grouped("metric, day, sum(n)", "metric, day", [daily]):
+            add(int(day), metric, int(n))
         moved = self.hours.moved_hours()
         if moved:
             minute, params = self.hours.local_minute()
-            parts += [self._part(view, scope, DAY_METRICS, first, end, moved,
-                                 "metric, hour / 24, -n"),
-                      self._part(view, scope, DAY_METRICS, first, end, moved,
-                                 f"metric, {minute} / 1440, n", params)]
-        found: dict[dt.date, dict[str, int]] = {}
-        for metric, day, n in self._grouped("metric, day, sum(n)", "metric, day", parts):
-            date = _EPOCH + dt.timedelta(days=int(day))
-            found.setdefault(date, dict.fromkeys(DAY_METRICS, 0))[metric] = int(n)
-        return found
+            hourly = self._part(view, scope, DAY_METRICS, first, end, moved,
+                                f"metric, hour / 24 AS utc_day, {minute} / 1440 AS local_day,"
+                                " n", params)
+            for metric, utc_day, local_day, n in self._grouped(
+                    "metric, utc_day, local_day, sum(n)", "metric, utc_day, local_day",
+                    [hourly]):
+                if utc_day != local_day:
+                    add(int(utc_day), metric, -int(n))
+                    add(int(local_day), metric, int(n))
+        return {_EPOCH + dt.timedelta(days=day): figures for day, figures in sums.items()}
 
     def totals(self) -> dict[str, int]:
         metrics = ("segments", *SLA_METRICS, *CSAT_METRICS, *_failure_metrics(self.conn))
