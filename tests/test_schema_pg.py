@@ -102,7 +102,8 @@ def lite_indexes(conn: sqlite3.Connection, table: str) -> list[tuple[str | None,
 
 
 def pg_indexes(conn: Any, table: str) -> dict[str, tuple[tuple, bool, bool, str]]:
-    """name -> (keys as key_name writes them, unique, partial, access method)."""
+    """name -> (keys as key_name writes them, unique, partial, access method). Only the
+    key columns: an INCLUDE column (report_counts' n) is carried, not part of the key."""
     rows = conn.execute(
         "SELECT c.relname, array(SELECT a.attname"
         "   || CASE WHEN i.indoption[k.n - 1] & 1 = 1 THEN ' DESC' ELSE '' END"
@@ -110,7 +111,7 @@ def pg_indexes(conn: Any, table: str) -> dict[str, tuple[tuple, bool, bool, str]
         "   FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)"
         "   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
         "   LEFT JOIN pg_collation l ON l.oid = i.indcollation[k.n - 1]"
-        "   ORDER BY k.n)::text[],"
+        "   WHERE k.n <= i.indnkeyatts ORDER BY k.n)::text[],"
         " i.indisunique, i.indpred IS NOT NULL, am.amname"
         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
         " JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s::regclass",
@@ -467,3 +468,13 @@ def test_a_database_owner_without_superuser_can_migrate(pg_cluster: Any) -> None
                             " WHERE rolname = current_user").fetchone() == (name, False)
         assert schema_pg.migrate_pg(conn) == 0
         assert version_of(conn) == [(SCHEMA_VERSION,)]
+
+
+def test_the_report_counters_key_carries_the_count(pg: Any) -> None:
+    """report_counts' primary key INCLUDEs n (core.report_backfill): a report's seeks are
+    index-only scans, not a heap page per counter row."""
+    row = pg.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = i.indkey[i.indnatts - 1] WHERE i.indrelid = 'report_counts'::regclass"
+        " AND i.indisprimary AND i.indnatts = i.indnkeyatts + 1").fetchone()
+    assert row is not None and row[0] == "n"
