@@ -344,7 +344,7 @@ class ThreadView(ScrollView, can_focus=True):
         self._width = 0  # the width the heights were measured at; 0: not yet
         self._has_older = False
         self._older_asked: str | None = None
-        self._cursor = 0
+        self._cursor_index = 0
         self._pin_bottom = False
         self._at_end = True
         self._strips: LRUCache[tuple[int, int, bool], list[Strip]] = LRUCache(512)
@@ -899,6 +899,23 @@ class ThreadView(ScrollView, can_focus=True):
         line = round(self.scroll_y) + offset.y
         if self._banner_lines <= line < self._starts[-1]:
             self._move_to(self._entry_at(line), reveal=False)
+
+    @property
+    def _cursor(self) -> int:
+        return self._cursor_index
+
+    @_cursor.setter
+    def _cursor(self, index: int) -> None:
+        """Moving to another entry may show or hide the attachment keys in the footer."""
+        self._cursor_index = index
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``o``/``S`` only on an entry with an attachment (elsewhere S is the inbox's
+        scenario key): the footer offers what the entry here allows."""
+        if action in ("open_media", "save_media"):
+            return bool((self.current() or {}).get("media"))
+        return True
 
     def action_open_media(self) -> None:
         media = (self.current() or {}).get("media") or []
