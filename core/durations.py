@@ -63,6 +63,12 @@ def format_span(seconds: int) -> str:
     return " ".join(parts) or "0m"
 
 
+def span_in_words(ms: int) -> str:
+    """A measured span (a report's median, say) as format_span writes it, but a few seconds
+    read "under 1m" rather than "0m", which would say nothing happened."""
+    return "under 1m" if 0 < ms < 60_000 else format_span(int(ms) // 1000)
+
+
 def format_clock(seconds: int) -> str:
     """A running timer: "0:05:07", "12:00:00"."""
     hours, rest = divmod(max(0, int(seconds)), 3600)

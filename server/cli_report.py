@@ -161,10 +161,10 @@ def as_csv(report: dict[str, Any]) -> str:
 
 
 def as_text(report: dict[str, Any]) -> str:
-    from core.durations import format_span
+    from core.durations import span_in_words
 
     def span(ms: int | None) -> str:
-        return "-" if ms is None else format_span(ms // 1000)
+        return "-" if ms is None else span_in_words(ms)
 
     def percent(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f} %"

@@ -54,3 +54,10 @@ def test_any_text_is_a_duration_or_a_clear_refusal(text: str) -> None:
 
 def test_the_running_clock() -> None:
     assert format_clock(307) == "0:05:07" and format_clock(43200) == "12:00:00"
+
+
+def test_a_measured_span_of_seconds_reads_under_a_minute_not_zero() -> None:
+    from core.durations import span_in_words
+
+    assert [span_in_words(ms) for ms in (0, 5_000, 59_999, 60_000, 7_800_000)] == [
+        "0m", "under 1m", "under 1m", "1m", "2h 10m"]

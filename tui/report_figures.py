@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from core.durations import format_span
+from core.durations import span_in_words
 
 MAX_DAYS = 366  # the relay refuses longer ranges (bad_args); the screen says so first
 QUICK_RANGES = (7, 30, 90)
@@ -118,11 +118,7 @@ def range_words(query: ReportQuery) -> str:
 
 def duration_words(ms: int | None) -> str:
     """Business time as an agent reads it: "9m", "2h 10m", "1d 2h"; "—" when not known."""
-    if ms is None:
-        return "—"
-    if 0 < ms < 60_000:
-        return "under 1m"
-    return format_span(int(ms) // 1000)
+    return "—" if ms is None else span_in_words(ms)
 
 
 def percent_words(value: float | None) -> str:
